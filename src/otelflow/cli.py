@@ -1,0 +1,126 @@
+"""``otelflow``: run a collector config, validate it, or list what this build has."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from typing import Sequence
+
+from otelflow import __version__
+from otelflow.config import ConfigError
+from otelflow.config import collector, loader
+from otelflow.core.component import Kind, Signal
+from otelflow.core.registry import Registry, default_registry
+from otelflow.core.service import DEFAULT_SHUTDOWN_TIMEOUT, Service, StartError
+from otelflow.defaults import DEFAULT_CONFIG
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+def _add_config_args(p: argparse.ArgumentParser, default=None) -> None:
+    # A subcommand repeats these options without defaults, so it does not erase the top-level values.
+    p.add_argument("--config", action="append", default=[] if default is None else default, metavar="URI",
+                   help="config file (or file:PATH, env:VAR, yaml:KEY: VALUE); repeat to merge, later wins")
+    p.add_argument("--set", action="append", default=[] if default is None else default, metavar="KEY=VALUE",
+                   help='override one value, keys separated by "::" (e.g. exporters::otlp::endpoint=host:4317)')
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="otelflow", description="An OpenTelemetry Collector that runs otelcol-contrib configs.")
+    p.add_argument("--version", action="version", version=f"otelflow {__version__}")
+    _add_config_args(p)
+    p.add_argument("--shutdown-timeout", type=float, default=DEFAULT_SHUTDOWN_TIMEOUT, metavar="SECONDS",
+                   help="how long a shutdown may take to drain queues before it gives up")
+    p.add_argument("--print-default-config", action="store_true", help="print the config used when none is given")
+    sub = p.add_subparsers(dest="command")
+    v = sub.add_parser("validate", help="check a config and list every problem; exit 1 if there is any")
+    _add_config_args(v, default=argparse.SUPPRESS)
+    sub.add_parser("components", help="list the component types this build has, per kind and signal")
+    return p
+
+
+def _load(args: argparse.Namespace, registry: Registry) -> collector.CollectorConfig:
+    base = None if args.config else loader.parse_yaml(DEFAULT_CONFIG, "default config")
+    return collector.parse(loader.load(args.config, args.set, base=base), registry)
+
+
+def _print_errors(err: ConfigError) -> None:
+    print(f"Error: invalid configuration ({len(err.issues)} problem{'s' if len(err.issues) != 1 else ''}):", file=sys.stderr)
+    for issue in err.issues:
+        print(f"  {issue}", file=sys.stderr)
+
+
+def cmd_validate(args: argparse.Namespace, registry: Registry) -> int:
+    try:
+        cfg = _load(args, registry)
+    except ConfigError as err:
+        _print_errors(err)
+        return 1
+    for warning in cfg.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print("configuration is valid")
+    return 0
+
+
+def cmd_components(registry: Registry) -> int:
+    for kind in Kind:
+        print(f"{kind.section}:")
+        for type_ in registry.types(kind):
+            factory = registry.get(kind, type_)
+            if kind is Kind.CONNECTOR:
+                what = ", ".join(f"{a.value}->{b.value}" for a, b in sorted(factory.pairs))
+            elif kind is Kind.EXTENSION:
+                what = ""
+            else:
+                what = ", ".join(s.value for s in Signal if s in factory.signals)
+            print(f"  - name: {type_}\n    stability: {factory.stability}" + (f"\n    signals: [{what}]" if what else ""))
+    return 0
+
+
+def _setup_logging(cfg: collector.CollectorConfig | None) -> None:
+    level = "info"
+    if cfg is not None:
+        level = str((cfg.telemetry.get("logs") or {}).get("level", "info")).lower()
+    logging.basicConfig(
+        level=_LEVELS.get(level, logging.INFO),
+        format="%(asctime)s\t%(levelname)s\t%(name)s\t%(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+
+
+def cmd_run(args: argparse.Namespace, registry: Registry) -> int:
+    try:
+        cfg = _load(args, registry)
+    except ConfigError as err:
+        _print_errors(err)
+        return 1
+    _setup_logging(cfg)
+    service = Service(cfg, registry)
+    try:
+        asyncio.run(service.run(args.shutdown_timeout))
+    except StartError as err:
+        print(f"Error: cannot start pipelines: {err}", file=sys.stderr)
+        return 1
+    except ConfigError as err:
+        _print_errors(err)
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None, registry: Registry = default_registry) -> int:
+    args = _parser().parse_args(argv)
+    if args.print_default_config:
+        print(DEFAULT_CONFIG, end="")
+        return 0
+    if args.command == "validate":
+        return cmd_validate(args, registry)
+    if args.command == "components":
+        return cmd_components(registry)
+    return cmd_run(args, registry)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,192 @@
+"""The whole collector config: sections of components plus ``service``, checked as upstream checks it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from otelflow.config.errors import ConfigError, ConfigIssue, did_you_mean, join_path
+from otelflow.config.model import Model, validate
+from otelflow.core.component import ComponentID, Kind, Signal
+from otelflow.core.registry import Registry
+
+SECTIONS = {k.section: k for k in Kind}
+TOP_LEVEL_KEYS = [*SECTIONS, "service"]
+
+
+class PipelineSpec(Model):
+    receivers: list[str] = []
+    processors: list[str] = []
+    exporters: list[str] = []
+
+
+class ServiceSpec(Model):
+    extensions: list[str] = []
+    pipelines: dict[str, PipelineSpec | None] = {}
+    # Self-telemetry settings (logs, metrics, traces, resource) are read by the service as they are.
+    telemetry: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class PipelineID:
+    signal: Signal
+    name: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.signal.value}/{self.name}" if self.name else self.signal.value
+
+
+@dataclass
+class Pipeline:
+    id: PipelineID
+    receivers: list[ComponentID]
+    processors: list[ComponentID]
+    exporters: list[ComponentID]
+
+
+@dataclass
+class CollectorConfig:
+    components: dict[Kind, dict[ComponentID, BaseModel]] = field(default_factory=dict)
+    pipelines: dict[PipelineID, Pipeline] = field(default_factory=dict)
+    extensions: list[ComponentID] = field(default_factory=list)
+    telemetry: dict[str, Any] = field(default_factory=dict)
+    warnings: list[ConfigIssue] = field(default_factory=list)
+
+    def config_of(self, kind: Kind, id_: ComponentID) -> BaseModel:
+        return self.components[kind][id_]
+
+
+def parse(tree: dict, registry: Registry) -> CollectorConfig:
+    """Validate the plain tree; raise ConfigError listing every problem found."""
+    issues: list[ConfigIssue] = []
+    out = CollectorConfig(components={k: {} for k in Kind})
+
+    for key in tree:
+        if key not in TOP_LEVEL_KEYS:
+            issues.append(ConfigIssue(str(key), "unknown top-level key" + did_you_mean(str(key), TOP_LEVEL_KEYS)))
+
+    for section, kind in SECTIONS.items():
+        entries = tree.get(section) or {}
+        if not isinstance(entries, dict):
+            issues.append(ConfigIssue(section, f"expected a map of component IDs to settings, got {type(entries).__name__}"))
+            continue
+        for raw_id, raw_cfg in entries.items():
+            path = join_path(section, raw_id)
+            try:
+                cid = ComponentID.parse(raw_id)
+            except ValueError as exc:
+                issues.append(ConfigIssue(path, str(exc)))
+                continue
+            factory = registry.get(kind, cid.type)
+            if factory is None:
+                issues.append(ConfigIssue(path, f'unknown {kind.value} type "{cid.type}"' + did_you_mean(cid.type, registry.types(kind))))
+                continue
+            try:
+                out.components[kind][cid] = validate(factory.config, raw_cfg, path)
+            except ConfigError as exc:
+                issues.extend(exc.issues)
+
+    service_tree = tree.get("service")
+    if service_tree is None:
+        issues.append(ConfigIssue("service", "required section is missing; it lists the pipelines to run"))
+        raise ConfigError(issues)
+    try:
+        service = validate(ServiceSpec, service_tree, "service")
+    except ConfigError as exc:
+        raise ConfigError(issues + exc.issues) from None
+    out.telemetry = service.telemetry
+
+    declared = {k: {str(i) for i in v} | set((tree.get(k.section) or {}).keys()) for k, v in out.components.items()}
+    for i, raw in enumerate(service.extensions):
+        _check_ref(raw, Kind.EXTENSION, declared, "service::extensions", issues, out.extensions)
+
+    if not service.pipelines:
+        issues.append(ConfigIssue("service::pipelines", "at least one pipeline is required"))
+    for raw_pid, spec in service.pipelines.items():
+        path = join_path("service::pipelines", raw_pid)
+        signal_name, _, name = raw_pid.partition("/")
+        try:
+            signal = Signal(signal_name)
+        except ValueError:
+            issues.append(ConfigIssue(path, f'unknown signal "{signal_name}"' + did_you_mean(signal_name, [s.value for s in Signal])))
+            continue
+        spec = spec or PipelineSpec()
+        pipe = Pipeline(PipelineID(signal, name), [], [], [])
+        for role, kinds, target in (
+            ("receivers", (Kind.RECEIVER, Kind.CONNECTOR), pipe.receivers),
+            ("processors", (Kind.PROCESSOR,), pipe.processors),
+            ("exporters", (Kind.EXPORTER, Kind.CONNECTOR), pipe.exporters),
+        ):
+            for raw in getattr(spec, role):
+                _check_ref(raw, kinds, declared, join_path(path, role), issues, target)
+        if not spec.receivers:
+            issues.append(ConfigIssue(path, "must have at least one receiver"))
+        if not spec.exporters:
+            issues.append(ConfigIssue(path, "must have at least one exporter"))
+        out.pipelines[pipe.id] = pipe
+
+    _check_connectors(out, issues)
+    _check_signals(out, registry, issues)
+    if issues:
+        raise ConfigError(issues)
+    _note_unused(out)
+    return out
+
+
+def _check_ref(raw: str, kinds, declared, path: str, issues: list[ConfigIssue], target: list) -> None:
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    try:
+        cid = ComponentID.parse(raw)
+    except ValueError as exc:
+        issues.append(ConfigIssue(path, str(exc)))
+        return
+    if cid in target:
+        issues.append(ConfigIssue(path, f'"{raw}" is listed more than once'))
+        return
+    if not any(str(cid) in declared[k] for k in kinds):
+        names = [n for k in kinds for n in declared[k]]
+        what = " or ".join(k.value for k in kinds)
+        issues.append(ConfigIssue(path, f'references {what} "{raw}" which is not configured' + did_you_mean(raw, names)))
+        return
+    target.append(cid)
+
+
+def _check_connectors(cfg: CollectorConfig, issues: list[ConfigIssue]) -> None:
+    for cid in cfg.components[Kind.CONNECTOR]:
+        as_exporter = any(cid in p.exporters for p in cfg.pipelines.values())
+        as_receiver = any(cid in p.receivers for p in cfg.pipelines.values())
+        if as_exporter != as_receiver:
+            missing = "receiver" if as_exporter else "exporter"
+            issues.append(ConfigIssue(join_path("connectors", cid), f"must be used as both receiver and exporter but is not used as {missing}"))
+
+
+def _check_signals(cfg: CollectorConfig, registry: Registry, issues: list[ConfigIssue]) -> None:
+    for pid, pipe in cfg.pipelines.items():
+        path = join_path("service::pipelines", pid)
+        for role, kind, ids in (("receiver", Kind.RECEIVER, pipe.receivers), ("processor", Kind.PROCESSOR, pipe.processors), ("exporter", Kind.EXPORTER, pipe.exporters)):
+            for cid in ids:
+                if cid not in cfg.components[kind]:
+                    continue  # a connector
+                factory = registry.get(kind, cid.type)
+                if factory and pid.signal not in factory.signals:
+                    issues.append(ConfigIssue(path, f'{role} "{cid}" does not support {pid.signal.value}'))
+        for cid in pipe.exporters:
+            if cid not in cfg.components[Kind.CONNECTOR]:
+                continue
+            factory = registry.get(Kind.CONNECTOR, cid.type)
+            targets = [q.id.signal for q in cfg.pipelines.values() if cid in q.receivers]
+            if factory and targets and not any((pid.signal, t) in factory.pairs for t in targets):
+                issues.append(ConfigIssue(path, f'connector "{cid}" cannot take {pid.signal.value} to any pipeline that it feeds ({", ".join(sorted({t.value for t in targets}))})'))
+
+
+def _note_unused(cfg: CollectorConfig) -> None:
+    used = {cid for p in cfg.pipelines.values() for cid in (*p.receivers, *p.processors, *p.exporters)}
+    for kind in (Kind.RECEIVER, Kind.PROCESSOR, Kind.EXPORTER, Kind.CONNECTOR):
+        for cid in cfg.components[kind]:
+            if cid not in used:
+                cfg.warnings.append(ConfigIssue(join_path(kind.section, cid), "declared but not used in any pipeline; it will not be started"))
+    for cid in cfg.components[Kind.EXTENSION]:
+        if cid not in cfg.extensions:
+            cfg.warnings.append(ConfigIssue(join_path("extensions", cid), "declared but not listed in service::extensions; it will not be started"))

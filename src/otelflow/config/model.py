@@ -1,0 +1,130 @@
+"""Typed config models with upstream's defaults, and pydantic errors turned into YAML-path messages."""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
+
+import pydantic
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+
+from otelflow.config.errors import ConfigError, ConfigIssue, did_you_mean, join_path
+
+
+class Model(BaseModel):
+    """Base for every component config: unknown keys are errors, as in upstream's strict decoding."""
+
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True, frozen=False)
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(value: Any) -> float:
+    """A Go duration ("1m30s", "500ms", or an integer count of nanoseconds) in seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 5s or 200ms")
+    if isinstance(value, (int, float)):
+        return value / 1e9
+    if not isinstance(value, str):
+        raise ValueError("expected a duration such as 5s or 200ms")
+    text = value.strip()
+    sign = -1.0 if text.startswith("-") else 1.0
+    body = text.lstrip("+-")
+    if body == "0":
+        return 0.0
+    pos, total = 0, 0.0
+    for match in _DURATION_PART.finditer(body):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        pos = match.end()
+    if pos != len(body) or not body:
+        raise ValueError(f'"{value}" is not a duration; expected a number with a unit (ns, us, ms, s, m, h), such as 5s')
+    return sign * total
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate(model: type[M], data: Any, path: str) -> M:
+    """Build ``model`` from a plain tree, or raise ConfigError naming each bad key by its YAML path."""
+    try:
+        return model.model_validate({} if data is None else data)
+    except pydantic.ValidationError as exc:
+        raise ConfigError(_issues(model, exc, path)) from None
+
+
+def _issues(model: type[BaseModel], exc: pydantic.ValidationError, path: str) -> list[ConfigIssue]:
+    issues = []
+    for err in exc.errors(include_url=False):
+        loc = [p for p in err["loc"] if not _is_union_tag(p)]
+        where = join_path(path, *loc)
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            message = "unknown key" + did_you_mean(str(loc[-1]), _keys_at(model, loc[:-1]))
+        elif kind == "missing":
+            message = "required key is missing"
+        elif kind == "value_error":
+            message = str(err["ctx"]["error"]) if "ctx" in err else err["msg"]
+        else:
+            got = err.get("input")
+            shown = f" (got {got!r})" if not isinstance(got, (dict, list)) else ""
+            message = f"{_lower_first(err['msg'])}{shown}"
+        issues.append(ConfigIssue(where, message))
+    return issues
+
+
+def _is_union_tag(part: Any) -> bool:
+    return isinstance(part, str) and ("[" in part or part in {"function-after", "function-before"})
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _keys_at(model: Any, loc: list) -> list[str]:
+    """The valid keys of the model found by following ``loc`` down the annotations."""
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(part, int):
+            continue
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(part) or next(
+                (f for f in current.model_fields.values() if f.alias == part), None
+            )
+            if field is None:
+                return []
+            current = field.annotation
+        elif get_origin(current) is dict:
+            current = get_args(current)[1]
+        else:
+            return []
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [f.alias or name for name, f in current.model_fields.items()]
+    return []
+
+
+def _unwrap(tp: Any) -> Any:
+    """Strip Optional/Annotated/list wrappers down to the model type."""
+    while True:
+        origin = get_origin(tp)
+        if origin is Annotated:
+            tp = get_args(tp)[0]
+        elif origin in (Union, types.UnionType):
+            models = [a for a in get_args(tp) if a is not type(None)]
+            tp = models[0] if models else tp
+            if len(models) <= 1:
+                continue
+            return tp
+        elif origin in (list, typing.List):
+            tp = get_args(tp)[0]
+        else:
+            return tp

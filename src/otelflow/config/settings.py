@@ -1,0 +1,197 @@
+"""Settings shared by many components, with upstream's keys and defaults (configgrpc, confighttp,
+configtls, exporterhelper's retry, queue and timeout)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from otelflow.config.model import Duration, Model
+
+MIB = 1024 * 1024
+
+
+class TLSServerSettings(Model):
+    cert_file: str = ""
+    key_file: str = ""
+    cert_pem: str = ""
+    key_pem: str = ""
+    ca_file: str = ""
+    ca_pem: str = ""
+    client_ca_file: str = ""
+    min_version: str = "1.2"
+    max_version: str = ""
+    cipher_suites: list[str] = []
+    curve_preferences: list[str] = []
+    include_system_ca_certs_pool: bool = False
+    reload_interval: Duration = 0.0
+
+
+class TLSClientSettings(Model):
+    insecure: bool = False
+    insecure_skip_verify: bool = False
+    ca_file: str = ""
+    ca_pem: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    cert_pem: str = ""
+    key_pem: str = ""
+    server_name_override: str = ""
+    min_version: str = "1.2"
+    max_version: str = ""
+    cipher_suites: list[str] = []
+    curve_preferences: list[str] = []
+    include_system_ca_certs_pool: bool = False
+    reload_interval: Duration = 0.0
+
+
+class AuthRef(Model):
+    authenticator: str
+
+
+class KeepaliveServerParameters(Model):
+    max_connection_idle: Duration = 0.0
+    max_connection_age: Duration = 0.0
+    max_connection_age_grace: Duration = 0.0
+    time: Duration = 0.0
+    timeout: Duration = 0.0
+
+
+class KeepaliveEnforcementPolicy(Model):
+    min_time: Duration = 0.0
+    permit_without_stream: bool = False
+
+
+class KeepaliveServer(Model):
+    server_parameters: KeepaliveServerParameters | None = None
+    enforcement_policy: KeepaliveEnforcementPolicy | None = None
+
+
+class GRPCServerSettings(Model):
+    endpoint: str = "localhost:4317"
+    transport: Literal["tcp", "tcp4", "tcp6", "unix"] = "tcp"
+    tls: TLSServerSettings | None = None
+    max_recv_msg_size_mib: int = Field(default=0, ge=0)
+    max_concurrent_streams: int = Field(default=0, ge=0)
+    read_buffer_size: int = 512 * 1024
+    write_buffer_size: int = 0
+    keepalive: KeepaliveServer | None = None
+    auth: AuthRef | None = None
+    include_metadata: bool = False
+
+    @property
+    def max_recv_bytes(self) -> int:
+        """gRPC's own default is 4 MiB when the setting is 0."""
+        return (self.max_recv_msg_size_mib or 4) * MIB
+
+
+class CORSSettings(Model):
+    allowed_origins: list[str] = []
+    allowed_headers: list[str] = []
+    max_age: int = 0
+
+
+class HTTPServerSettings(Model):
+    endpoint: str = "localhost:4318"
+    tls: TLSServerSettings | None = None
+    cors: CORSSettings | None = None
+    auth: AuthRef | None = None
+    max_request_body_size: int = Field(default=20 * MIB, ge=0)
+    include_metadata: bool = False
+    response_headers: dict[str, str] = {}
+    compression_algorithms: list[str] = ["", "gzip", "zstd", "zlib", "snappy", "deflate", "lz4"]
+    read_timeout: Duration = 0.0
+    read_header_timeout: Duration = 60.0
+    write_timeout: Duration = 30.0
+    idle_timeout: Duration = 60.0
+    keep_alives_enabled: bool = True
+
+    @property
+    def body_limit(self) -> int:
+        return self.max_request_body_size or 20 * MIB
+
+
+COMPRESSIONS = ("gzip", "zstd", "snappy", "zlib", "deflate", "lz4", "none", "")
+
+
+def _check_compression(value: str) -> str:
+    if value not in COMPRESSIONS:
+        raise ValueError(f'unsupported compression "{value}"; expected one of gzip, zstd, snappy, zlib, deflate, lz4, none')
+    return value
+
+
+class CompressionParams(Model):
+    level: int = 0
+
+
+class GRPCClientSettings(Model):
+    endpoint: str = ""
+    compression: str = "gzip"
+    compression_params: CompressionParams | None = None
+    tls: TLSClientSettings = TLSClientSettings()
+    keepalive: dict[str, Any] | None = None
+    read_buffer_size: int = 0
+    write_buffer_size: int = 512 * 1024
+    wait_for_ready: bool = False
+    headers: dict[str, str] = {}
+    balancer_name: str = ""
+    authority: str = ""
+    auth: AuthRef | None = None
+
+    _compression = field_validator("compression")(classmethod(lambda cls, v: _check_compression(v)))
+
+
+class HTTPClientSettings(Model):
+    endpoint: str = ""
+    proxy_url: str = ""
+    tls: TLSClientSettings = TLSClientSettings()
+    read_buffer_size: int = 0
+    write_buffer_size: int = 0
+    timeout: Duration = 30.0
+    headers: dict[str, str] = {}
+    auth: AuthRef | None = None
+    compression: str = "gzip"
+    compression_params: CompressionParams | None = None
+    max_idle_conns: int = 100
+    max_idle_conns_per_host: int = 0
+    max_conns_per_host: int = 0
+    idle_conn_timeout: Duration = 90.0
+    disable_keep_alives: bool = False
+    http2_read_idle_timeout: Duration = 0.0
+    http2_ping_timeout: Duration = 0.0
+    cookies: dict[str, Any] | None = None
+
+    _compression = field_validator("compression")(classmethod(lambda cls, v: _check_compression(v)))
+
+
+class RetrySettings(Model):
+    enabled: bool = True
+    initial_interval: Duration = 5.0
+    randomization_factor: float = Field(default=0.5, ge=0, le=1)
+    multiplier: float = Field(default=1.5, gt=0)
+    max_interval: Duration = 30.0
+    max_elapsed_time: Duration = 300.0
+
+
+class QueueBatchSettings(Model):
+    flush_timeout: Duration = 0.2
+    min_size: int = 8192
+    max_size: int = 0
+    sizer: str = "items"
+
+
+class QueueSettings(Model):
+    enabled: bool = True
+    num_consumers: int = Field(default=10, ge=1)
+    queue_size: int = Field(default=1000, ge=1)
+    sizer: Literal["requests", "items", "bytes"] = "requests"
+    block_on_overflow: bool = False
+    blocking: bool = False  # the older name of block_on_overflow
+    wait_for_result: bool = False
+    storage: str | None = None
+    batch: QueueBatchSettings | None = None
+
+    @property
+    def blocks(self) -> bool:
+        return self.block_on_overflow or self.blocking

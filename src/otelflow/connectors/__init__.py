@@ -1,0 +1,1 @@
+"""Connectors: an exporter in one pipeline and a receiver in another."""

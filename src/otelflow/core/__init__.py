@@ -1,0 +1,1 @@
+"""The collector's core: component model, registry, pipeline graph and lifecycle."""

@@ -1,0 +1,83 @@
+"""The data path contract: ``await consumer.consume(request)`` accepts or raises.
+
+Data is always the OTLP export request protobuf (traces, metrics or logs). A consumer that changes
+the message it is given says so with ``mutates_data``; fan-out then hands it a copy.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, Sequence
+
+from google.protobuf.message import Message
+
+
+class ConsumerError(Exception):
+    """Data not accepted, and worth retrying (the default for errors on the data path)."""
+
+    permanent = False
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(ConsumerError):
+    """Data rejected for good: retrying the same data cannot succeed."""
+
+    permanent = True
+
+
+def is_permanent(exc: BaseException) -> bool:
+    return bool(getattr(exc, "permanent", False))
+
+
+class Consumer(Protocol):
+    mutates_data: bool
+
+    async def consume(self, data: Message) -> None: ...
+
+
+def copy_message(data: Message) -> Message:
+    clone = type(data)()
+    clone.CopyFrom(data)
+    return clone
+
+
+class Fanout:
+    """Hands one request to several consumers, copying only for those that mutate it.
+
+    Read-only consumers share the original. Mutating consumers each get a copy, except that the last
+    one takes the original when nobody else reads it. The fan-out itself counts as mutating when it
+    may hand the original on to a mutator, so that whoever feeds it copies first.
+    """
+
+    def __init__(self, consumers: Sequence[Consumer]):
+        self.readers = [c for c in consumers if not c.mutates_data]
+        self.mutators = [c for c in consumers if c.mutates_data]
+        self.mutates_data = bool(self.mutators)
+
+    async def consume(self, data: Message) -> None:
+        errors: list[BaseException] = []
+        last_mutator = len(self.mutators) - 1
+        for i, consumer in enumerate(self.mutators):
+            own = data if (i == last_mutator and not self.readers) else copy_message(data)
+            await _call(consumer, own, errors)
+        for consumer in self.readers:
+            await _call(consumer, data, errors)
+        if errors:
+            raise combine(errors)
+
+
+async def _call(consumer: Consumer, data: Message, errors: list[BaseException]) -> None:
+    try:
+        await consumer.consume(data)
+    except ConsumerError as exc:
+        errors.append(exc)
+
+
+def combine(errors: Sequence[BaseException]) -> ConsumerError:
+    """As upstream's multierr: permanent if any part is permanent."""
+    if len(errors) == 1 and isinstance(errors[0], ConsumerError):
+        return errors[0]
+    message = "; ".join(str(e) for e in errors)
+    return PermanentError(message) if any(is_permanent(e) for e in errors) else ConsumerError(message)

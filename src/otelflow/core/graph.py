@@ -1,0 +1,124 @@
+"""Builds the component graph from the pipelines, the way upstream's service/internal/graph does.
+
+Each pipeline is ``receivers → processors → fan-out to exporters``. A receiver used by several
+pipelines is one instance whose per-signal consumer fans out to each pipeline; an exporter is one
+instance per signal; a processor is one instance per pipeline; a connector is one instance per
+(exporter-side signal, receiver-side signal) pair and feeds the pipelines that list it as a receiver.
+
+Components are created consumers-first, so creation order is a valid start order and its reverse
+the stop order (receivers stop before anything they feed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from otelflow.config.collector import CollectorConfig, Pipeline, PipelineID
+from otelflow.config.errors import ConfigError, ConfigIssue, join_path
+from otelflow.core.component import Component, ComponentID, Kind, Settings, Signal
+from otelflow.core.consumer import Consumer, Fanout
+from otelflow.core.registry import Registry
+from otelflow.core.telemetry import Telemetry
+
+
+@dataclass
+class Node:
+    kind: Kind
+    id: ComponentID
+    component: Component
+    where: str  # signal or pipeline, for messages
+
+
+class _PipelineEntry:
+    """The head of a pipeline, declaring whether anything in the pipeline mutates data."""
+
+    def __init__(self, head: Consumer, mutates: bool):
+        self.consume = head.consume
+        self.mutates_data = mutates
+
+
+def fan_out(consumers: list[Consumer]) -> Consumer:
+    return consumers[0] if len(consumers) == 1 else Fanout(consumers)
+
+
+class Graph:
+    def __init__(self, cfg: CollectorConfig, registry: Registry, telemetry: Telemetry):
+        self.cfg = cfg
+        self.registry = registry
+        self.telemetry = telemetry
+        self.nodes: list[Node] = []  # in creation (= start) order
+        self._exporters: dict[tuple[ComponentID, Signal], Component] = {}
+        self._connectors: dict[tuple[ComponentID, Signal, Signal], Component] = {}
+        self._entries: dict[PipelineID, _PipelineEntry] = {}
+        self._building: list[PipelineID] = []
+
+    def build(self) -> None:
+        for pid in self.cfg.pipelines:
+            self._entry(pid)
+        receivers = sorted({r for p in self.cfg.pipelines.values() for r in p.receivers if r in self.cfg.components[Kind.RECEIVER]})
+        for rid in receivers:
+            consumers: dict[Signal, Consumer] = {}
+            for signal in Signal:
+                entries = [self._entry(pid) for pid, p in self.cfg.pipelines.items() if pid.signal is signal and rid in p.receivers]
+                if entries:
+                    consumers[signal] = fan_out(entries)
+            self._create(Kind.RECEIVER, rid, None, ",".join(s.value for s in consumers), consumers=consumers)
+
+    def _entry(self, pid: PipelineID) -> _PipelineEntry:
+        if pid in self._entries:
+            return self._entries[pid]
+        if pid in self._building:
+            cycle = " -> ".join(str(p) for p in [*self._building[self._building.index(pid):], pid])
+            raise ConfigError([ConfigIssue("service::pipelines", f"connectors form a cycle: {cycle}")])
+        self._building.append(pid)
+        pipe = self.cfg.pipelines[pid]
+        targets: list[Consumer] = []
+        for cid in pipe.exporters:
+            if cid in self.cfg.components[Kind.CONNECTOR]:
+                targets.extend(self._connector_instances(cid, pipe))
+            else:
+                targets.append(self._exporter(cid, pid.signal))
+        head: Consumer = fan_out(targets)
+        mutates = False
+        for cid in reversed(pipe.processors):
+            head = self._create(Kind.PROCESSOR, cid, pid.signal, str(pid), next=head)
+            mutates = mutates or head.mutates_data
+        self._building.pop()
+        entry = self._entries[pid] = _PipelineEntry(head, mutates)
+        return entry
+
+    def _exporter(self, cid: ComponentID, signal: Signal) -> Component:
+        key = (cid, signal)
+        if key not in self._exporters:
+            self._exporters[key] = self._create(Kind.EXPORTER, cid, signal, signal.value)
+        return self._exporters[key]
+
+    def _connector_instances(self, cid: ComponentID, source_pipe: Pipeline) -> list[Component]:
+        factory = self.registry.get(Kind.CONNECTOR, cid.type)
+        source = source_pipe.id.signal
+        out = []
+        for target in Signal:
+            fed = [pid for pid, p in self.cfg.pipelines.items() if pid.signal is target and cid in p.receivers]
+            if not fed or (source, target) not in factory.pairs:
+                continue
+            key = (cid, source, target)
+            if key not in self._connectors:
+                nxt = fan_out([self._entry(pid) for pid in fed])
+                self._connectors[key] = self._create(
+                    Kind.CONNECTOR, cid, source, f"{source.value}->{target.value}", source=source, target=target, next=nxt
+                )
+            out.append(self._connectors[key])
+        return out
+
+    def _create(self, kind: Kind, cid: ComponentID, signal: Signal | None, where: str, **kwargs: Any) -> Component:
+        factory = self.registry.get(kind, cid.type)
+        settings = Settings(id=cid, kind=kind, telemetry=self.telemetry, signal=signal)
+        try:
+            component = factory.create(settings=settings, config=self.cfg.config_of(kind, cid), **kwargs)
+        except ConfigError:
+            raise
+        except Exception as exc:  # a factory refusing its config is a config problem
+            raise ConfigError([ConfigIssue(join_path(kind.section, cid), f"cannot create {kind.value} for {where}: {exc}")]) from exc
+        self.nodes.append(Node(kind, cid, component, where))
+        return component

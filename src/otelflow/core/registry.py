@@ -1,0 +1,52 @@
+"""Which component types this build has, by kind: the one place that lists them."""
+
+from __future__ import annotations
+
+import importlib
+
+from otelflow.core.component import Factory, Kind
+
+# kind -> config type -> "module:attribute" of its factory; imported on first use
+_BUILTIN: dict[Kind, dict[str, str]] = {
+    Kind.RECEIVER: {
+        "otlp": "otelflow.receivers.otlp:factory",
+    },
+    Kind.PROCESSOR: {},
+    Kind.EXPORTER: {
+        "otlp": "otelflow.exporters.otlp:factory",
+        "otlphttp": "otelflow.exporters.otlphttp:factory",
+        "debug": "otelflow.exporters.debug:factory",
+        "file": "otelflow.exporters.file:factory",
+    },
+    Kind.CONNECTOR: {
+        "forward": "otelflow.connectors.forward:factory",
+    },
+    Kind.EXTENSION: {},
+}
+
+
+class Registry:
+    def __init__(self, table: dict[Kind, dict[str, str]] | None = None):
+        self._table = {k: dict(v) for k, v in (table or _BUILTIN).items()}
+        self._loaded: dict[tuple[Kind, str], Factory] = {}
+
+    def types(self, kind: Kind) -> list[str]:
+        return sorted(self._table.get(kind, {}))
+
+    def get(self, kind: Kind, type_: str) -> Factory | None:
+        key = (kind, type_)
+        if key not in self._loaded:
+            target = self._table.get(kind, {}).get(type_)
+            if target is None:
+                return None
+            module, _, attr = target.partition(":")
+            self._loaded[key] = getattr(importlib.import_module(module), attr)
+        return self._loaded[key]
+
+    def register(self, factory: Factory) -> None:
+        """Add a component type at run time (tests, plugins)."""
+        self._table.setdefault(factory.kind, {})[factory.type] = ""
+        self._loaded[(factory.kind, factory.type)] = factory
+
+
+default_registry = Registry()

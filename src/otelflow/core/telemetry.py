@@ -1,0 +1,34 @@
+"""The collector's own counters, named as upstream names them (otelcol_receiver_accepted_spans …).
+
+Kept in plain dicts so the data path pays one dict update per request; exposition lives elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from otelflow.core.component import Signal
+
+ITEM_NAMES = {Signal.TRACES: "spans", Signal.METRICS: "metric_points", Signal.LOGS: "log_records"}
+
+
+class Telemetry:
+    def __init__(self) -> None:
+        self.counters: dict[tuple[str, tuple[tuple[str, str], ...]], float] = defaultdict(float)
+        self.gauges: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+
+    def add(self, name: str, value: float, **labels: str) -> None:
+        self.counters[(name, tuple(sorted(labels.items())))] += value
+
+    def set(self, name: str, value: float, **labels: str) -> None:
+        self.gauges[(name, tuple(sorted(labels.items())))] = value
+
+    def value(self, name: str, **labels: str) -> float:
+        """Sum of a counter (or gauge) over every series whose labels include ``labels``."""
+        want = set(labels.items())
+        total = 0.0
+        for store in (self.counters, self.gauges):
+            for (n, series), v in store.items():
+                if n == name and want <= set(series):
+                    total += v
+        return total

@@ -1,0 +1,144 @@
+"""The ``otlphttp`` exporter: OTLP/HTTP (protobuf or JSON), per-signal URLs as upstream composes them."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from typing import Literal
+
+import aiohttp
+from google.protobuf.message import Message
+from google.rpc import status_pb2
+from pydantic import model_validator
+
+from otelflow import __version__
+from otelflow.config.settings import HTTPClientSettings, QueueSettings, RetrySettings
+from otelflow.core.component import Factory, Host, Kind, Settings, Signal
+from otelflow.core.compression import compress
+from otelflow.core.consumer import ConsumerError, PermanentError
+from otelflow.core.exporterhelper import QueuedRetryExporter
+from otelflow.core.tls import client_ssl_context
+from otelflow.pdata import REQUEST_TYPES, RESPONSE_TYPES, otlpjson
+
+
+class Config(HTTPClientSettings):
+    traces_endpoint: str = ""
+    metrics_endpoint: str = ""
+    logs_endpoint: str = ""
+    profiles_endpoint: str = ""
+    encoding: Literal["proto", "json"] = "proto"
+    retry_on_failure: RetrySettings = RetrySettings()
+    sending_queue: QueueSettings = QueueSettings()
+
+    @model_validator(mode="after")
+    def _some_endpoint(self) -> "Config":
+        if not (self.endpoint or self.traces_endpoint or self.metrics_endpoint or self.logs_endpoint):
+            raise ValueError('at least one endpoint must be specified ("endpoint" or a per-signal "*_endpoint")')
+        return self
+
+    def signal_url(self, signal: Signal) -> str:
+        override = getattr(self, f"{signal.value}_endpoint")
+        if override:
+            return override
+        if not self.endpoint:
+            raise ValueError(f'either "endpoint" or "{signal.value}_endpoint" must be specified')
+        sep = "" if self.endpoint.endswith("/") else "/"
+        return f"{self.endpoint}{sep}v1/{signal.value}"
+
+
+# Statuses worth retrying, as upstream's otlphttp exporter decides.
+_RETRYABLE = {429, 502, 503, 504}
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value)
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+class OTLPHTTPExporter(QueuedRetryExporter):
+    def __init__(self, settings: Settings, config: Config):
+        # confighttp's client timeout bounds each attempt.
+        super().__init__(settings, config.sending_queue, config.retry_on_failure, config.timeout)
+        self.config = config
+        self.url = config.signal_url(settings.signal)
+        self.session: aiohttp.ClientSession | None = None
+        json = config.encoding == "json"
+        self.encode = otlpjson.encode if json else REQUEST_TYPES[settings.signal].SerializeToString
+        self.response_type = RESPONSE_TYPES[settings.signal]
+        self.content_type = "application/json" if json else "application/x-protobuf"
+        self.compression = "" if config.compression in ("none", "") else config.compression
+        self.headers = {"Content-Type": self.content_type, "User-Agent": f"otelflow/{__version__}", **config.headers}
+        if self.compression:
+            self.headers["Content-Encoding"] = self.compression
+
+    async def start_client(self, host: Host) -> None:
+        c = self.config
+        ssl = client_ssl_context(c.tls) if self.url.startswith("https://") else None
+        connector = aiohttp.TCPConnector(
+            limit=c.max_conns_per_host or 100, ssl=ssl if ssl is not None else True, force_close=c.disable_keep_alives
+        )
+        self.session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=c.timeout or None))
+
+    async def stop_client(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
+
+    async def send(self, data: Message) -> None:
+        body = self.encode(data)
+        if self.compression:
+            body = compress(self.compression, body)
+        try:
+            async with self.session.post(self.url, data=body, headers=self.headers, proxy=self.config.proxy_url or None) as resp:
+                payload = await resp.read()
+                if 200 <= resp.status < 300:
+                    self._check_partial(resp, payload)
+                    return
+                message = f"error exporting items, request to {self.url} responded with HTTP Status Code {resp.status}"
+                detail = self._status_message(resp, payload)
+                if detail:
+                    message += f", Message={detail}"
+                if resp.status in _RETRYABLE:
+                    raise ConsumerError(message, retry_after=_retry_after(resp.headers.get("Retry-After")))
+                raise PermanentError(message)
+        except aiohttp.ClientError as exc:
+            raise ConsumerError(f"failed to make an HTTP request: {exc}") from None
+
+    def _status_message(self, resp: aiohttp.ClientResponse, payload: bytes) -> str:
+        try:
+            if resp.content_type == "application/x-protobuf":
+                return status_pb2.Status.FromString(payload).message
+            if resp.content_type == "application/json":
+                return otlpjson.decode(payload, status_pb2.Status).message
+        except Exception:
+            return ""
+        return ""
+
+    def _check_partial(self, resp: aiohttp.ClientResponse, payload: bytes) -> None:
+        if not payload:
+            return
+        try:
+            if resp.content_type == "application/json":
+                message = otlpjson.decode(payload, self.response_type)
+            else:
+                message = self.response_type.FromString(payload)
+        except Exception:
+            return  # upstream ignores an unreadable success body
+        if message.partial_success.ByteSize():
+            self.settings.logger.warning("Partial success response: %s", message.partial_success)
+
+
+factory = Factory(
+    type="otlphttp",
+    kind=Kind.EXPORTER,
+    config=Config,
+    create=lambda settings, config: OTLPHTTPExporter(settings, config),
+    signals=frozenset(Signal),
+    stability="stable",
+)

@@ -1,0 +1,100 @@
+"""Helpers over the OTLP export-request protobufs that flow through the pipelines.
+
+Every function here walks resources and scopes, not individual items, except where upstream's
+decoder itself checks each item (ID lengths).
+"""
+
+from __future__ import annotations
+
+from google.protobuf.message import Message
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest, ExportLogsServiceResponse
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest, ExportTraceServiceResponse
+
+from otelflow.core.component import Signal
+
+REQUEST_TYPES: dict[Signal, type[Message]] = {
+    Signal.TRACES: ExportTraceServiceRequest,
+    Signal.METRICS: ExportMetricsServiceRequest,
+    Signal.LOGS: ExportLogsServiceRequest,
+}
+RESPONSE_TYPES: dict[Signal, type[Message]] = {
+    Signal.TRACES: ExportTraceServiceResponse,
+    Signal.METRICS: ExportMetricsServiceResponse,
+    Signal.LOGS: ExportLogsServiceResponse,
+}
+SIGNAL_OF = {t: s for s, t in REQUEST_TYPES.items()}
+
+
+def signal_of(data: Message) -> Signal:
+    return SIGNAL_OF[type(data)]
+
+
+def count_spans(req: ExportTraceServiceRequest) -> int:
+    return sum(len(ss.spans) for rs in req.resource_spans for ss in rs.scope_spans)
+
+
+def count_log_records(req: ExportLogsServiceRequest) -> int:
+    return sum(len(sl.log_records) for rl in req.resource_logs for sl in rl.scope_logs)
+
+
+def count_data_points(req: ExportMetricsServiceRequest) -> int:
+    total = 0
+    for rm in req.resource_metrics:
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                kind = metric.WhichOneof("data")
+                if kind is not None:
+                    total += len(getattr(metric, kind).data_points)
+    return total
+
+
+COUNTERS = {Signal.TRACES: count_spans, Signal.METRICS: count_data_points, Signal.LOGS: count_log_records}
+
+
+def count_items(data: Message) -> int:
+    """Spans, metric data points or log records: the unit upstream counts in."""
+    return COUNTERS[signal_of(data)](data)
+
+
+class InvalidIDError(ValueError):
+    pass
+
+
+def _bad(value: bytes, size: int) -> bool:
+    n = len(value)
+    return n != size and n != 0
+
+
+def check_ids(data: Message) -> None:
+    """Reject trace/span IDs of a length other than 16/8 bytes (or empty), as upstream's decoder does."""
+    signal = signal_of(data)
+    if signal is Signal.TRACES:
+        for rs in data.resource_spans:
+            for ss in rs.scope_spans:
+                for span in ss.spans:
+                    if _bad(span.trace_id, 16) or _bad(span.span_id, 8) or _bad(span.parent_span_id, 8):
+                        raise InvalidIDError("invalid length for ID")
+                    for link in span.links:
+                        if _bad(link.trace_id, 16) or _bad(link.span_id, 8):
+                            raise InvalidIDError("invalid length for ID")
+    elif signal is Signal.LOGS:
+        for rl in data.resource_logs:
+            for sl in rl.scope_logs:
+                for rec in sl.log_records:
+                    if _bad(rec.trace_id, 16) or _bad(rec.span_id, 8):
+                        raise InvalidIDError("invalid length for ID")
+    else:
+        for rm in data.resource_metrics:
+            for sm in rm.scope_metrics:
+                for metric in sm.metrics:
+                    kind = metric.WhichOneof("data")
+                    if kind is None or kind == "summary":
+                        continue
+                    for point in getattr(metric, kind).data_points:
+                        for ex in point.exemplars:
+                            if _bad(ex.trace_id, 16) or _bad(ex.span_id, 8):
+                                raise InvalidIDError("invalid length for ID")

@@ -1,0 +1,1 @@
+"""Processors: per-pipeline steps between receivers and exporters."""

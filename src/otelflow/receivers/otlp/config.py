@@ -1,0 +1,44 @@
+"""Config of the ``otlp`` receiver: upstream's keys and defaults (gRPC on 4317, HTTP on 4318)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import field_validator, model_validator
+
+from otelflow.config.model import Model
+from otelflow.config.settings import GRPCServerSettings, HTTPServerSettings
+
+
+class HTTPProtocol(HTTPServerSettings):
+    traces_url_path: str = "/v1/traces"
+    metrics_url_path: str = "/v1/metrics"
+    logs_url_path: str = "/v1/logs"
+
+    @field_validator("traces_url_path", "metrics_url_path", "logs_url_path")
+    @classmethod
+    def _leading_slash(cls, value: str) -> str:
+        return value if value.startswith("/") else "/" + value
+
+
+class Protocols(Model):
+    grpc: GRPCServerSettings | None = None
+    http: HTTPProtocol | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _present_means_enabled(cls, data: Any) -> Any:
+        # `grpc:` with nothing under it turns the protocol on with its defaults, as upstream.
+        if isinstance(data, dict):
+            return {k: ({} if v is None else v) for k, v in data.items()}
+        return data
+
+
+class Config(Model):
+    protocols: Protocols = Protocols()
+
+    @model_validator(mode="after")
+    def _one_protocol(self) -> "Config":
+        if self.protocols.grpc is None and self.protocols.http is None:
+            raise ValueError("must specify at least one protocol (grpc or http) when using the OTLP receiver")
+        return self

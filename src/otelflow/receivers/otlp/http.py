@@ -1,0 +1,161 @@
+"""OTLP/HTTP: POST protobuf or JSON to one path per signal, answered with upstream's status codes."""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+
+from aiohttp import web
+from google.protobuf.message import DecodeError
+from google.rpc import status_pb2
+
+from otelflow.core.component import Component, Host, Signal
+from otelflow.core.compression import DecompressionError, decompress
+from otelflow.core.consumer import ConsumerError
+from otelflow.core.netaddr import split_host_port
+from otelflow.core.tls import server_ssl_context
+from otelflow.pdata import REQUEST_TYPES, RESPONSE_TYPES, InvalidIDError, check_ids, otlpjson
+from otelflow.receivers.otlp.config import HTTPProtocol
+
+log = logging.getLogger("otelflow.receiver.otlp")
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+# gRPC status code for an HTTP status, as upstream's NewStatusFromMsgAndHTTPCode maps them.
+_GRPC_CODE = {400: 3, 401: 16, 403: 7, 404: 12, 405: 12, 413: 8, 415: 3, 429: 8, 500: 13, 503: 14}
+
+
+class _Reject(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def _status_body(encoding: str, status: int, message: str) -> bytes:
+    st = status_pb2.Status(code=_GRPC_CODE.get(status, 2), message=message)
+    if encoding == JSON:
+        return otlpjson.encode(st)
+    return st.SerializeToString()
+
+
+def _media_type(header: str) -> str:
+    return header.split(";", 1)[0].strip().lower()
+
+
+class HTTPServer(Component):
+    def __init__(self, receiver, settings: HTTPProtocol):
+        self.receiver = receiver
+        self.settings = settings
+        self.runner: web.AppRunner | None = None
+        self.port: int | None = None
+        self._json_response = {s: otlpjson.encode(RESPONSE_TYPES[s]()) for s in Signal}
+
+    def _app(self) -> web.Application:
+        # aiohttp's own body limit is replaced by ours, which also bounds the decompressed size.
+        app = web.Application(client_max_size=2**62, handler_args={"max_field_size": 65536, "auto_decompress": False})
+        paths = {
+            Signal.TRACES: self.settings.traces_url_path,
+            Signal.METRICS: self.settings.metrics_url_path,
+            Signal.LOGS: self.settings.logs_url_path,
+        }
+        for signal in self.receiver.consumers:
+            app.router.add_route("*", paths[signal], self._handler(signal))
+        return app
+
+    def _handler(self, signal: Signal):
+        request_type = REQUEST_TYPES[signal]
+        response_pb = RESPONSE_TYPES[signal]().SerializeToString()
+        response_json = self._json_response[signal]
+        deliver = self.receiver.deliver
+
+        async def handle(request: web.Request) -> web.StreamResponse:
+            cors = self._cors_headers(request)
+            if request.method == "OPTIONS" and cors is not None:
+                return self._preflight(request, cors)
+            if request.method != "POST":
+                return web.Response(status=405, text="405 method not allowed, supported: [POST]", headers=cors)
+            encoding = _media_type(request.headers.get("Content-Type", ""))
+            if encoding not in (PROTOBUF, JSON):
+                return web.Response(
+                    status=415, text=f"415 unsupported media type, supported: [{JSON}, {PROTOBUF}]", headers=cors
+                )
+            try:
+                body = await self._read_body(request)
+                try:
+                    if encoding == PROTOBUF:
+                        message = request_type.FromString(body)
+                    else:
+                        message = otlpjson.decode(body, request_type)
+                    check_ids(message)
+                except (DecodeError, otlpjson.OTLPJSONError, InvalidIDError, RuntimeWarning) as exc:
+                    raise _Reject(400, str(exc) or "unable to unmarshal request") from None
+                try:
+                    await deliver(signal, message, "http")
+                except ConsumerError as exc:
+                    raise _Reject(400 if exc.permanent else 503, str(exc)) from None
+            except _Reject as exc:
+                return web.Response(
+                    status=exc.status, body=_status_body(encoding, exc.status, str(exc)), content_type=encoding, headers=cors
+                )
+            if encoding == PROTOBUF:
+                return web.Response(status=200, body=response_pb, content_type=PROTOBUF, headers=cors)
+            return web.Response(status=200, body=response_json, content_type=JSON, headers=cors)
+
+        return handle
+
+    async def _read_body(self, request: web.Request) -> bytes:
+        limit = self.settings.body_limit
+        if request.content_length is not None and request.content_length > limit:
+            raise _Reject(400, "http: request body too large")
+        chunks, size = [], 0
+        async for chunk in request.content.iter_any():
+            size += len(chunk)
+            if size > limit:
+                raise _Reject(400, "http: request body too large")
+            chunks.append(chunk)
+        body = b"".join(chunks)
+        encoding = request.headers.get("Content-Encoding", "")
+        if encoding:
+            try:
+                body = decompress(encoding, body, limit)
+            except DecompressionError as exc:
+                raise _Reject(400, str(exc)) from None
+        return body
+
+    def _cors_headers(self, request: web.Request) -> dict[str, str] | None:
+        cors = self.settings.cors
+        origin = request.headers.get("Origin")
+        if cors is None or not origin or not any(fnmatch.fnmatchcase(origin, p) for p in cors.allowed_origins):
+            return None
+        allow = "*" if "*" in cors.allowed_origins else origin
+        return {"Access-Control-Allow-Origin": allow, "Vary": "Origin"}
+
+    def _preflight(self, request: web.Request, headers: dict[str, str]) -> web.Response:
+        cors = self.settings.cors
+        wanted = [h.strip() for h in request.headers.get("Access-Control-Request-Headers", "").split(",") if h.strip()]
+        allowed = {h.lower() for h in cors.allowed_headers} | {"content-type", "content-encoding", "x-requested-with"}
+        if "*" not in cors.allowed_headers and any(h.lower() not in allowed for h in wanted):
+            return web.Response(status=204)
+        out = dict(headers)
+        out["Access-Control-Allow-Methods"] = "POST"
+        if wanted:
+            out["Access-Control-Allow-Headers"] = ", ".join(wanted)
+        if cors.max_age:
+            out["Access-Control-Max-Age"] = str(cors.max_age)
+        return web.Response(status=204, headers=out)
+
+    async def start(self, host: Host) -> None:
+        s = self.settings
+        hostname, port = split_host_port(s.endpoint)
+        self.runner = web.AppRunner(self._app(), access_log=None, handle_signals=False)
+        await self.runner.setup()
+        ssl_context = server_ssl_context(s.tls) if s.tls is not None else None
+        site = web.TCPSite(self.runner, hostname or None, port, ssl_context=ssl_context, reuse_address=True)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+        log.info("Starting HTTP server endpoint=%s", s.endpoint)
+
+    async def shutdown(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None

@@ -1,0 +1,49 @@
+"""One receiver instance per ID serves every signal on one gRPC and one HTTP listener."""
+
+from __future__ import annotations
+
+from google.protobuf.message import Message
+
+from otelflow.core.component import Component, Host, Settings, Signal
+from otelflow.core.consumer import Consumer, ConsumerError
+from otelflow.core.telemetry import ITEM_NAMES
+from otelflow.pdata import COUNTERS
+from otelflow.receivers.otlp.config import Config
+
+
+class OTLPReceiver(Component):
+    def __init__(self, settings: Settings, config: Config, consumers: dict[Signal, Consumer]):
+        self.settings = settings
+        self.config = config
+        self.consumers = consumers
+        self._servers: list[Component] = []
+
+    async def deliver(self, signal: Signal, request: Message, transport: str) -> None:
+        """Hand one request to the pipeline; raises the pipeline's ConsumerError for the caller to map."""
+        count = COUNTERS[signal](request)
+        if count == 0:
+            return  # upstream answers an empty request without calling the pipeline
+        labels = {"receiver": str(self.settings.id), "transport": transport}
+        telemetry = self.settings.telemetry
+        try:
+            await self.consumers[signal].consume(request)
+        except ConsumerError:
+            telemetry.add(f"otelcol_receiver_refused_{ITEM_NAMES[signal]}", count, **labels)
+            raise
+        telemetry.add(f"otelcol_receiver_accepted_{ITEM_NAMES[signal]}", count, **labels)
+
+    async def start(self, host: Host) -> None:
+        from otelflow.receivers.otlp.grpc import GRPCServer
+        from otelflow.receivers.otlp.http import HTTPServer
+
+        if self.config.protocols.grpc is not None:
+            self._servers.append(GRPCServer(self, self.config.protocols.grpc))
+        if self.config.protocols.http is not None:
+            self._servers.append(HTTPServer(self, self.config.protocols.http))
+        for server in self._servers:
+            await server.start(host)
+
+    async def shutdown(self) -> None:
+        for server in reversed(self._servers):
+            await server.shutdown()
+        self._servers.clear()

@@ -1,0 +1,25 @@
+import contextlib
+from typing import AsyncIterator
+
+import pytest
+
+from otelflow.config import collector, loader
+from otelflow.core.registry import Registry, default_registry
+from otelflow.core.service import Service
+
+
+@contextlib.asynccontextmanager
+async def running(yaml_text: str, registry: Registry = default_registry) -> AsyncIterator[Service]:
+    """An in-process collector for one test, started from YAML text and always shut down."""
+    cfg = collector.parse(loader.load([f"yaml:{yaml_text}"]), registry)
+    service = Service(cfg, registry)
+    await service.start()
+    try:
+        yield service
+    finally:
+        await service.shutdown(timeout=20)
+
+
+@pytest.fixture
+def collector_running():
+    return running
