@@ -129,6 +129,8 @@ def parse(tree: dict, registry: Registry) -> CollectorConfig:
 
     _check_connectors(out, issues)
     _check_signals(out, registry, issues)
+    if not issues:
+        _check_cycles(out, issues)
     if issues:
         raise ConfigError(issues)
     _note_unused(out)
@@ -179,6 +181,31 @@ def _check_signals(cfg: CollectorConfig, registry: Registry, issues: list[Config
             targets = [q.id.signal for q in cfg.pipelines.values() if cid in q.receivers]
             if factory and targets and not any((pid.signal, t) in factory.pairs for t in targets):
                 issues.append(ConfigIssue(path, f'connector "{cid}" cannot take {pid.signal.value} to any pipeline that it feeds ({", ".join(sorted({t.value for t in targets}))})'))
+
+
+def _check_cycles(cfg: CollectorConfig, issues: list[ConfigIssue]) -> None:
+    """Connectors joining pipelines into a loop would pass data round for ever."""
+    feeds = {
+        pid: [qid for cid in p.exporters if cid in cfg.components[Kind.CONNECTOR]
+              for qid, q in cfg.pipelines.items() if cid in q.receivers]
+        for pid, p in cfg.pipelines.items()
+    }
+    done: set[PipelineID] = set()
+
+    def visit(pid: PipelineID, trail: list[PipelineID]) -> bool:
+        if pid in trail:
+            loop = [*trail[trail.index(pid):], pid]
+            issues.append(ConfigIssue("service::pipelines", "connectors form a cycle: " + " -> ".join(map(str, loop))))
+            return True
+        if pid in done:
+            return False
+        found = any(visit(q, [*trail, pid]) for q in feeds[pid])
+        done.add(pid)
+        return found
+
+    for pid in cfg.pipelines:
+        if visit(pid, []):
+            return
 
 
 def _note_unused(cfg: CollectorConfig) -> None:

@@ -5,8 +5,9 @@ pipelines is one instance whose per-signal consumer fans out to each pipeline; a
 instance per signal; a processor is one instance per pipeline; a connector is one instance per
 (exporter-side signal, receiver-side signal) pair and feeds the pipelines that list it as a receiver.
 
-Components are created consumers-first, so creation order is a valid start order and its reverse
-the stop order (receivers stop before anything they feed).
+Components are created consumers-first, so creation order is a valid start order. ``start_order``
+puts exporters first and receivers last, as upstream does, keeping creation order among processors
+and connectors (which may depend on each other); the stop order is its reverse.
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ class Graph:
         self._connectors: dict[tuple[ComponentID, Signal, Signal], Component] = {}
         self._entries: dict[PipelineID, _PipelineEntry] = {}
         self._building: list[PipelineID] = []
+
+    def start_order(self) -> list[Node]:
+        rank = {Kind.EXPORTER: 0, Kind.PROCESSOR: 1, Kind.CONNECTOR: 1, Kind.RECEIVER: 2}
+        return sorted(self.nodes, key=lambda n: rank[n.kind])
 
     def build(self) -> None:
         for pid in self.cfg.pipelines:

@@ -14,7 +14,9 @@ _BUILTIN: dict[Kind, dict[str, str]] = {
     Kind.PROCESSOR: {},
     Kind.EXPORTER: {
         "otlp": "otelflow.exporters.otlp:factory",
+        "otlp_grpc": "otelflow.exporters.otlp:factory",  # the name upstream gave it in v0.161
         "otlphttp": "otelflow.exporters.otlphttp:factory",
+        "otlp_http": "otelflow.exporters.otlphttp:factory",
         "debug": "otelflow.exporters.debug:factory",
         "file": "otelflow.exporters.file:factory",
     },

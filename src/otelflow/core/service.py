@@ -41,7 +41,7 @@ class Service:
             self.extensions.append(Node(Kind.EXTENSION, eid, ext, "extension"))
         self.graph.build()
         host = Host({n.id: n.component for n in self.extensions})
-        for node in [*self.extensions, *self.graph.nodes]:
+        for node in [*self.extensions, *self.graph.start_order()]:
             try:
                 await node.component.start(host)
             except Exception as exc:
