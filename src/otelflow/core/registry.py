@@ -11,7 +11,13 @@ _BUILTIN: dict[Kind, dict[str, str]] = {
     Kind.RECEIVER: {
         "otlp": "otelflow.receivers.otlp:factory",
     },
-    Kind.PROCESSOR: {},
+    Kind.PROCESSOR: {
+        "memory_limiter": "otelflow.processors.memory_limiter:factory",
+        "batch": "otelflow.processors.batch:factory",
+        "attributes": "otelflow.processors.attributes:factory",
+        "resource": "otelflow.processors.resource:factory",
+        "probabilistic_sampler": "otelflow.processors.probabilistic_sampler:factory",
+    },
     Kind.EXPORTER: {
         "otlp": "otelflow.exporters.otlp:factory",
         "otlp_grpc": "otelflow.exporters.otlp:factory",  # the name upstream gave it in v0.161

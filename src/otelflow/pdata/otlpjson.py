@@ -12,7 +12,8 @@ from typing import Any
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-_ID_KEYS = frozenset({"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"})
+# ID field -> length in bytes (an empty string is also allowed, as upstream)
+_ID_KEYS = {"traceId": 16, "trace_id": 16, "spanId": 8, "span_id": 8, "parentSpanId": 8, "parent_span_id": 8}
 
 
 class OTLPJSONError(ValueError):
@@ -50,9 +51,12 @@ def _ids_hex_to_base64(node: Any) -> None:
         for key, value in node.items():
             if key in _ID_KEYS and isinstance(value, str):
                 try:
-                    node[key] = base64.b64encode(bytes.fromhex(value)).decode()
+                    raw = bytes.fromhex(value)
                 except ValueError:
                     raise OTLPJSONError(f'{key}: "{value}" is not a hex-encoded ID') from None
+                if raw and len(raw) != _ID_KEYS[key]:
+                    raise OTLPJSONError(f'{key}: invalid length for ID "{value}"')
+                node[key] = base64.b64encode(raw).decode()
             elif isinstance(value, (dict, list)):
                 _ids_hex_to_base64(value)
     elif isinstance(node, list):

@@ -12,7 +12,7 @@ from otelflow.core.component import Component, Host, Signal
 from otelflow.core.consumer import ConsumerError
 from otelflow.core.netaddr import bind_address
 from otelflow.core.tls import server_credentials
-from otelflow.pdata import REQUEST_TYPES, RESPONSE_TYPES, InvalidIDError, check_ids
+from otelflow.pdata import REQUEST_TYPES, RESPONSE_TYPES, InvalidIDError, check_ids_encoded
 
 log = logging.getLogger("otelflow.receiver.otlp")
 
@@ -38,7 +38,7 @@ class GRPCServer(Component):
         async def export(body: bytes, context: grpc.aio.ServicerContext):
             try:
                 request = parse(body)
-                check_ids(request)
+                check_ids_encoded(signal, body, request)
             except (DecodeError, InvalidIDError) as exc:
                 # What a Go gRPC server answers when its codec cannot unmarshal the request.
                 await context.abort(grpc.StatusCode.INTERNAL, f"grpc: error unmarshalling request: {exc}")

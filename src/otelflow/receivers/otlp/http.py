@@ -14,7 +14,7 @@ from otelflow.core.compression import DecompressionError, decompress
 from otelflow.core.consumer import ConsumerError
 from otelflow.core.netaddr import split_host_port
 from otelflow.core.tls import server_ssl_context
-from otelflow.pdata import REQUEST_TYPES, RESPONSE_TYPES, InvalidIDError, check_ids, otlpjson
+from otelflow.pdata import REQUEST_TYPES, RESPONSE_TYPES, InvalidIDError, check_ids_encoded, otlpjson
 from otelflow.receivers.otlp.config import HTTPProtocol
 
 log = logging.getLogger("otelflow.receiver.otlp")
@@ -84,9 +84,9 @@ class HTTPServer(Component):
                 try:
                     if encoding == PROTOBUF:
                         message = request_type.FromString(body)
+                        check_ids_encoded(signal, body, message)
                     else:
-                        message = otlpjson.decode(body, request_type)
-                    check_ids(message)
+                        message = otlpjson.decode(body, request_type)  # checks ID lengths itself
                 except (DecodeError, otlpjson.OTLPJSONError, InvalidIDError, RuntimeWarning) as exc:
                     raise _Reject(400, str(exc) or "unable to unmarshal request") from None
                 try:
