@@ -83,8 +83,17 @@ def logs(body: str = "hello") -> ExportLogsServiceRequest:
     return req
 
 
+SHARED: dict[str, dict] = {}  # what a service gives the instances of one component ID
+
+
+@pytest.fixture(autouse=True)
+def _fresh_service():
+    SHARED.clear()
+
+
 def settings(signal: Signal, name: str = "") -> Settings:
-    return Settings(id=ComponentID("file", name), kind=Kind.EXPORTER, telemetry=Telemetry(), signal=signal)
+    return Settings(id=ComponentID("file", name), kind=Kind.EXPORTER, telemetry=Telemetry(), signal=signal,
+                    shared=SHARED.setdefault(name, {}))
 
 
 def make(signal: Signal = Signal.TRACES, name: str = "", **cfg):
@@ -230,6 +239,7 @@ async def test_truncates_at_start_unless_appending(tmp_path):
     await exporter.shutdown()
     assert path.read_bytes() == otlpjson.encode(traces()) + b"\n"
 
+    SHARED.clear()  # a new service: the file exporter starts again, this time appending
     await run(make(path=str(path), append=True), traces("later"))
     assert path.read_bytes() == otlpjson.encode(traces()) + b"\n" + otlpjson.encode(traces("later")) + b"\n"
 

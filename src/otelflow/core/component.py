@@ -61,6 +61,9 @@ class Settings:
     kind: Kind
     telemetry: "Telemetry"
     signal: Signal | None = None
+    # State every instance of this component ID in one service shares (one listener or file for
+    # all signals, one memory limiter for all pipelines), so that no component keeps module globals.
+    shared: dict[str, Any] = field(default_factory=dict)
     logger: logging.Logger = field(init=False)
 
     def __post_init__(self) -> None:

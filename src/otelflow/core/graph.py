@@ -53,6 +53,7 @@ class Graph:
         self._connectors: dict[tuple[ComponentID, Signal, Signal], Component] = {}
         self._entries: dict[PipelineID, _PipelineEntry] = {}
         self._building: list[PipelineID] = []
+        self._shared: dict[tuple[Kind, ComponentID], dict] = {}
 
     def start_order(self) -> list[Node]:
         rank = {Kind.EXPORTER: 0, Kind.PROCESSOR: 1, Kind.CONNECTOR: 1, Kind.RECEIVER: 2}
@@ -118,7 +119,8 @@ class Graph:
 
     def _create(self, kind: Kind, cid: ComponentID, signal: Signal | None, where: str, **kwargs: Any) -> Component:
         factory = self.registry.get(kind, cid.type)
-        settings = Settings(id=cid, kind=kind, telemetry=self.telemetry, signal=signal)
+        shared = self._shared.setdefault((kind, cid), {})
+        settings = Settings(id=cid, kind=kind, telemetry=self.telemetry, signal=signal, shared=shared)
         try:
             component = factory.create(settings=settings, config=self.cfg.config_of(kind, cid), **kwargs)
         except ConfigError:

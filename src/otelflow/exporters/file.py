@@ -19,7 +19,6 @@ import logging
 import os
 import posixpath
 import struct
-import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO, Callable
@@ -461,7 +460,6 @@ class _Sink:
                 extension = host.extension(ComponentID.parse(self.config.encoding))
                 if extension is None:
                     self.started -= 1
-                    _SINKS.pop(self.key, None)
                     raise ValueError(f'unknown encoding "{self.config.encoding}"')
             self.marshaller = _Marshaller(self.config, extension)
             self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"otelflow-{self.name}")
@@ -471,7 +469,6 @@ class _Sink:
                 self.started -= 1
                 self.executor.shutdown(wait=False)
                 self.executor = None
-                _SINKS.pop(self.key, None)  # a later attempt starts from a fresh sink
                 raise
             self.flusher = asyncio.get_running_loop().create_task(self._flush_loop(), name=f"{self.name}-flush")
 
@@ -482,7 +479,6 @@ class _Sink:
             self.started -= 1
             if self.started > 0:
                 return
-            _SINKS.pop(self.key, None)
             if self.flusher is not None:
                 self.flusher.cancel()
                 try:
@@ -633,17 +629,11 @@ class _Sink:
         return writer
 
 
-_SINKS: dict[tuple[str, str], _Sink] = {}
-_SINKS_LOCK = threading.Lock()
-
-
 def _sink_for(settings: Settings, config: Config) -> _Sink:
-    key = (str(settings.id), config.model_dump_json())
-    with _SINKS_LOCK:
-        sink = _SINKS.get(key)
-        if sink is None:
-            sink = _SINKS[key] = _Sink(key, config, f"exporter/{settings.id}")
-        return sink
+    """One sink per component ID in a service: its signals share the file, as upstream's do."""
+    if "sink" not in settings.shared:
+        settings.shared["sink"] = _Sink((str(settings.id), config.model_dump_json()), config, f"exporter/{settings.id}")
+    return settings.shared["sink"]
 
 
 class FileExporter(Component):
