@@ -12,14 +12,15 @@ from otelflow.config.model import Duration, Model
 MIB = 1024 * 1024
 
 
-class TLSServerSettings(Model):
+class _TLSCommon(Model):
+    """configtls keys that servers and clients share."""
+
     cert_file: str = ""
     key_file: str = ""
     cert_pem: str = ""
     key_pem: str = ""
     ca_file: str = ""
     ca_pem: str = ""
-    client_ca_file: str = ""
     min_version: str = "1.2"
     max_version: str = ""
     cipher_suites: list[str] = []
@@ -28,22 +29,14 @@ class TLSServerSettings(Model):
     reload_interval: Duration = 0.0
 
 
-class TLSClientSettings(Model):
+class TLSServerSettings(_TLSCommon):
+    client_ca_file: str = ""
+
+
+class TLSClientSettings(_TLSCommon):
     insecure: bool = False
     insecure_skip_verify: bool = False
-    ca_file: str = ""
-    ca_pem: str = ""
-    cert_file: str = ""
-    key_file: str = ""
-    cert_pem: str = ""
-    key_pem: str = ""
     server_name_override: str = ""
-    min_version: str = "1.2"
-    max_version: str = ""
-    cipher_suites: list[str] = []
-    curve_preferences: list[str] = []
-    include_system_ca_certs_pool: bool = False
-    reload_interval: Duration = 0.0
 
 
 class AuthRef(Model):
