@@ -1,0 +1,936 @@
+"""The attribute action engine shared by the ``attributes`` and ``resource`` processors.
+
+As upstream's ``internal/coreinternal/attraction`` (v0.161.0): a list of actions (insert, update,
+upsert, delete, hash, extract, convert) checked and compiled once at config time, then applied in
+order to one attribute list at a time. It works directly on the protobuf ``repeated KeyValue``
+field and mirrors pcommon.Map's list semantics, so the output order of attributes is upstream's:
+
+- a lookup finds the first entry with the key;
+- a new key is appended at the end, an existing key is changed in place;
+- removing one key moves the last entry into its slot (pcommon.Map.Remove), while removing by
+  ``pattern`` keeps the order of what is left (pcommon.Map.RemoveIf).
+
+Also here, because both the actions and the include/exclude matching need them: AnyValue helpers
+with upstream's exact semantics (``value`` from YAML as pcommon's FromRaw, AsString, the SHA-256
+digest of ``hash``, the conversions of ``convert``) and a translator from Go RE2 syntax to Python.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import hashlib
+import math
+import re
+import struct
+from decimal import Decimal
+from typing import Any, Callable, Mapping, Sequence
+
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from pydantic import model_validator
+
+from otelflow.config.model import Model
+
+INSERT = "insert"
+UPDATE = "update"
+UPSERT = "upsert"
+DELETE = "delete"
+HASH = "hash"
+EXTRACT = "extract"
+CONVERT = "convert"
+
+CONVERT_TARGETS = ("string", "int", "double")
+
+INT64_MIN = -(1 << 63)
+INT64_MAX = (1 << 63) - 1
+
+
+class DropNulls(Model):
+    """A YAML ``key:`` with nothing after it means the key's zero value, as with mapstructure."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None}
+        return data
+
+
+class ActionConfig(DropNulls):
+    """One entry of ``actions`` (attributes processor) or ``attributes`` (resource processor)."""
+
+    key: str = ""
+    value: Any = None
+    default_value: Any = None
+    pattern: str = ""
+    from_attribute: str = ""
+    from_context: str = ""
+    converted_type: str = ""
+    action: str = ""
+
+
+# ---------------------------------------------------------------------------------------------
+# AnyValue helpers
+
+
+def go_quote(text: str) -> str:
+    """Go's %q of a string (strconv.Quote)."""
+    out = ['"']
+    for ch in text:
+        code = ord(ch)
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ch in _GO_SHORT_ESCAPES:
+            out.append(_GO_SHORT_ESCAPES[ch])
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\x{code:02x}")
+        elif not ch.isprintable() and ch != " ":
+            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+_GO_SHORT_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
+
+
+def value_from_raw(raw: Any, target: AnyValue | None = None) -> AnyValue:
+    """A config value (as YAML gives it) as an AnyValue, the way pcommon.Value.FromRaw builds it."""
+    out = AnyValue() if target is None else target
+    if raw is None:
+        out.Clear()
+    elif isinstance(raw, bool):
+        out.bool_value = raw
+    elif isinstance(raw, int):
+        if raw > INT64_MAX or raw < INT64_MIN:
+            # YAML integers beyond int64 reach Go as uint64 (wrapped by FromRaw) or float64.
+            if 0 <= raw < (1 << 64):
+                out.int_value = raw - (1 << 64)
+            else:
+                out.double_value = float(raw)
+        else:
+            out.int_value = raw
+    elif isinstance(raw, float):
+        out.double_value = raw
+    elif isinstance(raw, str):
+        out.string_value = raw
+    elif isinstance(raw, (bytes, bytearray)):
+        out.bytes_value = bytes(raw)
+    elif isinstance(raw, dict):
+        kvlist = out.kvlist_value
+        kvlist.SetInParent()
+        for key, item in raw.items():
+            kv = kvlist.values.add()
+            kv.key = str(key)
+            value_from_raw(item, kv.value)
+    elif isinstance(raw, (list, tuple)):
+        array = out.array_value
+        array.SetInParent()
+        for item in raw:
+            value_from_raw(item, array.values.add())
+    elif isinstance(raw, (_dt.date, _dt.datetime)):
+        # upstream's config decoding turns a YAML timestamp into a time.Time, which FromRaw refuses
+        raise ValueError("<Invalid value type time.Time>")
+    else:
+        raise ValueError(f"<Invalid value type {type(raw).__name__}>")
+    return out
+
+
+_TYPE_NAMES = {
+    None: "Empty",
+    "string_value": "Str",
+    "bool_value": "Bool",
+    "int_value": "Int",
+    "double_value": "Double",
+    "kvlist_value": "Map",
+    "array_value": "Slice",
+    "bytes_value": "Bytes",
+}
+
+
+def type_name(value: AnyValue) -> str:
+    """pcommon.ValueType.String() of a value."""
+    return _TYPE_NAMES[value.WhichOneof("value")]
+
+
+def _shortest(x: float) -> tuple[int, str, int]:
+    """(sign, digits, exponent) of the shortest decimal that reads back as ``x``: x = ±0.digits × 10^exponent."""
+    sign, digits, exp = Decimal(repr(x)).normalize().as_tuple()
+    text = "".join(map(str, digits))
+    return sign, text, exp + len(text)
+
+
+def format_float_f(x: float) -> str:
+    """strconv.FormatFloat(x, 'f', -1, 64)."""
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "+Inf" if x > 0 else "-Inf"
+    return format(Decimal(repr(x)).normalize(), "f")
+
+
+def _format_float_es6(x: float) -> str:
+    """The float format of Go's encoding/json and pcommon's AsString (finite x)."""
+    if x == 0 or 1e-6 <= abs(x) < 1e21:
+        return format_float_f(x)
+    sign, digits, point = _shortest(x)
+    exp = point - 1
+    mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+    return f"{'-' if sign else ''}{mantissa}e{'+' if exp >= 0 else '-'}{abs(exp)}"
+
+
+def _json_string(text: str) -> str:
+    # encoding/json without HTML escaping: \b and \f short forms (Go >= 1.22), other controls as
+    # \u00xx, U+2028/U+2029 always escaped. Python's json.dumps agrees except for the last two.
+    import json
+
+    return json.dumps(text, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def _raw_json(value: AnyValue) -> str:
+    """encoding/json of value.AsRaw(): map keys sorted, a repeated key keeps its last value."""
+    kind = value.WhichOneof("value")
+    if kind is None:
+        return "null"
+    if kind == "string_value":
+        return _json_string(value.string_value)
+    if kind == "bool_value":
+        return "true" if value.bool_value else "false"
+    if kind == "int_value":
+        return str(value.int_value)
+    if kind == "double_value":
+        x = value.double_value
+        if math.isnan(x) or math.isinf(x):
+            raise _Unsupported
+        return _format_float_es6(x)
+    if kind == "bytes_value":
+        return '"' + base64.b64encode(value.bytes_value).decode() + '"'
+    if kind == "kvlist_value":
+        entries: dict[str, AnyValue] = {}
+        for kv in value.kvlist_value.values:
+            entries[kv.key] = kv.value
+        return "{" + ",".join(_json_string(k) + ":" + _raw_json(entries[k]) for k in sorted(entries)) + "}"
+    return "[" + ",".join(_raw_json(v) for v in value.array_value.values) + "]"
+
+
+def as_string(value: AnyValue) -> str:
+    """pcommon.Value.AsString()."""
+    kind = value.WhichOneof("value")
+    if kind == "string_value":
+        return value.string_value
+    if kind is None:
+        return ""
+    if kind == "bool_value":
+        return "true" if value.bool_value else "false"
+    if kind == "int_value":
+        return str(value.int_value)
+    if kind == "double_value":
+        x = value.double_value
+        if math.isnan(x):
+            return "NaN"
+        if math.isinf(x):
+            return "Infinity" if x > 0 else "-Infinity"
+        return _format_float_es6(x)
+    if kind == "bytes_value":
+        return base64.b64encode(value.bytes_value).decode()
+    try:
+        return _raw_json(value)
+    except _Unsupported:  # encoding/json refuses NaN and Inf; AsString then gives ""
+        return ""
+
+
+def canonical(value: AnyValue) -> tuple:
+    """A key such that equal keys mean equal values as upstream's strict attribute matching sees
+    them (pdatautil.ValueHash): map keys sorted, each looked up as Map.Get does (first entry)."""
+    kind = value.WhichOneof("value")
+    if kind is None:
+        return ("e",)
+    if kind == "string_value":
+        return ("s", value.string_value)
+    if kind == "bool_value":
+        return ("b", value.bool_value)
+    if kind == "int_value":
+        return ("i", value.int_value)
+    if kind == "double_value":
+        return ("d", struct.pack("<d", value.double_value))
+    if kind == "bytes_value":
+        return ("y", value.bytes_value)
+    if kind == "kvlist_value":
+        first: dict[str, AnyValue] = {}
+        keys = []
+        for kv in value.kvlist_value.values:
+            keys.append(kv.key)
+            first.setdefault(kv.key, kv.value)
+        return ("m", tuple((k, canonical(first[k])) for k in sorted(keys)))
+    return ("a", tuple(canonical(v) for v in value.array_value.values))
+
+
+_TRUE_DIGEST = hashlib.sha256(b"\x01").hexdigest()
+_FALSE_DIGEST = hashlib.sha256(b"\x00").hexdigest()
+_PACK_INT = struct.Struct("<q").pack
+_PACK_DOUBLE = struct.Struct("<d").pack
+
+
+def hash_value(value: AnyValue) -> None:
+    """Replace ``value`` by the lowercase hex SHA-256 of its bytes, as upstream's sha2Hasher:
+    a string's UTF-8 bytes, a bool as one byte 1/0, an int as 8 bytes little-endian two's
+    complement, a double as its 8 IEEE-754 bytes little-endian. Bytes, maps, slices and empty
+    values become the empty string."""
+    kind = value.WhichOneof("value")
+    if kind == "string_value":
+        digest = hashlib.sha256(value.string_value.encode()).hexdigest()
+    elif kind == "int_value":
+        digest = hashlib.sha256(_PACK_INT(value.int_value)).hexdigest()
+    elif kind == "double_value":
+        digest = hashlib.sha256(_PACK_DOUBLE(value.double_value)).hexdigest()
+    elif kind == "bool_value":
+        digest = _TRUE_DIGEST if value.bool_value else _FALSE_DIGEST
+    else:
+        digest = ""
+    value.string_value = digest
+
+
+_GO_INT = re.compile(r"[+-]?[0-9]+\Z")
+_GO_DEC_FLOAT = re.compile(r"[+-]?(?:[0-9_]+\.?[0-9_]*|\.[0-9_]+)(?:[eE][+-]?[0-9_]+)?\Z")
+_GO_HEX_FLOAT = re.compile(r"([+-]?)0[xX]((?:[0-9a-fA-F_]+\.?[0-9a-fA-F_]*|\.[0-9a-fA-F_]+))[pP]([+-]?[0-9_]+)\Z")
+_GO_SPECIAL = re.compile(r"([+-]?)(inf|infinity)\Z|nan\Z", re.IGNORECASE)
+
+
+def _underscores_ok(text: str) -> bool:
+    """strconv's rule: an underscore only between digits, or between a base prefix and a digit."""
+    if "_" not in text:
+        return True
+    body = text[1:] if text[:1] in "+-" else text
+    saw = "^"
+    i = 0
+    hexa = False
+    if len(body) >= 2 and body[0] == "0" and body[1] in "bBoOxX":
+        i, saw, hexa = 2, "0", body[1] in "xX"
+    for ch in body[i:]:
+        if ch.isdigit() or (hexa and ch in "abcdefABCDEF"):
+            saw = "0"
+        elif ch == "_":
+            if saw != "0":
+                return False
+            saw = "_"
+        else:
+            if saw == "_":
+                return False
+            saw = "!"
+    return saw != "_"
+
+
+def parse_go_int(text: str) -> int | None:
+    """strconv.ParseInt(text, 10, 64), or None where it fails."""
+    if not text.isascii() or not _GO_INT.match(text):
+        return None
+    n = int(text)
+    return n if INT64_MIN <= n <= INT64_MAX else None
+
+
+def parse_go_float(text: str) -> float | None:
+    """strconv.ParseFloat(text, 64), or None where it fails (including out of range)."""
+    if not text.isascii():
+        return None
+    special = _GO_SPECIAL.match(text)
+    if special:
+        if special.group(2):
+            return -math.inf if special.group(1) == "-" else math.inf
+        return math.nan
+    if not _underscores_ok(text):
+        return None
+    hexa = _GO_HEX_FLOAT.match(text)
+    try:
+        if hexa:
+            sign, mantissa, exp = hexa.groups()
+            if not any(c not in "._" for c in mantissa):
+                return None
+            x = float.fromhex(f"{sign}0x{mantissa.replace('_', '')}p{exp.replace('_', '')}")
+        elif _GO_DEC_FLOAT.match(text) and any(c.isdigit() for c in text.split("e")[0].split("E")[0]):
+            x = float(text.replace("_", ""))
+        else:
+            return None
+    except (ValueError, OverflowError):
+        return None
+    return None if math.isinf(x) else x
+
+
+def _float_to_int64(x: float) -> int:
+    """Go's int64(x) on amd64: truncation; NaN and out-of-range give the minimum int64."""
+    if math.isnan(x) or math.isinf(x):
+        return INT64_MIN
+    n = int(x)
+    return n if INT64_MIN <= n <= INT64_MAX else INT64_MIN
+
+
+def convert_value(value: AnyValue, target: str) -> bool:
+    """Convert in place as upstream's convert action; False when left as it was for want of a
+    conversion (upstream logs that at debug level only)."""
+    kind = value.WhichOneof("value")
+    if target == "string":
+        if kind != "string_value":
+            value.string_value = as_string(value)
+        return True
+    if target == "int":
+        if kind == "int_value":
+            return True
+        if kind == "double_value":
+            value.int_value = _float_to_int64(value.double_value)
+        elif kind == "bool_value":
+            value.int_value = 1 if value.bool_value else 0
+        elif kind == "string_value":
+            n = parse_go_int(value.string_value)
+            if n is None:
+                return False
+            value.int_value = n
+        else:
+            return False
+        return True
+    if target == "double":
+        if kind == "double_value":
+            return True
+        if kind == "int_value":
+            value.double_value = float(value.int_value)
+        elif kind == "bool_value":
+            value.double_value = 1.0 if value.bool_value else 0.0
+        elif kind == "string_value":
+            x = parse_go_float(value.string_value)
+            if x is None:
+                return False
+            value.double_value = x
+        else:
+            return False
+        return True
+    return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Go (RE2) regular expressions in Python
+
+
+class GoRegexpError(ValueError):
+    """A pattern Go's regexp package refuses; the message is Go's where otelflow knows it."""
+
+
+_POSIX_CLASSES = {
+    "alnum": "0-9A-Za-z", "alpha": "A-Za-z", "ascii": "\\x00-\\x7f", "blank": "\\t ",
+    "cntrl": "\\x00-\\x1f\\x7f", "digit": "0-9", "graph": "!-~", "lower": "a-z", "print": " -~",
+    "punct": "!-/:-@\\[-`{-~", "space": "\\t\\n\\v\\f\\r ", "upper": "A-Z", "word": "0-9A-Za-z_",
+    "xdigit": "0-9A-Fa-f",
+}
+# Go's \d, \s, \w are ASCII-only (Perl classes as RE2 defines them).
+_PERL_IN_CLASS = {"d": "0-9", "s": "\\t\\n\\f\\r ", "w": "0-9A-Za-z_"}
+_PERL_OUTSIDE = {
+    "d": "[0-9]", "D": "[^0-9]", "s": "[\\t\\n\\f\\r ]", "S": "[^\\t\\n\\f\\r ]",
+    "w": "[0-9A-Za-z_]", "W": "[^0-9A-Za-z_]",
+}
+_WORD = "[0-9A-Za-z_]"
+_WORD_BOUNDARY = f"(?:(?<={_WORD})(?!{_WORD})|(?<!{_WORD})(?={_WORD}))"
+_NOT_WORD_BOUNDARY = f"(?:(?<={_WORD})(?={_WORD})|(?<!{_WORD})(?!{_WORD}))"
+_GROUP_NAME = re.compile(r"[A-Za-z0-9_]+\Z")
+_REPEAT = re.compile(r"\{(\d+)(,(\d*))?\}")
+
+
+class GoRegexp:
+    """A compiled pattern with Go's semantics where they differ from Python's: unanchored
+    ``search`` as regexp.MatchString, ``$`` at the very end only (without ``m``), ASCII ``\\d \\s
+    \\w \\b``, POSIX classes, ``(?i)`` in mid-pattern, ``\\Q...\\E``, repeated and ``(?<name>``
+    group names. ``names`` are Go's SubexpNames (index 0 is the whole match)."""
+
+    __slots__ = ("pattern", "regex", "names", "search")
+
+    def __init__(self, pattern: str):
+        self.pattern = pattern
+        translated, names = _translate(pattern)
+        try:
+            self.regex = re.compile(translated)
+        except re.error as exc:
+            raise GoRegexpError(_go_message(pattern, exc)) from None
+        self.names = names
+        self.search = self.regex.search
+
+    def matches(self, text: str) -> bool:
+        return self.search(text) is not None
+
+
+def _go_message(pattern: str, exc: re.error) -> str:
+    msg = str(exc.msg)
+    pos = exc.pos if exc.pos is not None else 0
+    if msg.startswith("missing ), unterminated subpattern"):
+        return f"error parsing regexp: missing closing ): `{pattern}`"
+    if msg.startswith("unbalanced parenthesis"):
+        return f"error parsing regexp: unexpected ): `{pattern}`"
+    if msg.startswith("unterminated character set"):
+        return f"error parsing regexp: missing closing ]: `{pattern[pos:] if pos < len(pattern) else pattern}`"
+    if msg.startswith("nothing to repeat"):
+        return f"error parsing regexp: missing argument to repetition operator: `{pattern[pos:pos + 1] or pattern}`"
+    if msg.startswith("multiple repeat"):
+        return f"error parsing regexp: invalid nested repetition operator: `{pattern}`"
+    if msg.startswith("bad character range"):
+        return f"error parsing regexp: invalid character class range: `{msg.rsplit(' ', 1)[-1]}`"
+    return f"error parsing regexp: {msg}: `{pattern}`"
+
+
+def _translate(pattern: str) -> tuple[str, list[str]]:
+    out: list[str] = []
+    names: list[str] = [""]
+    # One frame per open group: the flag groups opened by a bare "(?flags)" inside it (closed at
+    # each "|" and reopened after it, closed for good where the group ends) and whether "m" was on
+    # where the group began.
+    stack: list[tuple[list[str], bool]] = [([], False)]
+    multiline = False
+    i, n = 0, len(pattern)
+    repeat_state = 0  # 0: no repetition just before; 1: a repetition; 2: a lazy repetition
+    while i < n:
+        ch = pattern[i]
+        state = 0
+        if ch == "\\":
+            piece, i = _escape(pattern, i, in_class=False)
+            out.append(piece)
+        elif ch == "[":
+            piece, i = _char_class(pattern, i)
+            out.append(piece)
+        elif ch == "(":
+            if not pattern.startswith("(?", i):
+                names.append("")
+                out.append("(")
+                stack.append(([], multiline))
+                i += 1
+            else:
+                i, multiline = _group_open(pattern, i, out, names, stack, multiline)
+        elif ch == ")":
+            if len(stack) == 1:
+                raise GoRegexpError(f"error parsing regexp: unexpected ): `{pattern}`")
+            opened, multiline = stack.pop()
+            out.append(")" * (len(opened) + 1))
+            i += 1
+        elif ch == "|":
+            opened = stack[-1][0]
+            out.append(")" * len(opened) + "|" + "".join(opened))
+            i += 1
+        elif ch == "$":
+            out.append("$" if multiline else r"\Z")
+            i += 1
+        elif ch in "*+?":
+            if ch == "?" and repeat_state == 1:
+                state = 2
+            elif repeat_state:
+                raise GoRegexpError(f"error parsing regexp: invalid nested repetition operator: `{pattern[i - 1:i + 1]}`")
+            else:
+                state = 1
+            out.append(ch)
+            i += 1
+        elif ch == "{" and _REPEAT.match(pattern, i):
+            m = _REPEAT.match(pattern, i)
+            if repeat_state:
+                raise GoRegexpError(f"error parsing regexp: invalid nested repetition operator: `{m.group(0)}`")
+            lo = int(m.group(1))
+            hi = int(m.group(3)) if m.group(3) else None
+            if lo > 1000 or (hi is not None and (hi > 1000 or hi < lo)):
+                raise GoRegexpError(f"error parsing regexp: invalid repeat count: `{m.group(0)}`")
+            out.append(m.group(0))
+            state = 1
+            i = m.end()
+        elif ch == "{":
+            out.append("\\{")  # a brace that starts no repetition is a literal in Go
+            i += 1
+        else:
+            out.append(ch)
+            i += 1
+        repeat_state = state
+    if len(stack) > 1:
+        raise GoRegexpError(f"error parsing regexp: missing closing ): `{pattern}`")
+    out.append(")" * len(stack[0][0]))
+    return "".join(out), names
+
+
+def _group_open(pattern: str, i: int, out: list[str], names: list[str], stack: list, multiline: bool) -> tuple[int, bool]:
+    """Translate a "(?" construct at pattern[i]; returns the next index and the multi-line flag."""
+    n = len(pattern)
+    j = i + 2
+    if pattern.startswith("P<", j) or (pattern.startswith("<", j) and not pattern.startswith(("<=", "<!"), j)):
+        start = j + (2 if pattern[j] == "P" else 1)
+        end = pattern.find(">", start)
+        name = pattern[start:end] if end >= 0 else ""
+        if end < 0 or not _GROUP_NAME.match(name):
+            raise GoRegexpError(f"error parsing regexp: invalid named capture: `{pattern[i:end + 1 if end >= 0 else n]}`")
+        names.append(name)
+        out.append(f"(?P<g{len(names) - 1}>")
+        stack.append(([], multiline))
+        return end + 1, multiline
+    end = j
+    while end < n and (pattern[end].isalpha() or pattern[end] == "-"):
+        end += 1
+    flags = pattern[j:end]
+    if (end >= n or pattern[end] not in ":)" or any(f not in "imsU-" for f in flags)
+            or flags.count("-") > 1 or flags.endswith("-") or (not flags and pattern[end] == ")")):
+        shown = pattern[i:min(end + 1, n)]
+        if pattern.startswith(("<=", "<!"), j):
+            shown = pattern[i:j + 2]
+        elif pattern[j:j + 1] in ("=", "!", "#"):
+            shown = pattern[i:j + 1]
+        raise GoRegexpError(f"error parsing regexp: invalid or unsupported Perl syntax: `{shown}`")
+    if "U" in flags:
+        raise GoRegexpError(f"error parsing regexp: otelflow does not support the U (ungreedy) flag: `{pattern}`")
+    on, _, off = flags.partition("-")
+    inner_multiline = (multiline or "m" in on) and "m" not in off
+    if pattern[end] == ":":
+        out.append(f"(?{flags}:" if flags else "(?:")
+        stack.append(([], multiline))
+        return end + 1, inner_multiline
+    if flags:
+        # Go applies bare flags to the rest of the enclosing group; Python takes global flags at
+        # the very start only, so scope them with a group of their own.
+        opener = f"(?{flags}:"
+        out.append(opener)
+        stack[-1][0].append(opener)
+    return end + 1, inner_multiline
+
+
+def _escape(pattern: str, i: int, in_class: bool) -> tuple[str, int]:
+    """Translate the escape starting at pattern[i] == '\\'."""
+    if i + 1 >= len(pattern):
+        raise GoRegexpError("error parsing regexp: trailing backslash at end of expression: ``")
+    c = pattern[i + 1]
+    if c == "Q":
+        end = pattern.find("\\E", i + 2)
+        literal = pattern[i + 2:] if end < 0 else pattern[i + 2:end]
+        nxt = len(pattern) if end < 0 else end + 2
+        if in_class:
+            return "".join("\\" + ch if not ch.isalnum() else ch for ch in literal), nxt
+        return "(?:" + re.escape(literal) + ")" if literal else "", nxt
+    if c in "dsw" and in_class:
+        return _PERL_IN_CLASS[c], i + 2
+    if c in "DSW" and in_class:
+        return "\\" + c, i + 2
+    if c in _PERL_OUTSIDE:
+        return _PERL_OUTSIDE[c], i + 2
+    if c == "b" and not in_class:
+        return _WORD_BOUNDARY, i + 2
+    if c == "B" and not in_class:
+        return _NOT_WORD_BOUNDARY, i + 2
+    if c == "z" and not in_class:
+        return r"\Z", i + 2
+    if c == "A" and not in_class:
+        return r"\A", i + 2
+    if c in "pP":
+        raise GoRegexpError(f"error parsing regexp: otelflow does not support Unicode classes: `{pattern[i:i + 3]}`")
+    if c == "x":
+        if pattern.startswith("{", i + 2):
+            end = pattern.find("}", i + 3)
+            digits = pattern[i + 3:end] if end > 0 else ""
+            if not digits or any(d not in "0123456789abcdefABCDEF" for d in digits) or int(digits, 16) > 0x10FFFF:
+                raise GoRegexpError(f"error parsing regexp: invalid escape sequence: `{pattern[i:end + 1 if end > 0 else len(pattern)]}`")
+            return f"\\U{int(digits, 16):08x}", end + 1
+        digits = pattern[i + 2:i + 4]
+        if len(digits) < 2 or any(d not in "0123456789abcdefABCDEF" for d in digits):
+            raise GoRegexpError(f"error parsing regexp: invalid escape sequence: `{pattern[i:i + 4]}`")
+        return "\\x" + digits, i + 4
+    if c in "01234567":
+        j = i + 2
+        while j < len(pattern) and j < i + 4 and pattern[j] in "01234567":
+            j += 1
+        if c != "0" and j == i + 2:
+            raise GoRegexpError(f"error parsing regexp: invalid escape sequence: `\\{c}`")
+        return f"\\x{int(pattern[i + 1:j], 8):02x}", j
+    if c in "89":
+        raise GoRegexpError(f"error parsing regexp: invalid escape sequence: `\\{c}`")
+    if c in "aftnrv":
+        return "\\" + c, i + 2
+    if c.isalnum() or c == "_" or not c.isascii():
+        raise GoRegexpError(f"error parsing regexp: invalid escape sequence: `\\{c}`")
+    return "\\" + c, i + 2
+
+
+def _char_class(pattern: str, i: int) -> tuple[str, int]:
+    """Translate the bracket expression starting at pattern[i] == '['."""
+    n = len(pattern)
+    j = i + 1
+    out = ["["]
+    if j < n and pattern[j] == "^":
+        out.append("^")
+        j += 1
+    first = True
+    while j < n:
+        ch = pattern[j]
+        if ch == "]" and not first:
+            out.append("]")
+            return "".join(out), j + 1
+        first = False
+        if ch == "[" and pattern.startswith("[:", j):
+            end = pattern.find(":]", j + 2)
+            name = pattern[j + 2:end] if end > 0 else ""
+            if name.startswith("^"):
+                raise GoRegexpError(f"error parsing regexp: otelflow does not support negated POSIX classes: `{pattern[j:end + 2]}`")
+            if name in _POSIX_CLASSES:
+                out.append(_POSIX_CLASSES[name])
+                j = end + 2
+                continue
+            if end > 0 and name.isalpha():
+                raise GoRegexpError(f"error parsing regexp: invalid character class range: `{pattern[j:end + 2]}`")
+        if ch == "\\":
+            piece, j = _escape(pattern, j, in_class=True)
+            out.append(piece)
+            continue
+        out.append("\\" + ch if ch in "[&~|" else ch)
+        j += 1
+    raise GoRegexpError(f"error parsing regexp: missing closing ]: `{pattern[i:]}`")
+
+
+# ---------------------------------------------------------------------------------------------
+# Actions
+
+
+class Action:
+    __slots__ = ("kind", "key", "value", "default", "from_attribute", "from_context", "regex", "names", "converted_type")
+
+    def __init__(self, kind: str, key: str):
+        self.kind = kind
+        self.key = key
+        self.value: AnyValue | None = None
+        self.default: AnyValue | None = None
+        self.from_attribute = ""
+        self.from_context = ""
+        self.regex: GoRegexp | None = None
+        self.names: list[str] = []
+        self.converted_type = ""
+
+
+def compile_actions(configs: Sequence[ActionConfig]) -> list[Action]:
+    """Check the actions as upstream's NewAttrProc does (same messages) and build them."""
+    actions = []
+    for i, cfg in enumerate(configs):
+        kind = cfg.action.lower()
+        where = f"error with key {go_quote(cfg.key)} ({i}-th action)"
+        if kind in (DELETE, HASH):
+            if not cfg.key and not cfg.pattern:
+                raise ValueError(f'error creating AttrProc due to missing required field (at least one of "key" and "pattern" have to be used) at the {i}-th action')
+        elif not cfg.key:
+            raise ValueError(f'error creating AttrProc due to missing required field "key" at the {i}-th action')
+        action = Action(kind, cfg.key)
+        sources = (cfg.value is not None) + bool(cfg.from_attribute) + bool(cfg.from_context)
+        if kind in (INSERT, UPDATE, UPSERT):
+            if sources == 0 and cfg.default_value is None:
+                raise ValueError(f'{where}: error creating AttrProc. Either field "value", "from_attribute", "from_context", or "default_value" must be specified')
+            if sources > 1:
+                raise ValueError(f"{where}: error creating AttrProc due to multiple value sources being set")
+            if cfg.pattern:
+                raise ValueError(f'{where}: error creating AttrProc. Action "{kind}" does not use the "pattern" field. This must not be specified')
+            if cfg.converted_type:
+                raise ValueError(f'{where}: error creating AttrProc. Action "{kind}" does not use the "converted_type" field. This must not be specified')
+            if cfg.value is not None:
+                action.value = value_from_raw(cfg.value)
+            else:
+                action.from_attribute = cfg.from_attribute
+                action.from_context = cfg.from_context
+            if cfg.default_value is not None:
+                try:
+                    action.default = value_from_raw(cfg.default_value)
+                except ValueError as exc:
+                    raise ValueError(f"{where}: error creating AttrProc due to invalid default value: {exc}") from None
+        elif kind in (HASH, DELETE):
+            if cfg.value is not None or cfg.from_attribute:
+                raise ValueError(f'{where}: error creating AttrProc. Action "{kind}" does not use "value" or "from_attribute" field. These must not be specified')
+            if cfg.pattern:
+                action.regex = _compile_action_pattern(cfg.pattern, where)
+            if cfg.converted_type:
+                raise ValueError(f'{where}: error creating AttrProc. Action "{kind}" does not use the "converted_type" field. This must not be specified')
+        elif kind == EXTRACT:
+            if sources > 0:
+                raise ValueError(f'{where}: error creating AttrProc. Action "{kind}" does not use a value source field. These must not be specified')
+            if not cfg.pattern:
+                raise ValueError(f'{where}: error creating AttrProc due to missing required field "pattern" for action "{kind}"')
+            if cfg.converted_type:
+                raise ValueError(f'{where}: error creating AttrProc. Action "{kind}" does not use the "converted_type" field. This must not be specified')
+            regex = _compile_action_pattern(cfg.pattern, where)
+            if len(regex.names) <= 1:
+                raise ValueError(f'{where}: error creating AttrProc. Field "pattern" contains no named matcher groups')
+            if any(name == "" for name in regex.names[1:]):
+                raise ValueError(f'{where}: error creating AttrProc. Field "pattern" contains at least one unnamed matcher group')
+            action.regex = regex
+            action.names = regex.names
+        elif kind == CONVERT:
+            if sources > 0 or cfg.pattern:
+                raise ValueError(f'{where}: error creating AttrProc. Action "{kind}" does not use value sources or "pattern" field. These must not be specified')
+            if cfg.converted_type == "":
+                raise ValueError(f'{where}: error creating AttrProc due to missing required field "converted_type" for action "{kind}"')
+            if cfg.converted_type not in CONVERT_TARGETS:
+                raise ValueError(f'{where}: error creating AttrProc due to invalid value "{cfg.converted_type}" in field "converted_type" for action "{kind}"')
+            action.converted_type = cfg.converted_type
+        else:
+            raise ValueError(f"{where}: error creating AttrProc due to unsupported action {go_quote(kind)}")
+        actions.append(action)
+    return actions
+
+
+def _compile_action_pattern(pattern: str, where: str) -> GoRegexp:
+    try:
+        return GoRegexp(pattern)
+    except GoRegexpError:
+        raise ValueError(f'{where}: error creating AttrProc. Field "pattern" has invalid pattern: "{pattern}"') from None
+
+
+class ClientInfo:
+    """What a receiver knows about the caller, for ``from_context``: request metadata (headers),
+    the authenticator's attributes and the peer address. Receivers do not hand it to processors
+    yet, so ``from_context`` finds nothing and falls back to ``default_value``."""
+
+    __slots__ = ("metadata", "auth", "address")
+
+    def __init__(self, metadata: Mapping[str, Sequence[str]] | None = None, auth: Mapping[str, Any] | None = None,
+                 address: str = ""):
+        self.metadata = {k.lower(): list(v) for k, v in (metadata or {}).items()}
+        self.auth = auth
+        self.address = address
+
+
+def context_value(info: ClientInfo | None, key: str) -> AnyValue | None:
+    """Upstream's lookup for ``from_context``: ``client.address``, ``metadata.<name>``,
+    ``auth.<name>``, else metadata by the whole key; several values are joined with ``;``."""
+    if info is None:
+        return None
+    if key == "client.address":
+        values = [info.address]
+    elif key.startswith("metadata."):
+        values = info.metadata.get(key[len("metadata."):].lower(), [])
+    elif key.startswith("auth."):
+        if info.auth is None:
+            return None
+        attr = info.auth.get(key[len("auth."):])
+        if isinstance(attr, str):
+            return value_from_raw(attr)
+        if not (isinstance(attr, list) and all(isinstance(a, str) for a in attr)):
+            return None
+        values = attr
+    else:
+        values = info.metadata.get(key.lower(), [])
+    if not values:
+        return None
+    return value_from_raw(";".join(values))
+
+
+def _find(attrs, key: str):
+    for kv in attrs:
+        if kv.key == key:
+            return kv
+    return None
+
+
+def _remove(attrs, key: str) -> None:
+    """pcommon.Map.Remove: the first entry with the key goes, the last entry takes its slot."""
+    for i, kv in enumerate(attrs):
+        if kv.key == key:
+            last = len(attrs) - 1
+            if i != last:
+                kv.CopyFrom(attrs[last])
+            del attrs[last]
+            return
+
+
+def _remove_matching(attrs, search: Callable) -> None:
+    """pcommon.Map.RemoveIf on the key: the others keep their order."""
+    doomed = [i for i, kv in enumerate(attrs) if search(kv.key) is not None]
+    for i in reversed(doomed):
+        del attrs[i]
+
+
+def _put(attrs, key: str, value: AnyValue) -> None:
+    kv = _find(attrs, key)
+    if kv is None:
+        kv = attrs.add()
+        kv.key = key
+    kv.value.CopyFrom(value)
+
+
+class AttrProc:
+    """A compiled action list; ``process`` applies it to one ``repeated KeyValue``."""
+
+    __slots__ = ("actions", "logger")
+
+    def __init__(self, configs: Sequence[ActionConfig], logger=None):
+        self.actions = compile_actions(configs)
+        self.logger = logger
+
+    def _source(self, action: Action, attrs, info: ClientInfo | None) -> AnyValue | None:
+        if action.value is not None:
+            return action.value
+        if action.from_context:
+            found = context_value(info, action.from_context)
+            if found is not None:
+                return found
+        if action.from_attribute:
+            kv = _find(attrs, action.from_attribute)
+            if kv is not None:
+                return kv.value
+        return action.default
+
+    def process(self, attrs, info: ClientInfo | None = None) -> None:
+        for action in self.actions:
+            kind = action.kind
+            if kind == DELETE:
+                if action.key:
+                    _remove(attrs, action.key)
+                if action.regex is not None:
+                    _remove_matching(attrs, action.regex.search)
+            elif kind == HASH:
+                if action.key:
+                    kv = _find(attrs, action.key)
+                    if kv is not None:
+                        hash_value(kv.value)
+                if action.regex is not None:
+                    search = action.regex.search
+                    for kv in attrs:
+                        if search(kv.key) is not None:
+                            hash_value(kv.value)
+            elif kind == INSERT:
+                src = self._source(action, attrs, info)
+                if src is None or _find(attrs, action.key) is not None:
+                    continue
+                kv = attrs.add()
+                kv.key = action.key
+                kv.value.CopyFrom(src)
+            elif kind == UPDATE:
+                src = self._source(action, attrs, info)
+                if src is None:
+                    continue
+                kv = _find(attrs, action.key)
+                if kv is not None and kv.value is not src:
+                    kv.value.CopyFrom(src)
+            elif kind == UPSERT:
+                src = self._source(action, attrs, info)
+                if src is None:
+                    continue
+                kv = _find(attrs, action.key)
+                if kv is None:
+                    kv = attrs.add()
+                    kv.key = action.key
+                    kv.value.CopyFrom(src)
+                elif kv.value is not src:
+                    kv.value.CopyFrom(src)
+            elif kind == EXTRACT:
+                kv = _find(attrs, action.key)
+                if kv is None or kv.value.WhichOneof("value") != "string_value":
+                    continue
+                match = action.regex.search(kv.value.string_value)
+                if match is None:
+                    continue
+                names = action.names
+                for group in range(1, len(names)):
+                    text = match.group(group)
+                    name = names[group]
+                    target = _find(attrs, name)
+                    if target is None:
+                        target = attrs.add()
+                        target.key = name
+                    target.value.string_value = "" if text is None else text
+            elif kind == CONVERT:
+                kv = _find(attrs, action.key)
+                if kv is not None:
+                    convert_value(kv.value, action.converted_type)

@@ -1,0 +1,163 @@
+"""The resource processor: the attribute actions on resource attributes of traces, metrics and
+logs, upstream's config errors, and conformance with upstream's recorded output."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from otelflow.config.errors import ConfigError
+from otelflow.config.model import validate
+from otelflow.core.component import Signal
+from otelflow.processors.resource import Config
+from tests.backends import HTTPBackend, free_port
+from tests.conftest import running
+from tests.processors.test_attributes import chain, kvs, pairs, run
+from tests.processors.testdata.goldens import case_dirs, check_case, load_case, processor_types
+
+CASES = [d for d in case_dirs() if processor_types(load_case(d)) == {"resource"}]
+
+
+@pytest.mark.parametrize("case_dir", CASES, ids=lambda d: d.name)
+async def test_conformance_with_upstream(case_dir, tmp_path):
+    await check_case(case_dir, tmp_path / "out.jsonl")
+
+
+def test_there_are_resource_goldens():
+    names = {d.name for d in CASES}
+    assert {"resource_seed", "resource_actions", "resource_metrics", "err_resource_no_attributes", "err_resource_bad_action"} <= names
+
+
+SEED = {"resource": {"attributes": [{"key": "deployment.environment", "from_attribute": "env", "action": "insert"}]}}
+
+
+def requests(resource_attrs: list[list[tuple]]):
+    t, m, lg = ExportTraceServiceRequest(), ExportMetricsServiceRequest(), ExportLogsServiceRequest()
+    for attrs in resource_attrs:
+        rs = t.resource_spans.add()
+        rs.resource.attributes.extend(kvs(attrs))
+        rs.scope_spans.add().spans.add(name="s").attributes.extend(kvs([("env", "span-level")]))
+        rm = m.resource_metrics.add()
+        rm.resource.attributes.extend(kvs(attrs))
+        rm.scope_metrics.add().metrics.add(name="g").gauge.data_points.add().attributes.extend(kvs([("env", "point")]))
+        rl = lg.resource_logs.add()
+        rl.resource.attributes.extend(kvs(attrs))
+        rl.scope_logs.add().log_records.add().attributes.extend(kvs([("env", "record")]))
+    return {Signal.TRACES: t, Signal.METRICS: m, Signal.LOGS: lg}
+
+
+def resource_pairs(message) -> list[list[tuple]]:
+    field = message.DESCRIPTOR.fields[0].name
+    return [pairs(r.resource.attributes) for r in getattr(message, field)]
+
+
+@pytest.mark.parametrize("signal", list(Signal))
+async def test_seed_inserts_deployment_environment_from_env_on_every_resource(signal):
+    data = requests([[("service.name", "a"), ("env", "prod")], [("env", "dev"), ("deployment.environment", "keep")], []])[signal]
+    out = await run(SEED, data, signal)
+    assert resource_pairs(out) == [
+        [("service.name", "a"), ("env", "prod"), ("deployment.environment", "prod")],
+        [("env", "dev"), ("deployment.environment", "keep")],
+        [],
+    ]
+
+
+@pytest.mark.parametrize("signal", list(Signal))
+async def test_item_attributes_are_not_touched(signal):
+    data = requests([[("env", "prod")]])[signal]
+    out = await run({"resource": {"attributes": [{"key": "env", "action": "delete"}]}}, data, signal)
+    assert resource_pairs(out) == [[]]
+    text = str(out)
+    assert "span-level" in text or "point" in text or "record" in text
+
+
+async def test_every_action_on_resource_attributes():
+    data = requests([[("service.name", "checkout"), ("k8s-cluster", "c1"), ("redundant", "x"), ("tier", "3"),
+                      ("url", "https://h/p"), ("tmp.a", 1), ("tmp.b", 2)]])[Signal.TRACES]
+    cfg = {"resource": {"attributes": [
+        {"key": "cloud.availability_zone", "value": "zone-1", "action": "upsert"},
+        {"key": "k8s.cluster.name", "from_attribute": "k8s-cluster", "action": "insert"},
+        {"key": "redundant", "action": "delete"},
+        {"pattern": "^tmp\\.", "action": "delete"},
+        {"key": "service.name", "action": "hash"},
+        {"key": "tier", "action": "convert", "converted_type": "int"},
+        {"key": "url", "pattern": "^(?P<scheme>[a-z]+)://(?P<host>[^/]+)", "action": "extract"},
+        {"key": "service.namespace", "from_attribute": "namespace", "default_value": "default", "action": "insert"},
+        {"key": "tier", "value": 4, "action": "update"},
+    ]}}
+    out = await run(cfg, data)
+    # "redundant" goes and the last entry (k8s.cluster.name) takes its slot; the pattern delete keeps order
+    assert resource_pairs(out) == [[
+        ("service.name", hashlib.sha256(b"checkout").hexdigest()), ("k8s-cluster", "c1"), ("k8s.cluster.name", "c1"),
+        ("tier", 4), ("url", "https://h/p"), ("cloud.availability_zone", "zone-1"), ("scheme", "https"), ("host", "h"),
+        ("service.namespace", "default"),
+    ]]
+
+
+async def test_delete_by_key_moves_the_last_resource_attribute_into_its_slot():
+    data = requests([[("a", 1), ("redundant", 2), ("b", 3), ("c", 4)]])[Signal.LOGS]
+    out = await run({"resource": {"attributes": [{"key": "redundant", "action": "delete"}]}}, data, Signal.LOGS)
+    assert resource_pairs(out) == [[("a", 1), ("c", 4), ("b", 3)]]
+
+
+def test_attributes_are_required():
+    for raw in ({}, {"attributes": None}, {"attributes": []}):
+        with pytest.raises(ConfigError) as err:
+            validate(Config, raw, "processors::resource")
+        assert str(err.value) == 'processors::resource: missing required field "attributes"'
+
+
+def test_unknown_keys_are_config_errors():
+    with pytest.raises(ConfigError, match="unknown key"):
+        validate(Config, {"actions": [{"key": "a", "value": 1, "action": "insert"}]}, "processors::resource")
+
+
+@pytest.mark.parametrize("attributes,message", [
+    ([{"key": "a", "value": 1, "action": "insert"}, {"key": "b", "action": "upsert"}],
+     'error with key "b" (1-th action): error creating AttrProc. Either field "value", "from_attribute", "from_context", or "default_value" must be specified'),
+    ([{"action": "insert", "value": 1}], 'error creating AttrProc due to missing required field "key" at the 0-th action'),
+    ([{"key": "a", "action": "hash", "value": 1}], 'error with key "a" (0-th action): error creating AttrProc. Action "hash" does not use "value" or "from_attribute" field. These must not be specified'),
+    ([{"key": "a", "action": "copy", "from_attribute": "b"}], 'error with key "a" (0-th action): error creating AttrProc due to unsupported action "copy"'),
+])
+def test_action_errors_match_upstream(attributes, message):
+    with pytest.raises(ValueError) as err:
+        chain({"resource": {"attributes": attributes}}, Signal.TRACES)
+    assert str(err.value) == message
+
+
+async def test_resource_in_a_running_collector_for_every_signal():
+    backend = await HTTPBackend().start()
+    port = free_port()
+    cfg = f"""
+receivers: {{otlp: {{protocols: {{http: {{endpoint: "127.0.0.1:{port}"}}}}}}}}
+processors:
+  resource:
+    attributes:
+      - {{key: deployment.environment, from_attribute: env, action: insert}}
+exporters: {{otlphttp: {{endpoint: "{backend.endpoint}"}}}}
+service:
+  pipelines:
+    traces: {{receivers: [otlp], processors: [resource], exporters: [otlphttp]}}
+    metrics: {{receivers: [otlp], processors: [resource], exporters: [otlphttp]}}
+    logs: {{receivers: [otlp], processors: [resource], exporters: [otlphttp]}}
+"""
+    import aiohttp
+
+    data = requests([[("env", "prod")], [("service.name", "x")]])
+    try:
+        async with running(cfg):
+            async with aiohttp.ClientSession() as session:
+                for signal, message in data.items():
+                    async with session.post(f"http://127.0.0.1:{port}/v1/{signal.value}", data=message.SerializeToString(),
+                                            headers={"Content-Type": "application/x-protobuf"}) as resp:
+                        assert resp.status == 200
+    finally:
+        await backend.stop()
+    for signal in Signal:
+        got = backend.messages(signal)
+        assert len(got) == 1, signal
+        assert resource_pairs(got[0]) == [[("env", "prod"), ("deployment.environment", "prod")], [("service.name", "x")]]
