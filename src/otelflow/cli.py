@@ -37,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command")
     v = sub.add_parser("validate", help="check a config and list every problem; exit 1 if there is any")
     _add_config_args(v, default=argparse.SUPPRESS)
+    v.add_argument("--strict-upstream", action="store_true",
+                   help="also fail on otelflow extensions that otelcol would reject or ignore")
     sub.add_parser("components", help="list the component types this build has, per kind and signal")
     return p
 
@@ -46,8 +48,8 @@ def _load(args: argparse.Namespace, registry: Registry) -> collector.CollectorCo
     return collector.parse(loader.load(args.config, args.set, base=base), registry)
 
 
-def _print_errors(err: ConfigError) -> None:
-    print(f"Error: invalid configuration ({len(err.issues)} problem{'s' if len(err.issues) != 1 else ''}):", file=sys.stderr)
+def _print_errors(err: ConfigError, what: str = "invalid configuration") -> None:
+    print(f"Error: {what} ({len(err.issues)} problem{'s' if len(err.issues) != 1 else ''}):", file=sys.stderr)
     for issue in err.issues:
         print(f"  {issue}", file=sys.stderr)
 
@@ -60,6 +62,11 @@ def cmd_validate(args: argparse.Namespace, registry: Registry) -> int:
         return 1
     for warning in cfg.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    if getattr(args, "strict_upstream", False):
+        issues = collector.upstream_incompatibilities(cfg)
+        if issues:
+            _print_errors(ConfigError(issues), "not portable to otelcol")
+            return 1
     print("configuration is valid")
     return 0
 

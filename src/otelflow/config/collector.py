@@ -137,6 +137,18 @@ def parse(tree: dict, registry: Registry) -> CollectorConfig:
     return out
 
 
+def upstream_incompatibilities(cfg: CollectorConfig) -> list[ConfigIssue]:
+    """What the config uses that otelcol does not run the same way. A component config model lists its
+    own with ``upstream_incompatibilities() -> list[str]``, each "relative::yaml::path: message"."""
+    issues = []
+    for kind, configs in cfg.components.items():
+        for cid, model in configs.items():
+            for item in getattr(model, "upstream_incompatibilities", list)():
+                rel, sep, message = item.partition(": ")
+                issues.append(ConfigIssue(join_path(kind.section, cid, rel if sep else ""), message if sep else item))
+    return issues
+
+
 def _check_ref(raw: str, kinds, declared, path: str, issues: list[ConfigIssue], target: list) -> None:
     kinds = kinds if isinstance(kinds, tuple) else (kinds,)
     try:

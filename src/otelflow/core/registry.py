@@ -17,6 +17,7 @@ _BUILTIN: dict[Kind, dict[str, str]] = {
         "attributes": "otelflow.processors.attributes:factory",
         "resource": "otelflow.processors.resource:factory",
         "probabilistic_sampler": "otelflow.processors.probabilistic_sampler:factory",
+        "tail_sampling": "otelflow.processors.tail_sampling:factory",
     },
     Kind.EXPORTER: {
         "otlp": "otelflow.exporters.otlp:factory",
