@@ -7,8 +7,10 @@ PIP    ?= $(PYTHON) -m pip
 install:
 	$(PIP) install --quiet --disable-pip-version-check -e .
 
+# The test suite also needs a real Prometheus (Debian's package) for the exporter's integration test.
 install-test:
 	$(PIP) install --quiet --disable-pip-version-check -e '.[test]'
+	bash scripts/install-prometheus.sh
 
 run: install
 	otelflow --config examples/collector.yaml
@@ -20,3 +22,24 @@ test: install-test
 
 bench-ref:
 	$(MAKE) -C bench ref telemetrygen
+
+# --- conformance against the upstream collector, and the benchmark (see bench/README.md) -------
+.PHONY: conformance record-goldens bench bench-quick
+
+# Every case in tests/conformance/cases through otelcol-ref and otelflow, diffed (needs bench-ref).
+conformance: install bench-ref
+	$(PYTHON) bench/conformance.py run
+
+# Rewrite the goldens (expected.jsonl, upstream.*.jsonl) from otelcol-ref.
+record-goldens: install bench-ref
+	$(PYTHON) bench/conformance.py record
+
+# otelflow vs otelcol-ref vs rotel: traces, metrics, logs at a fixed rate and flat out (~8 min).
+bench: install bench-ref
+	$(PIP) install --quiet --disable-pip-version-check rotel==0.0.1a15
+	$(PYTHON) bench/bench.py
+
+# The traces scenarios only, short runs (under two minutes).
+bench-quick: install bench-ref
+	$(PIP) install --quiet --disable-pip-version-check rotel==0.0.1a15
+	$(PYTHON) bench/bench.py --quick

@@ -26,9 +26,12 @@ _BUILTIN: dict[Kind, dict[str, str]] = {
         "otlp_http": "otelflow.exporters.otlphttp:factory",
         "debug": "otelflow.exporters.debug:factory",
         "file": "otelflow.exporters.file:factory",
+        "prometheus": "otelflow.exporters.prometheus:factory",
     },
     Kind.CONNECTOR: {
         "forward": "otelflow.connectors.forward:factory",
+        "spanmetrics": "otelflow.connectors.spanmetrics:factory",
+        "span_metrics": "otelflow.connectors.spanmetrics:factory",
     },
     Kind.EXTENSION: {},
 }
