@@ -29,6 +29,13 @@ RESPONSE_TYPES: dict[Signal, type[Message]] = {
 SIGNAL_OF = {t: s for s, t in REQUEST_TYPES.items()}
 
 
+def success_response(signal: Signal) -> Message:
+    """The answer to an accepted export, as upstream encodes it (an empty partial_success present)."""
+    response = RESPONSE_TYPES[signal]()
+    response.partial_success.SetInParent()
+    return response
+
+
 def signal_of(data: Message) -> Signal:
     return SIGNAL_OF[type(data)]
 

@@ -12,7 +12,7 @@ from otelflow.core.component import Component, Host, Signal
 from otelflow.core.consumer import ConsumerError
 from otelflow.core.netaddr import bind_address
 from otelflow.core.tls import server_credentials
-from otelflow.pdata import REQUEST_TYPES, RESPONSE_TYPES, InvalidIDError, check_ids_encoded
+from otelflow.pdata import REQUEST_TYPES, RESPONSE_TYPES, success_response, InvalidIDError, check_ids_encoded
 
 log = logging.getLogger("otelflow.receiver.otlp")
 
@@ -31,7 +31,7 @@ class GRPCServer(Component):
         self.port: int | None = None
 
     def _handler(self, signal: Signal):
-        response = RESPONSE_TYPES[signal]()
+        response = success_response(signal)
         parse = REQUEST_TYPES[signal].FromString
         deliver = self.receiver.deliver
 

@@ -14,7 +14,7 @@ from otelflow.core.compression import DecompressionError, decompress
 from otelflow.core.consumer import ConsumerError
 from otelflow.core.netaddr import split_host_port
 from otelflow.core.tls import server_ssl_context
-from otelflow.pdata import REQUEST_TYPES, RESPONSE_TYPES, InvalidIDError, check_ids_encoded, otlpjson
+from otelflow.pdata import REQUEST_TYPES, RESPONSE_TYPES, success_response, InvalidIDError, check_ids_encoded, otlpjson
 from otelflow.receivers.otlp.config import HTTPProtocol
 
 log = logging.getLogger("otelflow.receiver.otlp")
@@ -48,7 +48,7 @@ class HTTPServer(Component):
         self.settings = settings
         self.runner: web.AppRunner | None = None
         self.port: int | None = None
-        self._json_response = {s: otlpjson.encode(RESPONSE_TYPES[s]()) for s in Signal}
+        self._json_response = {s: otlpjson.encode(success_response(s)) for s in Signal}
 
     def _app(self) -> web.Application:
         # aiohttp's own body limit is replaced by ours, which also bounds the decompressed size.
@@ -64,7 +64,7 @@ class HTTPServer(Component):
 
     def _handler(self, signal: Signal):
         request_type = REQUEST_TYPES[signal]
-        response_pb = RESPONSE_TYPES[signal]().SerializeToString()
+        response_pb = success_response(signal).SerializeToString()
         response_json = self._json_response[signal]
         deliver = self.receiver.deliver
 
