@@ -73,6 +73,7 @@ class OTLPHTTPExporter(QueuedRetryExporter):
         self.response_type = RESPONSE_TYPES[settings.signal]
         self.content_type = "application/json" if json else "application/x-protobuf"
         self.compression = "" if config.compression in ("none", "") else config.compression
+        self.level = config.compression_params.level if config.compression_params else 0
         self.headers = {"Content-Type": self.content_type, "User-Agent": f"otelflow/{__version__}", **config.headers}
         if self.compression:
             self.headers["Content-Encoding"] = self.compression
@@ -93,7 +94,7 @@ class OTLPHTTPExporter(QueuedRetryExporter):
     async def send(self, data: Message) -> None:
         body = self.encode(data)
         if self.compression:
-            body = compress(self.compression, body)
+            body = compress(self.compression, body, self.level)
         try:
             async with self.session.post(self.url, data=body, headers=self.headers, proxy=self.config.proxy_url or None) as resp:
                 payload = await resp.read()
