@@ -8,7 +8,7 @@ import typing
 from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 import pydantic
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 from otelflow.config.errors import ConfigError, ConfigIssue, did_you_mean, join_path
 
@@ -48,6 +48,18 @@ def parse_duration(value: Any) -> float:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+_UINT32_MAX = 2**32 - 1
+
+
+def _uint32(value: int) -> int:
+    if value < 0 or value > _UINT32_MAX:
+        raise ValueError(f"cannot parse value as 'uint32': {value} overflows uint")
+    return value
+
+
+#: An int that must fit Go's uint32, with the message upstream's config decoding gives.
+UInt32 = Annotated[int, AfterValidator(_uint32)]
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -14,17 +14,16 @@ byte for byte.
 
 from __future__ import annotations
 
-import base64
 import datetime as _dt
-import json
 import math
-from decimal import Decimal
 from typing import Any, Iterable
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
+from otelflow.pdata.govalue import format_float_f6, format_float_g, value_as_string
 
 __all__ = [
     "traces_text",
@@ -73,148 +72,9 @@ def _enum_name(names: list[str], number: int) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Go number formatting.
+# Go number formatting and pcommon values: see otelflow.pdata.govalue.
 
 _INT64_WRAP = 1 << 64
-
-
-def _digits(f: float) -> tuple[str, int]:
-    """Shortest round-trip decimal digits of |f| and the decimal exponent of the first digit."""
-    _, digits, exp = Decimal(repr(abs(f))).normalize().as_tuple()
-    text = "".join(map(str, digits))
-    return text, len(text) + exp - 1
-
-
-def _go_fixed(f: float) -> str:
-    """strconv.FormatFloat(f, 'f', -1, 64) for a finite f."""
-    sign = "-" if math.copysign(1.0, f) < 0 else ""
-    if f == 0:
-        return sign + "0"
-    digits, exp = _digits(f)
-    if exp < 0:
-        return f"{sign}0.{'0' * (-exp - 1)}{digits}"
-    if exp + 1 >= len(digits):
-        return sign + digits + "0" * (exp + 1 - len(digits))
-    return f"{sign}{digits[:exp + 1]}.{digits[exp + 1:]}"
-
-
-def _go_exp(f: float, min_exp_digits: int) -> str:
-    """strconv.FormatFloat(f, 'e', -1, 64), exponent padded to ``min_exp_digits``."""
-    sign = "-" if math.copysign(1.0, f) < 0 else ""
-    if f == 0:
-        return sign + "0e+" + "0" * min_exp_digits
-    digits, exp = _digits(f)
-    mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-    return f"{sign}{mantissa}e{'-' if exp < 0 else '+'}{abs(exp):0{min_exp_digits}d}"
-
-
-def _go_special(f: float) -> str | None:
-    if math.isnan(f):
-        return "NaN"
-    if math.isinf(f):
-        return "+Inf" if f > 0 else "-Inf"
-    return None
-
-
-def go_float_v(f: float) -> str:
-    """fmt's ``%v`` for a float64 (``%g`` with the shortest precision)."""
-    special = _go_special(f)
-    if special is not None:
-        return special
-    if f == 0:
-        return "-0" if math.copysign(1.0, f) < 0 else "0"
-    _, exp = _digits(f)
-    if exp < -4 or exp >= 6:  # strconv's 'g' with the shortest precision switches at 1e6
-        return _go_exp(f, 2)
-    return _go_fixed(f)
-
-
-def go_float_f6(f: float) -> str:
-    """fmt's ``%f`` for a float64 (six decimals)."""
-    special = _go_special(f)
-    if special is not None:
-        return special
-    return "%f" % f
-
-
-def go_float_json(f: float) -> str:
-    """A float64 the way encoding/json (and pcommon's AsString) writes it."""
-    if math.isnan(f) or math.isinf(f):
-        raise ValueError("json: unsupported value")
-    a = abs(f)
-    if a != 0 and (a < 1e-6 or a >= 1e21):
-        return _go_exp(f, 1)
-    return _go_fixed(f)
-
-
-def _go_float_g(f: float) -> str:
-    """strconv.FormatFloat(f, 'g', -1, 64)."""
-    special = _go_special(f)
-    if special is not None:
-        return special
-    return go_float_v(f)
-
-
-# ---------------------------------------------------------------------------------------------
-# pcommon values.
-
-
-def _json_string(s: str) -> str:
-    # encoding/json escapes the same control characters as Python, plus U+2028/U+2029.
-    return json.dumps(s, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-
-
-def _raw_json(v: AnyValue) -> str:
-    """encoding/json of ``Value.AsRaw()``: maps with sorted keys, bytes as base64."""
-    kind = v.WhichOneof("value")
-    if kind is None:
-        return "null"
-    if kind == "string_value":
-        return _json_string(v.string_value)
-    if kind == "bool_value":
-        return "true" if v.bool_value else "false"
-    if kind == "int_value":
-        return str(v.int_value)
-    if kind == "double_value":
-        return go_float_json(v.double_value)
-    if kind == "bytes_value":
-        return '"' + base64.b64encode(v.bytes_value).decode() + '"'
-    if kind == "array_value":
-        return "[" + ",".join(_raw_json(item) for item in v.array_value.values) + "]"
-    return _map_json(v.kvlist_value.values)
-
-
-def _map_json(kvs: Iterable[KeyValue]) -> str:
-    latest: dict[str, AnyValue] = {}
-    for kv in kvs:
-        latest[kv.key] = kv.value
-    return "{" + ",".join(f"{_json_string(k)}:{_raw_json(latest[k])}" for k in sorted(latest)) + "}"
-
-
-def value_as_string(v: AnyValue) -> str:
-    """pcommon's ``Value.AsString()``."""
-    kind = v.WhichOneof("value")
-    if kind is None:
-        return ""
-    if kind == "string_value":
-        return v.string_value
-    if kind == "bool_value":
-        return "true" if v.bool_value else "false"
-    if kind == "int_value":
-        return str(v.int_value)
-    if kind == "double_value":
-        d = v.double_value
-        if math.isnan(d) or math.isinf(d):
-            return "json: unsupported value: " + _go_float_g(d)
-        return go_float_json(d)
-    if kind == "bytes_value":
-        return base64.b64encode(v.bytes_value).decode()
-    try:
-        if kind == "array_value":
-            return "[" + ",".join(_raw_json(item) for item in v.array_value.values) + "]"
-        return _map_json(v.kvlist_value.values)
-    except ValueError:  # NaN/Inf somewhere inside: encoding/json fails and upstream prints nothing
-        return ""
 
 
 def _typed_value(v: AnyValue) -> str:
@@ -367,7 +227,7 @@ def _exemplars(b: _Buffer, exemplars) -> None:
         if kind == "as_int":
             b.entry(f"     -> Value: {ex.as_int}")
         elif kind == "as_double":
-            b.entry(f"     -> Value: {go_float_f6(ex.as_double)}")
+            b.entry(f"     -> Value: {format_float_f6(ex.as_double)}")
         b.attributes("     -> FilteredAttributes", ex.filtered_attributes)
 
 
@@ -385,17 +245,17 @@ def _number_points(b: _Buffer, points) -> None:
         if kind == "as_int":
             b.entry(f"Value: {p.as_int}")
         elif kind == "as_double":
-            b.entry(f"Value: {go_float_f6(p.as_double)}")
+            b.entry(f"Value: {format_float_f6(p.as_double)}")
         _exemplars(b, p.exemplars)
 
 
 def _sum_min_max(b: _Buffer, p) -> None:
     if p.HasField("sum"):
-        b.entry(f"Sum: {go_float_f6(p.sum)}")
+        b.entry(f"Sum: {format_float_f6(p.sum)}")
     if p.HasField("min"):
-        b.entry(f"Min: {go_float_f6(p.min)}")
+        b.entry(f"Min: {format_float_f6(p.min)}")
     if p.HasField("max"):
-        b.entry(f"Max: {go_float_f6(p.max)}")
+        b.entry(f"Max: {format_float_f6(p.max)}")
 
 
 def _histogram_points(b: _Buffer, points) -> None:
@@ -404,7 +264,7 @@ def _histogram_points(b: _Buffer, points) -> None:
         b.entry(f"Count: {p.count}")
         _sum_min_max(b, p)
         for n, bound in enumerate(p.explicit_bounds):
-            b.entry(f"ExplicitBounds #{n}: {go_float_f6(bound)}")
+            b.entry(f"ExplicitBounds #{n}: {format_float_f6(bound)}")
         for n, count in enumerate(p.bucket_counts):
             b.entry(f"Buckets #{n}, Count: {count}")
         _exemplars(b, p.exemplars)
@@ -428,14 +288,14 @@ def _exponential_points(b: _Buffer, points) -> None:
         for pos in range(len(neg) - 1, -1, -1):
             index = float(p.negative.offset) + float(pos)
             lower, upper = _exp(index * factor), _exp((index + 1) * factor)
-            b.entry(f"Bucket [{go_float_f6(-upper)}, {go_float_f6(-lower)}), Count: {neg[pos]}")
+            b.entry(f"Bucket [{format_float_f6(-upper)}, {format_float_f6(-lower)}), Count: {neg[pos]}")
         if p.zero_count != 0:
             b.entry(f"Bucket [0, 0], Count: {p.zero_count}")
         posb = p.positive.bucket_counts
         for pos in range(len(posb)):
             index = float(p.positive.offset) + float(pos)
             lower, upper = _exp(index * factor), _exp((index + 1) * factor)
-            b.entry(f"Bucket ({go_float_f6(lower)}, {go_float_f6(upper)}], Count: {posb[pos]}")
+            b.entry(f"Bucket ({format_float_f6(lower)}, {format_float_f6(upper)}], Count: {posb[pos]}")
         _exemplars(b, p.exemplars)
 
 
@@ -443,9 +303,9 @@ def _summary_points(b: _Buffer, points) -> None:
     for i, p in enumerate(points):
         _point_head(b, "SummaryDataPoints", i, p)
         b.entry(f"Count: {p.count}")
-        b.entry(f"Sum: {go_float_f6(p.sum)}")
+        b.entry(f"Sum: {format_float_f6(p.sum)}")
         for n, q in enumerate(p.quantile_values):
-            b.entry(f"QuantileValue #{n}: Quantile {go_float_f6(q.quantile)}, Value {go_float_f6(q.value)}")
+            b.entry(f"QuantileValue #{n}: Quantile {format_float_f6(q.quantile)}, Value {format_float_f6(q.value)}")
 
 
 def metrics_text(req: ExportMetricsServiceRequest) -> str:
@@ -572,11 +432,11 @@ def _point_line(name: str, p, value: str) -> str:
 def _hist_value(p) -> str:
     value = f"count={p.count}"
     if p.HasField("sum"):
-        value += f" sum={go_float_v(p.sum)}"
+        value += f" sum={format_float_g(p.sum)}"
     if p.HasField("min"):
-        value += f" min={go_float_v(p.min)}"
+        value += f" min={format_float_g(p.min)}"
     if p.HasField("max"):
-        value += f" max={go_float_v(p.max)}"
+        value += f" max={format_float_g(p.max)}"
     return value
 
 
@@ -589,14 +449,14 @@ def metrics_normal(req: ExportMetricsServiceRequest) -> str:
                 if kind in ("gauge", "sum"):
                     for p in getattr(metric, kind).data_points:
                         vk = p.WhichOneof("value")
-                        value = str(p.as_int) if vk == "as_int" else go_float_v(p.as_double) if vk == "as_double" else ""
+                        value = str(p.as_int) if vk == "as_int" else format_float_g(p.as_double) if vk == "as_double" else ""
                         out.append(_point_line(metric.name, p, value))
                 elif kind == "histogram":
                     for p in metric.histogram.data_points:
                         value = _hist_value(p)
                         bounds = p.explicit_bounds
                         for n, count in enumerate(p.bucket_counts):
-                            bound = f"le{go_float_v(bounds[n])}=" if n < len(bounds) else ""
+                            bound = f"le{format_float_g(bounds[n])}=" if n < len(bounds) else ""
                             value += f" {bound}{count}"
                         out.append(_point_line(metric.name, p, value))
                 elif kind == "exponential_histogram":
@@ -604,8 +464,8 @@ def metrics_normal(req: ExportMetricsServiceRequest) -> str:
                         out.append(_point_line(metric.name, p, _hist_value(p)))
                 elif kind == "summary":
                     for p in metric.summary.data_points:
-                        value = f"count={p.count} sum={go_float_f6(p.sum)}"
+                        value = f"count={p.count} sum={format_float_f6(p.sum)}"
                         for q in p.quantile_values:
-                            value += f" q{go_float_v(q.quantile)}={go_float_v(q.value)}"
+                            value += f" q{format_float_g(q.quantile)}={format_float_g(q.value)}"
                         out.append(_point_line(metric.name, p, value))
     return "".join(out)

@@ -17,19 +17,18 @@ digest of ``hash``, the conversions of ``convert``) and a translator from Go RE2
 
 from __future__ import annotations
 
-import base64
 import datetime as _dt
 import hashlib
 import math
 import re
 import struct
-from decimal import Decimal
 from typing import Any, Callable, Mapping, Sequence
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from pydantic import model_validator
 
 from otelflow.config.model import Model
+from otelflow.pdata.govalue import value_as_string
 
 INSERT = "insert"
 UPDATE = "update"
@@ -156,94 +155,9 @@ def type_name(value: AnyValue) -> str:
     return _TYPE_NAMES[value.WhichOneof("value")]
 
 
-def _shortest(x: float) -> tuple[int, str, int]:
-    """(sign, digits, exponent) of the shortest decimal that reads back as ``x``: x = ±0.digits × 10^exponent."""
-    sign, digits, exp = Decimal(repr(x)).normalize().as_tuple()
-    text = "".join(map(str, digits))
-    return sign, text, exp + len(text)
-
-
-def format_float_f(x: float) -> str:
-    """strconv.FormatFloat(x, 'f', -1, 64)."""
-    if math.isnan(x):
-        return "NaN"
-    if math.isinf(x):
-        return "+Inf" if x > 0 else "-Inf"
-    return format(Decimal(repr(x)).normalize(), "f")
-
-
-def _format_float_es6(x: float) -> str:
-    """The float format of Go's encoding/json and pcommon's AsString (finite x)."""
-    if x == 0 or 1e-6 <= abs(x) < 1e21:
-        return format_float_f(x)
-    sign, digits, point = _shortest(x)
-    exp = point - 1
-    mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-    return f"{'-' if sign else ''}{mantissa}e{'+' if exp >= 0 else '-'}{abs(exp)}"
-
-
-def _json_string(text: str) -> str:
-    # encoding/json without HTML escaping: \b and \f short forms (Go >= 1.22), other controls as
-    # \u00xx, U+2028/U+2029 always escaped. Python's json.dumps agrees except for the last two.
-    import json
-
-    return json.dumps(text, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-
-
-class _Unsupported(Exception):
-    pass
-
-
-def _raw_json(value: AnyValue) -> str:
-    """encoding/json of value.AsRaw(): map keys sorted, a repeated key keeps its last value."""
-    kind = value.WhichOneof("value")
-    if kind is None:
-        return "null"
-    if kind == "string_value":
-        return _json_string(value.string_value)
-    if kind == "bool_value":
-        return "true" if value.bool_value else "false"
-    if kind == "int_value":
-        return str(value.int_value)
-    if kind == "double_value":
-        x = value.double_value
-        if math.isnan(x) or math.isinf(x):
-            raise _Unsupported
-        return _format_float_es6(x)
-    if kind == "bytes_value":
-        return '"' + base64.b64encode(value.bytes_value).decode() + '"'
-    if kind == "kvlist_value":
-        entries: dict[str, AnyValue] = {}
-        for kv in value.kvlist_value.values:
-            entries[kv.key] = kv.value
-        return "{" + ",".join(_json_string(k) + ":" + _raw_json(entries[k]) for k in sorted(entries)) + "}"
-    return "[" + ",".join(_raw_json(v) for v in value.array_value.values) + "]"
-
-
 def as_string(value: AnyValue) -> str:
-    """pcommon.Value.AsString()."""
-    kind = value.WhichOneof("value")
-    if kind == "string_value":
-        return value.string_value
-    if kind is None:
-        return ""
-    if kind == "bool_value":
-        return "true" if value.bool_value else "false"
-    if kind == "int_value":
-        return str(value.int_value)
-    if kind == "double_value":
-        x = value.double_value
-        if math.isnan(x):
-            return "NaN"
-        if math.isinf(x):
-            return "Infinity" if x > 0 else "-Infinity"
-        return _format_float_es6(x)
-    if kind == "bytes_value":
-        return base64.b64encode(value.bytes_value).decode()
-    try:
-        return _raw_json(value)
-    except _Unsupported:  # encoding/json refuses NaN and Inf; AsString then gives ""
-        return ""
+    """pcommon.Value.AsString(), a NaN/±Inf double written as NaN, Infinity or -Infinity."""
+    return value_as_string(value, js_nonfinite=True)
 
 
 def canonical(value: AnyValue) -> tuple:

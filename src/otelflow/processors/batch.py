@@ -33,12 +33,12 @@ import asyncio
 import collections
 import contextvars
 import math
-from typing import Annotated, Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from google.protobuf.message import Message
-from pydantic import AfterValidator, model_validator
+from pydantic import model_validator
 
-from otelflow.config.model import Duration, Model
+from otelflow.config.model import Duration, Model, UInt32
 from otelflow.core.component import Component, Factory, Host, Kind, Settings, Signal
 from otelflow.core.consumer import Consumer, ConsumerError, PermanentError
 from otelflow.core.telemetry import ITEM_NAMES
@@ -46,18 +46,6 @@ from otelflow.pdata import COUNTERS, REQUEST_TYPES
 
 #: Client metadata of the request being consumed: ``{key: [values]}``. See the module docstring.
 client_metadata: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar("client_metadata", default=None)
-
-_UINT32_MAX = 2**32 - 1
-
-
-def _uint32(value: int) -> int:
-    if value < 0 or value > _UINT32_MAX:
-        raise ValueError(f"cannot parse value as 'uint32': {value} overflows uint")
-    return value
-
-
-UInt32 = Annotated[int, AfterValidator(_uint32)]
-
 
 class Config(Model):
     timeout: Duration = 0.2

@@ -22,13 +22,13 @@ from typing import Any, Callable
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
+from otelflow.pdata.govalue import format_float_f, value_as_string
 from otelflow.processors.attraction import (
     DropNulls,
     GoRegexp,
     GoRegexpError,
     as_string,
     canonical,
-    format_float_f,
     type_name,
     value_from_raw,
 )
@@ -172,14 +172,10 @@ def create_filterset(patterns: list[str], match_type: str, regexp: RegexpConfig 
 def attribute_text(value: AnyValue) -> str | None:
     """What a regexp attribute matcher sees: str, bool, int and double as text; others none."""
     kind = value.WhichOneof("value")
-    if kind == "string_value":
-        return value.string_value
-    if kind == "bool_value":
-        return "true" if value.bool_value else "false"
-    if kind == "int_value":
-        return str(value.int_value)
     if kind == "double_value":
-        return format_float_f(value.double_value)
+        return format_float_f(value.double_value)  # 'f' format here, not AsString's
+    if kind in ("string_value", "bool_value", "int_value"):
+        return value_as_string(value)
     return None
 
 

@@ -30,12 +30,12 @@ import gc
 import logging
 import os
 import time
-from typing import Annotated, Callable
+from typing import Callable
 
 from google.protobuf.message import Message
-from pydantic import AfterValidator, model_validator
+from pydantic import model_validator
 
-from otelflow.config.model import Duration, Model
+from otelflow.config.model import Duration, Model, UInt32
 from otelflow.core.component import Component, ComponentID, Factory, Host, Kind, Settings, Signal
 from otelflow.core.consumer import Consumer, ConsumerError
 from otelflow.core.telemetry import ITEM_NAMES
@@ -45,18 +45,6 @@ MIB = 1024 * 1024
 GC_EFFECTIVENESS_PERCENT = 5  # a forced collection that frees less than this is "ineffective"
 
 ERR_DATA_REFUSED = "data refused due to high memory usage"
-
-_UINT32_MAX = 2**32 - 1
-
-
-def _uint32(value: int) -> int:
-    if value < 0 or value > _UINT32_MAX:
-        raise ValueError(f"cannot parse value as 'uint32': {value} overflows uint")
-    return value
-
-
-UInt32 = Annotated[int, AfterValidator(_uint32)]
-
 
 class Config(Model):
     check_interval: Duration = 0.0

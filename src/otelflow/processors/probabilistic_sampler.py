@@ -29,7 +29,8 @@ from pydantic import field_validator, model_validator
 
 from otelflow.config.model import Model
 from otelflow.core.component import Component, Factory, Kind, Settings, Signal
-from otelflow.processors.sampling.gocompat import FNV32_PRIME, fnv1a32, float32, format_f, format_g32, parse_float, value_bytes
+from otelflow.pdata.govalue import format_float_f6
+from otelflow.processors.sampling.gocompat import FNV32_PRIME, fnv1a32, float32, format_g32, parse_float, value_bytes
 from otelflow.processors.sampling.threshold import (
     ALL_PROBABILITIES_RANDOMNESS,
     ALWAYS_SAMPLE,
@@ -153,10 +154,10 @@ class Config(Model):
     def _check(self) -> "Config":
         pct = self.sampling_percentage
         if math.isinf(pct) or math.isnan(pct):
-            raise ValueError(f"sampling rate is invalid: {format_f(pct)}%")
+            raise ValueError(f"sampling rate is invalid: {format_float_f6(pct)}%")
         ratio = pct / 100.0
         if ratio < 0:
-            raise ValueError(f"sampling rate is negative: {format_f(pct)}%")
+            raise ValueError(f"sampling rate is negative: {format_float_f6(pct)}%")
         if ratio != 0 and ratio < MIN_SAMPLING_PROBABILITY:
             raise ValueError(f"sampling rate is too small: {format_g32(pct)}%")
         if self.attribute_source and self.attribute_source not in (TRACE_ID_SOURCE, RECORD_SOURCE):

@@ -21,6 +21,7 @@ from typing import Iterable
 from prometheus_client.metrics_core import Metric
 from prometheus_client.samples import Sample
 
+from otelflow.pdata.govalue import format_float_g as go_float  # strconv.FormatFloat(f, 'g', -1, 64)
 from otelflow.pdata.prometheus_names import escape_underscores
 
 TEXT = "text/plain; version=0.0.4; charset=utf-8"
@@ -31,40 +32,6 @@ ESCAPING = "; escaping=underscores"
 
 # ---------------------------------------------------------------------------------------------
 # Numbers
-
-
-def _digits(f: float) -> tuple[str, int]:
-    """Shortest round-trip digits of |f| > 0 and the decimal exponent of their first digit."""
-    mantissa, _, exp = repr(abs(f)).partition("e")
-    whole, _, frac = mantissa.partition(".")
-    digits = (whole + frac).lstrip("0")
-    # position of the decimal point relative to the first significant digit
-    point = len(whole) + (int(exp) if exp else 0)
-    lead = len(whole + frac) - len((whole + frac).lstrip("0"))
-    digits = digits.rstrip("0") or "0"
-    return digits, point - lead - 1
-
-
-def go_float(f: float) -> str:
-    """strconv.FormatFloat(f, 'g', -1, 64): shortest digits; exponent form below 1e-4 and from 1e6."""
-    if math.isnan(f):
-        return "NaN"
-    if math.isinf(f):
-        return "+Inf" if f > 0 else "-Inf"
-    if f == 0:
-        return "-0" if math.copysign(1.0, f) < 0 else "0"
-    sign = "-" if f < 0 else ""
-    digits, exp = _digits(f)
-    # With the shortest precision Go switches to %e when the exponent is < -4 or >= 6.
-    if exp < -4 or exp >= 6:
-        mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        e = f"{abs(exp):02d}"
-        return f"{sign}{mant}e{'-' if exp < 0 else '+'}{e}"
-    if exp < 0:
-        return f"{sign}0.{'0' * (-exp - 1)}{digits}"
-    if len(digits) <= exp + 1:
-        return sign + digits + "0" * (exp + 1 - len(digits))
-    return f"{sign}{digits[:exp + 1]}.{digits[exp + 1:]}"
 
 
 def om_float(f: float) -> str:

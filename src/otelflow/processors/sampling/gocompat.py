@@ -1,17 +1,19 @@
 """Go behaviour that the sampler's decisions depend on, reproduced exactly.
 
 * FNV-1a (32 bit), as ``hash/fnv``.
-* float32 rounding (the config's ``sampling_percentage`` is a float32) and Go's ``%g`` for it.
+* float32 rounding (the config's ``sampling_percentage`` is a float32) and Go's ``%g`` for it
+  (float64 formatting is in ``otelflow.pdata.govalue``).
 * ``strconv.ParseFloat(s, 64)``: which strings parse, and which overflow (an error in Go).
 * pdata ``Value.AsString`` (what the logs sampler hashes when the attribute is not bytes).
 """
 
 from __future__ import annotations
 
-import base64
 import math
 import struct
 from decimal import Decimal
+
+from otelflow.pdata.govalue import value_as_string
 
 FNV32_OFFSET = 0x811C9DC5
 FNV32_PRIME = 0x01000193
@@ -51,15 +53,6 @@ def format_g32(value: float) -> str:
         sign = "-" if exponent < 0 else "+"
         return f"{mantissa}e{sign}{abs(exponent):02d}"
     return format(Decimal(text).normalize(), "f")
-
-
-def format_f(value: float) -> str:
-    """fmt's ``%f`` (six decimals); Go writes infinities with a sign."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return "%f" % value
 
 
 # ---- strconv.ParseFloat --------------------------------------------------------------------------
@@ -191,98 +184,8 @@ def parse_float(text: str) -> float | None:
 
 # ---- pdata Value.AsString -----------------------------------------------------------------------
 
-def format_float64(value: float) -> str:
-    """How pdata (and encoding/json) write a double: like JavaScript, shortest digits."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    magnitude = abs(value)
-    if magnitude != 0 and (magnitude < 1e-6 or magnitude >= 1e21):
-        sign, digits, exp = Decimal(repr(value)).as_tuple()
-        text = "".join(map(str, digits)).rstrip("0") or "0"
-        exponent = exp + len(digits) - 1
-        mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
-        exp_text = f"e-{-exponent}" if exponent < 0 else f"e+{exponent:02d}"
-        return ("-" if sign else "") + mantissa + exp_text
-    if value == 0:
-        return "-0" if math.copysign(1.0, value) < 0 else "0"
-    return format(Decimal(repr(value)).normalize(), "f")
-
-
-def _json_string(text: str) -> str:
-    out = ['"']
-    for ch in text:
-        code = ord(ch)
-        if ch == '"' or ch == "\\":
-            out.append("\\" + ch)
-        elif code < 0x20:
-            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}.get(ch) or "\\u%04x" % code)
-        elif code in (0x2028, 0x2029):
-            out.append("\\u%04x" % code)
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
-class _Unsupported(ValueError):
-    pass
-
-
-def _json_value(value) -> str:  # a protobuf AnyValue, as encoding/json writes its AsRaw() form
-    kind = value.WhichOneof("value")
-    if kind is None:
-        return "null"
-    if kind == "string_value":
-        return _json_string(value.string_value)
-    if kind == "bool_value":
-        return "true" if value.bool_value else "false"
-    if kind == "int_value":
-        return str(value.int_value)
-    if kind == "double_value":
-        if math.isnan(value.double_value) or math.isinf(value.double_value):
-            raise _Unsupported("unsupported value")
-        return format_float64(value.double_value)
-    if kind == "bytes_value":
-        return _json_string(base64.b64encode(value.bytes_value).decode()) if value.bytes_value else "null"
-    if kind == "array_value":
-        return "[" + ",".join(_json_value(v) for v in value.array_value.values) + "]"
-    return _json_map(value.kvlist_value.values)
-
-
-def _json_map(kvs) -> str:
-    entries = {}
-    for kv in kvs:  # a Go map: the last of duplicate keys wins, keys are written sorted
-        entries[kv.key] = kv.value
-    return "{" + ",".join(f"{_json_string(k)}:{_json_value(entries[k])}" for k in sorted(entries, key=lambda k: k.encode())) + "}"
-
-
-def value_as_string(value) -> str:
-    """pdata's Value.AsString for a protobuf AnyValue."""
-    kind = value.WhichOneof("value")
-    if kind is None:
-        return ""
-    if kind == "string_value":
-        return value.string_value
-    if kind == "bool_value":
-        return "true" if value.bool_value else "false"
-    if kind == "int_value":
-        return str(value.int_value)
-    if kind == "double_value":
-        return format_float64(value.double_value)
-    if kind == "bytes_value":
-        return base64.b64encode(value.bytes_value).decode()
-    try:
-        if kind == "array_value":
-            return "[" + ",".join(_json_value(v) for v in value.array_value.values) + "]"
-        return _json_map(value.kvlist_value.values)
-    except _Unsupported:
-        return ""  # encoding/json refuses NaN and infinities; AsString then gives ""
-
-
 def value_bytes(value) -> bytes:
     """What the logs sampler hashes for an attribute: raw bytes, or the UTF-8 of AsString."""
     if value.WhichOneof("value") == "bytes_value":
         return value.bytes_value
-    return value_as_string(value).encode("utf-8", "surrogatepass")
+    return value_as_string(value, js_nonfinite=True, empty_bytes_null=True).encode("utf-8", "surrogatepass")
