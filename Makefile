@@ -11,6 +11,8 @@ install:
 install-test:
 	$(PIP) install --quiet --disable-pip-version-check -e '.[test]'
 	bash scripts/install-prometheus.sh
+	bash scripts/install-fleet-deps.sh
+	bash scripts/build-fleet.sh
 
 run: install
 	otelflow --config examples/collector.yaml
@@ -43,3 +45,10 @@ bench: install bench-ref
 bench-quick: install bench-ref
 	$(PIP) install --quiet --disable-pip-version-check rotel==0.0.1a15
 	$(PYTHON) bench/bench.py --quick
+
+# --- the example fleet (docs/fleet.md): python-api -> go-svc -> rust-svc, Redis queue, otelflow ---
+.PHONY: demo
+demo: install
+	bash scripts/install-fleet-deps.sh
+	bash scripts/build-fleet.sh
+	bash deploy/run-demo.sh
