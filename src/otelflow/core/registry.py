@@ -33,7 +33,7 @@ _BUILTIN: dict[Kind, dict[str, str]] = {
         "spanmetrics": "otelflow.connectors.spanmetrics:factory",
         "span_metrics": "otelflow.connectors.spanmetrics:factory",
     },
-    Kind.EXTENSION: {},
+    Kind.EXTENSION: {"health_check": "otelflow.extensions.health_check:factory", "healthcheck": "otelflow.extensions.health_check:factory"},
 }
 
 

@@ -11,6 +11,7 @@ from otelflow.core.component import Component, Host, Kind, Settings
 from otelflow.core.graph import Graph, Node
 from otelflow.core.registry import Registry, default_registry
 from otelflow.core.telemetry import Telemetry
+from otelflow.core.telemetry_server import TelemetryServer, parse_settings
 
 log = logging.getLogger("otelflow.service")
 
@@ -30,6 +31,7 @@ class Service:
         self.extensions: list[Node] = []
         self._started: list[Node] = []
         self._stopping = asyncio.Event()
+        self.telemetry_server = TelemetryServer(self.telemetry, parse_settings(cfg.telemetry))
 
     async def start(self) -> None:
         for warning in self.cfg.warnings:
@@ -41,23 +43,28 @@ class Service:
             self.extensions.append(Node(Kind.EXTENSION, eid, ext, "extension"))
         self.graph.build()
         host = Host({n.id: n.component for n in self.extensions})
+        await self.telemetry_server.start()
         for node in [*self.extensions, *self.graph.start_order()]:
             try:
                 await node.component.start(host)
             except Exception as exc:
                 log.error("failed to start %s %s: %s", node.kind.value, node.id, exc)
                 await self._stop_started()
+                await self.telemetry_server.shutdown()
                 raise StartError(f"{node.kind.value} {node.id} ({node.where}) failed to start: {exc}") from exc
             self._started.append(node)
+        self._notify_extensions("ready")
         log.info("Everything is ready. Begin running and processing data.")
 
     async def shutdown(self, timeout: float = DEFAULT_SHUTDOWN_TIMEOUT) -> None:
         """Stop receivers first so nothing new arrives, then drain processors and exporters."""
         log.info("Starting shutdown...")
+        self._notify_extensions("not_ready")
         try:
             await asyncio.wait_for(self._stop_started(), timeout)
         except asyncio.TimeoutError:
             log.error("shutdown did not finish within %.0fs; data still queued is lost", timeout)
+        await self.telemetry_server.shutdown()
         log.info("Shutdown complete.")
 
     async def _stop_started(self) -> None:
@@ -67,6 +74,16 @@ class Service:
                 await node.component.shutdown()
             except Exception as exc:  # keep stopping the rest
                 log.error("error stopping %s %s: %s", node.kind.value, node.id, exc)
+
+    def _notify_extensions(self, hook: str) -> None:
+        """Tell extensions that have a ``ready()``/``not_ready()`` hook about the service state."""
+        for node in self.extensions:
+            fn = getattr(node.component, hook, None)
+            if callable(fn):
+                try:
+                    fn()
+                except Exception as exc:
+                    log.error("extension %s %s() failed: %s", node.id, hook, exc)
 
     def request_stop(self) -> None:
         self._stopping.set()

@@ -1,0 +1,143 @@
+"""health_check: an HTTP endpoint that answers 200 while the service is ready and 503 otherwise.
+
+The service calls ``ready()`` once every component has started and ``not_ready()`` when shutdown begins.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from aiohttp import web
+from pydantic import field_validator
+
+from otelflow.config.model import Model
+from otelflow.core.component import Component, Factory, Host, Kind, Settings
+from otelflow.core.netaddr import bind_address, split_host_port
+
+_ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+class ResponseBody(Model):
+    healthy: str = ""
+    unhealthy: str = ""
+
+
+class CheckCollectorPipeline(Model):
+    enabled: bool = False
+    interval: str = "5m"
+    exporter_failure_threshold: int = 5
+
+
+class Config(Model):
+    endpoint: str = "localhost:13133"
+    path: str = "/"
+    response_body: Optional[ResponseBody] = None
+    # accepted for compatibility; upstream marks it deprecated and it has no effect here
+    check_collector_pipeline: Optional[CheckCollectorPipeline] = None
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, v: str) -> str:
+        split_host_port(v)
+        return v
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        if not v.startswith("/"):
+            raise ValueError('path must start with "/"')
+        return v
+
+
+def _go_duration(seconds: float) -> str:
+    """Roughly how Go prints a time.Duration (``2.956218898s``, ``1m3.5s``)."""
+    if seconds < 1e-6:
+        return f"{seconds * 1e9:.0f}ns"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:g}µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:g}ms"
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    out = f"{secs:.9f}".rstrip("0").rstrip(".") + "s"
+    if hours:
+        return f"{int(hours)}h{int(minutes)}m{out}"
+    if minutes:
+        return f"{int(minutes)}m{out}"
+    return out
+
+
+class HealthCheck(Component):
+    def __init__(self, settings: Settings, config: Config):
+        self.settings = settings
+        self.config = config
+        self._ready = False
+        self._up_since_wall: datetime | None = None
+        self._up_since_mono = 0.0
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+
+    # service hooks
+    def ready(self) -> None:
+        self._ready = True
+        self._up_since_wall = datetime.now(timezone.utc)
+        self._up_since_mono = time.monotonic()
+        self.settings.logger.info("Health Check state change: ready")
+
+    def not_ready(self) -> None:
+        self._ready = False
+        self.settings.logger.info("Health Check state change: unavailable")
+
+    @property
+    def is_ready(self) -> bool:
+        return self._ready
+
+    def _body(self) -> tuple[int, str, str]:
+        status = 200 if self._ready else 503
+        custom = self.config.response_body
+        if custom is not None:
+            text = custom.healthy if self._ready else custom.unhealthy
+            return status, text, "text/plain"
+        if self._ready and self._up_since_wall is not None:
+            up_since = self._up_since_wall.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            uptime = _go_duration(time.monotonic() - self._up_since_mono)
+            payload = {"status": "Server available", "upSince": up_since, "uptime": uptime}
+        else:
+            payload = {"status": "Server not available", "upSince": _ZERO_TIME, "uptime": ""}
+        return status, json.dumps(payload, separators=(",", ":")), "application/json"
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        status, text, ctype = self._body()
+        return web.Response(status=status, text=text, content_type=ctype)
+
+    async def start(self, host: Host) -> None:
+        app = web.Application()
+        app.router.add_get(self.config.path, self._handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        host_, port = split_host_port(bind_address(self.config.endpoint))
+        site = web.TCPSite(runner, host_, port)
+        try:
+            await site.start()
+        except OSError:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        server = site._server  # noqa: SLF001
+        self.port = server.sockets[0].getsockname()[1] if server and server.sockets else port
+
+    async def shutdown(self) -> None:
+        self._ready = False
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+
+def create(settings: Settings, config: Config, **_: Any) -> HealthCheck:
+    return HealthCheck(settings, config)
+
+
+factory = Factory(type="health_check", kind=Kind.EXTENSION, config=Config, create=create, stability="beta")
