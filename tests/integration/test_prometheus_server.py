@@ -477,7 +477,7 @@ async def test_prometheus_sees_what_the_app_did():
             assert not empty, f"dashboard queries without data: {empty}"
             assert skipped, "the collector USE panels are expected in the dashboard"
             warnings.warn(f"skipped {len(skipped)} collector USE queries of the dashboard: "
-                          "otelflow does not expose its otelcol_* self-metrics yet")
+                          "this test does not scrape the collector's own :8888 endpoint yet")
     finally:
         for app in apps:
             await app.stop()
