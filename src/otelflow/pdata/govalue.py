@@ -188,3 +188,27 @@ def value_as_string(v: AnyValue, *, js_nonfinite: bool = False, empty_bytes_null
         return map_json(v.kvlist_value.values, empty_bytes_null=empty_bytes_null)
     except UnsupportedValueError:  # NaN/±Inf somewhere inside: encoding/json fails, AsString gives ""
         return ""
+
+
+def underscores_ok(text: str) -> bool:
+    """strconv's rule for numbers: an underscore only between digits, or between a base prefix and a digit."""
+    if "_" not in text:
+        return True
+    body = text[1:] if text[:1] in ("+", "-") else text
+    saw = "^"
+    i = 0
+    hex_ = False
+    if len(body) >= 2 and body[0] == "0" and body[1].lower() in "box":
+        i, saw, hex_ = 2, "0", body[1].lower() == "x"
+    for ch in body[i:]:
+        if ch in "0123456789" or (hex_ and ch in "abcdefABCDEF"):
+            saw = "0"
+        elif ch == "_":
+            if saw != "0":
+                return False
+            saw = "_"
+        else:
+            if saw == "_":
+                return False
+            saw = "!"
+    return saw != "_"

@@ -28,7 +28,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from pydantic import model_validator
 
 from otelflow.config.model import Model
-from otelflow.pdata.govalue import value_as_string
+from otelflow.pdata.govalue import underscores_ok, value_as_string
 
 INSERT = "insert"
 UPDATE = "update"
@@ -217,30 +217,6 @@ _GO_HEX_FLOAT = re.compile(r"([+-]?)0[xX]((?:[0-9a-fA-F_]+\.?[0-9a-fA-F_]*|\.[0-
 _GO_SPECIAL = re.compile(r"([+-]?)(inf|infinity)\Z|nan\Z", re.IGNORECASE)
 
 
-def _underscores_ok(text: str) -> bool:
-    """strconv's rule: an underscore only between digits, or between a base prefix and a digit."""
-    if "_" not in text:
-        return True
-    body = text[1:] if text[:1] in "+-" else text
-    saw = "^"
-    i = 0
-    hexa = False
-    if len(body) >= 2 and body[0] == "0" and body[1] in "bBoOxX":
-        i, saw, hexa = 2, "0", body[1] in "xX"
-    for ch in body[i:]:
-        if ch.isdigit() or (hexa and ch in "abcdefABCDEF"):
-            saw = "0"
-        elif ch == "_":
-            if saw != "0":
-                return False
-            saw = "_"
-        else:
-            if saw == "_":
-                return False
-            saw = "!"
-    return saw != "_"
-
-
 def parse_go_int(text: str) -> int | None:
     """strconv.ParseInt(text, 10, 64), or None where it fails."""
     if not text.isascii() or not _GO_INT.match(text):
@@ -258,7 +234,7 @@ def parse_go_float(text: str) -> float | None:
         if special.group(2):
             return -math.inf if special.group(1) == "-" else math.inf
         return math.nan
-    if not _underscores_ok(text):
+    if not underscores_ok(text):
         return None
     hexa = _GO_HEX_FLOAT.match(text)
     try:

@@ -13,7 +13,7 @@ import math
 import struct
 from decimal import Decimal
 
-from otelflow.pdata.govalue import value_as_string
+from otelflow.pdata.govalue import underscores_ok, value_as_string
 
 FNV32_OFFSET = 0x811C9DC5
 FNV32_PRIME = 0x01000193
@@ -82,28 +82,6 @@ def _special(text: str) -> float | None:
     return None
 
 
-def _underscores_ok(text: str) -> bool:
-    # Go: an underscore must sit between digits, or between a base prefix and a digit
-    body = text[1:] if text[:1] in ("+", "-") else text
-    saw = "^"
-    i = 0
-    hex_ = False
-    if len(body) >= 2 and body[0] == "0" and body[1].lower() in "box":
-        i, saw, hex_ = 2, "0", body[1].lower() == "x"
-    for ch in body[i:]:
-        if ch in _DEC_DIGITS or (hex_ and ch in _HEX_DIGITS):
-            saw = "0"
-        elif ch == "_":
-            if saw != "0":
-                return False
-            saw = "_"
-        else:
-            if saw == "_":
-                return False
-            saw = "!"
-    return saw != "_"
-
-
 def _read_float(text: str) -> float:
     i, n = 0, len(text)
     negative = False
@@ -154,7 +132,7 @@ def _read_float(text: str) -> float:
         exponent = sign + "".join(exp_digits)
     elif hex_:
         raise _Invalid(text)  # a hex float needs its p exponent
-    if i != n or (underscores and not _underscores_ok(text)):
+    if i != n or (underscores and not underscores_ok(text)):
         raise _Invalid(text)
     body = "".join(mantissa)
     if hex_:
