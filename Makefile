@@ -2,15 +2,21 @@
 PYTHON ?= python3
 PIP    ?= $(PYTHON) -m pip
 
-.PHONY: run test install install-test bench-ref
+.PHONY: run test install install-test bench-ref ui
 
-install:
+# The web UI's bundle (ui/ -> src/otelflow/ui/static/), with npm; skipped when up to date.
+ui:
+	bash scripts/build-ui.sh
+
+install: ui
 	$(PIP) install --quiet --disable-pip-version-check -e .
 
-# The test suite also needs a real Prometheus (Debian's package) for the exporter's integration test.
-install-test:
+# The test suite also needs a real Prometheus (Debian's package) for the exporter's integration test
+# and Debian's Chromium for the UI's browser tests.
+install-test: ui
 	$(PIP) install --quiet --disable-pip-version-check -e '.[test]'
 	bash scripts/install-prometheus.sh
+	bash scripts/install-browser.sh
 	bash scripts/install-fleet-deps.sh
 	bash scripts/build-fleet.sh
 

@@ -10,6 +10,7 @@ from typing import Sequence
 
 from otelflow import __version__
 from otelflow.config import ConfigError
+from otelflow.config.errors import ConfigIssue
 from otelflow.config import collector, loader
 from otelflow.core.component import Kind, Signal
 from otelflow.core.registry import Registry, default_registry
@@ -34,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--shutdown-timeout", type=float, default=DEFAULT_SHUTDOWN_TIMEOUT, metavar="SECONDS",
                    help="how long a shutdown may take to drain queues before it gives up")
     p.add_argument("--print-default-config", action="store_true", help="print the config used when none is given")
+    p.add_argument("--data-dir", metavar="PATH",
+                   help="where embedded_store extensions keep their database (default $OTELFLOW_DATA_DIR or ~/.local/share/otelflow)")
     sub = p.add_subparsers(dest="command")
     v = sub.add_parser("validate", help="check a config and list every problem; exit 1 if there is any")
     _add_config_args(v, default=argparse.SUPPRESS)
@@ -45,7 +48,24 @@ def _parser() -> argparse.ArgumentParser:
 
 def _load(args: argparse.Namespace, registry: Registry) -> collector.CollectorConfig:
     base = None if args.config else loader.parse_yaml(DEFAULT_CONFIG, "default config")
-    return collector.parse(loader.load(args.config, args.set, base=base), registry)
+    tree = loader.load(args.config, args.set, base=base)
+    data_dir = getattr(args, "data_dir", None)
+    if data_dir:
+        _set_data_dir(tree, data_dir)
+    return collector.parse(tree, registry)
+
+
+def _set_data_dir(tree: dict, data_dir: str) -> None:
+    """Point every embedded_store extension at ``data_dir``; a config without one cannot use it."""
+    extensions = tree.get("extensions") if isinstance(tree, dict) else None
+    targets = [k for k in (extensions or {}) if str(k).split("/", 1)[0] == "embedded_store"]
+    if not targets:
+        raise ConfigError([ConfigIssue("--data-dir", "the config has no embedded_store extension to keep data in; "
+                                                     "add one under extensions (see otelflow --print-default-config)")])
+    for key in targets:
+        if not isinstance(extensions[key], dict):
+            extensions[key] = {}
+        extensions[key]["directory"] = data_dir
 
 
 def _print_errors(err: ConfigError, what: str = "invalid configuration") -> None:

@@ -1,6 +1,12 @@
-"""The config ``otelflow`` runs when given none: OTLP in on the standard ports, a summary out."""
+"""The config ``otelflow`` runs when given none: the all-in-one local stack.
+
+OTLP in on the standard ports (localhost only), every signal into the embedded store, and the web UI
+on http://localhost:4380. It is an ordinary config: print it with ``--print-default-config``, copy it,
+and add exporters to real backends next to ``embedded_store``.
+"""
 
 DEFAULT_CONFIG = """\
+# otelflow all-in-one: receive OTLP, keep it in an embedded store, browse it at http://localhost:4380
 receivers:
   otlp:
     protocols:
@@ -10,18 +16,30 @@ receivers:
         endpoint: localhost:4318
 
 exporters:
-  debug:
-    verbosity: basic
+  embedded_store:
+    store: embedded_store
+
+extensions:
+  embedded_store:
+    # empty: --data-dir, else $OTELFLOW_DATA_DIR, else ~/.local/share/otelflow
+    directory: ""
+    retention:
+      max_age: 72h
+      max_size_mib: 1024
+  web_ui:
+    endpoint: localhost:4380
+    store: embedded_store
 
 service:
+  extensions: [embedded_store, web_ui]
   pipelines:
     traces:
       receivers: [otlp]
-      exporters: [debug]
+      exporters: [embedded_store]
     metrics:
       receivers: [otlp]
-      exporters: [debug]
+      exporters: [embedded_store]
     logs:
       receivers: [otlp]
-      exporters: [debug]
+      exporters: [embedded_store]
 """

@@ -27,13 +27,19 @@ _BUILTIN: dict[Kind, dict[str, str]] = {
         "debug": "otelflow.exporters.debug:factory",
         "file": "otelflow.exporters.file:factory",
         "prometheus": "otelflow.exporters.prometheus:factory",
+        "embedded_store": "otelflow.exporters.embedded_store:factory",
     },
     Kind.CONNECTOR: {
         "forward": "otelflow.connectors.forward:factory",
         "spanmetrics": "otelflow.connectors.spanmetrics:factory",
         "span_metrics": "otelflow.connectors.spanmetrics:factory",
     },
-    Kind.EXTENSION: {"health_check": "otelflow.extensions.health_check:factory", "healthcheck": "otelflow.extensions.health_check:factory"},
+    Kind.EXTENSION: {
+        "health_check": "otelflow.extensions.health_check:factory",
+        "healthcheck": "otelflow.extensions.health_check:factory",
+        "embedded_store": "otelflow.extensions.embedded_store:factory",
+        "web_ui": "otelflow.extensions.web_ui:factory",
+    },
 }
 
 

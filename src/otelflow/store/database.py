@@ -1,0 +1,292 @@
+"""The embedded DuckDB database: one writer thread with group commit, concurrent reader threads.
+
+Writers hand in column batches and wait until the batch is committed, so an export is acknowledged
+only once its rows are in DuckDB's write-ahead log; batches arriving within ``flush_interval`` share
+one transaction, which is what makes small OTLP requests cheap to store. Readers use their own
+cursors (DuckDB's MVCC gives them a consistent snapshot while the writer appends).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import duckdb
+import pyarrow as pa
+
+from otelflow.store.ingest import Batch
+from otelflow.store.schema import SCHEMA_VERSION, TABLES, TIME_COLUMN, ddl
+
+log = logging.getLogger("otelflow.store")
+
+T = TypeVar("T")
+DB_FILE = "otelflow.duckdb"
+
+_ARROW_TYPES = {
+    "VARCHAR": pa.string(),
+    "TINYINT": pa.int8(),
+    "BIGINT": pa.int64(),
+    "UINTEGER": pa.uint32(),
+    "UBIGINT": pa.uint64(),
+    "BOOLEAN": pa.bool_(),
+    "DOUBLE": pa.float64(),
+    "DOUBLE[]": pa.list_(pa.float64()),
+    "UBIGINT[]": pa.list_(pa.uint64()),
+}
+ARROW_SCHEMAS = {table: pa.schema([(n, _ARROW_TYPES[t]) for n, t in cols]) for table, cols in TABLES.items()}
+
+
+class StoreError(Exception):
+    """The database cannot be opened or written."""
+
+
+@dataclass
+class Retention:
+    max_age: float = 72 * 3600.0  # seconds; 0 keeps data forever
+    max_size_bytes: int = 1 << 30  # 0 means no size limit
+    check_interval: float = 60.0
+
+
+class Store:
+    def __init__(self, directory: Path, retention: Retention | None = None, *,
+                 flush_interval: float = 0.1, flush_rows: int = 100_000, readers: int = 4):
+        self.directory = Path(directory).expanduser()
+        self.path = self.directory / DB_FILE
+        self.retention = retention or Retention()
+        self.flush_interval = flush_interval
+        self.flush_rows = flush_rows
+        self._writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="store-writer")
+        self._readers = concurrent.futures.ThreadPoolExecutor(readers, thread_name_prefix="store-reader")
+        self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._cursors_lock = threading.Lock()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._pending: dict[str, Batch] = {}
+        self._waiters: list[asyncio.Future] = []
+        self._pending_rows = 0
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._closing = False
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._writer, self._open)
+        self._wake = asyncio.Event()
+        self._tasks = [asyncio.create_task(self._flush_loop(), name="store-flush")]
+        if self.retention.max_age or self.retention.max_size_bytes:
+            self._tasks.append(asyncio.create_task(self._retention_loop(), name="store-retention"))
+        log.info("Embedded store at %s", self.path)
+
+    def _open(self) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            con = duckdb.connect(str(self.path))
+        except (OSError, duckdb.Error) as exc:
+            hint = " (is another otelflow using this data directory? give each its own --data-dir)" if "lock" in str(exc).lower() else ""
+            raise StoreError(f"cannot open the store at {self.path}: {exc}{hint}") from exc
+        for statement in ddl():
+            con.execute(statement)
+        row = con.execute("SELECT value FROM otelflow_meta WHERE key = 'schema_version'").fetchone()
+        if row and int(row[0]) != SCHEMA_VERSION:
+            con.close()
+            raise StoreError(f"the store at {self.path} has schema version {row[0]}, this otelflow reads {SCHEMA_VERSION}; "
+                             "use a new --data-dir or remove the old one")
+        self._con = con
+
+    async def close(self) -> None:
+        """Commit what is pending, then close the database."""
+        self._closing = True
+        self._wake.set()
+        for task in self._tasks:
+            if task.get_name() == "store-retention":
+                task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        loop = asyncio.get_running_loop()
+        await asyncio.to_thread(self._readers.shutdown, True)
+        if self._con is not None:
+            await loop.run_in_executor(self._writer, self._close)
+        self._writer.shutdown(wait=True)
+
+    def _close(self) -> None:
+        # DuckDB waits in close() for cursors still open, so the readers' cursors go first.
+        for cursor in self._cursors:
+            cursor.close()
+        self._cursors.clear()
+        con, self._con = self._con, None
+        try:
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    async def write(self, batch: Batch) -> None:
+        """Queue rows for the next commit and return once they are committed."""
+        if not batch.rows:
+            return
+        if self._closing or self._con is None:
+            raise StoreError("the store is closed")
+        pending = self._pending.get(batch.table)
+        if pending is None:
+            self._pending[batch.table] = batch
+        else:
+            pending.extend(batch)
+        self._pending_rows += batch.rows
+        done = asyncio.get_running_loop().create_future()
+        self._waiters.append(done)
+        if self._pending_rows >= self.flush_rows or len(self._waiters) == 1:
+            self._wake.set()
+        await done
+
+    async def _flush_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if not self._closing and self._pending_rows < self.flush_rows:
+                # let more requests join this transaction
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.flush_interval)
+                except asyncio.TimeoutError:
+                    pass
+                self._wake.clear()
+            batches, waiters = self._pending, self._waiters
+            self._pending, self._waiters, self._pending_rows = {}, [], 0
+            if batches:
+                try:
+                    await loop.run_in_executor(self._writer, self._commit, list(batches.values()))
+                except Exception as exc:  # every waiter learns of it; the loop keeps serving
+                    log.error("store write failed: %s", exc)
+                    error = StoreError(f"store write failed: {exc}")
+                    for w in waiters:
+                        if not w.done():
+                            w.set_exception(error)
+                else:
+                    for w in waiters:
+                        if not w.done():
+                            w.set_result(None)
+            if self._closing and not self._pending:
+                return
+
+    def _commit(self, batches: list[Batch]) -> None:
+        con = self._con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for batch in batches:
+                table = pa.Table.from_pydict(batch.columns, schema=ARROW_SCHEMAS[batch.table])
+                con.register("_otelflow_batch", table)
+                try:
+                    con.execute(f"INSERT INTO {batch.table} SELECT * FROM _otelflow_batch")
+                finally:
+                    con.unregister("_otelflow_batch")
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    async def read(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """Run ``fn(cursor)`` on a reader thread with that thread's own cursor."""
+        if self._con is None:
+            raise StoreError("the store is not open")
+        return await asyncio.get_running_loop().run_in_executor(self._readers, self._read, fn)
+
+    def _read(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None or getattr(self._local, "owner", None) is not self._con:
+            cursor = self._local.cursor = self._con.cursor()
+            self._local.owner = self._con
+            with self._cursors_lock:
+                self._cursors.append(cursor)
+        return fn(cursor)
+
+    def database_bytes(self) -> int:
+        """Bytes the database occupies on disk (file plus write-ahead log)."""
+        total = 0
+        for path in (self.path, self.path.with_name(self.path.name + ".wal")):
+            try:
+                total += path.stat().st_size
+            except OSError:
+                pass
+        return total
+
+    # -- retention -------------------------------------------------------------------------------
+
+    async def _retention_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                deleted = await loop.run_in_executor(self._writer, self.apply_retention)
+                if deleted:
+                    log.info("Retention removed %d rows", deleted)
+            except Exception as exc:
+                log.error("retention failed: %s", exc)
+            await asyncio.sleep(self.retention.check_interval)
+
+    def apply_retention(self, now_ns: int | None = None) -> int:
+        """Delete rows older than max_age, then the oldest rows until the data fits max_size. Writer thread only."""
+        con = self._con
+        now_ns = now_ns or time.time_ns()
+        deleted = 0
+        if self.retention.max_age:
+            cutoff = now_ns - int(self.retention.max_age * 1e9)
+            for table, column in TIME_COLUMN.items():
+                deleted += _count(con.execute(f"DELETE FROM {table} WHERE {column} < ?", [cutoff]))
+        limit = self.retention.max_size_bytes
+        if limit:
+            used = self._used_bytes()
+            rounds = 0
+            while used > limit and rounds < 8:
+                # drop the oldest share of every table that would bring it under the limit, plus a margin
+                share = min(1.0, 1.0 - (limit * 0.9) / used)
+                for table, column in TIME_COLUMN.items():
+                    row = con.execute(f"SELECT quantile_disc({column}, ?) FROM {table}", [share]).fetchone()
+                    if row and row[0] is not None:
+                        deleted += _count(con.execute(f"DELETE FROM {table} WHERE {column} <= ?", [row[0]]))
+                con.execute("CHECKPOINT")
+                new_used = self._used_bytes()
+                if new_used > limit and new_used >= used * 0.95:
+                    # DuckDB frees a row group's blocks only once all its rows are gone: rewrite the tables
+                    self._compact()
+                    new_used = self._used_bytes()
+                if new_used >= used:
+                    break
+                used, rounds = new_used, rounds + 1
+        if deleted:
+            con.execute("CHECKPOINT")
+        return deleted
+
+    def _compact(self) -> None:
+        """Rewrite each table without its deleted rows so that their blocks return to the free list."""
+        con = self._con
+        for table in TABLES:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(f"CREATE TABLE {table}__compact AS SELECT * FROM {table} ORDER BY {TIME_COLUMN[table]}")
+                con.execute(f"DROP TABLE {table}")
+                con.execute(f"ALTER TABLE {table}__compact RENAME TO {table}")
+                con.execute("COMMIT")
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
+        con.execute("CHECKPOINT")
+
+    def _used_bytes(self) -> int:
+        """Live data size: DuckDB's used blocks (a file keeps its size after deletes and reuses the space)."""
+        row = self._con.execute("SELECT block_size, used_blocks FROM pragma_database_size()").fetchone()
+        return int(row[0]) * int(row[1]) if row else 0
+
+
+def _count(result: Any) -> int:
+    row = result.fetchone()
+    return int(row[0]) if row else 0

@@ -1,0 +1,159 @@
+"""The OpenAPI 3.1 description of the embedded store's JSON API, served at /api/v1/openapi.json.
+
+Built from small helpers so that each endpoint reads as its parameters and its response shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from otelflow.store.query import KINDS, STATUS_NAMES
+from otelflow.store.query_params import MAX_LIMIT
+
+_INT = {"type": "integer"}
+_NUM = {"type": "number"}
+_STR = {"type": "string"}
+_OBJ = {"type": "object", "description": "attribute map; values are JSON (bytes as base64)"}
+_US = {"type": "integer", "description": "microseconds since the unix epoch"}
+_DUR = {"type": "integer", "description": "microseconds"}
+_PCT = {"type": ["integer", "null"], "description": "microseconds; null when the bucket has no spans"}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _object(**props: Any) -> dict:
+    return {"type": "object", "required": list(props), "properties": props}
+
+
+def _list(item: dict) -> dict:
+    return {"type": "array", "items": item}
+
+
+def _param(name: str, schema: dict, description: str, required: bool = False, where: str = "query",
+           repeat: bool = False) -> dict:
+    out = {"name": name, "in": where, "required": required, "description": description,
+           "schema": _list(schema) if repeat else schema}
+    if repeat:
+        out.update(style="form", explode=True)
+    return out
+
+
+_RANGE = [
+    _param("start_us", _INT, "range start, microseconds since the epoch (default: end_us minus one hour)"),
+    _param("end_us", _INT, "range end, microseconds since the epoch (default: now)"),
+]
+_SERVICE_REQUIRED = _param("service", _STR, "service.name of the spans", required=True)
+_STEP = _param("step_s", {"type": "integer", "minimum": 1},
+               "bucket width in seconds (default: about 60 buckets over the range, at least 1 s; at most 10000 buckets)")
+
+
+def _limit(default: int) -> dict:
+    return _param("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": default},
+                  f"how many to return (default {default}, max {MAX_LIMIT})")
+
+
+def _get(summary: str, params: list, schema: dict, not_found: bool = False) -> dict:
+    responses = {
+        "200": {"description": "OK", "content": {"application/json": {"schema": schema}}},
+        "400": {"description": "a parameter is missing or malformed", "content": {"application/json": {"schema": _ref("Error")}}},
+        "503": {"description": "the store is not open", "content": {"application/json": {"schema": _ref("Error")}}},
+    }
+    if not_found:
+        responses["404"] = {"description": "no span or log has this trace ID",
+                            "content": {"application/json": {"schema": _ref("Error")}}}
+    return {"get": {"summary": summary, "parameters": params, "responses": responses}}
+
+
+_SCHEMAS = {
+    "Error": _object(error={"type": "string", "description": "what is wrong and what is expected"}),
+    "Span": _object(
+        trace_id=_STR, span_id=_STR, parent_span_id={"type": "string", "description": "empty for a root span"},
+        trace_state=_STR, service=_STR, name=_STR, kind={"enum": list(KINDS)}, start_us=_US, end_us=_US,
+        duration_us=_DUR, status_code={"enum": list(STATUS_NAMES)}, status_message=_STR, attributes=_OBJ,
+        events=_list(_object(time_us=_US, name=_STR, attributes=_OBJ)),
+        links=_list(_object(trace_id=_STR, span_id=_STR, trace_state=_STR, attributes=_OBJ)),
+        resource=_OBJ, scope_name=_STR, scope_version=_STR),
+    "Log": _object(
+        time_us=_US, observed_us=_US, service=_STR, severity_number=_INT, severity_text=_STR,
+        body={"type": "string", "description": "a string body as is, any other body as JSON text"},
+        attributes=_OBJ, resource=_OBJ, scope_name=_STR, trace_id=_STR, span_id=_STR, event_name=_STR),
+    "TraceSummary": _object(
+        trace_id=_STR, root_service=_STR, root_name=_STR, start_us=_US, duration_us=_DUR, span_count=_INT,
+        error_count=_INT, services=_list(_STR)),
+}
+
+PATHS = {
+    "/api/v1/services": _get(
+        "Services that sent spans in the range, by name", _RANGE,
+        _object(services=_list(_object(name=_STR, spans=_INT, errors=_INT, last_seen_us=_US)))),
+    "/api/v1/operations": _get(
+        "A service's span names and kinds, most frequent first", [_SERVICE_REQUIRED, *_RANGE],
+        _object(operations=_list(_object(name=_STR, kind={"enum": list(KINDS)}, count=_INT, errors=_INT,
+                                         p50_us=_DUR, p95_us=_DUR, p99_us=_DUR)))),
+    "/api/v1/traces": _get(
+        "Traces having a span that matches every filter, newest first",
+        [_param("service", _STR, "span's service"), _param("operation", _STR, "span name"),
+         _param("min_duration_us", {"type": "integer", "minimum": 0}, "span lasts at least this long"),
+         _param("max_duration_us", {"type": "integer", "minimum": 0}, "span lasts at most this long"),
+         _param("status", {"enum": ["error", "ok", "unset"]}, "span status"),
+         _param("attr", _STR, "key=value: a span (or its resource) attribute whose value, as text, equals value",
+                repeat=True),
+         *_RANGE, _limit(20)],
+        _object(traces=_list(_ref("TraceSummary")))),
+    "/api/v1/traces/{trace_id}": _get(
+        "Every span (by start time) and log of one trace, from the whole store",
+        [_param("trace_id", {"type": "string", "pattern": "^[0-9a-fA-F]{32}$"}, "32 hex digits", required=True,
+                where="path")],
+        _object(trace_id=_STR, spans=_list(_ref("Span")), logs=_list(_ref("Log"))), not_found=True),
+    "/api/v1/logs": _get(
+        "Log records, newest first",
+        [_param("service", _STR, "service.name"),
+         _param("severity", _STR, "minimum level: TRACE, DEBUG, INFO, WARN, ERROR, FATAL or a number 1-24"),
+         _param("q", _STR, "case-insensitive substring of the body"),
+         _param("trace_id", _STR, "32 hex digits"), *_RANGE, _limit(100)],
+        _object(logs=_list(_ref("Log")))),
+    "/api/v1/red": _get(
+        "Rate, errors and duration of a service's entry spans (server, consumer, or without parent) per bucket; "
+        "empty buckets are included with zeros",
+        [_SERVICE_REQUIRED, _param("operation", _STR, "span name"), *_RANGE, _STEP],
+        _object(service=_STR, operation={"type": ["string", "null"]}, step_s=_INT,
+                points=_list(_object(t_us=_US, requests=_INT, errors=_INT,
+                                     rate={"type": "number", "description": "requests per second"},
+                                     error_rate={"type": "number", "description": "errors per second"},
+                                     p50_us=_PCT, p95_us=_PCT, p99_us=_PCT)),
+                totals=_object(requests=_INT, errors=_INT))),
+    "/api/v1/metrics": _get(
+        "Metric names seen in the range", _RANGE,
+        _object(metrics=_list(_object(name=_STR, type=_STR, unit=_STR, description=_STR, services=_list(_STR),
+                                      label_keys=_list(_STR))))),
+    "/api/v1/metrics/query": _get(
+        "One metric's series per bucket: gauge average, delta sum total, cumulative monotonic sum per-second "
+        "rate, other cumulative sum last value, histogram and summary sum/count",
+        [_param("name", _STR, "metric name", required=True),
+         _param("label", _STR, "k=v: only points with this label value", repeat=True),
+         _param("service", _STR, "service.name"),
+         _param("group_by", _STR, "label keys that make a series (default: every label)", repeat=True),
+         *_RANGE, _STEP],
+        _object(name=_STR, type={"type": ["string", "null"]}, unit={"type": ["string", "null"]}, step_s=_INT,
+                series=_list(_object(labels={"type": "object"},
+                                     points=_list(_object(t_us=_US, value={"type": ["number", "null"]})))),
+                truncated={"type": "boolean", "description": "more than 500 series; the first 500 by labels are shown"})),
+    "/api/v1/stats": _get(
+        "What the store holds", [],
+        _object(spans=_INT, logs=_INT, metric_points=_INT, database_bytes=_INT,
+                oldest_us={"type": ["integer", "null"]}, newest_us={"type": ["integer", "null"]})),
+    "/api/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OK"}}}},
+}
+
+
+def document(version: str = "0") -> dict:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "otelflow embedded store API", "version": version,
+                 "description": "Spans, logs and metrics kept by the embedded_store extension. Times and durations "
+                                "are integer microseconds; IDs are lowercase hex."},
+        "paths": PATHS,
+        "components": {"schemas": _SCHEMAS},
+    }

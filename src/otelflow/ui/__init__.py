@@ -1,0 +1,1 @@
+"""The web UI's built files: ``static/`` is made by scripts/build-ui.sh from ui/ and never committed."""
