@@ -1,6 +1,10 @@
 """What upstream's exporterhelper gives every network exporter: a bounded sending queue with
 consumer tasks, retries with exponential backoff (honouring server-given delays), a per-attempt
-timeout, and the otelcol_exporter_* counters. Subclasses implement one attempt: ``send``."""
+timeout, and the otelcol_exporter_* counters. Subclasses implement one attempt: ``send``.
+
+With ``sending_queue.storage`` the queue lives on disk (core/persistent_queue.py) and shutdown
+behaves as upstream's: the attempt in progress finishes, nothing more is retried, and whatever is
+left stays on disk for the next start instead of being drained."""
 
 from __future__ import annotations
 
@@ -13,8 +17,9 @@ import time
 from google.protobuf.message import Message
 
 from otelflow.config.settings import QueueSettings, RetrySettings
-from otelflow.core.component import Component, Host, Settings
+from otelflow.core.component import Component, ComponentID, Host, Kind, Settings
 from otelflow.core.consumer import ConsumerError, PermanentError
+from otelflow.core.persistent_queue import PersistentQueue
 from otelflow.core.telemetry import ITEM_NAMES
 from otelflow.pdata import COUNTERS
 
@@ -64,6 +69,10 @@ class _BoundedQueue:
         return data, weight
 
 
+class _Interrupted(Exception):
+    """A retry given up because the exporter is stopping; the persistent queue keeps the data."""
+
+
 _SIZERS = {
     "requests": lambda data, count: 1,
     "items": lambda data, count: count,
@@ -83,7 +92,12 @@ class QueuedRetryExporter(Component):
         self.count = COUNTERS[settings.signal]
         self.item_name = ITEM_NAMES[settings.signal]
         self.labels = {"exporter": str(settings.id)}
-        self.queue = _BoundedQueue(queue.queue_size, _SIZERS[queue.sizer]) if queue.enabled else None
+        self.persistent = bool(queue.enabled and queue.storage)
+        if self.persistent and queue.wait_for_result:
+            raise ValueError("`wait_for_result` is not supported with a persistent queue configured with `storage`")
+        self.queue = _BoundedQueue(queue.queue_size, _SIZERS[queue.sizer]) if queue.enabled and not self.persistent else None
+        self.pqueue: PersistentQueue | None = None  # opened in start()
+        self._stopping = asyncio.Event()
         self._workers: list[asyncio.Task] = []
         self._in_flight = 0
         self._closed = False
@@ -104,6 +118,9 @@ class QueuedRetryExporter(Component):
         if self._closed:
             raise ConsumerError("exporter is shutting down")
         count = self.count(data)
+        if self.persistent:
+            await self._offer_persistent(data, count)
+            return
         if self.queue is None:
             await self._send_with_retry(data, count, raise_errors=True)
             return
@@ -136,6 +153,42 @@ class QueuedRetryExporter(Component):
                     self._in_flight -= 1
                     q.changed.notify_all()
 
+    async def _offer_persistent(self, data: Message, count: int) -> None:
+        if self.pqueue is None:
+            raise ConsumerError("exporter is not started")
+        try:
+            await self.pqueue.offer(data, count)
+        except ConsumerError:
+            self.settings.telemetry.add(f"otelcol_exporter_enqueue_failed_{self.item_name}", count, **self.labels)
+            raise
+        self._publish_queue_size()
+
+    async def _persistent_worker(self) -> None:
+        pq = self.pqueue
+        while (item := await pq.take()) is not None:
+            self._publish_queue_size()
+            try:
+                await self._send_with_retry(item.data, item.count, raise_errors=False)
+            except _Interrupted:
+                await pq.keep(item)
+                continue
+            except asyncio.CancelledError:
+                await asyncio.shield(pq.keep(item))
+                raise
+            await pq.done(item)
+            self._publish_queue_size()
+
+    async def _pause(self, delay: float) -> bool:
+        """Wait before a retry; False when a persistent queue is stopping (the data stays on disk)."""
+        if not self.persistent:
+            await asyncio.sleep(delay)
+            return True
+        try:
+            await asyncio.wait_for(self._stopping.wait(), delay)
+        except asyncio.TimeoutError:
+            return True
+        return False
+
     async def _send_with_retry(self, data: Message, count: int, raise_errors: bool) -> None:
         backoff = Backoff(self.retry_cfg)
         tel = self.settings.telemetry
@@ -153,8 +206,10 @@ class QueuedRetryExporter(Component):
                 if delay is not None:
                     delay = max(delay, error.retry_after or 0.0)
                     self.log.info("Exporting failed. Will retry the request after interval. error=%s interval=%.3fs", error, delay)
-                    await asyncio.sleep(delay)
-                    continue
+                    if await self._pause(delay):
+                        continue
+                    self.log.info("Stopping before the retry; the request stays in storage for the next start. error=%s", error)
+                    raise _Interrupted()
                 reason = "no more retries left" if self.retry_cfg.enabled else "retries are disabled"
                 self.log.error("Exporting failed. Dropping data (%s). error=%s dropped_items=%d", reason, error, count)
             tel.add(f"otelcol_exporter_send_failed_{self.item_name}", count, **self.labels)
@@ -164,11 +219,46 @@ class QueuedRetryExporter(Component):
 
     def _publish_queue_size(self) -> None:
         tel = self.settings.telemetry
-        tel.set("otelcol_exporter_queue_size", self.queue.size, data_type=self.settings.signal.value, **self.labels)
+        size = self.pqueue.size if self.pqueue is not None else self.queue.size
+        tel.set("otelcol_exporter_queue_size", size, data_type=self.settings.signal.value, **self.labels)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
+    async def _open_persistent_queue(self, host: Host) -> PersistentQueue:
+        """Upstream's checks and messages: the named extension must run and be a storage extension."""
+        cfg = self.queue_cfg
+        sid = ComponentID.parse(cfg.storage)
+        ext = host.extension(sid)
+        if ext is None:
+            raise RuntimeError(f'no storage client extension found: "{sid}" is not among the running extensions')
+        if not callable(getattr(ext, "client", None)):
+            raise RuntimeError(f'requested extension is not a storage extension: "{sid}"')
+        client = await ext.client(Kind.EXPORTER, self.settings.id, self.settings.signal.value)
+        pq = PersistentQueue(client, self.settings.signal, cfg.queue_size, cfg.sizer, cfg.blocks, self.log)
+        try:
+            restored = await pq.open()
+        except BaseException:
+            await client.close()
+            raise
+        if restored:
+            self.log.info("Moved items left from the previous run back to the queue numberOfItems=%d", restored)
+        return pq
+
     async def start(self, host: Host) -> None:
+        if self.persistent:
+            self.pqueue = await self._open_persistent_queue(host)
+            try:
+                await self.start_client(host)
+            except BaseException:
+                await self.pqueue.close()
+                self.pqueue = None
+                raise
+            self.settings.telemetry.set(
+                "otelcol_exporter_queue_capacity", self.pqueue.capacity, data_type=self.settings.signal.value, **self.labels
+            )
+            self._publish_queue_size()
+            self._workers = [asyncio.create_task(self._persistent_worker()) for _ in range(self.queue_cfg.num_consumers)]
+            return
         await self.start_client(host)
         if self.queue is not None:
             self.settings.telemetry.set(
@@ -179,6 +269,9 @@ class QueuedRetryExporter(Component):
     async def shutdown(self) -> None:
         """Refuse new data, deliver everything queued (the service bounds how long), then close."""
         self._closed = True
+        if self.pqueue is not None:
+            await self._shutdown_persistent()
+            return
         q = self.queue
         if q is not None and self._workers:
             async with q.changed:
@@ -188,4 +281,14 @@ class QueuedRetryExporter(Component):
                 task.cancel()
             await asyncio.gather(*self._workers, return_exceptions=True)
             self._workers.clear()
+        await self.stop_client()
+
+    async def _shutdown_persistent(self) -> None:
+        """Finish the attempts in progress, retry nothing, keep the rest on disk, then close."""
+        self._stopping.set()
+        await self.pqueue.stop()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers.clear()
+        await self.pqueue.close()
+        self.pqueue = None
         await self.stop_client()
