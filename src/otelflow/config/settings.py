@@ -26,11 +26,13 @@ class _TLSCommon(Model):
     cipher_suites: list[str] = []
     curve_preferences: list[str] = []
     include_system_ca_certs_pool: bool = False
+    include_insecure_cipher_suites: bool = False
     reload_interval: Duration = 0.0
 
 
 class TLSServerSettings(_TLSCommon):
     client_ca_file: str = ""
+    client_ca_file_reload: bool = False
 
 
 class TLSClientSettings(_TLSCommon):

@@ -37,6 +37,8 @@ _BUILTIN: dict[Kind, dict[str, str]] = {
     Kind.EXTENSION: {
         "health_check": "otelflow.extensions.health_check:factory",
         "healthcheck": "otelflow.extensions.health_check:factory",
+        "bearertokenauth": "otelflow.extensions.bearertokenauth:factory",
+        "basicauth": "otelflow.extensions.basicauth:factory",
         "file_storage": "otelflow.extensions.file_storage:factory",
         "embedded_store": "otelflow.extensions.embedded_store:factory",
         "web_ui": "otelflow.extensions.web_ui:factory",

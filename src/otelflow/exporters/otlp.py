@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
@@ -13,12 +15,14 @@ from otelflow.config.settings import GRPCClientSettings, QueueSettings, RetrySet
 from otelflow.core.component import Factory, Host, Kind, Settings, Signal
 from otelflow.core.consumer import ConsumerError, PermanentError
 from otelflow.core.exporterhelper import QueuedRetryExporter
-from otelflow.core.tls import channel_credentials
+from otelflow.core.tls import CheckedClientTLS, channel_credentials
+from otelflow.extensions.auth import grpc_client_authenticator
 from otelflow.pdata import REQUEST_TYPES, RESPONSE_TYPES
 from otelflow.receivers.otlp.grpc import SERVICES
 
 
 class Config(GRPCClientSettings):
+    tls: CheckedClientTLS = CheckedClientTLS()
     timeout: Duration = 5.0
     retry_on_failure: RetrySettings = RetrySettings()
     sending_queue: QueueSettings = QueueSettings()
@@ -72,10 +76,17 @@ class OTLPExporter(QueuedRetryExporter):
         self.channel: grpc.aio.Channel | None = None
         self._call = None
         self._metadata = tuple((k.lower(), v) for k, v in config.headers.items())
+        self._auth = None
+        self._insecure = False
 
     async def start_client(self, host: Host) -> None:
         c = self.config
         target, insecure = _target(c.endpoint, c.tls.insecure)
+        self._insecure = insecure
+        if c.auth is not None:
+            self._auth = grpc_client_authenticator(host, c.auth.authenticator)
+            if insecure:
+                self.log.error("the authenticator %s sends credentials, which need TLS; every export will fail", c.auth.authenticator)
         options = [("grpc.primary_user_agent", f"otelflow/{__version__}")]
         if c.authority:
             options.append(("grpc.default_authority", c.authority))
@@ -85,7 +96,8 @@ class OTLPExporter(QueuedRetryExporter):
         if insecure:
             self.channel = grpc.aio.insecure_channel(target, options=options, compression=compression)
         else:
-            self.channel = grpc.aio.secure_channel(target, channel_credentials(c.tls), options=options, compression=compression)
+            credentials = await asyncio.to_thread(channel_credentials, c.tls, self.log.warning)
+            self.channel = grpc.aio.secure_channel(target, credentials, options=options, compression=compression)
         signal = self.settings.signal
         self._call = self.channel.unary_unary(
             f"/{SERVICES[signal]}/Export",
@@ -99,9 +111,18 @@ class OTLPExporter(QueuedRetryExporter):
             self.channel = None
 
     async def send(self, data: Message) -> None:
+        metadata = self._metadata
+        if self._auth is not None:
+            if self._insecure:
+                # grpc-go refuses the connection when per-RPC credentials would travel in plain text
+                raise ConsumerError(
+                    "rpc error: code = Unavailable desc = connection error: desc = "
+                    '"credentials require transport level security (use grpc.WithTransportCredentials() to set)"'
+                )
+            metadata = metadata + self._auth.grpc_metadata()
         try:
             response = await self._call(
-                data, metadata=self._metadata, timeout=self.timeout or None, wait_for_ready=self.config.wait_for_ready
+                data, metadata=metadata, timeout=self.timeout or None, wait_for_ready=self.config.wait_for_ready
             )
         except grpc.aio.AioRpcError as err:
             code = err.code()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import time
 from typing import Literal
@@ -17,11 +18,13 @@ from otelflow.core.component import Factory, Host, Kind, Settings, Signal
 from otelflow.core.compression import compress
 from otelflow.core.consumer import ConsumerError, PermanentError
 from otelflow.core.exporterhelper import QueuedRetryExporter
-from otelflow.core.tls import client_ssl_context
+from otelflow.core.tls import CheckedClientTLS, client_ssl_context
+from otelflow.extensions.auth import http_client_authenticator
 from otelflow.pdata import REQUEST_TYPES, RESPONSE_TYPES, otlpjson
 
 
 class Config(HTTPClientSettings):
+    tls: CheckedClientTLS = CheckedClientTLS()
     traces_endpoint: str = ""
     metrics_endpoint: str = ""
     logs_endpoint: str = ""
@@ -77,10 +80,17 @@ class OTLPHTTPExporter(QueuedRetryExporter):
         self.headers = {"Content-Type": self.content_type, "User-Agent": f"otelflow/{__version__}", **config.headers}
         if self.compression:
             self.headers["Content-Encoding"] = self.compression
+        self._auth = None
+        self._server_hostname = None
 
     async def start_client(self, host: Host) -> None:
         c = self.config
-        ssl = client_ssl_context(c.tls) if self.url.startswith("https://") else None
+        if c.auth is not None:
+            self._auth = http_client_authenticator(host, c.auth.authenticator)
+        https = self.url.startswith("https://")
+        ssl = await asyncio.to_thread(client_ssl_context, c.tls) if https else None
+        if https and c.tls.server_name_override:
+            self._server_hostname = c.tls.server_name_override
         connector = aiohttp.TCPConnector(
             limit=c.max_conns_per_host or 100, ssl=ssl if ssl is not None else True, force_close=c.disable_keep_alives
         )
@@ -95,8 +105,17 @@ class OTLPHTTPExporter(QueuedRetryExporter):
         body = self.encode(data)
         if self.compression:
             body = compress(self.compression, body, self.level)
+        headers = self.headers
+        if self._auth is not None:
+            # set last, replacing a configured header of the same name, as upstream's innermost round tripper
+            auth = self._auth.http_headers()
+            names = {k.lower() for k in auth}
+            headers = {**{k: v for k, v in headers.items() if k.lower() not in names}, **auth}
+        extra = {"server_hostname": self._server_hostname} if self._server_hostname else {}
         try:
-            async with self.session.post(self.url, data=body, headers=self.headers, proxy=self.config.proxy_url or None) as resp:
+            async with self.session.post(
+                self.url, data=body, headers=headers, proxy=self.config.proxy_url or None, **extra
+            ) as resp:
                 payload = await resp.read()
                 if 200 <= resp.status < 300:
                     self._check_partial(resp, payload)

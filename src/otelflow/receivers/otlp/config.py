@@ -7,10 +7,22 @@ from typing import Any
 from pydantic import field_validator, model_validator
 
 from otelflow.config.model import Model
-from otelflow.config.settings import GRPCServerSettings, HTTPServerSettings
+from otelflow.config.settings import AuthRef, GRPCServerSettings, HTTPServerSettings
+from otelflow.core.tls import CheckedServerTLS
+
+
+class HTTPAuth(AuthRef):
+    # query parameters handed to the authenticator as if they were headers (query wins)
+    request_params: list[str] = []
+
+
+class GRPCProtocol(GRPCServerSettings):
+    tls: CheckedServerTLS | None = None
 
 
 class HTTPProtocol(HTTPServerSettings):
+    tls: CheckedServerTLS | None = None
+    auth: HTTPAuth | None = None
     traces_url_path: str = "/v1/traces"
     metrics_url_path: str = "/v1/metrics"
     logs_url_path: str = "/v1/logs"
@@ -22,7 +34,7 @@ class HTTPProtocol(HTTPServerSettings):
 
 
 class Protocols(Model):
-    grpc: GRPCServerSettings | None = None
+    grpc: GRPCProtocol | None = None
     http: HTTPProtocol | None = None
 
     @model_validator(mode="before")

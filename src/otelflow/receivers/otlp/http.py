@@ -1,4 +1,8 @@
-"""OTLP/HTTP: POST protobuf or JSON to one path per signal, answered with upstream's status codes."""
+"""OTLP/HTTP: POST protobuf or JSON to one path per signal, answered with upstream's status codes.
+
+Authentication runs as a middleware, before routing and before the body is read, as confighttp's
+interceptor wraps the whole mux; only CORS preflights pass without credentials.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,8 @@ from otelflow.core.component import Component, Host, Signal
 from otelflow.core.compression import DecompressionError, decompress
 from otelflow.core.consumer import ConsumerError
 from otelflow.core.netaddr import split_host_port
-from otelflow.core.tls import server_ssl_context
+from otelflow.core.tls import ServerTLS
+from otelflow.extensions.auth import AuthError, header_map, server_authenticator
 from otelflow.pdata import REQUEST_TYPES, RESPONSE_TYPES, success_response, InvalidIDError, check_ids_encoded, otlpjson
 from otelflow.receivers.otlp.config import HTTPProtocol
 
@@ -23,6 +28,8 @@ PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 # gRPC status code for an HTTP status, as upstream's NewStatusFromMsgAndHTTPCode maps them.
 _GRPC_CODE = {400: 3, 401: 16, 403: 7, 404: 12, 405: 12, 413: 8, 415: 3, 429: 8, 500: 13, 503: 14}
+# What upstream's error handler answers when the request's Content-Type is neither protobuf nor JSON.
+_FALLBACK = b'{"code": 13, "message": "failed to marshal error message"}'
 
 
 class _Reject(Exception):
@@ -48,11 +55,16 @@ class HTTPServer(Component):
         self.settings = settings
         self.runner: web.AppRunner | None = None
         self.port: int | None = None
+        self.tls: ServerTLS | None = None
+        self.auth = None
         self._json_response = {s: otlpjson.encode(success_response(s)) for s in Signal}
 
     def _app(self) -> web.Application:
         # aiohttp's own body limit is replaced by ours, which also bounds the decompressed size.
-        app = web.Application(client_max_size=2**62, handler_args={"max_field_size": 65536, "auto_decompress": False})
+        middlewares = [self._authenticate] if self.auth is not None else []
+        app = web.Application(
+            client_max_size=2**62, handler_args={"max_field_size": 65536, "auto_decompress": False}, middlewares=middlewares
+        )
         paths = {
             Signal.TRACES: self.settings.traces_url_path,
             Signal.METRICS: self.settings.metrics_url_path,
@@ -103,6 +115,31 @@ class HTTPServer(Component):
 
         return handle
 
+    @web.middleware
+    async def _authenticate(self, request: web.Request, handler) -> web.StreamResponse:
+        cors = self.settings.cors
+        if (
+            request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
+            and cors is not None and cors.allowed_origins
+        ):
+            return await handler(request)  # the CORS handler answers preflights ahead of auth upstream
+        sources = header_map(request.headers.items())
+        for param in self.settings.auth.request_params:
+            if param in request.query:
+                sources[param.lower()] = request.query.getall(param)
+        try:
+            await self.auth.authenticate(sources)
+        except AuthError as exc:
+            return self._unauthorized(request, str(exc))
+        return await handler(request)
+
+    def _unauthorized(self, request: web.Request, message: str) -> web.Response:
+        headers = self._cors_headers(request)
+        encoding = _media_type(request.headers.get("Content-Type", "") or JSON)
+        if encoding not in (PROTOBUF, JSON):
+            return web.Response(status=500, body=_FALLBACK, content_type=JSON, headers=headers)
+        return web.Response(status=401, body=_status_body(encoding, 401, message), content_type=encoding, headers=headers)
+
     async def _read_body(self, request: web.Request) -> bytes:
         limit = self.settings.body_limit
         if request.content_length is not None and request.content_length > limit:
@@ -146,12 +183,22 @@ class HTTPServer(Component):
 
     async def start(self, host: Host) -> None:
         s = self.settings
+        if s.auth is not None:
+            self.auth = server_authenticator(host, s.auth.authenticator)
         hostname, port = split_host_port(s.endpoint)
-        self.runner = web.AppRunner(self._app(), access_log=None, handle_signals=False)
-        await self.runner.setup()
-        ssl_context = server_ssl_context(s.tls) if s.tls is not None else None
-        site = web.TCPSite(self.runner, hostname or None, port, ssl_context=ssl_context, reuse_address=True)
-        await site.start()
+        try:
+            ssl_context = None
+            if s.tls is not None:
+                self.tls = ServerTLS(s.tls, log)
+                await self.tls.start()
+                ssl_context = await self.tls.ssl_context()
+            self.runner = web.AppRunner(self._app(), access_log=None, handle_signals=False)
+            await self.runner.setup()
+            site = web.TCPSite(self.runner, hostname or None, port, ssl_context=ssl_context, reuse_address=True)
+            await site.start()
+        except BaseException:
+            await self.shutdown()
+            raise
         self.port = site._server.sockets[0].getsockname()[1]
         log.info("Starting HTTP server endpoint=%s", s.endpoint)
 
@@ -159,3 +206,6 @@ class HTTPServer(Component):
         if self.runner is not None:
             await self.runner.cleanup()
             self.runner = None
+        if self.tls is not None:
+            await self.tls.stop()
+            self.tls = None

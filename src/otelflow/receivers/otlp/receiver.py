@@ -40,8 +40,16 @@ class OTLPReceiver(Component):
             self._servers.append(GRPCServer(self, self.config.protocols.grpc))
         if self.config.protocols.http is not None:
             self._servers.append(HTTPServer(self, self.config.protocols.http))
-        for server in self._servers:
-            await server.start(host)
+        started = []
+        try:
+            for server in self._servers:
+                await server.start(host)
+                started.append(server)
+        except BaseException:
+            for server in reversed(started):  # do not leave the other protocol listening
+                await server.shutdown()
+            self._servers.clear()
+            raise
 
     async def shutdown(self) -> None:
         for server in reversed(self._servers):
