@@ -65,7 +65,7 @@ def parse(tree: dict, registry: Registry) -> CollectorConfig:
 
     for key in tree:
         if key not in TOP_LEVEL_KEYS:
-            issues.append(ConfigIssue(str(key), "unknown top-level key" + did_you_mean(str(key), TOP_LEVEL_KEYS)))
+            issues.append(ConfigIssue(str(key) or '""', "unknown top-level key" + did_you_mean(str(key), TOP_LEVEL_KEYS)))
 
     for section, kind in SECTIONS.items():
         entries = tree.get(section) or {}
@@ -98,7 +98,8 @@ def parse(tree: dict, registry: Registry) -> CollectorConfig:
         raise ConfigError(issues + exc.issues) from None
     out.telemetry = service.telemetry
 
-    declared = {k: {str(i) for i in v} | set((tree.get(k.section) or {}).keys()) for k, v in out.components.items()}
+    sections = {k: tree.get(k.section) if isinstance(tree.get(k.section), dict) else {} for k in out.components}
+    declared = {k: {str(i) for i in v} | {str(i) for i in sections[k]} for k, v in out.components.items()}
     for i, raw in enumerate(service.extensions):
         _check_ref(raw, Kind.EXTENSION, declared, "service::extensions", issues, out.extensions)
 

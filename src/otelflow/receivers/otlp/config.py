@@ -6,8 +6,9 @@ from typing import Any
 
 from pydantic import field_validator, model_validator
 
-from otelflow.config.model import Model
+from otelflow.config.model import Model, UInt32
 from otelflow.config.settings import AuthRef, GRPCServerSettings, HTTPServerSettings
+from otelflow.core.compression import DEFAULT_ALGORITHMS
 from otelflow.core.tls import CheckedServerTLS
 
 
@@ -18,6 +19,8 @@ class HTTPAuth(AuthRef):
 
 class GRPCProtocol(GRPCServerSettings):
     tls: CheckedServerTLS | None = None
+    # configgrpc's uint32: HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection, 0 = gRPC's default
+    max_concurrent_streams: UInt32 = 0
 
 
 class HTTPProtocol(HTTPServerSettings):
@@ -26,6 +29,8 @@ class HTTPProtocol(HTTPServerSettings):
     traces_url_path: str = "/v1/traces"
     metrics_url_path: str = "/v1/metrics"
     logs_url_path: str = "/v1/logs"
+    # confighttp's default list (it also takes x-snappy-framed); [] turns decompression off
+    compression_algorithms: list[str] = list(DEFAULT_ALGORITHMS)
 
     @field_validator("traces_url_path", "metrics_url_path", "logs_url_path")
     @classmethod

@@ -1,11 +1,14 @@
 """OTLP/HTTP: POST protobuf or JSON to one path per signal, answered with upstream's status codes.
 
 Authentication runs as a middleware, before routing and before the body is read, as confighttp's
-interceptor wraps the whole mux; only CORS preflights pass without credentials.
+interceptor wraps the whole mux; only CORS preflights pass without credentials. Decompression is
+the next middleware, as in confighttp: an unknown Content-Encoding, or a decoder that fails on the
+body's first bytes, is answered before the path, method and Content-Type are looked at.
 """
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import logging
 
@@ -14,13 +17,14 @@ from google.protobuf.message import DecodeError
 from google.rpc import status_pb2
 
 from otelflow.core.component import Component, Host, Signal
-from otelflow.core.compression import DecompressionError, decompress
+from otelflow.core.compression import DEFAULT_ALGORITHMS, DecompressionError, TooLargeError, decompress
 from otelflow.core.consumer import ConsumerError
 from otelflow.core.netaddr import split_host_port
 from otelflow.core.tls import ServerTLS
 from otelflow.extensions.auth import AuthError, header_map, server_authenticator
 from otelflow.pdata import REQUEST_TYPES, RESPONSE_TYPES, success_response, InvalidIDError, check_ids_encoded, otlpjson
 from otelflow.receivers.otlp.config import HTTPProtocol
+from otelflow.receivers.otlp.mediatype import media_type
 
 log = logging.getLogger("otelflow.receiver.otlp")
 
@@ -39,6 +43,7 @@ class _Reject(Exception):
 
 
 def _status_body(encoding: str, status: int, message: str) -> bytes:
+    message = message.encode("utf-8", "replace").decode()  # a lone surrogate quoted from the input
     st = status_pb2.Status(code=_GRPC_CODE.get(status, 2), message=message)
     if encoding == JSON:
         return otlpjson.encode(st)
@@ -46,7 +51,18 @@ def _status_body(encoding: str, status: int, message: str) -> bytes:
 
 
 def _media_type(header: str) -> str:
-    return header.split(";", 1)[0].strip().lower()
+    return media_type(header)
+
+
+def _text(status: int, message: str, headers=None) -> web.Response:
+    # Go writes these with Content-Type "text/plain" exactly, no charset.
+    return web.Response(status=status, body=message.encode(), headers={**(headers or {}), "Content-Type": "text/plain"})
+
+
+_BODY = web.RequestKey("otlp_body", bytes)
+_BODY_ERROR = web.RequestKey("otlp_body_error", DecompressionError)
+# A body this large is decompressed in a worker thread, not on the event loop.
+_THREAD_BYTES = 256 * 1024
 
 
 class HTTPServer(Component):
@@ -62,6 +78,7 @@ class HTTPServer(Component):
     def _app(self) -> web.Application:
         # aiohttp's own body limit is replaced by ours, which also bounds the decompressed size.
         middlewares = [self._authenticate] if self.auth is not None else []
+        middlewares.append(self._decompress)
         app = web.Application(
             client_max_size=2**62, handler_args={"max_field_size": 65536, "auto_decompress": False}, middlewares=middlewares
         )
@@ -72,7 +89,13 @@ class HTTPServer(Component):
         }
         for signal in self.receiver.consumers:
             app.router.add_route("*", paths[signal], self._handler(signal))
+        app.router.add_route("*", "/{tail:.*}", self._not_found)
         return app
+
+    async def _not_found(self, request: web.Request) -> web.Response:
+        # What Go's ServeMux answers for a path no handler is registered on.
+        return web.Response(status=404, body=b"404 page not found\n", headers={
+            "Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff"})
 
     def _handler(self, signal: Signal):
         request_type = REQUEST_TYPES[signal]
@@ -85,21 +108,26 @@ class HTTPServer(Component):
             if request.method == "OPTIONS" and cors is not None:
                 return self._preflight(request, cors)
             if request.method != "POST":
-                return web.Response(status=405, text="405 method not allowed, supported: [POST]", headers=cors)
+                return _text(405, "405 method not allowed, supported: [POST]", cors)
             encoding = _media_type(request.headers.get("Content-Type", ""))
             if encoding not in (PROTOBUF, JSON):
-                return web.Response(
-                    status=415, text=f"415 unsupported media type, supported: [{JSON}, {PROTOBUF}]", headers=cors
-                )
+                return _text(415, f"415 unsupported media type, supported: [{JSON}, {PROTOBUF}]", cors)
             try:
-                body = await self._read_body(request)
+                failure = request.get(_BODY_ERROR)
+                if failure is not None:  # what the body reader found, reported after the checks above
+                    raise _Reject(400, str(failure))
+                body = request[_BODY]
                 try:
                     if encoding == PROTOBUF:
                         message = request_type.FromString(body)
                         check_ids_encoded(signal, body, message)
                     else:
                         message = otlpjson.decode(body, request_type)  # checks ID lengths itself
-                except (DecodeError, otlpjson.OTLPJSONError, InvalidIDError, RuntimeWarning) as exc:
+                except otlpjson.OTLPJSONError as exc:
+                    if exc.unquotable:  # upstream cannot encode its own error message
+                        return web.Response(status=500, body=_FALLBACK, content_type=JSON, headers=cors)
+                    raise _Reject(400, str(exc)) from None
+                except (DecodeError, InvalidIDError, RuntimeWarning, RecursionError) as exc:
                     raise _Reject(400, str(exc) or "unable to unmarshal request") from None
                 try:
                     await deliver(signal, message, "http")
@@ -134,30 +162,50 @@ class HTTPServer(Component):
         return await handler(request)
 
     def _unauthorized(self, request: web.Request, message: str) -> web.Response:
+        return self._error_handler(request, 401, message)
+
+    @web.middleware
+    async def _decompress(self, request: web.Request, handler) -> web.StreamResponse:
+        """confighttp's body limit and decompressor: read at most limit + 1 bytes, decode them, and
+        answer at once only what upstream's decoder refuses as it is created."""
+        cors = self.settings.cors
+        if (request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
+                and cors is not None and cors.allowed_origins):
+            return await handler(request)  # the CORS handler, outside the decompressor, answers it
+        limit = self.settings.body_limit
+        chunks, size = [], 0
+        async for chunk in request.content.iter_any():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                break
+        raw = b"".join(chunks)
+        encoding = request.headers.get("Content-Encoding", "")
+        allowed = self.settings.compression_algorithms
+        try:
+            if not allowed:  # an empty list turns decompression off: the body goes on as it came
+                if size > limit:
+                    raise TooLargeError()
+                body = raw
+            elif size > _THREAD_BYTES:
+                body = await asyncio.to_thread(decompress, encoding, raw, limit, allowed, size <= limit)
+            else:
+                body = decompress(encoding, raw, limit, allowed, size <= limit)
+            request[_BODY] = body
+        except DecompressionError as exc:
+            if exc.eager:
+                return self._error_handler(request, 400, str(exc))
+            request[_BODY_ERROR] = exc
+        return await handler(request)
+
+    def _error_handler(self, request: web.Request, status: int, message: str) -> web.Response:
+        """Upstream's errorHandler: a Status in the request's encoding, or its fixed 500 answer."""
         headers = self._cors_headers(request)
         encoding = _media_type(request.headers.get("Content-Type", "") or JSON)
         if encoding not in (PROTOBUF, JSON):
             return web.Response(status=500, body=_FALLBACK, content_type=JSON, headers=headers)
-        return web.Response(status=401, body=_status_body(encoding, 401, message), content_type=encoding, headers=headers)
-
-    async def _read_body(self, request: web.Request) -> bytes:
-        limit = self.settings.body_limit
-        if request.content_length is not None and request.content_length > limit:
-            raise _Reject(400, "http: request body too large")
-        chunks, size = [], 0
-        async for chunk in request.content.iter_any():
-            size += len(chunk)
-            if size > limit:
-                raise _Reject(400, "http: request body too large")
-            chunks.append(chunk)
-        body = b"".join(chunks)
-        encoding = request.headers.get("Content-Encoding", "")
-        if encoding:
-            try:
-                body = decompress(encoding, body, limit)
-            except DecompressionError as exc:
-                raise _Reject(400, str(exc)) from None
-        return body
+        return web.Response(status=status, body=_status_body(encoding, status, message), content_type=encoding,
+                            headers=headers)
 
     def _cors_headers(self, request: web.Request) -> dict[str, str] | None:
         cors = self.settings.cors
