@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
+import signal
 import sys
 from typing import Sequence
 
@@ -12,13 +12,11 @@ from otelflow import __version__
 from otelflow.config import ConfigError
 from otelflow.config.errors import ConfigIssue
 from otelflow.config import collector, loader
+from otelflow.core import logging_setup
 from otelflow.core.component import Kind, Signal
 from otelflow.core.registry import Registry, default_registry
 from otelflow.core.service import DEFAULT_SHUTDOWN_TIMEOUT, Service, StartError
 from otelflow.defaults import DEFAULT_CONFIG
-
-_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "warning": logging.WARNING, "error": logging.ERROR}
-
 
 def _add_config_args(p: argparse.ArgumentParser, default=None) -> None:
     # A subcommand repeats these options without defaults, so it does not erase the top-level values.
@@ -52,7 +50,20 @@ def _load(args: argparse.Namespace, registry: Registry) -> collector.CollectorCo
     data_dir = getattr(args, "data_dir", None)
     if data_dir:
         _set_data_dir(tree, data_dir)
-    return collector.parse(tree, registry)
+    issues = []
+    try:
+        cfg = collector.parse(tree, registry)
+    except ConfigError as err:
+        issues, cfg = err.issues, None
+    service = tree.get("service") if isinstance(tree, dict) else None
+    if isinstance(service, dict) and isinstance(service.get("telemetry"), dict):
+        try:
+            logging_setup.parse(service["telemetry"])
+        except ConfigError as err:
+            issues = [*issues, *err.issues]
+    if issues or cfg is None:
+        raise ConfigError(issues)
+    return cfg
 
 
 def _set_data_dir(tree: dict, data_dir: str) -> None:
@@ -106,26 +117,22 @@ def cmd_components(registry: Registry) -> int:
     return 0
 
 
-def _setup_logging(cfg: collector.CollectorConfig | None) -> None:
-    level = "info"
-    if cfg is not None:
-        level = str((cfg.telemetry.get("logs") or {}).get("level", "info")).lower()
-    logging.basicConfig(
-        level=_LEVELS.get(level, logging.INFO),
-        format="%(asctime)s\t%(levelname)s\t%(name)s\t%(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
-
-
 def cmd_run(args: argparse.Namespace, registry: Registry) -> int:
+    if hasattr(signal, "SIGHUP"):  # a reload asked for while starting must not kill the process
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the config is read after this point
     try:
         cfg = _load(args, registry)
     except ConfigError as err:
         _print_errors(err)
         return 1
-    _setup_logging(cfg)
-    service = Service(cfg, registry)
+    try:
+        logging_setup.configure(logging_setup.parse(cfg.telemetry), logging_setup.resource_fields(cfg.telemetry))
+    except logging_setup.SinkError as err:
+        print(f"Error: failed to create logger: {err}", file=sys.stderr)
+        return 1
+    # SIGHUP reads the same sources again (files, --set, env) and swaps to the result if it is valid
+    service = Service(cfg, registry, load_config=lambda: _load(args, registry),
+                      on_reload=lambda new: logging_setup.reconfigure(new.telemetry))
     try:
         asyncio.run(service.run(args.shutdown_timeout))
     except StartError as err:
@@ -134,6 +141,8 @@ def cmd_run(args: argparse.Namespace, registry: Registry) -> int:
     except ConfigError as err:
         _print_errors(err)
         return 1
+    finally:
+        logging_setup.shutdown()
     return 0
 
 
