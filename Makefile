@@ -21,7 +21,7 @@ install-test: ui
 	bash scripts/build-fleet.sh
 
 run: install
-	otelflow --config examples/collector.yaml
+	otelflow
 
 # pytest exits 5 when it collected no test: that must fail, not pass quietly.
 test: install-test
@@ -32,7 +32,7 @@ bench-ref:
 	$(MAKE) -C bench ref telemetrygen
 
 # --- conformance against the upstream collector, and the benchmark (see bench/README.md) -------
-.PHONY: conformance record-goldens bench bench-quick
+.PHONY: conformance record-goldens bench bench-quick fuzz
 
 # Every case in tests/conformance/cases through otelcol-ref and otelflow, diffed (needs bench-ref).
 conformance: install bench-ref
@@ -51,6 +51,10 @@ bench: install bench-ref
 bench-quick: install bench-ref
 	$(PIP) install --quiet --disable-pip-version-check rotel==0.0.1a15
 	$(PYTHON) bench/bench.py --quick
+
+# At least 1,000,000 fuzz inputs through the receiver's decoders and the config loader (docs/fuzzing.md).
+fuzz: install
+	$(PYTHON) bench/fuzz.py
 
 # --- the example fleet (docs/fleet.md): python-api -> go-svc -> rust-svc, Redis queue, otelflow ---
 .PHONY: demo

@@ -5,7 +5,8 @@ Two measurements, both pinned to one CPU (``os.sched_setaffinity``):
 - exporter path: ``ExportTraceServiceRequest`` messages shaped like an instrumented HTTP service's
   (resource with service/host attributes, server spans with five attributes, 100 spans per request)
   go through the embedded_store exporter's conversion and the store's group commit into a DuckDB file,
-  with 8 requests in flight as a receiver would have them;
+  with 8 requests in flight as a receiver would have them, until every row is committed; then the
+  same with ``wait_for_commit`` (64 requests in flight, a quarter of the spans);
 - end to end (``--e2e``): otelflow runs the default all-in-one config as a process pinned to CPU 0
   and telemetrygen (bench/.build/bin, ``make bench-ref``) sends OTLP/gRPC from CPU 1; the rate is what
   the store holds afterwards divided by the time it took.
@@ -65,7 +66,7 @@ def make_request(spans: int, seed: int) -> ExportTraceServiceRequest:
     return req
 
 
-async def exporter_path(total: int, per_request: int, in_flight: int) -> dict:
+async def exporter_path(total: int, per_request: int, in_flight: int, wait: bool) -> dict:
     requests = [make_request(per_request, seed) for seed in range(50)]
     directory = Path(tempfile.mkdtemp(prefix="otelflow-ingest-"))
     store = Store(directory, Retention(0, 0))
@@ -79,18 +80,21 @@ async def exporter_path(total: int, per_request: int, in_flight: int) -> dict:
         i = index
         while sent < total:
             sent += per_request
-            await store.write(ingest.spans(requests[i % len(requests)]))
+            await store.write(ingest.spans(requests[i % len(requests)]), wait=wait)
+            await asyncio.sleep(0)  # a receiver yields to the loop between requests
             i += in_flight
 
     await asyncio.gather(*(lane(i) for i in range(in_flight)))
+    await store.flush()
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu0
     count = await store.read(lambda c: c.execute("SELECT count(*) FROM spans").fetchone()[0])
     await store.close()
     size = sum(p.stat().st_size for p in directory.iterdir())
     shutil.rmtree(directory, ignore_errors=True)
-    return {"spans": count, "seconds": round(elapsed, 3), "spans_per_s": round(count / elapsed),
-            "cpu_seconds": round(cpu, 3), "bytes_on_disk_per_span": round(size / count, 1)}
+    return {"wait_for_commit": wait, "in_flight": in_flight, "spans": count, "seconds": round(elapsed, 3),
+            "spans_per_s": round(count / elapsed), "cpu_seconds": round(cpu, 3),
+            "bytes_on_disk_per_span": round(size / count, 1)}
 
 
 def end_to_end(total: int) -> dict:
@@ -152,7 +156,8 @@ def main() -> int:
     args = p.parse_args()
     os.sched_setaffinity(0, {0})
     result = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(), "target_spans_per_s": TARGET,
-              "exporter_path": asyncio.run(exporter_path(args.spans, args.per_request, args.in_flight))}
+              "exporter_path": asyncio.run(exporter_path(args.spans, args.per_request, args.in_flight, False)),
+              "exporter_path_wait_for_commit": asyncio.run(exporter_path(args.spans // 4, args.per_request, 64, True))}
     if args.e2e:
         os.sched_setaffinity(0, set(range(os.cpu_count())))
         result["end_to_end"] = end_to_end(args.spans // 2)

@@ -13,7 +13,7 @@ from tests.conftest import running
 from tests.sdk import SDKApp
 
 
-def _config(port: int, directory) -> str:
+def _config(port: int, directory, wait: bool = True) -> str:
     return f"""
 receivers:
   otlp:
@@ -21,10 +21,12 @@ receivers:
       grpc:
         endpoint: 127.0.0.1:{port}
 exporters:
-  embedded_store: {{}}
+  embedded_store:
+    wait_for_commit: {wait}
 extensions:
   embedded_store:
     directory: {directory}
+    commit_interval: 100ms
 service:
   extensions: [embedded_store]
   pipelines:
@@ -95,8 +97,8 @@ async def test_spans_logs_and_metrics_land_in_their_tables(tmp_path):
 
 async def test_data_survives_a_restart(tmp_path):
     port = free_port()
-    async with running(_config(port, tmp_path)) as service:
-        await _send(port, requests=2)
+    async with running(_config(port, tmp_path, wait=False)) as service:
+        await _send(port, requests=2)  # acknowledged before the commit; shutdown commits them
     async with running(_config(port, tmp_path)) as service:
         count = await _store(service).read(lambda c: c.execute("SELECT count(*) FROM spans").fetchone()[0])
         await _send(port, requests=1)

@@ -35,9 +35,9 @@ def test_defaults_and_registry():
 def _yaml(tmp_path, ui_port: int, otlp_port: int) -> str:
     return f"""
 receivers: {{otlp: {{protocols: {{http: {{endpoint: "127.0.0.1:{otlp_port}"}}}}}}}}
-exporters: {{embedded_store: {{}}}}
+exporters: {{embedded_store: {{wait_for_commit: true}}}}
 extensions:
-  embedded_store: {{directory: "{tmp_path}", flush_interval: 10ms}}
+  embedded_store: {{directory: "{tmp_path}", commit_interval: 10ms}}
   web_ui: {{endpoint: "127.0.0.1:{ui_port}"}}
 service:
   telemetry: {{metrics: {{level: none}}}}

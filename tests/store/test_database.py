@@ -10,7 +10,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from otelflow.store import ingest
-from otelflow.store.database import Retention, Store
+from otelflow.store.database import Retention, Store, StoreFull
 
 
 def _request(spans: int, start_ns: int, service: str = "svc", attr_bytes: int = 0) -> ExportTraceServiceRequest:
@@ -31,25 +31,25 @@ async def _count(store: Store, table: str = "spans") -> int:
 
 
 async def test_concurrent_writes_share_commits_and_are_all_visible(tmp_path):
-    store = Store(tmp_path, Retention(0, 0), flush_interval=0.05)
+    store = Store(tmp_path, Retention(0, 0))
     await store.start()
     try:
         now = time.time_ns()
-        await asyncio.gather(*(store.write(ingest.spans(_request(50, now))) for _ in range(40)))
+        await asyncio.gather(*(store.write(ingest.spans(_request(50, now)), wait=True) for _ in range(40)))
         assert await _count(store) == 2000
     finally:
         await store.close()
 
 
 async def test_readers_run_while_the_writer_ingests(tmp_path):
-    store = Store(tmp_path, Retention(0, 0), flush_interval=0.01)
+    store = Store(tmp_path, Retention(0, 0))
     await store.start()
     try:
         now = time.time_ns()
 
         async def writer():
             for _ in range(20):
-                await store.write(ingest.spans(_request(500, now)))
+                await store.write(ingest.spans(_request(500, now)), wait=True)
 
         async def reader():
             seen = []
@@ -65,10 +65,37 @@ async def test_readers_run_while_the_writer_ingests(tmp_path):
         await store.close()
 
 
-async def test_close_commits_what_is_pending_and_reopen_sees_it(tmp_path):
-    store = Store(tmp_path, Retention(0, 0), flush_interval=5.0)
+async def test_unawaited_rows_are_committed_within_the_interval_and_bounded(tmp_path):
+    store = Store(tmp_path, Retention(0, 0), commit_interval=0.2, commit_rows=10_000, max_pending_rows=300)
     await store.start()
-    pending = asyncio.ensure_future(store.write(ingest.spans(_request(10, time.time_ns()))))
+    try:
+        now = time.time_ns()
+        await store.write(ingest.spans(_request(200, now)))  # returns before the commit
+        try:
+            await store.write(ingest.spans(_request(200, now)))
+        except StoreFull as exc:
+            assert "try again later" in str(exc)
+        else:
+            raise AssertionError("a write past max_pending_rows must be refused")
+        deadline = time.monotonic() + 5
+        while await _count(store) < 200 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert await _count(store) == 200
+        await store.write(ingest.spans(_request(200, now)))  # room again once committed
+    finally:
+        await store.close()
+    again = Store(tmp_path, Retention(0, 0))
+    await again.start()
+    try:
+        assert await _count(again) == 400  # close committed the last write
+    finally:
+        await again.close()
+
+
+async def test_close_commits_what_is_pending_and_reopen_sees_it(tmp_path):
+    store = Store(tmp_path, Retention(0, 0), commit_interval=30)
+    await store.start()
+    pending = asyncio.ensure_future(store.write(ingest.spans(_request(10, time.time_ns())), wait=True))
     await asyncio.sleep(0.05)
     await store.close()
     await pending
@@ -85,8 +112,8 @@ async def test_retention_by_age_drops_only_old_rows(tmp_path):
     await store.start()
     try:
         now = time.time_ns()
-        await store.write(ingest.spans(_request(30, now - 2 * 3600 * 10**9)))
-        await store.write(ingest.spans(_request(20, now)))
+        await store.write(ingest.spans(_request(30, now - 2 * 3600 * 10**9)), wait=True)
+        await store.write(ingest.spans(_request(20, now)), wait=True)
         deleted = await asyncio.get_running_loop().run_in_executor(store._writer, store.apply_retention)
         assert deleted == 30
         assert await _count(store) == 20
@@ -101,7 +128,7 @@ async def test_retention_by_size_drops_the_oldest_until_it_fits(tmp_path):
     try:
         t0 = time.time_ns() - 10**12
         for i in range(20):  # ~20 MiB of incompressible attributes, oldest first
-            await store.write(ingest.spans(_request(1000, t0 + i * 10**9, attr_bytes=512)))
+            await store.write(ingest.spans(_request(1000, t0 + i * 10**9, attr_bytes=512)), wait=True)
         loop = asyncio.get_running_loop()
         before = await loop.run_in_executor(store._writer, store._used_bytes)
         assert before > limit

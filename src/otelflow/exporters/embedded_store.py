@@ -1,7 +1,9 @@
 """embedded_store exporter: writes spans, logs and metric points into the embedded_store extension.
 
-An export returns once its rows are committed, so a client's OK means the data is on disk; there is
-no sending queue because the database is local and its group commit already batches requests.
+By default an export returns once its rows are queued for the store's next group commit (at most
+``commit_interval`` later), as upstream exporters acknowledge once data is in their in-memory sending
+queue; ``wait_for_commit: true`` acknowledges only committed rows, at a cost in throughput when few
+requests are in flight. A store with too many uncommitted rows refuses with a retryable error.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ _CONVERT = {Signal.TRACES: ingest.spans, Signal.METRICS: ingest.metrics, Signal.
 
 class Config(Model):
     store: str = "embedded_store"  # the ID of the embedded_store extension to write into
+    wait_for_commit: bool = False
 
 
 class EmbeddedStoreExporter(Component):
@@ -49,7 +52,7 @@ class EmbeddedStoreExporter(Component):
         batch = self.convert(data)
         tel = self.settings.telemetry
         try:
-            await self.store.write(batch)
+            await self.store.write(batch, wait=self.config.wait_for_commit)
         except StoreError as exc:
             tel.add(f"otelcol_exporter_send_failed_{self.item}", batch.rows, **self.labels)
             raise ConsumerError(str(exc)) from exc

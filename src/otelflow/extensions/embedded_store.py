@@ -42,7 +42,11 @@ class RetentionConfig(Model):
 class Config(Model):
     directory: str = ""  # empty: default_directory()
     retention: RetentionConfig = RetentionConfig()
-    flush_interval: Duration = 0.1
+    # rows are committed in groups: at least this often, and sooner once commit_rows are waiting
+    commit_interval: Duration = 1.0
+    commit_rows: int = Field(default=100_000, ge=1)
+    # uncommitted rows beyond this are refused with a retryable error (back-pressure)
+    max_pending_rows: int = Field(default=1_000_000, ge=1)
 
 
 class EmbeddedStore(Component):
@@ -53,8 +57,7 @@ class EmbeddedStore(Component):
         directory = Path(config.directory or default_directory()).expanduser()
         self.store = Store(
             directory,
-            Retention(max_age=r.max_age, max_size_bytes=r.max_size_mib << 20, check_interval=max(r.check_interval, 1.0)),
-            flush_interval=config.flush_interval,
+            Retention(max_age=r.max_age, max_size_bytes=r.max_size_mib << 20, check_interval=max(r.check_interval, 1.0))
         )
 
     async def start(self, host: Host) -> None:

@@ -1,8 +1,10 @@
 """The embedded DuckDB database: one writer thread with group commit, concurrent reader threads.
 
-Writers hand in column batches and wait until the batch is committed, so an export is acknowledged
-only once its rows are in DuckDB's write-ahead log; batches arriving within ``flush_interval`` share
-one transaction, which is what makes small OTLP requests cheap to store. Readers use their own
+DuckDB pays a fixed cost of milliseconds per INSERT, so rows are committed in large groups: every
+``commit_interval``, as soon as ``commit_rows`` are pending, or at once when a writer asked to wait
+for its commit (then whatever arrived while the previous commit ran shares the next one). Rows that
+have not been committed yet are bounded by ``max_pending_rows``; past it writes are refused with a
+retryable error, which the receivers turn into back-pressure on the clients. Readers use their own
 cursors (DuckDB's MVCC gives them a consistent snapshot while the writer appends).
 """
 
@@ -46,6 +48,10 @@ class StoreError(Exception):
     """The database cannot be opened or written."""
 
 
+class StoreFull(StoreError):
+    """Too many rows wait for a commit: the caller should retry later."""
+
+
 @dataclass
 class Retention:
     max_age: float = 72 * 3600.0  # seconds; 0 keeps data forever
@@ -54,22 +60,24 @@ class Retention:
 
 
 class Store:
-    def __init__(self, directory: Path, retention: Retention | None = None, *,
-                 flush_interval: float = 0.1, flush_rows: int = 100_000, readers: int = 4):
+    def __init__(self, directory: Path, retention: Retention | None = None, *, commit_interval: float = 1.0,
+                 commit_rows: int = 100_000, max_pending_rows: int = 1_000_000, readers: int = 4):
         self.directory = Path(directory).expanduser()
         self.path = self.directory / DB_FILE
         self.retention = retention or Retention()
-        self.flush_interval = flush_interval
-        self.flush_rows = flush_rows
         self._writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="store-writer")
         self._readers = concurrent.futures.ThreadPoolExecutor(readers, thread_name_prefix="store-reader")
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._cursors_lock = threading.Lock()
         self._con: duckdb.DuckDBPyConnection | None = None
+        self.commit_interval = commit_interval
+        self.commit_rows = commit_rows
+        self.max_pending_rows = max_pending_rows
         self._pending: dict[str, Batch] = {}
-        self._waiters: list[asyncio.Future] = []
         self._pending_rows = 0
+        self._committing_rows = 0
+        self._waiters: list[asyncio.Future] = []
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._closing = False
@@ -129,43 +137,54 @@ class Store:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    async def write(self, batch: Batch) -> None:
-        """Queue rows for the next commit and return once they are committed."""
+    async def write(self, batch: Batch, wait: bool = False) -> None:
+        """Queue rows for a commit; with ``wait``, return only once they are committed."""
         if not batch.rows:
             return
         if self._closing or self._con is None:
             raise StoreError("the store is closed")
+        if self._pending_rows + self._committing_rows + batch.rows > self.max_pending_rows:
+            raise StoreFull(f"the store has {self._pending_rows + self._committing_rows} rows waiting for a commit; try again later")
         pending = self._pending.get(batch.table)
         if pending is None:
             self._pending[batch.table] = batch
         else:
             pending.extend(batch)
         self._pending_rows += batch.rows
+        if not wait:
+            if self._pending_rows >= self.commit_rows:
+                self._wake.set()
+            return
         done = asyncio.get_running_loop().create_future()
         self._waiters.append(done)
-        if self._pending_rows >= self.flush_rows or len(self._waiters) == 1:
-            self._wake.set()
+        self._wake.set()
+        await done
+
+    async def flush(self) -> None:
+        """Return once every row written so far is committed."""
+        if not self._pending_rows and not self._committing_rows:
+            return
+        done = asyncio.get_running_loop().create_future()
+        self._waiters.append(done)
+        self._wake.set()
         await done
 
     async def _flush_loop(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            await self._wake.wait()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.commit_interval)
+            except asyncio.TimeoutError:
+                pass
             self._wake.clear()
-            if not self._closing and self._pending_rows < self.flush_rows:
-                # let more requests join this transaction
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self.flush_interval)
-                except asyncio.TimeoutError:
-                    pass
-                self._wake.clear()
             batches, waiters = self._pending, self._waiters
-            self._pending, self._waiters, self._pending_rows = {}, [], 0
+            self._pending, self._waiters = {}, []
+            self._committing_rows, self._pending_rows = self._pending_rows, 0
             if batches:
                 try:
                     await loop.run_in_executor(self._writer, self._commit, list(batches.values()))
                 except Exception as exc:  # every waiter learns of it; the loop keeps serving
-                    log.error("store write failed: %s", exc)
+                    log.error("store write failed, %d rows lost: %s", self._committing_rows, exc)
                     error = StoreError(f"store write failed: {exc}")
                     for w in waiters:
                         if not w.done():
@@ -174,6 +193,7 @@ class Store:
                     for w in waiters:
                         if not w.done():
                             w.set_result(None)
+            self._committing_rows = 0
             if self._closing and not self._pending:
                 return
 
