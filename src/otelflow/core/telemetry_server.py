@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from otelflow.core.adminhttp import serve
 from otelflow.core.netaddr import split_host_port
 from otelflow.core.telemetry import Telemetry
 
@@ -151,20 +152,15 @@ class TelemetryServer:
             return
         app = web.Application()
         app.router.add_get("/metrics", self._metrics)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
         host = self.settings.host
-        site = web.TCPSite(runner, host or None, self.settings.port)
+        endpoint = f"[{host}]:{self.settings.port}" if ":" in host else f"{host}:{self.settings.port}"
         try:
-            await site.start()
+            self._runner, addresses = await serve(app, endpoint)
         except OSError as exc:
-            await runner.cleanup()
             log.warning("self-telemetry: cannot serve metrics on %s:%s (%s); continuing without it",
                         host, self.settings.port, exc)
             return
-        self._runner = runner
-        sockets = [s for s in (site._server.sockets if site._server else [])]  # noqa: SLF001
-        self.port = sockets[0].getsockname()[1] if sockets else self.settings.port
+        self.port = addresses[0][1]
         log.info("self-telemetry metrics on http://%s:%s/metrics", host, self.port)
 
     async def shutdown(self) -> None:

@@ -15,7 +15,8 @@ from pydantic import field_validator
 
 from otelflow.config.model import Model
 from otelflow.core.component import Component, Factory, Host, Kind, Settings
-from otelflow.core.netaddr import bind_address, split_host_port
+from otelflow.core.adminhttp import serve
+from otelflow.core.netaddr import split_host_port
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -116,18 +117,8 @@ class HealthCheck(Component):
     async def start(self, host: Host) -> None:
         app = web.Application()
         app.router.add_get(self.config.path, self._handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        host_, port = split_host_port(bind_address(self.config.endpoint))
-        site = web.TCPSite(runner, host_, port)
-        try:
-            await site.start()
-        except OSError:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        server = site._server  # noqa: SLF001
-        self.port = server.sockets[0].getsockname()[1] if server and server.sockets else port
+        self._runner, addresses = await serve(app, self.config.endpoint)
+        self.port = addresses[0][1]
 
     async def shutdown(self) -> None:
         self._ready = False

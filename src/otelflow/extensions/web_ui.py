@@ -21,7 +21,8 @@ from pydantic import field_validator
 from otelflow import __version__
 from otelflow.config.model import Model
 from otelflow.core.component import Component, ComponentID, Factory, Host, Kind, Settings
-from otelflow.core.netaddr import bind_address, split_host_port
+from otelflow.core.adminhttp import serve
+from otelflow.core.netaddr import split_host_port
 from otelflow.extensions.embedded_store import EmbeddedStore
 from otelflow.store import openapi, query, query_metrics, query_params, query_traces
 from otelflow.store.database import StoreError
@@ -214,21 +215,9 @@ class WebUI(Component):
     async def start(self, host: Host) -> None:
         # the store may start after this extension; requests reach it only once it is open
         self.store_extension = self._find_store(host)
-        runner = web.AppRunner(self.app(), access_log=None)
-        await runner.setup()
-        bind_host, port = split_host_port(bind_address(self.config.endpoint))
-        if bind_host == "localhost":
-            bind_host = "127.0.0.1"  # loopback IPv4 only, never every address "localhost" resolves to
-        site = web.TCPSite(runner, bind_host, port)
-        try:
-            await site.start()
-        except OSError:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        server = site._server  # noqa: SLF001
-        self.addresses = [sock.getsockname()[:2] for sock in (server.sockets if server else [])]
-        self.port = self.addresses[0][1] if self.addresses else port
+        self._runner, self.addresses = await serve(self.app(), self.config.endpoint)
+        self.port = self.addresses[0][1]
+        bind_host = self.addresses[0][0]
         shown = "127.0.0.1" if bind_host in ("0.0.0.0", "::") else bind_host
         shown = f"[{shown}]" if ":" in shown else shown
         self.settings.logger.info("otelflow UI: http://%s:%d/", shown, self.port)
