@@ -76,6 +76,11 @@ def test_print_default_config_is_a_valid_config(tmp_path):
     check = subprocess.run([sys.executable, "-m", "otelflow", "validate", "--config", str(path)], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
     assert "embedded_store" in out.stdout and "web_ui" in out.stdout
+    strict = subprocess.run([sys.executable, "-m", "otelflow", "validate", "--strict-upstream", "--config", str(path)],
+                            capture_output=True, text=True)
+    assert strict.returncode == 1
+    assert "extensions::web_ui: web_ui is an otelflow extension; otelcol has no such component" in strict.stderr
+    assert "exporters::embedded_store: embedded_store is an otelflow exporter" in strict.stderr
 
 
 def test_data_dir_needs_an_embedded_store(tmp_path):

@@ -27,6 +27,9 @@ class Config(Model):
     store: str = "embedded_store"  # the ID of the embedded_store extension to write into
     wait_for_commit: bool = False
 
+    def upstream_incompatibilities(self) -> list[str]:
+        return ["embedded_store is an otelflow exporter; otelcol has no such component"]
+
 
 class EmbeddedStoreExporter(Component):
     mutates_data = False

@@ -48,6 +48,9 @@ class Config(Model):
     # uncommitted rows beyond this are refused with a retryable error (back-pressure)
     max_pending_rows: int = Field(default=1_000_000, ge=1)
 
+    def upstream_incompatibilities(self) -> list[str]:
+        return ["embedded_store is an otelflow extension; otelcol has no such component"]
+
 
 class EmbeddedStore(Component):
     def __init__(self, settings: Settings, config: Config):

@@ -60,6 +60,9 @@ class Config(Model):
         ComponentID.parse(v)
         return v
 
+    def upstream_incompatibilities(self) -> list[str]:
+        return ["web_ui is an otelflow extension; otelcol has no such component"]
+
 
 def _finite(value: Any) -> Any:
     """NaN and infinities (a gauge may hold them) become null: JSON has no such numbers."""
