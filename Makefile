@@ -56,6 +56,11 @@ bench-quick: install bench-ref
 fuzz: install
 	$(PYTHON) bench/fuzz.py
 
+# Each web UI page in headless Chromium on a 1,000,000-span store (docs/ui.md, "Speed on 1M spans").
+.PHONY: bench-ui
+bench-ui: install
+	$(PYTHON) bench/ui_pages.py
+
 # --- the example fleet (docs/fleet.md): python-api -> go-svc -> rust-svc, Redis queue, otelflow ---
 .PHONY: demo
 demo: install
