@@ -34,5 +34,6 @@ setup(
     cmdclass={"build_py": BuildPyWithUI, "sdist": SdistWithUI},
     ext_modules=[
         Extension("otelflow.native._wire", ["src/otelflow/native/_wire.c"], extra_compile_args=["-O2"], optional=True),
+        Extension("otelflow.native._spancols", ["src/otelflow/native/_spancols.c"], extra_compile_args=["-O2"], optional=True),
     ],
 )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -100,6 +101,9 @@ class Store:
         except (OSError, duckdb.Error) as exc:
             hint = " (is another otelflow using this data directory? give each its own --data-dir)" if "lock" in str(exc).lower() else ""
             raise StoreError(f"cannot open the store at {self.path}: {exc}{hint}") from exc
+        # DuckDB sizes its pool by the machine's cores; a process pinned to fewer (taskset, cgroups)
+        # would pay for threads fighting over them.
+        con.execute(f"SET threads = {_usable_cpus()}")
         for statement in ddl():
             con.execute(statement)
         row = con.execute("SELECT value FROM otelflow_meta WHERE key = 'schema_version'").fetchone()
@@ -305,6 +309,13 @@ class Store:
         """Live data size: DuckDB's used blocks (a file keeps its size after deletes and reuses the space)."""
         row = self._con.execute("SELECT block_size, used_blocks FROM pragma_database_size()").fetchone()
         return int(row[0]) * int(row[1]) if row else 0
+
+
+def _usable_cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 def _count(result: Any) -> int:
