@@ -592,7 +592,7 @@ async def test_basic_logs_one_summary_line_per_request(caplog):
     with caplog.at_level(logging.INFO, logger="otelflow.exporter.debug"):
         await exporter.consume(traces_request())
     await exporter.shutdown()
-    assert [r.getMessage() for r in caplog.records] == ['Traces\t{"resource spans": 1, "spans": 2}']
+    assert [r.getMessage() for r in caplog.records] == ["Traces"]
     assert caplog.records[0].otelcol_fields == {"resource spans": 1, "spans": 2}
 
 
@@ -601,9 +601,9 @@ async def test_basic_summaries_for_metrics_and_logs(caplog):
     with caplog.at_level(logging.INFO, logger="otelflow.exporter.debug"):
         await metrics.consume(metrics_request())
         await logs.consume(logs_request())
-    assert [r.getMessage() for r in caplog.records] == [
-        'Metrics\t{"resource metrics": 1, "metrics": 6, "data points": 7}',
-        'Logs\t{"resource logs": 1, "log records": 2}',
+    assert [(r.getMessage(), r.otelcol_fields) for r in caplog.records] == [
+        ("Metrics", {"resource metrics": 1, "metrics": 6, "data points": 7}),
+        ("Logs", {"resource logs": 1, "log records": 2}),
     ]
 
 
@@ -612,10 +612,8 @@ async def test_detailed_with_internal_logger(caplog):
     with caplog.at_level(logging.INFO, logger="otelflow.exporter.debug"):
         await exporter.consume(logs_request())
     await exporter.shutdown()
-    assert [r.getMessage() for r in caplog.records] == [
-        'Logs\t{"resource logs": 1, "log records": 2}',
-        LOGS_DETAILED,
-    ]
+    assert [r.getMessage() for r in caplog.records] == ["Logs", LOGS_DETAILED]
+    assert caplog.records[0].otelcol_fields == {"resource logs": 1, "log records": 2}
 
 
 async def test_normal_with_internal_logger(caplog):

@@ -209,7 +209,8 @@ class DebugExporter(Component):
 
     def _emit_log(self, message: str, fields: list[tuple[str, int]]) -> None:
         if self.sampler.allow(message):
-            self.logger.info("%s\t%s", message, _fields(fields), extra={"otelcol_fields": dict(fields)})
+            # the counts are fields, as zap writes them: the log setup puts them after the message
+            self.logger.info("%s", message, extra={"otelcol_fields": dict(fields)})
 
     def _flush_stdout(self) -> None:
         stream = self._stream or sys.stdout
