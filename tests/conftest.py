@@ -6,6 +6,7 @@ import pytest
 from otelflow.config import collector, loader
 from otelflow.core.registry import Registry, default_registry
 from otelflow.core.service import Service
+from tests.backends import HTTPBackend
 
 
 @contextlib.asynccontextmanager
@@ -18,6 +19,14 @@ async def running(yaml_text: str, registry: Registry = default_registry) -> Asyn
         yield service
     finally:
         await service.shutdown(timeout=20)
+
+
+@pytest.fixture
+async def backend():
+    """A real OTLP/HTTP backend that records what it receives (modules may override it)."""
+    b = await HTTPBackend().start()
+    yield b
+    await b.stop()
 
 
 @pytest.fixture

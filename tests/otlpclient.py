@@ -101,3 +101,28 @@ def status_of(content_type: str, body: bytes) -> status_pb2.Status:
         return otlpjson.decode(body, status_pb2.Status)
     return status_pb2.Status.FromString(body)
 
+
+def authenticated_receiver(ext_id: str, ext_body: str, gp: int, hp: int,
+                           backend: str = "http://127.0.0.1:9", http_extra: str = "") -> str:
+    """A collector whose otlp receiver (gRPC on ``gp``, HTTP on ``hp``) requires the authenticator
+    ``ext_id`` (configured by ``ext_body``, indented four spaces) and forwards traces to ``backend``."""
+    return f"""
+extensions:
+  {ext_id}:
+{ext_body}
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:{gp}
+        auth: {{authenticator: {ext_id}}}
+      http:
+        endpoint: 127.0.0.1:{hp}
+        auth: {{authenticator: {ext_id}{http_extra}}}
+exporters:
+  otlphttp: {{endpoint: "{backend}", sending_queue: {{enabled: false}}, retry_on_failure: {{enabled: false}}}}
+service:
+  extensions: [{ext_id}]
+  pipelines:
+    traces: {{receivers: [otlp], exporters: [otlphttp]}}
+"""

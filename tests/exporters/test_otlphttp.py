@@ -35,13 +35,6 @@ def _logs() -> ExportLogsServiceRequest:
     return req
 
 
-@pytest.fixture
-async def backend():
-    b = await HTTPBackend().start()
-    yield b
-    await b.stop()
-
-
 @pytest.mark.parametrize("compression", ["gzip", "zstd", "snappy", "deflate", "none"])
 @pytest.mark.parametrize("encoding", ["proto", "json"])
 async def test_loki_style_path_encodings_and_headers(backend, compression, encoding):

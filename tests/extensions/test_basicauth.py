@@ -13,9 +13,9 @@ from otelflow.config.errors import ConfigError
 from otelflow.core.component import Signal
 from otelflow.core.registry import default_registry
 from otelflow.core.service import StartError
-from tests.backends import HTTPBackend, free_port
+from tests.backends import free_port
 from tests.conftest import running
-from tests.otlpclient import grpc_export, http_post, sdk_export, status_of
+from tests.otlpclient import authenticated_receiver, grpc_export, http_post, sdk_export, status_of
 
 # Hashes made by other tools: bcrypt (python bcrypt), $6$ (glibc crypt), $apr1$/$1$ (openssl passwd).
 HTPASSWD = """
@@ -38,30 +38,7 @@ def basic(user: str, password: str) -> str:
 
 
 def server_config(gp: int, hp: int, htpasswd: str, backend: str) -> str:
-    return f"""
-extensions:
-  basicauth/server:
-    htpasswd:
-{htpasswd}
-receivers:
-  otlp:
-    protocols:
-      grpc: {{endpoint: "127.0.0.1:{gp}", auth: {{authenticator: basicauth/server}}}}
-      http: {{endpoint: "127.0.0.1:{hp}", auth: {{authenticator: basicauth/server}}}}
-exporters:
-  otlphttp: {{endpoint: "{backend}", sending_queue: {{enabled: false}}, retry_on_failure: {{enabled: false}}}}
-service:
-  extensions: [basicauth/server]
-  pipelines:
-    traces: {{receivers: [otlp], exporters: [otlphttp]}}
-"""
-
-
-@pytest.fixture
-async def backend():
-    b = await HTTPBackend().start()
-    yield b
-    await b.stop()
+    return authenticated_receiver("basicauth/server", "    htpasswd:\n" + htpasswd, gp, hp, backend)
 
 
 async def test_every_htpasswd_format_accepts_its_password_only(tmp_path, backend):

@@ -10,39 +10,13 @@ import pytest
 from otelflow.config.errors import ConfigError
 from otelflow.core.component import Signal
 from otelflow.core.service import StartError
-from tests.backends import HTTPBackend, free_port
+from tests.backends import free_port
 from tests.conftest import running
-from tests.otlpclient import grpc_export, http_post, sdk_export, status_of
+from tests.otlpclient import authenticated_receiver, grpc_export, http_post, sdk_export, status_of
 
 
 def config(gp: int, hp: int, auth: str, backend: str = "http://127.0.0.1:9", http_extra: str = "") -> str:
-    return f"""
-extensions:
-  bearertokenauth/in:
-{auth}
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 127.0.0.1:{gp}
-        auth: {{authenticator: bearertokenauth/in}}
-      http:
-        endpoint: 127.0.0.1:{hp}
-        auth: {{authenticator: bearertokenauth/in{http_extra}}}
-exporters:
-  otlphttp: {{endpoint: "{backend}", sending_queue: {{enabled: false}}, retry_on_failure: {{enabled: false}}}}
-service:
-  extensions: [bearertokenauth/in]
-  pipelines:
-    traces: {{receivers: [otlp], exporters: [otlphttp]}}
-"""
-
-
-@pytest.fixture
-async def backend():
-    b = await HTTPBackend().start()
-    yield b
-    await b.stop()
+    return authenticated_receiver("bearertokenauth/in", auth, gp, hp, backend, http_extra)
 
 
 async def test_sdk_with_the_token_passes_and_others_are_refused(backend):
