@@ -23,6 +23,7 @@ class TransformContext:
         "metric",           # Metric
         "metrics",          # the repeated Metric field the metric lives in (metric functions add to it)
         "datapoint",        # Number/Histogram/ExponentialHistogram/Summary data point
+        "exemplar",         # Exemplar (exemplar context; its datapoint and metric fill those slots)
         "log",              # LogRecord
         "cache",            # dict: the context's `cache` map (a PMap, made fresh per item by the processor)
         "extra",            # anything a component needs to pass to its own functions
