@@ -52,6 +52,12 @@ bench-quick: install bench-ref
 	$(PIP) install --quiet --disable-pip-version-check rotel==0.0.1a15
 	$(PYTHON) bench/bench.py --quick
 
+# The OTTL pipeline (5 transform statements + a filter condition, bench/configs/ottl-traces.yaml):
+# otelflow vs otelcol-ref on one core each, traces at a fixed rate and flat out.
+.PHONY: bench-ottl
+bench-ottl: install bench-ref
+	$(PYTHON) bench/bench.py --seed bench/configs/ottl-traces.yaml --peers otelflow,otelcol-ref --scenarios traces-fixed,traces-max --no-baseline
+
 # At least 1,000,000 fuzz inputs through the receiver's decoders and the config loader (docs/fuzzing.md).
 fuzz: install
 	$(PYTHON) bench/fuzz.py
