@@ -216,3 +216,57 @@ async def test_fanout_copies_only_for_mutators():
     only = Keep(True)
     await Fanout([only, Keep(True)]).consume(data)
     assert Fanout([reader]).mutates_data is False and Fanout([reader, m1]).mutates_data is True
+
+
+
+class Keeper(Component):
+    """A connector that keeps the ``next`` the graph built for it."""
+
+    mutates_data = False
+
+    def __init__(self, settings, config, source, target, next):
+        self.next = next
+
+    async def consume(self, data):
+        await self.next.consume(data)
+
+
+async def test_connector_next_addresses_pipelines_by_id():
+    from otelflow.core.consumer import Router
+
+    reg = registry()
+    reg.register(Factory("keep", Kind.CONNECTOR, TagConfig, Keeper, pairs=frozenset({(Signal.TRACES, Signal.TRACES)})))
+    cfg = collector.parse(loader.load(["yaml:" + """
+receivers: {src: {}}
+processors: {tag: {value: fwd}}
+exporters: {rec/in: {}, rec/out1: {}, rec/out2: {}}
+connectors: {keep: {}}
+service:
+  pipelines:
+    traces/in: {receivers: [src], exporters: [keep, rec/in]}
+    traces/out1: {receivers: [keep], processors: [tag], exporters: [rec/out1]}
+    traces/out2: {receivers: [keep], exporters: [rec/out2]}
+"""]), reg)
+    svc = Service(cfg, reg)
+    await svc.start()
+    try:
+        keeper = next(n.component for n in svc.graph.nodes if n.kind is Kind.CONNECTOR)
+        r = keeper.next
+        assert isinstance(r, Router)
+        assert sorted(r.pipeline_ids()) == ["traces/out1", "traces/out2"]
+        one = r.consumer("traces/out2")
+        assert one is r.pipelines["traces/out2"]
+        assert isinstance(r.consumer("traces/out1", "traces/out2"), Fanout)
+        await one.consume(request())
+        assert len(svc.component(Kind.EXPORTER, "rec/out2").seen) == 1
+        assert svc.component(Kind.EXPORTER, "rec/out1").seen == []
+        # the router as a plain consumer still feeds every pipeline, each isolated from the other
+        await svc.component(Kind.RECEIVER, "src").consumers[Signal.TRACES].consume(request())
+        assert [tags(m) for m in svc.component(Kind.EXPORTER, "rec/out1").seen] == [["fwd"]]
+        assert [tags(m) for m in svc.component(Kind.EXPORTER, "rec/out2").seen] == [[], []]
+        with pytest.raises(ValueError, match='missing consumer: "traces/nope"; missing consumer: "logs"'):
+            r.consumer("traces/out1", "traces/nope", "logs")
+        with pytest.raises(ValueError, match="missing consumers"):
+            r.consumer()
+    finally:
+        await svc.shutdown()

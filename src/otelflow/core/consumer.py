@@ -68,6 +68,36 @@ class Fanout:
             raise combine(errors)
 
 
+class Router:
+    """What a connector sends to: every pipeline that lists it as a receiver, and each of them by ID.
+
+    ``consume`` fans out to all of them (as upstream's connector router does as a plain consumer);
+    ``consumer(*ids)`` gives the consumer of just those pipelines (upstream's ``Consumer(ids...)``):
+    the pipeline's own consumer for one ID, a new fan-out for several. IDs are pipeline IDs or
+    their text ("traces/name"). An ID the connector does not feed raises ``ValueError`` with
+    upstream's ``missing consumer: "<id>"`` text (all missing IDs, joined by "; ").
+    """
+
+    def __init__(self, pipelines: dict):
+        self.pipelines = {str(pid): consumer for pid, consumer in pipelines.items()}
+        consumers = list(self.pipelines.values())
+        everything = consumers[0] if len(consumers) == 1 else Fanout(consumers)
+        self.consume = everything.consume
+        self.mutates_data = everything.mutates_data
+
+    def pipeline_ids(self) -> list[str]:
+        return list(self.pipelines)
+
+    def consumer(self, *ids) -> Consumer:
+        if not ids:
+            raise ValueError("missing consumers")
+        missing = [f'missing consumer: "{pid}"' for pid in ids if str(pid) not in self.pipelines]
+        if missing:
+            raise ValueError("; ".join(missing))
+        chosen = [self.pipelines[str(pid)] for pid in ids]
+        return chosen[0] if len(chosen) == 1 else Fanout(chosen)
+
+
 async def _call(consumer: Consumer, data: Message, errors: list[BaseException]) -> None:
     try:
         await consumer.consume(data)

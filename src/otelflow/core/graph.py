@@ -3,7 +3,9 @@
 Each pipeline is ``receivers → processors → fan-out to exporters``. A receiver used by several
 pipelines is one instance whose per-signal consumer fans out to each pipeline; an exporter is one
 instance per signal; a processor is one instance per pipeline; a connector is one instance per
-(exporter-side signal, receiver-side signal) pair and feeds the pipelines that list it as a receiver.
+(exporter-side signal, receiver-side signal) pair and feeds the pipelines that list it as a receiver:
+its ``next`` is a ``Router`` that fans out to all of them or, for routing connectors, addresses
+them by pipeline ID.
 
 Components are created consumers-first, so creation order is a valid start order. ``start_order``
 puts exporters first and receivers last, as upstream does, keeping creation order among processors
@@ -18,7 +20,7 @@ from typing import Any
 from otelflow.config.collector import CollectorConfig, Pipeline, PipelineID
 from otelflow.config.errors import ConfigError, ConfigIssue, join_path
 from otelflow.core.component import Component, ComponentID, Kind, Settings, Signal
-from otelflow.core.consumer import Consumer, Fanout
+from otelflow.core.consumer import Consumer, Fanout, Router
 from otelflow.core.registry import Registry
 from otelflow.core.telemetry import Telemetry
 
@@ -110,7 +112,7 @@ class Graph:
                 continue
             key = (cid, source, target)
             if key not in self._connectors:
-                nxt = fan_out([self._entry(pid) for pid in fed])
+                nxt = Router({pid: self._entry(pid) for pid in fed})
                 self._connectors[key] = self._create(
                     Kind.CONNECTOR, cid, source, f"{source.value}->{target.value}", source=source, target=target, next=nxt
                 )
