@@ -125,9 +125,8 @@ def infer_context(statements: Iterable[str] = (), conditions: Iterable[str] = ()
     problem = _validate_candidate(inferred, required_functions, required_enums, candidates, functions)
     if problem is None:
         return inferred
-    ctx = candidates.get(inferred)
-    lower = sorted(getattr(ctx, "lower_contexts", ()) or (), key=lambda n: priority.get(n, 1 << 62))
-    for name in lower:
+    from otelflow.ottl.contexts import lower_contexts_for
+    for name in lower_contexts_for(inferred, list(candidates)):
         if _validate_candidate(name, required_functions, required_enums, candidates, functions) is None:
             return name
     raise OttlConfigError(problem)
@@ -144,7 +143,7 @@ def _validate_candidate(name: str, funcs: set[str], enums: set[str], candidates:
         if defn is None or (defn.contexts is not None and name not in defn.contexts):
             return f'inferred context "{name}" does not support the function "{f}"'
     for e in sorted(enums):
-        if e not in ctx.enums:
+        if not ctx.has_enum(e):
             return f'inferred context "{name}" does not support the enum symbol "{e}"'
     return None
 

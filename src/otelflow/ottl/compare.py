@@ -95,6 +95,9 @@ def compare(a: Any, b: Any, op: str) -> bool:
         if isinstance(b, (list, PSlice)):
             return _equality_only(to_raw(a), to_raw(b), op)
         return op == "!="
+    # Other Go values (ids, status): == and != only, by value for ids, by identity otherwise.
     if op == "==":
-        return a == b
-    return op == "!="
+        return type(a) is type(b) and a == b
+    if op == "!=":
+        return not (type(a) is type(b) and a == b)
+    return False

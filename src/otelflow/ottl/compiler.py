@@ -143,10 +143,7 @@ class Parser:
         raise OttlConfigError(f"unsupported value {node!r}")
 
     def _enum(self, name: str) -> int:
-        enums = self.context.enums
-        if name not in enums:
-            raise OttlConfigError(f"enum symbol, {name}, not found")
-        return enums[name]
+        return self.context.parse_enum(name)
 
     def _path(self, node: g.PathNode):
         prefix = node.context
@@ -262,9 +259,9 @@ class Parser:
 
     def _single(self, value: Any, kind: Kind) -> Any:
         if kind is Kind.ENUM:
-            if not isinstance(value, g.EnumNode) or value.name not in self.context.enums:
+            if not isinstance(value, g.EnumNode) or not self.context.has_enum(value.name):
                 raise OttlConfigError("must be an Enum")
-            return self.context.enums[value.name]
+            return self.context.parse_enum(value.name)
         if kind is Kind.STRING:
             if not (isinstance(value, g.Literal) and value.kind == "string"):
                 raise OttlConfigError("must be a string")

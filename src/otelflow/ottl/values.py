@@ -336,4 +336,4 @@ def type_name(v: Any) -> str:
         return "time.Duration"
     if isinstance(v, AnyValue):
         return "pcommon.Value"
-    return type(v).__name__
+    return getattr(v, "go_type", None) or type(v).__name__
