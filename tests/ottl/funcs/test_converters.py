@@ -75,8 +75,12 @@ def test_hashes():
     assert call("Murmur3Hash", lit("Hello World")) == "ce837619"
     assert call("Murmur3Hash128", lit("Hello World")) == "dbc2a0c1ab26631a27b4c09fcf1fe683"
     assert call("XXH3", lit("")) == "2d06800538d394c2"
-    assert call("CommunityID", lit("1.2.3.4"), lit(1122), lit("5.6.7.8"), lit(3344), lit("TCP"), None) \
-        == "1:wCb3OG7yAFWelaUydu0D+125CLM="
+    assert call("CommunityID", lit("1.2.3.4"), lit(12345), lit("5.6.7.8"), lit(80), lit("TCP"), None) \
+        == "1:0by3b/tE95hcOzccyt6d4kjgbZc="
+    assert call("CommunityID", lit("5.6.7.8"), lit(80), lit("1.2.3.4"), lit(12345), lit("TCP"), None) \
+        == "1:0by3b/tE95hcOzccyt6d4kjgbZc="
+    assert call("CommunityID", lit("192.168.1.1"), lit(53), lit("10.10.10.10"), lit(53000), lit("UDP"), None) \
+        == "1:gQ05/45srnixHs8V/2ejpkxhBwg="
 
 
 def test_misc():
