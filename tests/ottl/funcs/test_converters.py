@@ -94,3 +94,13 @@ def test_misc():
     assert call("Log", lit(1.0)) == 0.0
     with pytest.raises(OttlError, match="invalid input: expected number greater than zero but got -1"):
         call("Log", lit(-1.0))
+
+
+def test_is_match():
+    assert call("IsMatch", lit("operationA"), lit("operation[AC]")) is True
+    assert call("IsMatch", lit(None), lit("x")) is False
+    assert call("IsMatch", lit("a\nb"), lit("a$")) is False  # Go's $ is end of text
+    with pytest.raises(OttlConfigError, match=r"""the regex pattern supplied to IsMatch '"\\\\1"' is not a valid pattern"""):
+        STANDARD["IsMatch"].build(lit("x"), lit("\\1"))
+    with pytest.raises(OttlError, match="missing closing"):
+        call("IsMatch", lit("x"), dyn("(x"))

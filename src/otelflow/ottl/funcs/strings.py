@@ -6,6 +6,7 @@ from ..errors import OttlConfigError, OttlError
 from ..functions import FunctionTable, Kind as K, P
 from ..values import PSlice
 from ._gofmt import go_sprintf
+from ._regex import dynamic_regex
 from ._util import (as_pslice, from_utf8, go_lower, go_trim_space, go_upper, rune_start, string_like, unwrap,
                     utf8, values_equal)
 
@@ -221,6 +222,17 @@ def build_index(target, value):
             if values_equal(item, v):
                 return i
         return -1
+    return run
+
+
+@T.function("IsMatch", P("target", K.STRING_LIKE_GETTER), P("pattern", K.STRING_GETTER))
+def build_is_match(target, pattern):
+    compiled = dynamic_regex("IsMatch", pattern)
+
+    def run(ctx):
+        rx = compiled(ctx)
+        v = target(ctx)
+        return False if v is None else rx.search(v) is not None
     return run
 
 
