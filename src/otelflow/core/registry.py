@@ -18,6 +18,7 @@ _BUILTIN: dict[Kind, dict[str, str]] = {
         "resource": "otelflow.processors.resource:factory",
         "probabilistic_sampler": "otelflow.processors.probabilistic_sampler:factory",
         "tail_sampling": "otelflow.processors.tail_sampling:factory",
+        "filter": "otelflow.processors.filter:factory",
     },
     Kind.EXPORTER: {
         "otlp": "otelflow.exporters.otlp:factory",
