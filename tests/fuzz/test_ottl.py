@@ -81,7 +81,7 @@ LOG = [
     'set(log.attributes["idx"], log.body[0]) where IsList(log.body)',
     'set(log.attributes["t"], Time(log.severity_text, "%Y-%m-%d"))',
     'set(log.attributes["up"], ToUpperCase(log.body))',
-    'set(log.attributes["b64"], Base64Decode(log.body))',
+    'set(log.attributes["b64"], Decode(log.body, "base64"))',
     'set(log.attributes["url"], URL(log.body))',
     'set(log.attributes["fmt"], Format("%s-%d", [log.severity_text, log.severity_number]))',
     'set(log.attributes["ex"], ExtractPatterns(log.body, "(?P<w>[a-z]+)"))',

@@ -28,6 +28,7 @@ class Constant:
     """A getter whose value is known at config load (a literal); callable like any getter."""
 
     __slots__ = ("value",)
+    is_literal = True  # functions compile such arguments once (regexes, globs, CIDRs)
 
     def __init__(self, value: Any):
         self.value = value
@@ -197,6 +198,8 @@ def _strict(check: Callable[[Any], bool], expected: str) -> Callable[[Getter], G
             if v is None:
                 raise OttlTypeError(f"expected {expected} but got nil")
             raise OttlTypeError(f"expected {expected} but got {type_name(v)}")
+        if isinstance(get, Constant):
+            typed.is_literal = True
         return typed
     return wrap
 
