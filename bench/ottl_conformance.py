@@ -10,7 +10,8 @@ goldens: tests/ottl/testdata/goldens/<case>.json; see tests/ottl/harness.py for 
 PATTERN is a regular expression matched against case names and case-file names. Cases of one file
 run in ONE collector (one receiver and pipeline per case); config_error cases run alone through
 `validate`. `run --collector otelcol-ref` is the harness's self-check: it must report 0 differences.
-The reference binary is bench/.build/bin/otelcol-ref, or $OTELCOL_REF / --otelcol-ref PATH.
+The reference binary is bench/.build/bin/otelcol-ref, or $OTELCOL_REF / --otelcol-ref PATH; routing-connector
+cases use bench/.build/bin/otelcol-ref-routing (all modules v0.148.0), or $OTELCOL_REF_ROUTING.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def _setup_ref(path: str | None) -> None:
+def _setup_ref(path: str | None, routing: str | None) -> None:
     if path:
         os.environ["OTELCOL_REF"] = str(Path(path).resolve())
+    if routing:
+        os.environ["OTELCOL_REF_ROUTING"] = str(Path(routing).resolve())
 
 
 def cmd_list(pattern: str | None) -> int:
@@ -132,6 +135,8 @@ def cmd_run(pattern: str | None, collector: str, keep: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--otelcol-ref", help="path of the reference binary (default $OTELCOL_REF or bench/.build/bin)")
+    p.add_argument("--otelcol-ref-routing", help="reference binary for routing-connector cases (default "
+                   "$OTELCOL_REF_ROUTING or bench/.build/bin/otelcol-ref-routing)")
     sub = p.add_subparsers(dest="command", required=True)
     ls = sub.add_parser("list")
     ls.add_argument("pattern", nargs="?")
@@ -142,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--collector", default="otelflow", choices=["otelflow", "otelcol-ref"])
     run.add_argument("--keep", action="store_true", help="keep configs, outputs and logs")
     args = p.parse_args(argv)
-    _setup_ref(args.otelcol_ref)
+    _setup_ref(args.otelcol_ref, args.otelcol_ref_routing)
     if args.command == "list":
         return cmd_list(args.pattern)
     if args.command == "record":

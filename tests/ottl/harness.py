@@ -23,6 +23,8 @@ A case file holds ``cases:``, a list of cases::
       expect: config_error                 # optional: otelcol-ref refuses the config
       error_contains: ["Foo("]             # config_error: what otelflow's message must name
       xfail_otelflow: "reason"             # optional, visible: otelflow is known not to pass yet
+      unordered: true                      # optional: upstream's order of list elements and data
+                                           # points is not stable (built from Go maps): compare sorted
 
 Cases of one file run together in ONE collector: each case gets its own receiver ``otlp/<case>``
 on its own port, its own components (``transform/<case>``, ``routing/<case>`` ...) and pipeline
@@ -60,8 +62,12 @@ GOLDENS_DIR = TESTDATA / "goldens"
 SIGNALS = ("traces", "metrics", "logs")
 NAME_RE = re.compile(r"^[a-z0-9_]+$")
 CASE_KEYS = {"name", "description", "signal", "input", "processors", "connectors", "headers", "receiver",
-             "wait", "expect", "error_contains", "xfail_otelflow"}
+             "wait", "expect", "error_contains", "xfail_otelflow", "unordered"}
 MAIN_OUTPUT = "out"
+# The routing connector is recorded with a separate reference build (all modules v0.148.0: the Go
+# proxy here does not serve routingconnector v0.161.0); the main otelcol-ref has no routing connector.
+OTELCOL_REF_ROUTING = Path(os.environ.get("OTELCOL_REF_ROUTING",
+                                          rig.REPO / "bench" / ".build" / "bin" / "otelcol-ref-routing"))
 SETTLE = 0.4  # seconds after the last request before stopping, when nothing else tells us to wait
 
 
@@ -84,6 +90,7 @@ class Case:
     expect: str
     error_contains: list[str]
     xfail_otelflow: str | None
+    unordered: bool = False
 
     @classmethod
     def from_dict(cls, raw: dict, file: str) -> "Case":
@@ -118,7 +125,8 @@ class Case:
                    inputs=inputs, processors=dict(raw.get("processors") or {}),
                    connectors=dict(raw.get("connectors") or {}), headers=dict(raw.get("headers") or {}),
                    receiver=dict(raw.get("receiver") or {}), wait=float(raw.get("wait", 0)), expect=expect,
-                   error_contains=error_contains, xfail_otelflow=raw.get("xfail_otelflow"))
+                   error_contains=error_contains, xfail_otelflow=raw.get("xfail_otelflow"),
+                   unordered=bool(raw.get("unordered", False)))
 
     @property
     def is_config_error(self) -> bool:
@@ -304,8 +312,17 @@ class BatchResult:
     returncode: int | None
 
 
-def _collector_command(collector: str, config: Path, validate: bool = False) -> list[str]:
-    cmd = rig.collector_command(collector, config)
+def uses_routing(cases: list[Case]) -> bool:
+    return any("routing" == kind.partition("/")[0] for c in cases for kind in c.connectors)
+
+
+def _collector_command(collector: str, config: Path, validate: bool = False, routing: bool = False) -> list[str]:
+    if collector == "otelcol-ref" and routing:
+        if not OTELCOL_REF_ROUTING.exists():
+            raise SystemExit(f"{OTELCOL_REF_ROUTING} is missing: build it with `make -C bench ref-routing`")
+        cmd = [str(OTELCOL_REF_ROUTING), "--config", str(config)]
+    else:
+        cmd = rig.collector_command(collector, config)
     if validate:
         cmd.insert(len(cmd) - 2, "validate")  # <exe...> validate --config F
     return cmd
@@ -316,12 +333,12 @@ def _items_per_output(raw: bytes) -> int:
 
 
 def _start(collector: str, config_path: Path, log_path: Path, ports: list[int],
-           timeout: float) -> tuple[subprocess.Popen, str | None]:
+           timeout: float, routing: bool = False) -> tuple[subprocess.Popen, str | None]:
     """Start the collector; -> (process, None) once every port listens, or (process, error)."""
     log = open(log_path, "wb")
     env = dict(os.environ)
-    proc = subprocess.Popen(_collector_command(collector, config_path), stdout=log, stderr=subprocess.STDOUT,
-                            cwd=config_path.parent, env=env)
+    proc = subprocess.Popen(_collector_command(collector, config_path, routing=routing), stdout=log,
+                            stderr=subprocess.STDOUT, cwd=config_path.parent, env=env)
     log.close()
     try:
         for port in ports:
@@ -357,6 +374,26 @@ def _refused_cases(text: str, cases: list[Case]) -> dict[str, str]:
 
 def run_batch(cases: list[Case], collector: str, workdir: Path, expected: dict[str, dict[str, int]] | None = None,
               start_timeout: float = 30.0, max_wait: float = 10.0, retries: int = 8) -> BatchResult:
+    """See _run_batch. For otelcol-ref, routing cases run in their own batch (another binary)."""
+    cases = [c for c in cases if not c.is_config_error]
+    if collector != "otelcol-ref":
+        return _run_batch(cases, collector, workdir, expected, start_timeout, max_wait, retries)
+    parts = [([c for c in cases if not uses_routing([c])], False), ([c for c in cases if uses_routing([c])], True)]
+    merged = BatchResult(collector, {}, {}, "", None)
+    for group, routing in parts:
+        if not group:
+            continue
+        res = _run_batch(group, collector, workdir / ("routing" if routing else "main"), expected, start_timeout,
+                         max_wait, retries, routing=routing)
+        merged.results.update(res.results)
+        merged.refused.update(res.refused)
+        merged.log += res.log
+        merged.returncode = res.returncode
+    return merged
+
+
+def _run_batch(cases: list[Case], collector: str, workdir: Path, expected: dict[str, dict[str, int]] | None,
+               start_timeout: float, max_wait: float, retries: int, routing: bool = False) -> BatchResult:
     """Run output cases together in one collector; see the module doc.
 
     ``expected``: case -> output -> items (from the goldens): stop as soon as every output holds
@@ -376,7 +413,7 @@ def run_batch(cases: list[Case], collector: str, workdir: Path, expected: dict[s
         config_path = workdir / f"config{attempt}.yaml"
         config_path.write_text(dump_config(build_config(todo, ports, outdir)), encoding="utf-8")
         log_path = workdir / f"{collector}{attempt}.log"
-        proc, error = _start(collector, config_path, log_path, list(ports.values()), start_timeout)
+        proc, error = _start(collector, config_path, log_path, list(ports.values()), start_timeout, routing)
         if error is not None:
             log_text = error
             named = _refused_cases(error, todo)
@@ -444,14 +481,15 @@ def run_config_error(case: Case, collector: str, workdir: Path, start_timeout: f
     workdir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / f"{case.name}.yaml"
     config_path.write_text(single_config_text(case, workdir), encoding="utf-8")
-    out = subprocess.run(_collector_command(collector, config_path, validate=True), capture_output=True,
-                         text=True, timeout=120, cwd=workdir)
+    routing = uses_routing([case])
+    out = subprocess.run(_collector_command(collector, config_path, validate=True, routing=routing),
+                         capture_output=True, text=True, timeout=120, cwd=workdir)
     if out.returncode != 0:
         return {"phase": "validate", "exit_code": out.returncode, "error": _error_text(out.stdout + out.stderr)}
     log_path = workdir / f"{case.name}.{collector}.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(_collector_command(collector, config_path), stdout=log, stderr=subprocess.STDOUT,
-                                cwd=workdir)
+        proc = subprocess.Popen(_collector_command(collector, config_path, routing=routing), stdout=log,
+                                stderr=subprocess.STDOUT, cwd=workdir)
     try:
         proc.wait(timeout=start_timeout)
     except subprocess.TimeoutExpired:
@@ -493,8 +531,15 @@ def golden_from_config_error(case: Case, outcome: dict) -> dict:
 
 def write_golden(case: Case, golden: dict) -> None:
     GOLDENS_DIR.mkdir(parents=True, exist_ok=True)
-    case.golden_path.write_text(json.dumps(golden, indent=1, ensure_ascii=False, sort_keys=False) + "\n",
-                                encoding="utf-8")
+    # compact: one line per top-level key, one line per record
+    lines = []
+    for key, value in golden.items():
+        if key == "records":
+            body = ",\n  ".join(rig.canonical(r) for r in value)
+            lines.append(f'"records": [\n  {body}\n ]' if value else '"records": []')
+        else:
+            lines.append(f"{json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}")
+    case.golden_path.write_text("{\n " + ",\n ".join(lines) + "\n}\n", encoding="utf-8")
 
 
 def expected_items(cases: list[Case]) -> dict[str, dict[str, int]]:
@@ -504,6 +549,37 @@ def expected_items(cases: list[Case]) -> dict[str, dict[str, int]]:
         if g and g.get("expect") == "output":
             out[c.name] = {k: v for k, v in g.get("items", {}).items() if v}
     return out
+
+
+def sort_kvlists(node: Any) -> Any:
+    """Map values (``kvlistValue``) built by converters from Go maps (ParseJSON, URL, UserAgent,
+    ParseCSV...) have no stable key order upstream: compare them sorted by key. Attribute lists keep
+    their order."""
+    if isinstance(node, dict):
+        out = {k: sort_kvlists(v) for k, v in node.items()}
+        kv = out.get("kvlistValue")
+        if isinstance(kv, dict) and isinstance(kv.get("values"), list):
+            kv["values"] = sorted(kv["values"], key=lambda e: str(e.get("key")) if isinstance(e, dict) else "")
+        return out
+    if isinstance(node, list):
+        return [sort_kvlists(v) for v in node]
+    return node
+
+
+def sort_lists(node: Any) -> Any:
+    """For ``unordered`` cases: array values and data points compared in sorted order."""
+    if isinstance(node, dict):
+        out = {k: sort_lists(v) for k, v in node.items()}
+        for key in ("dataPoints",):
+            if isinstance(out.get(key), list):
+                out[key] = sorted(out[key], key=rig.canonical)
+        arr = out.get("arrayValue")
+        if isinstance(arr, dict) and isinstance(arr.get("values"), list):
+            arr["values"] = sorted(arr["values"], key=rig.canonical)
+        return out
+    if isinstance(node, list):
+        return [sort_lists(v) for v in node]
+    return node
 
 
 def check(case: Case, golden: dict, result: CaseResult | None, refused: str | None,
@@ -520,7 +596,10 @@ def check(case: Case, golden: dict, result: CaseResult | None, refused: str | No
         problems.append(f"HTTP status per request: upstream {want}, {collector} {have}\n"
                         f"  upstream bodies: {[r['body'][:300] for r in golden['responses']]}\n"
                         f"  {collector} bodies: {[r['body'][:300] for r in result.responses]}")
-    comparison = rig.compare(golden["records"], result.records(), "upstream", collector)
+    want_records, have_records = sort_kvlists(golden["records"]), sort_kvlists(result.records())
+    if case.unordered:
+        want_records, have_records = sort_lists(want_records), sort_lists(have_records)
+    comparison = rig.compare(want_records, have_records, "upstream", collector)
     if not comparison.equal:
         problems.append(comparison.report("upstream", collector))
     return problems
