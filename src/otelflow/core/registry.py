@@ -18,6 +18,7 @@ _BUILTIN: dict[Kind, dict[str, str]] = {
         "resource": "otelflow.processors.resource:factory",
         "probabilistic_sampler": "otelflow.processors.probabilistic_sampler:factory",
         "tail_sampling": "otelflow.processors.tail_sampling:factory",
+        "transform": "otelflow.processors.transform:factory",
         "filter": "otelflow.processors.filter:factory",
     },
     Kind.EXPORTER: {
@@ -34,6 +35,7 @@ _BUILTIN: dict[Kind, dict[str, str]] = {
         "forward": "otelflow.connectors.forward:factory",
         "spanmetrics": "otelflow.connectors.spanmetrics:factory",
         "span_metrics": "otelflow.connectors.spanmetrics:factory",
+        "routing": "otelflow.connectors.routing:factory",
     },
     Kind.EXTENSION: {
         "health_check": "otelflow.extensions.health_check:factory",
