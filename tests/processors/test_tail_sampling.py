@@ -210,8 +210,10 @@ def test_unknown_policy_keys_holding_maps_are_ignored_as_upstream():
 def test_policies_otelflow_refuses_at_validation():
     numeric = config_error({"policies": [{"name": "n", "type": "numeric_attribute", "numeric_attribute": {"key": "k"}}]})
     assert 'failed to create policy evaluator for "n": at least one of min_value or max_value must be set' in numeric
-    ottl = config_error({"policies": [{"name": "o", "type": "ottl_condition", "ottl_condition": {"span": ["true"]}}]})
-    assert "ottl_condition policies are not supported in otelflow yet" in ottl
+    ottl = config_error({"policies": [{"name": "o", "type": "ottl_condition", "ottl_condition": {}}]})
+    assert 'failed to create policy evaluator for "o": expected at least one OTTL condition to filter on' in ottl
+    bad = config_error({"policies": [{"name": "o", "type": "ottl_condition", "ottl_condition": {"span": ["Nope()"]}}]})
+    assert 'unable to parse OTTL condition "Nope()": undefined function "Nope"' in bad
 
 
 def test_route_rule_placement():
@@ -834,3 +836,50 @@ def test_overload_keeps_memory_bounded_and_the_process_alive():
     finally:
         if collector.proc and collector.proc.poll() is None:
             collector.stop(timeout=10)
+
+
+# ---- ottl_condition -------------------------------------------------------------------------------
+
+
+def ottl_policy(**cfg) -> list:
+    return [{"name": "ottl", "type": "ottl_condition", "ottl_condition": cfg}]
+
+
+async def test_ottl_condition_samples_traces_with_a_matching_span_anywhere():
+    sink = Sink()
+    proc = make({"decision_wait": "1s", "policies": ottl_policy(
+        span=['attributes["http.route"] == "/checkout"', 'resource.attributes["service.name"] == "vip"'])}, sink)
+    await proc.consume(request({"trace": 1}, {"trace": 1, "attrs": {"http.route": "/checkout"}}, {"trace": 2},
+                               {"trace": 3, "attrs": {"http.route": "/home"}}))
+    await proc.consume(request({"trace": 4}, resource={"service.name": "vip"}))
+    await decide_all(proc)
+    assert sent_traces(sink) == {tid(1): 2, tid(4): 1}
+
+
+async def test_ottl_condition_with_context_names_and_span_events():
+    sink = Sink()
+    proc = make({"decision_wait": "1s", "policies": ottl_policy(
+        span=['span.name == "pay" and IsRootSpan()'], spanevent=['spanevent.name == "exception"'])}, sink)
+    req = request({"trace": 1, "name": "pay", "root": True}, {"trace": 2, "name": "pay"}, {"trace": 3})
+    req.resource_spans[0].scope_spans[0].spans[2].events.add(name="exception")
+    await proc.consume(req)
+    await decide_all(proc)
+    assert sent_traces(sink) == {tid(1): 1, tid(3): 1}
+
+
+@pytest.mark.parametrize("mode, sampled, errors", [("propagate", {}, 1), ("ignore", {1: 1}, 0), ("silent", {1: 1}, 0),
+                                                   ("", {1: 1}, 0)])
+async def test_ottl_condition_error_modes(mode, sampled, errors):
+    sink = Sink()
+    cfg = {"span": ['Substring(name, 5, 1) == "x"', 'name == "ok"']}
+    if mode:
+        cfg["error_mode"] = mode
+    proc = make({"decision_wait": "1s", "policies": ottl_policy(**cfg)}, sink)
+    await proc.consume(request({"trace": 1, "name": "ok"}))
+    await decide_all(proc)
+    assert sent_traces(sink) == {tid(k): v for k, v in sampled.items()}
+    assert proc.telemetry.value("otelcol_processor_tail_sampling_sampling_policy_evaluation_error") == errors
+
+
+def test_ottl_condition_error_mode_is_checked():
+    assert "unknown error mode loud" in config_error({"policies": ottl_policy(span=["true"], error_mode="loud")})

@@ -10,7 +10,6 @@ from __future__ import annotations
 from otelflow.processors.tail_sampling import policies as p
 from otelflow.processors.tail_sampling.combinators import And, Composite, Drop, Not, Route, is_statistical
 
-NOT_SUPPORTED_OTTL = "ottl_condition policies are not supported in otelflow yet"
 NUMERIC_NO_BOUNDS = ("at least one of min_value or max_value must be set (otelcol v0.161.0 accepts this "
                      "and then fails on the first trace it evaluates)")
 _NO_ROUTE = ("probabilistic", "rate_limiting", "bytes_limiting", "composite", "drop")
@@ -69,9 +68,12 @@ def _shared(cfg) -> p.Evaluator:
     if t == "trace_flags":
         return p.TraceFlags()
     if t == "ottl_condition":
-        if not cfg.ottl_condition.span and not cfg.ottl_condition.spanevent:
-            raise BuildError("expected at least one OTTL condition to filter on")
-        raise BuildError(NOT_SUPPORTED_OTTL)
+        from otelflow.processors.tail_sampling import ottl
+
+        try:
+            return ottl.build(cfg.ottl_condition)
+        except ValueError as exc:
+            raise BuildError(str(exc)) from None
     raise BuildError(f"unknown sampling policy type {t}")
 
 

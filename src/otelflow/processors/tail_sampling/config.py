@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 
 from otelflow.config.model import Duration, Model
 
@@ -104,6 +104,14 @@ class OTTLConditionCfg(_Strict):
     error_mode: str = ""
     span: list[str] = []
     spanevent: list[str] = []
+
+    @field_validator("error_mode")
+    @classmethod
+    def _error_mode(cls, value: str) -> str:
+        if value == "":
+            return value  # left unset: errors count as no match, without a log (as upstream)
+        from otelflow.ottl.collection import parse_error_mode
+        return parse_error_mode(value)
 
 
 class RouteSampling(_Strict):
