@@ -256,9 +256,17 @@ def test_legacy_metric_names_and_resource_attributes():
     assert sink.got == []
 
 
-def test_legacy_metric_expr_is_refused_and_bad_match_types_fail_at_creation():
-    with pytest.raises(ValueError, match='match_type "expr"'):
-        make({"metrics": {"include": {"match_type": "expr", "expressions": ['MetricName == "x"']}}}, Signal.METRICS)
+def test_legacy_metric_expr_subset():
+    _, sink = run({"metrics": {"include": {"match_type": "expr", "expressions": [
+        'MetricName == "temperature"', 'Label("code") == "500" && MetricType == "Histogram"']}}}, metrics())
+    assert mshape(sink.got[0]) == [[("temperature", [7]), ("latency", [3])]]
+    _, sink = run({"metrics": {"exclude": {"match_type": "expr", "expressions": ['HasLabel("code")']}}}, metrics())
+    assert mshape(sink.got[0]) == [[("temperature", [7])]]
+    with pytest.raises(ValueError, match="not supported in expr expressions by otelflow"):
+        make({"metrics": {"include": {"match_type": "expr", "expressions": ["len(MetricName) > 3"]}}}, Signal.METRICS)
+
+
+def test_bad_match_types_fail_at_creation():
     with pytest.raises(ValueError, match="unrecognized match_type: 'glob'"):
         make({"metrics": {"include": {"match_type": "glob", "metric_names": ["x"]}}}, Signal.METRICS)
 

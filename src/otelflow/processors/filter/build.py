@@ -169,7 +169,10 @@ class _MetricNames:
         self.names = names
 
     def eval(self, ctx) -> bool:
-        return self.names.matches(ctx.metric.name)
+        names = self.names
+        if hasattr(names, "programs"):  # expr matcher: looks at the whole metric
+            return names.matches(ctx.metric)
+        return names.matches(ctx.metric.name)
 
 
 def _resource_expr(mp: MetricMatchProperties | None):
@@ -185,8 +188,8 @@ def _metric_expr(mp: MetricMatchProperties | None):
     if mp.match_type == "expr":
         if not mp.expressions:
             return None
-        raise ValueError('match_type "expr" (expr-lang expressions over metric name and labels) is not supported '
-                         "by otelflow; use the OTTL keys metrics.metric / metrics.datapoint instead")
+        from otelflow.processors.filter.exprlang import ExprMatcher
+        return _MetricNames(ExprMatcher(mp.expressions))
     if not mp.metric_names:
         return None
     return _MetricNames(fm.create_filterset(mp.metric_names, mp.match_type, mp.regexp))
