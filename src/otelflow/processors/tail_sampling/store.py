@@ -1,7 +1,7 @@
 """How buffered spans are held: serialized protobuf, never Python objects per field.
 
 A request is cut per (trace, ResourceSpans) into *fragments*, as upstream cuts it: the ResourceSpans
-header (resource, schema URL) — one bytes object shared by every fragment cut from the same header —
+header (the resource; schema URLs are not kept, as upstream does not pass them on) — one bytes object shared by every fragment cut from the same header —
 and the body: the wire form of the ScopeSpans entries holding that trace's spans. A trace keeps its
 fragments in arrival order; ``b"".join`` of them, each framed as field 1 of ExportTraceServiceRequest,
 *is* the serialized request holding the trace, so evaluating or forwarding a trace costs one C parse.
@@ -46,9 +46,9 @@ class Headers:
         self.limit = limit
 
     def header(self, rs) -> bytes:
+        # Upstream rebuilds each ResourceSpans from the resource and scope alone: schema URLs are
+        # not passed on (newResourceSpanFromSpanAndScopes copies Resource() and Scope() only).
         head = _field(b"\x0a", rs.resource.SerializeToString()) if rs.HasField("resource") else b""
-        if rs.schema_url:
-            head += _field(b"\x1a", rs.schema_url.encode())
         known = self.known.get(head)
         if known is None:
             if len(self.known) >= self.limit:
@@ -58,10 +58,7 @@ class Headers:
 
 
 def _scope_header(ss) -> bytes:
-    head = _field(b"\x0a", ss.scope.SerializeToString()) if ss.HasField("scope") else b""
-    if ss.schema_url:
-        head += _field(b"\x1a", ss.schema_url.encode())
-    return head
+    return _field(b"\x0a", ss.scope.SerializeToString()) if ss.HasField("scope") else b""
 
 
 def cut(request, headers: Headers, want_root: bool) -> dict[bytes, list]:
@@ -76,7 +73,7 @@ def cut(request, headers: Headers, want_root: bool) -> dict[bytes, list]:
                 continue
             ids = [s.trace_id for s in spans]
             first = ids[0]
-            if ids.count(first) == len(ids):  # one trace: take the ScopeSpans as it is
+            if ids.count(first) == len(ids) and not ss.schema_url:  # one trace: take the ScopeSpans as it is
                 entry = bodies.get(first)
                 if entry is None:
                     bodies[first] = entry = [[], 0, False]
