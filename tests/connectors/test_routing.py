@@ -248,16 +248,32 @@ async def test_ignore_treats_a_failing_condition_as_no_match(mode):
         assert [shape(m) for m in r.seen("a")] == [[("one", [("s", ["abcdefg"])])]]
 
 
-async def test_request_context_routes_match_nothing_yet():
+@pytest.mark.parametrize("metadata, routed", [
+    ({"x-tenant": ["acme"]}, True), ({"x-tenant": ["other", "acme"]}, True), ({"X-Tenant": ["acme"]}, True),
+    ({"x-tenant": ["ecorp"]}, False), (None, False),
+])
+async def test_request_context_routes_on_the_client_metadata(metadata, routed):
+    from otelflow.core.client import request_metadata
+
     async with Running("traces", """
     default_pipelines: [traces/c]
     table:
       - context: request
         condition: 'request["X-Tenant"] == "acme"'
         pipelines: [traces/a]
+      - context: request
+        condition: 'request["X-Tenant"] != "acme"'
+        action: copy
+        pipelines: [traces/b]
 """) as r:
-        await r.send(traces(("one", [("s", ["1"])])))
-        assert r.seen("a") == [] and len(r.seen("c")) == 1
+        token = request_metadata.set(metadata)
+        try:
+            await r.send(traces(("one", [("s", ["1"])])))
+        finally:
+            request_metadata.reset(token)
+        assert (len(r.seen("a")), len(r.seen("c"))) == ((1, 0) if routed else (0, 1))
+        # != matches a request carrying another value, not one without the key
+        assert len(r.seen("b")) == (1 if metadata and not routed else 0)
 
 
 async def test_routes_of_another_signals_context_never_match():

@@ -21,6 +21,7 @@ from google.protobuf.message import Message
 from otelflow.connectors.routing import moves
 from otelflow.connectors.routing.config import Config, RoutingTableItem
 from otelflow.connectors.routing.request import parse_request_condition
+from otelflow.core.client import request_metadata
 from otelflow.core.component import Component, Factory, Kind, Settings, Signal
 from otelflow.core.consumer import ConsumerError, combine
 from otelflow.ottl.compiler import Parser
@@ -154,8 +155,7 @@ class Routing(Component):
         move = route.action != "copy"
         context = route.context
         if context == "request":
-            # No client metadata reaches connectors in otelflow yet: nothing matches.
-            if route.request.match(None):
+            if route.request.match(request_metadata.get()):
                 matched.MergeFrom(data)
                 if move:
                     data.Clear()

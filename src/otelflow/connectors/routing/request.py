@@ -1,9 +1,9 @@
 """The ``request`` context's tiny condition grammar: ``request["<name>"] == "<value>"`` (or ``!=``),
-matched against the request's gRPC metadata or HTTP headers (upstream's request.go).
-
-otelflow does not carry client metadata from its receivers to processors and connectors yet
-(README, "Client metadata"), so a request-context route is parsed and validated as upstream does,
-and then matches no request: its data goes on to the next routes and the default pipelines.
+matched against the request's gRPC metadata or HTTP headers (upstream's request.go), as the
+receiver left them in ``otelflow.core.client.request_metadata``: gRPC metadata always, HTTP headers
+with the receiver's ``include_metadata: true``. Where a component between the receiver and the
+connector hands data to another task (``batch``), the metadata is gone and such routes match
+nothing, as upstream's context is lost there.
 """
 
 from __future__ import annotations

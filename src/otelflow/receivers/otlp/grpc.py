@@ -8,6 +8,7 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from otelflow.config.settings import GRPCServerSettings
+from otelflow.core.client import metadata_of, request_metadata
 from otelflow.core.component import Component, Host, Signal
 from otelflow.core.consumer import ConsumerError
 from otelflow.core.netaddr import bind_address
@@ -51,11 +52,14 @@ class GRPCServer(Component):
                     await self.auth.authenticate(header_map(context.invocation_metadata() or ()))
                 except AuthError as exc:
                     await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+            token = request_metadata.set(metadata_of(context.invocation_metadata() or ()))
             try:
                 await deliver(signal, request, "grpc")
             except ConsumerError as exc:
                 code = grpc.StatusCode.INVALID_ARGUMENT if exc.permanent else grpc.StatusCode.UNAVAILABLE
                 await context.abort(code, str(exc) or ("Bad Request" if exc.permanent else "Service Unavailable"))
+            finally:
+                request_metadata.reset(token)
             return response
 
         return grpc.unary_unary_rpc_method_handler(

@@ -16,6 +16,7 @@ from aiohttp import web
 from google.protobuf.message import DecodeError
 from google.rpc import status_pb2
 
+from otelflow.core.client import metadata_of, request_metadata
 from otelflow.core.component import Component, Host, Signal
 from otelflow.core.compression import DEFAULT_ALGORITHMS, DecompressionError, TooLargeError, decompress
 from otelflow.core.consumer import ConsumerError
@@ -102,6 +103,7 @@ class HTTPServer(Component):
         response_pb = success_response(signal).SerializeToString()
         response_json = self._json_response[signal]
         deliver = self.receiver.deliver
+        include_metadata = self.settings.include_metadata
 
         async def handle(request: web.Request) -> web.StreamResponse:
             cors = self._cors_headers(request)
@@ -129,10 +131,13 @@ class HTTPServer(Component):
                     raise _Reject(400, str(exc)) from None
                 except (DecodeError, InvalidIDError, RuntimeWarning, RecursionError) as exc:
                     raise _Reject(400, str(exc) or "unable to unmarshal request") from None
+                token = request_metadata.set(metadata_of(request.headers.items()) if include_metadata else None)
                 try:
                     await deliver(signal, message, "http")
                 except ConsumerError as exc:
                     raise _Reject(400 if exc.permanent else 503, str(exc)) from None
+                finally:
+                    request_metadata.reset(token)
             except _Reject as exc:
                 return web.Response(
                     status=exc.status, body=_status_body(encoding, exc.status, str(exc)), content_type=encoding, headers=cors

@@ -1,0 +1,25 @@
+"""What the client sent besides the data: the request's metadata, for the components that look at
+it while the request is being handled (the routing connector's ``request`` context).
+
+The receivers set ``request_metadata`` around the pipeline call: gRPC's incoming metadata always
+(as upstream's ``metadata.FromIncomingContext`` always sees it), HTTP headers only with
+``include_metadata: true`` (as upstream's ``client.Info``). It is a context variable, so it follows
+the request down the awaited call chain and is lost where a component hands data to another task
+(batch, queues), much as upstream loses it there. Keys are lower-case; values are lists.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import Iterable, Mapping
+
+request_metadata: ContextVar[Mapping[str, list[str]] | None] = ContextVar("otelflow_request_metadata", default=None)
+
+
+def metadata_of(pairs: Iterable[tuple[str, object]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for key, value in pairs:
+        if isinstance(value, bytes):  # gRPC binary ("-bin") metadata
+            continue
+        out.setdefault(str(key).lower(), []).append(str(value))
+    return out
