@@ -501,8 +501,8 @@ def run_config_error(case: Case, collector: str, workdir: Path, start_timeout: f
 def _error_text(text: str) -> str:
     """The error lines of a collector's output (without timestamps), for the goldens."""
     lines = [re.sub(r"^\d{4}-\d\d-\d\dT[\d:.]+Z\s+", "", line) for line in text.splitlines()]
-    keep = [line for line in lines if re.search(r"error|Error|invalid|failed|unknown", line)]
-    return "\n".join(keep or lines)[-4000:]
+    first = next((i for i, line in enumerate(lines) if re.search(r"error|Error|invalid|failed|unknown", line)), 0)
+    return "\n".join(lines[first:])[-4000:]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -238,8 +238,7 @@ def iterate_items(request: Message, context: str, ctx: TransformContext,
                     events = item.events
                     n = 0
                     while n < len(events):
-                        ctx.event = events[n]
-                        ctx.event_index = n
+                        ctx.event = events[n]  # event_index stays unset: no upstream component sets it
                         n += 1
                         ctx.cache = new_pmap() if fresh_cache else shared_cache
                         yield ctx

@@ -247,6 +247,8 @@ class Parser:
             raise OttlConfigError(f'"{arg.function_name}" is not a valid value: converters are called with "()"')
         if param.is_list:
             if not isinstance(arg.value, g.ListNode):
+                if param.runtime_slice:
+                    return self._getter(arg.value)
                 raise OttlConfigError(f"must be a list of type {param.kind.value}")
             out = []
             for i, item in enumerate(arg.value.items):
@@ -290,7 +292,14 @@ class Parser:
 
 
 def _snake(name: str) -> str:
-    return name
+    """Named arguments match parameters as upstream's strcase.ToCamel does: ``resolveConflicts``
+    and ``resolve_conflicts`` both name the parameter ``resolve_conflicts``."""
+    out = []
+    for i, ch in enumerate(name):
+        if ch.isupper() and i and name[i - 1] != "_":
+            out.append("_")
+        out.append(ch.lower())
+    return "".join(out)
 
 
 def _names_text(names: tuple[str, ...], path: str = "") -> str:

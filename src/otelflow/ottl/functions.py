@@ -69,6 +69,9 @@ class Param:
     kind: Kind
     optional: bool = False
     is_list: bool = False
+    # A list parameter that also takes one getter giving a slice at run time (upstream's
+    # SliceGetter): the builder then receives that getter instead of a list.
+    runtime_slice: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,8 +106,9 @@ class FunctionTable:
         return dict(self.defs)
 
 
-def P(name: str, kind: Kind, *, optional: bool = False, is_list: bool = False) -> Param:
-    return Param(name, kind, optional, is_list)
+def P(name: str, kind: Kind, *, optional: bool = False, is_list: bool = False,
+      runtime_slice: bool = False) -> Param:
+    return Param(name, kind, optional, is_list, runtime_slice)
 
 
 def combine(*tables: dict[str, FunctionDef]) -> dict[str, FunctionDef]:

@@ -65,6 +65,9 @@ def go_json(raw: Any) -> str:
         return "{" + ",".join(f"{json_string(k)}:{go_json(raw[k])}" for k in sorted(raw)) + "}"
     if isinstance(raw, (list, tuple)):
         return "[" + ",".join(go_json(x) for x in raw) + "]"
+    ident = getattr(raw, "raw", None)
+    if isinstance(ident, bytes):  # pcommon.TraceID / SpanID: Go arrays, written as arrays of numbers
+        return "[" + ",".join(str(b) for b in ident) + "]"
     raise OttlTypeError(f"unsupported type: {type_name(raw)}")
 
 
@@ -116,7 +119,9 @@ def as_string_like(v: Any) -> str | None:
     try:
         if isinstance(v, (PMap, PSlice)):
             return go_json(to_raw(v))
-        return go_json(to_raw(v)) if not isinstance(v, (GoTime, Duration)) else _json_other(v)
+        if isinstance(v, (GoTime, Duration)):
+            return _json_other(v)
+        return go_json(to_raw(v))
     except UnsupportedValueError as e:
         raise OttlError(f"json: unsupported value: {e}") from None
 

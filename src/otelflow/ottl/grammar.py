@@ -455,7 +455,7 @@ class _Parser:
 
     def argument(self) -> ArgNode:
         name = None
-        if self.tok.type == "Ident" and _LOWER.match(self.tok.text) and self.peek().type == "Equal":
+        if self.tok.type == "Ident" and self.tok.text[:1].islower() and self.peek().type == "Equal":
             name = self.next().text
             self.next()
         t = self.tok

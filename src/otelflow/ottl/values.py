@@ -84,9 +84,14 @@ class PMap:
         set_value(self.get_or_put_empty(key), value)
 
     def remove(self, key: str) -> bool:
-        for i, kv in enumerate(self.kvs):
+        """pdata's Remove: the last entry takes the removed entry's slot."""
+        kvs = self.kvs
+        for i, kv in enumerate(kvs):
             if kv.key == key:
-                del self.kvs[i]
+                last = len(kvs) - 1
+                if i != last:
+                    kv.CopyFrom(kvs[last])
+                del kvs[last]
                 return True
         return False
 

@@ -51,8 +51,8 @@ def test_type_checks_and_len():
 
 
 def test_ids_and_encodings():
-    assert call("TraceID", dyn(bytes(range(16)))) == bytes(range(16))
-    assert call("SpanID", dyn(b"0102030405060708")) == bytes([1, 2, 3, 4, 5, 6, 7, 8])
+    assert call("TraceID", dyn(bytes(range(16)))).raw == bytes(range(16))
+    assert call("SpanID", dyn(b"0102030405060708")).raw == bytes([1, 2, 3, 4, 5, 6, 7, 8])
     with pytest.raises(OttlError, match="SpanID: could not decode ID: invalid length: expected 8 or 16 bytes, got 3"):
         call("SpanID", dyn(b"abc"))
     with pytest.raises(OttlError, match="invalid hex: encoding/hex: invalid byte: U\\+0067 'g'"):

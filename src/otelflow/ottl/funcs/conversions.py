@@ -12,6 +12,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from ..errors import OttlConfigError, OttlError, OttlTypeError
 from ..functions import FunctionTable, Kind as K, P
 from ..values import Duration, GoTime, PMap, PSlice, new_pslice, type_name
+from ..contexts.types import SpanID, TraceID
 from ._util import as_pmap, as_pslice, go_quote, literal_of, unwrap, utf8, values_equal
 
 T = FunctionTable()
@@ -252,6 +253,7 @@ def build_decode(target, encoding):
 # IDs
 
 
+
 def _hex_error(b: bytes) -> str:
     """encoding/hex's InvalidByteError ("%#U" of the first bad byte)."""
     from ._util import go_is_print
@@ -262,13 +264,14 @@ def _hex_error(b: bytes) -> str:
     return "encoding/hex: odd length hex string"
 
 
-def _id_func(name: str, size: int):
-    def convert(b: bytes) -> bytes:
+def _id_func(name: str, size: int, wrap=bytes):
+    """TraceID/SpanID give pcommon.TraceID/SpanID values (what span.trace_id compares equal to)."""
+    def convert(b: bytes):
         if len(b) == size:
-            return bytes(b)
+            return wrap(bytes(b))
         if len(b) == size * 2:
             try:
-                return bytes.fromhex(b.decode("ascii"))
+                return wrap(bytes.fromhex(b.decode("ascii")))
             except (ValueError, UnicodeDecodeError):
                 msg = _hex_error(b)
                 raise OttlError(f"{name}: could not decode ID: invalid hex: {msg}") from None
@@ -288,8 +291,8 @@ def _id_func(name: str, size: int):
     return build
 
 
-_id_func("TraceID", 16)
-_id_func("SpanID", 8)
+_id_func("TraceID", 16, TraceID)
+_id_func("SpanID", 8, SpanID)
 _id_func("ProfileID", 16)
 
 

@@ -25,7 +25,8 @@ def _concat_items(vals, ctx):
     return [g(ctx) for g in vals]
 
 
-@T.function("Concat", P("vals", K.STRING_LIKE_GETTER, is_list=True), P("delimiter", K.STRING_GETTER))
+@T.function("Concat", P("vals", K.STRING_LIKE_GETTER, is_list=True, runtime_slice=True),
+            P("delimiter", K.STRING_GETTER))
 def build_concat(vals, delimiter):
     def run(ctx):
         d = delimiter(ctx)
