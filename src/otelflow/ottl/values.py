@@ -26,7 +26,7 @@ from typing import Any, Iterator
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 
 __all__ = [
-    "PMap", "PSlice", "GoTime", "Duration", "get_value", "set_value", "to_raw", "type_name",
+    "PMap", "PSlice", "GoSlice", "GoTime", "Duration", "get_value", "set_value", "to_raw", "type_name",
     "value_type_name", "new_pmap", "new_pslice", "is_int",
 ]
 
@@ -180,6 +180,20 @@ def new_pslice(raw: list | None = None) -> PSlice:
     return s
 
 
+class GoSlice(list):
+    """A typed Go slice a path returns ([]uint64 bucket counts, []float64 bounds): a list whose Go
+    type decides what ``set`` accepts (SetValue takes []float64, not []uint64)."""
+
+    __slots__ = ("go_type",)
+
+    def __init__(self, items, go_type: str):
+        super().__init__(items)
+        self.go_type = go_type
+
+
+_SETTABLE_SLICES = ("[]string", "[]bool", "[]int64", "[]float64", "[][]uint8", "[]interface {}")
+
+
 class Duration:
     """time.Duration: int64 nanoseconds."""
 
@@ -289,6 +303,9 @@ def set_value(av: AnyValue, v: Any) -> None:
         for k, x in fresh:
             m.put(str(k), x)
     elif isinstance(v, (list, tuple)):
+        if isinstance(v, GoSlice) and v.go_type not in _SETTABLE_SLICES:
+            raise TypeError(f"unsupported type {v.go_type} for set operation; current value type is "
+                            f"{value_type_name(av)}")
         fresh = list(v)
         av.array_value.Clear()
         s = PSlice(av.array_value.values)
@@ -333,6 +350,8 @@ def type_name(v: Any) -> str:
         return "pcommon.Slice"
     if isinstance(v, dict):
         return "map[string]interface {}"
+    if isinstance(v, GoSlice):
+        return v.go_type
     if isinstance(v, list):
         return "[]interface {}"
     if isinstance(v, GoTime):

@@ -20,7 +20,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (ExponentialHistogramData
                                                         NumberDataPoint, SummaryDataPoint)
 
 from ..errors import OttlError
-from ..values import GoTime, PMap, get_value
+from ..values import GoSlice, GoTime, PMap, get_value
 from . import metric, resource, scope
 from .keys import (expect_float, expect_int, expect_time, expect_type, get_map_value, set_float_slice,
                    set_map, set_map_value, set_message_slice, set_uint_slice, to_int32, to_int64,
@@ -202,7 +202,7 @@ def _explicit_bounds() -> Accessor:
     def get(ctx):
         dp = ctx.datapoint
         if type(dp) is HistogramDataPoint:
-            return list(dp.explicit_bounds)
+            return GoSlice(dp.explicit_bounds, "[]float64")
         return None
 
     def set_(ctx, val):
@@ -214,7 +214,7 @@ def _bucket_counts() -> Accessor:
     def get(ctx):
         dp = ctx.datapoint
         if type(dp) is HistogramDataPoint:
-            return list(dp.bucket_counts)
+            return GoSlice(dp.bucket_counts, "[]uint64")
         return None
 
     def set_(ctx, val):
@@ -281,7 +281,7 @@ def _buckets_counts(side: str) -> Accessor:
     def get(ctx):
         dp = ctx.datapoint
         if type(dp) is ExponentialHistogramDataPoint:
-            return list(getattr(dp, side).bucket_counts)
+            return GoSlice(getattr(dp, side).bucket_counts, "[]uint64")
         return None
 
     def set_(ctx, val):
