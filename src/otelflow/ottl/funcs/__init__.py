@@ -25,7 +25,7 @@ NOT_SUPPORTED: dict[str, str] = {
 def _tables() -> list[dict[str, FunctionDef]]:
     from . import editors, strings, conversions, hashing
     tables = [editors.TABLE, strings.TABLE, conversions.TABLE, hashing.TABLE]
-    for name in ("parsing", "timefuncs", "collections", "xml"):
+    for name in ("parsing", "timefuncs", "structured", "xmlfuncs", "grok", "collections", "xml"):
         try:
             mod = __import__(f"{__name__}.{name}", fromlist=["TABLE"])
         except ModuleNotFoundError as e:

@@ -322,8 +322,6 @@ def build_uuidv7():
 _NOT_PORTED = "not ported to otelflow yet"
 NOT_SUPPORTED = {
     "ExtractGrokPatterns": "needs the grok pattern library; not ported to otelflow",
-    "ParseCSV": _NOT_PORTED,
-    "ParseSeverity": _NOT_PORTED,
     "ParseSimplifiedXML": "XML functions are not ported to otelflow",
     "ParseXML": "XML functions are not ported to otelflow",
     "GetXML": "XML functions are not ported to otelflow",
@@ -331,9 +329,6 @@ NOT_SUPPORTED = {
     "RemoveXML": "XML functions are not ported to otelflow",
     "ConvertAttributesToElementsXML": "XML functions are not ported to otelflow",
     "ConvertTextToElementsXML": "XML functions are not ported to otelflow",
-    "ToKeyValueString": _NOT_PORTED,
-    "SliceToMap": _NOT_PORTED,
-    "Sort": _NOT_PORTED,
 }
 
 TABLE = T.table()
