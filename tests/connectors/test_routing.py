@@ -420,3 +420,67 @@ async def test_an_invalid_statement_is_a_config_error():
     with pytest.raises(ConfigError, match="statement has invalid syntax"):
         await svc.start()
     await svc.shutdown()
+
+
+# ------------------------------------------------------------------------------------ end to end
+
+
+def test_sdk_apps_routed_by_service_and_tenant_header_in_an_otelflow_process(tmp_path, monkeypatch):
+    import signal as signals
+
+    from tests.backends import free_port
+    from tests.process import Collector
+    from tests.sdk import SDKApp
+    from tests.test_end_to_end import read_file_output
+
+    port = free_port()
+    outs = {n: tmp_path / f"{n}.jsonl" for n in ("checkout", "acme", "other")}
+    pipes = "\n".join(f"    {s}/{n}: {{receivers: [routing/{s}], exporters: [file/{n}]}}"
+                      for s in ("traces", "logs") for n in outs)
+    exporters = "\n".join(f"  file/{n}: {{path: \"{p}\", flush_interval: 100ms}}" for n, p in outs.items())
+    # one routing connector per signal: a connector instance only feeds the pipelines of its signal
+    routers = "\n".join(f"""  routing/{s}:
+    default_pipelines: [{s}/other]
+    table:
+      - condition: 'attributes["service.name"] == "checkout"'
+        pipelines: [{s}/checkout]
+      - context: request
+        condition: 'request["x-tenant"] == "acme"'
+        pipelines: [{s}/acme]""" for s in ("traces", "logs"))
+    collector = Collector(f"""
+receivers:
+  otlp: {{protocols: {{grpc: {{endpoint: "127.0.0.1:{port}"}}}}}}
+exporters:
+{exporters}
+connectors:
+{routers}
+service:
+  pipelines:
+    traces/in: {{receivers: [otlp], exporters: [routing/traces]}}
+    logs/in: {{receivers: [otlp], exporters: [routing/logs]}}
+{pipes}
+""").start()
+    try:
+        apps = []
+        for name in ("checkout", "billing", "admin"):
+            # billing's exporters send the gRPC metadata x-tenant: acme
+            if name == "billing":
+                monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=acme")
+            else:
+                monkeypatch.delenv("OTEL_EXPORTER_OTLP_HEADERS", raising=False)
+            apps.append(SDKApp("grpc", f"127.0.0.1:{port}", service_name=name))
+        for app in apps:
+            app.emit(2)
+            app.shutdown()
+        assert collector.stop() == 0, collector.output()
+        services = {}
+        for name, path in outs.items():
+            got = read_file_output(path)
+            resources = [rs.resource for m in got["traces"] for rs in m.resource_spans] + \
+                [rl.resource for m in got["logs"] for rl in m.resource_logs]
+            services[name] = sorted({a.value.string_value for r in resources for a in r.attributes
+                                     if a.key == "service.name"})
+        assert services["checkout"] == ["checkout"]
+        assert services["acme"] == ["billing"] and services["other"] == ["admin"]
+    finally:
+        collector.stop(signals.SIGKILL)

@@ -360,3 +360,53 @@ def test_config_errors(cfg, message):
 def test_registered_for_every_signal():
     from otelflow.core.registry import default_registry
     assert default_registry.get(Kind.PROCESSOR, "filter").signals == frozenset(Signal)
+
+
+# ---------------------------------------------------------------------------------------------- end to end
+
+
+def test_sdk_through_an_otelflow_process_with_filter(tmp_path):
+    import signal as signals
+
+    from tests.backends import free_port
+    from tests.process import Collector
+    from tests.sdk import SDKApp
+    from tests.test_end_to_end import read_file_output
+
+    port, out = free_port(), tmp_path / "out.jsonl"
+    collector = Collector(f"""
+receivers:
+  otlp: {{protocols: {{http: {{endpoint: "127.0.0.1:{port}"}}}}}}
+processors:
+  filter:
+    error_mode: ignore
+    traces:
+      span: ['name == "charge_card"']
+      spanevent: ['name == "cart.loaded"']
+    metrics:
+      metric: ['name == "queue.depth"']
+    log_conditions: ['log.severity_number < SEVERITY_NUMBER_WARN']
+exporters:
+  file: {{path: "{out}", flush_interval: 100ms}}
+service:
+  pipelines:
+    traces: {{receivers: [otlp], processors: [filter], exporters: [file]}}
+    metrics: {{receivers: [otlp], processors: [filter], exporters: [file]}}
+    logs: {{receivers: [otlp], processors: [filter], exporters: [file]}}
+""").start()
+    try:
+        app = SDKApp("http", f"http://127.0.0.1:{port}")
+        app.emit(4)
+        app.shutdown()
+        assert collector.stop() == 0, collector.output()
+        got = read_file_output(out)
+        spans = [s for m in got["traces"] for rs in m.resource_spans for ss in rs.scope_spans for s in ss.spans]
+        assert [s.name for s in spans] == ["POST /checkout"] * 4
+        assert all(len(s.events) == 0 for s in spans)
+        names = {m.name for r in got["metrics"] for rm in r.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+        assert names == {"orders_total", "checkout.duration"}
+        bodies = [lr.body.string_value for m in got["logs"] for rl in m.resource_logs for sl in rl.scope_logs
+                  for lr in sl.log_records]
+        assert bodies == ["payment failed for order 1", "payment failed for order 3", "done"]
+    finally:
+        collector.stop(signals.SIGKILL)

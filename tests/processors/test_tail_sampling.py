@@ -883,3 +883,55 @@ async def test_ottl_condition_error_modes(mode, sampled, errors):
 
 def test_ottl_condition_error_mode_is_checked():
     assert "unknown error mode loud" in config_error({"policies": ottl_policy(span=["true"], error_mode="loud")})
+
+
+def test_sdk_through_an_otelflow_process_with_an_ottl_condition_policy(tmp_path):
+    import signal as signals
+
+    from tests.backends import free_port
+    from tests.process import Collector
+    from tests.sdk import SDKApp
+    from tests.test_end_to_end import read_file_output
+
+    port, out = free_port(), tmp_path / "out.jsonl"
+    collector = Collector(f"""
+receivers:
+  otlp: {{protocols: {{grpc: {{endpoint: "127.0.0.1:{port}"}}}}}}
+processors:
+  tail_sampling:
+    decision_wait: 1s
+    policies:
+      - name: failed-charges
+        type: ottl_condition
+        ottl_condition:
+          error_mode: ignore
+          span: ['span.name == "charge_card" and span.status.code == STATUS_CODE_ERROR']
+exporters:
+  file: {{path: "{out}", flush_interval: 100ms}}
+service:
+  pipelines:
+    traces: {{receivers: [otlp], processors: [tail_sampling], exporters: [file]}}
+""").start()
+    try:
+        app = SDKApp("grpc", f"127.0.0.1:{port}")
+        app.emit(4)  # orders 1 and 3 fail
+        app.shutdown()
+        sent = {}
+        for m in app.spans.sent:
+            for rs in m.resource_spans:
+                for ss in rs.scope_spans:
+                    for s in ss.spans:
+                        sent.setdefault(s.trace_id, []).append((s.name, s.status.code))
+        failed = {t for t, spans in sent.items() if ("charge_card", 2) in spans}
+        assert len(failed) == 2
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            got = read_file_output(out)["traces"]
+            kept = {s.trace_id for m in got for rs in m.resource_spans for ss in rs.scope_spans for s in ss.spans}
+            if kept == failed:
+                break
+            time.sleep(0.2)
+        assert kept == failed
+        assert collector.stop() == 0, collector.output()
+    finally:
+        collector.stop(signals.SIGKILL)
