@@ -339,8 +339,8 @@ def test_datapoint_function_argument_errors():
 
 
 def test_not_ported_functions_are_named():
-    assert 'function "ParseCLF" is not supported yet by otelflow' in config_error(
-        {"log_statements": [{"context": "log", "statements": ['set(attributes["x"], ParseCLF(body))']}]})
+    assert 'function "ParseCEF" is not supported yet by otelflow' in config_error(
+        {"log_statements": [{"context": "log", "statements": ['set(attributes["x"], ParseCEF(body))']}]})
 
 
 def test_profile_statements_are_accepted_and_ignored():
@@ -462,6 +462,47 @@ async def test_no_groups_passes_data_through():
     req = simple_traces()
     await proc.consume(req)
     assert sink.received[0] is req
+
+
+async def test_set_semconv_span_name():
+    req = traces(([], [("lib", [
+        ("GET", [("http.request.method", "GET"), ("http.route", "/users/{id}")], []),
+        ("call", [("rpc.system", "grpc"), ("rpc.service", "Cart"), ("rpc.method", "Add")], []),
+        ("query", [("db.system.name", "postgresql"), ("db.operation.name", "SELECT"), ("db.namespace", "shop"),
+                   ("db.collection.name", "orders")], []),
+        ("send", [("messaging.system", "kafka"), ("messaging.operation.name", "publish"),
+                  ("messaging.destination.name", "orders")], []),
+        ("plain", [("http.method", "POST")], []),
+    ])]))
+    spans = req.resource_spans[0].scope_spans[0].spans
+    for span, kind in zip(spans, (2, 2, 3, 4, 1)):
+        span.kind = kind
+    out = await run({"trace_statements": [{"context": "span", "statements": [
+        'set_semconv_span_name("1.37.0", "original")']}]}, req)
+    assert [(n, a.get("original")) for n, a in span_list(out)] == [
+        ("GET /users/{id}", "GET"), ("Cart/Add", "call"), ("SELECT shop.orders", "query"),
+        ("publish orders", "send"), ("plain", None)]
+    assert 'unsupported semconv version "1.20.0": must be between 1.37.0 and 1.43.0' in config_error(
+        {"trace_statements": [{"context": "span", "statements": ['set_semconv_span_name("1.20.0")']}]})
+    assert 'failed to parse semconv version "x": Invalid Semantic Version' in config_error(
+        {"trace_statements": [{"context": "span", "statements": ['set_semconv_span_name("x")']}]})
+
+
+async def test_parse_clf():
+    line = '127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /a\\x41 HTTP/1.0" 200 2326 "http://r" "curl/8"'
+    out = await run({"log_statements": [
+        'merge_maps(log.attributes, ParseCLF(log.body, "combined"), "upsert") where log.body != "bad"',
+        'set(log.attributes["short"], ParseCLF(log.body)) where log.body == "bad"']},
+        logs((line, []), ("bad", [])))
+    attrs = dict(pairs(out.resource_logs[0].scope_logs[0].log_records[0].attributes))
+    assert attrs == {"clf.remote_host": "127.0.0.1", "clf.rfc931": "-", "clf.auth_user": "frank",
+                     "clf.timestamp": "10/Oct/2000:13:55:36 -0700", "clf.request": "GET /aA HTTP/1.0",
+                     "clf.method": "GET", "clf.request_uri": "/aA", "clf.protocol": "HTTP/1.0", "clf.status": 200,
+                     "clf.bytes": 2326, "clf.referer": "http://r", "clf.user_agent": "curl/8"}
+    proc, _ = build({"error_mode": "propagate", "log_statements": [
+        'set(log.attributes["x"], ParseCLF(log.body))']}, Signal.LOGS)
+    with pytest.raises(ConsumerError, match='invalid CLF message: does not match expected "clf" format'):
+        await proc.consume(logs(("bad", [])))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from __future__ import annotations
 from otelflow.ottl.errors import OttlError
 from otelflow.ottl.functions import FunctionDef, FunctionTable, Kind as K, P, combine
 
-from . import metric_aggregate, metric_functions, metric_histograms
+from . import log_functions, metric_aggregate, metric_functions, metric_histograms, trace_functions
 
 SPAN = FunctionTable()
 METRIC_CONDITIONS = FunctionTable()
@@ -54,15 +54,12 @@ def build_has_attr_key_on_datapoint(key):
     return _has_attribute(key, None)
 
 
-_LOG_PARSING = "the log parsing functions of the transform processor are not ported to otelflow yet"
-_SEMCONV = "not ported to otelflow yet"
+_LOG_PARSING = "this log parsing function of the transform processor is not ported to otelflow yet"
 
 # Functions upstream's transform offers that otelflow does not: a config using one is refused
 # with this reason instead of "undefined function".
 TRANSFORM_NOT_SUPPORTED: dict[str, dict[str, str]] = {
-    "span": {"set_semconv_span_name": _SEMCONV},
-    "log": {"ParseCEF": _LOG_PARSING, "ParseCLF": _LOG_PARSING, "ParseELF": _LOG_PARSING,
-            "ParseLEEF": _LOG_PARSING},
+    "log": {"ParseCEF": _LOG_PARSING, "ParseELF": _LOG_PARSING, "ParseLEEF": _LOG_PARSING},
 }
 
 # The contexts each signal's statements may use (upstream's ParserCollection per signal).
@@ -87,12 +84,14 @@ def statement_functions(context: str) -> dict[str, FunctionDef]:
     standard, _ = _standard()
     own: dict[str, FunctionDef] = {}
     if context == "span":
-        own = SPAN.table()
+        own = combine(SPAN.table(), trace_functions.SPAN.table())
     elif context == "metric":
         own = combine(metric_functions.METRIC.table(), metric_aggregate.METRIC.table(),
                       metric_histograms.METRIC.table())
     elif context == "datapoint":
         own = combine(metric_functions.DATAPOINT.table(), metric_histograms.DATAPOINT.table())
+    elif context == "log":
+        own = log_functions.LOG.table()
     return combine(_only_in(standard, context), own)
 
 
