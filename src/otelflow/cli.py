@@ -12,7 +12,7 @@ from otelflow import __version__
 from otelflow.config import ConfigError
 from otelflow.config.errors import ConfigIssue
 from otelflow.config import collector, loader
-from otelflow.core import logging_setup
+from otelflow.core import featuregates, logging_setup
 from otelflow.core.component import Kind, Signal
 from otelflow.core.registry import Registry, default_registry
 from otelflow.core.service import DEFAULT_SHUTDOWN_TIMEOUT, Service, StartError
@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--shutdown-timeout", type=float, default=DEFAULT_SHUTDOWN_TIMEOUT, metavar="SECONDS",
                    help="how long a shutdown may take to drain queues before it gives up")
     p.add_argument("--print-default-config", action="store_true", help="print the config used when none is given")
+    p.add_argument("--feature-gates", action="append", default=[], metavar="GATES",
+                   help="comma-separated feature gates to turn on (+id or id) or off (-id), as otelcol's flag")
     p.add_argument("--data-dir", metavar="PATH",
                    help="where embedded_store extensions keep their database (default $OTELFLOW_DATA_DIR or ~/.local/share/otelflow)")
     sub = p.add_subparsers(dest="command")
@@ -148,6 +150,12 @@ def cmd_run(args: argparse.Namespace, registry: Registry) -> int:
 
 def main(argv: Sequence[str] | None = None, registry: Registry = default_registry) -> int:
     args = _parser().parse_args(argv)
+    try:
+        for spec in args.feature_gates:
+            featuregates.REGISTRY.apply(spec)
+    except featuregates.GateError as err:
+        print(f"Error: invalid value for --feature-gates: {err}", file=sys.stderr)
+        return 1
     if args.print_default_config:
         print(DEFAULT_CONFIG, end="")
         return 0

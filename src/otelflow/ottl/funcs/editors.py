@@ -10,6 +10,8 @@ from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
+from otelflow.core import featuregates
+
 from ..errors import OttlConfigError, OttlError
 from ..functions import FunctionTable, Kind as K, P
 from ..values import PMap, PSlice, GoTime, Duration, new_pmap, new_pslice, type_name, value_type_name
@@ -19,15 +21,16 @@ from ._util import as_pslice, call_converter, from_utf8, get_pmap, go_quote, lit
 
 T = FunctionTable()
 
-# ottl.set.allowNil is beta (on by default) in v0.161.0: set() writes nil instead of skipping it.
-SET_ALLOW_NIL = True
 
 
 @T.function("set", P("target", K.GETSETTER), P("value", K.GETTER))
 def build_set(target, value):
+    # ottl.set.allowNil (beta, on by default in v0.161.0): set() writes nil instead of skipping it.
+    allow_nil = featuregates.REGISTRY.is_enabled(featuregates.OTTL_SET_ALLOW_NIL)
+
     def run(ctx):
         v = value(ctx)
-        if v is None and not SET_ALLOW_NIL:
+        if v is None and not allow_nil:
             return None
         target.set(ctx, v)
         return None

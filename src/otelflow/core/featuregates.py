@@ -1,0 +1,74 @@
+"""Feature gates, as upstream's ``--feature-gates``: named switches for behaviour in transition.
+
+Upstream keeps them in one process-wide registry, set once from the command line before any
+config is read; so does otelflow (``REGISTRY``). Components read a gate when they are built, never
+per item. Stages follow upstream: alpha gates start off, beta gates on, stable gates are on and
+cannot be turned off, deprecated gates are off and cannot be turned on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ALPHA, BETA, STABLE, DEPRECATED = "alpha", "beta", "stable", "deprecated"
+
+
+@dataclass
+class Gate:
+    id: str
+    stage: str
+    description: str
+    enabled: bool
+
+
+class GateError(ValueError):
+    pass
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._gates: dict[str, Gate] = {}
+
+    def register(self, id_: str, stage: str, description: str) -> Gate:
+        gate = self._gates.get(id_)
+        if gate is None:
+            gate = Gate(id_, stage, description, stage in (BETA, STABLE))
+            self._gates[id_] = gate
+        return gate
+
+    def is_enabled(self, id_: str) -> bool:
+        gate = self._gates.get(id_)
+        return gate is not None and gate.enabled
+
+    def set(self, id_: str, enabled: bool) -> None:
+        gate = self._gates.get(id_)
+        if gate is None:
+            raise GateError(f'no such feature gate "{id_}"')
+        if gate.stage == STABLE and not enabled:
+            raise GateError(f'feature gate "{id_}" is stable, can not be disabled')
+        if gate.stage == DEPRECATED and enabled:
+            raise GateError(f'feature gate "{id_}" is deprecated, can not be enabled')
+        gate.enabled = enabled
+
+    def apply(self, spec: str) -> None:
+        """``--feature-gates`` text: comma-separated ids, each ``+id`` / ``id`` (on) or ``-id`` (off)."""
+        for item in (s.strip() for s in spec.split(",")):
+            if not item:
+                continue
+            if item[0] in "+-":
+                self.set(item[1:], item[0] == "+")
+            else:
+                self.set(item, True)
+
+    def gates(self) -> list[Gate]:
+        return sorted(self._gates.values(), key=lambda g: g.id)
+
+
+REGISTRY = Registry()
+
+OTTL_LAMBDA = REGISTRY.register(
+    "ottl.functions.enableLambda", ALPHA,
+    "Allow OTTL functions to take lambda arguments. When disabled, lambda arguments are rejected.").id
+OTTL_SET_ALLOW_NIL = REGISTRY.register(
+    "ottl.set.allowNil", BETA, "When enabled, the set function passes nil values directly to the target.").id
+REGISTRY.register("ottl.contexts.enableOTelColContext", STABLE, "Enable the `otelcol` context for OTTL.")
