@@ -416,15 +416,17 @@ def _atoi(s: str) -> int:
 
 
 def _skip(value: str, prefix: str) -> str:
+    """Drop ``prefix`` from ``value`` (runs of spaces match runs of spaces); on a mismatch the
+    error carries what is left of the value."""
     while prefix:
         if prefix[0] == " ":
             if value and value[0] != " ":
-                raise _Bad
+                raise _Bad(value)
             prefix = prefix.lstrip(" ")
             value = value.lstrip(" ")
             continue
         if not value or value[0] != prefix[0]:
-            raise _Bad
+            raise _Bad(value)
         prefix, value = prefix[1:], value[1:]
     return value
 
@@ -504,8 +506,8 @@ def parse(layout: str, value: str, default_tz, local_tz) -> GoTime:
         stdstr = layout[len(prefix):len(layout) - len(suffix)]
         try:
             value = _skip(value, prefix)
-        except _Bad:
-            raise GoParseError(alayout, avalue, prefix, value, "") from None
+        except _Bad as e:
+            raise GoParseError(alayout, avalue, prefix, e.args[0], "") from None
         if std is None:
             if value:
                 raise GoParseError(alayout, avalue, "", value, ": extra text: " + go_time_quote(value))
