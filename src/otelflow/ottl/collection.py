@@ -125,6 +125,8 @@ def infer_context(statements: Iterable[str] = (), conditions: Iterable[str] = ()
     problem = _validate_candidate(inferred, required_functions, required_enums, candidates, functions)
     if problem is None:
         return inferred
+    if inferred not in candidates:
+        raise OttlConfigError(problem)
     from otelflow.ottl.contexts import lower_contexts_for
     for name in lower_contexts_for(inferred, list(candidates)):
         if _validate_candidate(name, required_functions, required_enums, candidates, functions) is None:

@@ -133,6 +133,8 @@ class Parser:
             return lambda ctx: [i(ctx) for i in items]
         if isinstance(node, g.MapNode):
             items = [(k, self._getter(v)) for k, v in node.items]
+            if all(isinstance(v, Constant) for _, v in items):
+                return Constant({k: v.value for k, v in items})
             return lambda ctx: {k: v(ctx) for k, v in items}
         if isinstance(node, g.MathNode):
             return _math(self._getter(node.left), node.op, self._getter(node.right))

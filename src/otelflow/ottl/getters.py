@@ -8,6 +8,7 @@ once at config load, so ``Int("abc")`` is refused there rather than on every ite
 from __future__ import annotations
 
 import base64
+import copy
 import math
 import struct
 from typing import Any, Callable
@@ -36,10 +37,8 @@ class Constant:
     def __call__(self, ctx: Any) -> Any:
         v = self.value
         # Lists and maps are rebuilt per call: a function may keep or change what it is given.
-        if isinstance(v, list):
-            return list(v)
-        if isinstance(v, dict):
-            return dict(v)
+        if isinstance(v, (list, dict)):
+            return copy.deepcopy(v)
         return v
 
 
