@@ -19,7 +19,7 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2 as _m
 from ..values import type_name as _base_type_name
 
 __all__ = [
-    "TraceID", "SpanID", "Opaque", "Status", "SpanEventSlice", "SpanLinkSlice", "ExemplarSlice",
+    "TraceID", "SpanID", "ProfileID", "Opaque", "Status", "SpanEventSlice", "SpanLinkSlice", "ExemplarSlice",
     "NumberDataPointSlice", "HistogramDataPointSlice", "ExponentialHistogramDataPointSlice",
     "SummaryDataPointSlice", "SummaryDataPointValueAtQuantileSlice",
     "ExponentialHistogramDataPointBuckets", "go_type_name", "DATAPOINT_GO_TYPES",
@@ -87,6 +87,12 @@ class SpanID(_ID):
     __slots__ = ()
     size = 8
     go_type = "pcommon.SpanID"
+
+
+class ProfileID(_ID):
+    __slots__ = ()
+    size = 16
+    go_type = "pprofile.ProfileID"
 
 
 class Opaque:

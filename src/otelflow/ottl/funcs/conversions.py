@@ -12,7 +12,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from ..errors import OttlConfigError, OttlError, OttlTypeError
 from ..functions import FunctionTable, Kind as K, P
 from ..values import Duration, GoTime, PMap, PSlice, new_pslice, type_name
-from ..contexts.types import SpanID, TraceID
+from ..contexts.types import ProfileID, SpanID, TraceID
 from ._util import as_pmap, as_pslice, go_quote, literal_of, unwrap, utf8, values_equal
 
 T = FunctionTable()
@@ -293,7 +293,7 @@ def _id_func(name: str, size: int, wrap=bytes):
 
 _id_func("TraceID", 16, TraceID)
 _id_func("SpanID", 8, SpanID)
-_id_func("ProfileID", 16)
+_id_func("ProfileID", 16, ProfileID)
 
 
 # ---------------------------------------------------------------------------------------------
