@@ -91,6 +91,7 @@ class Case:
     error_contains: list[str]
     xfail_otelflow: str | None
     unordered: bool = False
+    feature_gates: tuple[str, ...] = ()  # from the case file's top-level ``feature_gates`` list
 
     @classmethod
     def from_dict(cls, raw: dict, file: str) -> "Case":
@@ -165,8 +166,11 @@ class Case:
 
 
 def load_file(path: Path) -> list[Case]:
+    """A case file: ``cases:`` and optionally ``feature_gates:`` (ids turned on for every case in it,
+    passed to both collectors as --feature-gates)."""
     doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return [Case.from_dict(raw, path.stem) for raw in doc.get("cases", [])]
+    gates = tuple(doc.get("feature_gates") or ())
+    return [dataclasses.replace(Case.from_dict(raw, path.stem), feature_gates=gates) for raw in doc.get("cases", [])]
 
 
 def case_files() -> list[Path]:
@@ -316,7 +320,8 @@ def uses_routing(cases: list[Case]) -> bool:
     return any("routing" == kind.partition("/")[0] for c in cases for kind in c.connectors)
 
 
-def _collector_command(collector: str, config: Path, validate: bool = False, routing: bool = False) -> list[str]:
+def _collector_command(collector: str, config: Path, validate: bool = False, routing: bool = False,
+                       gates: tuple[str, ...] = ()) -> list[str]:
     if collector == "otelcol-ref" and routing:
         if not OTELCOL_REF_ROUTING.exists():
             raise SystemExit(f"{OTELCOL_REF_ROUTING} is missing: build it with `make -C bench ref-routing`")
@@ -325,6 +330,8 @@ def _collector_command(collector: str, config: Path, validate: bool = False, rou
         cmd = rig.collector_command(collector, config)
     if validate:
         cmd.insert(len(cmd) - 2, "validate")  # <exe...> validate --config F
+    if gates:
+        cmd.insert(len(cmd) - (3 if validate else 2), "--feature-gates=" + ",".join(gates))
     return cmd
 
 
@@ -333,11 +340,11 @@ def _items_per_output(raw: bytes) -> int:
 
 
 def _start(collector: str, config_path: Path, log_path: Path, ports: list[int],
-           timeout: float, routing: bool = False) -> tuple[subprocess.Popen, str | None]:
+           timeout: float, routing: bool = False, gates: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str | None]:
     """Start the collector; -> (process, None) once every port listens, or (process, error)."""
     log = open(log_path, "wb")
     env = dict(os.environ)
-    proc = subprocess.Popen(_collector_command(collector, config_path, routing=routing), stdout=log,
+    proc = subprocess.Popen(_collector_command(collector, config_path, routing=routing, gates=gates), stdout=log,
                             stderr=subprocess.STDOUT, cwd=config_path.parent, env=env)
     log.close()
     try:
@@ -413,13 +420,15 @@ def _run_batch(cases: list[Case], collector: str, workdir: Path, expected: dict[
         config_path = workdir / f"config{attempt}.yaml"
         config_path.write_text(dump_config(build_config(todo, ports, outdir)), encoding="utf-8")
         log_path = workdir / f"{collector}{attempt}.log"
-        proc, error = _start(collector, config_path, log_path, list(ports.values()), start_timeout, routing)
+        proc, error = _start(collector, config_path, log_path, list(ports.values()), start_timeout, routing,
+                             todo[0].feature_gates)
         if error is not None:
             log_text = error
             named = _refused_cases(error, todo)
             if not named and collector == "otelflow":
                 # otelflow's validate lists every problem: ask it which cases it refuses
-                out = subprocess.run(_collector_command(collector, config_path, validate=True),
+                out = subprocess.run(_collector_command(collector, config_path, validate=True,
+                                                        gates=todo[0].feature_gates),
                                      capture_output=True, text=True, timeout=120)
                 named = _refused_cases(out.stdout + out.stderr, todo)
             if not named:
@@ -482,14 +491,15 @@ def run_config_error(case: Case, collector: str, workdir: Path, start_timeout: f
     config_path = workdir / f"{case.name}.yaml"
     config_path.write_text(single_config_text(case, workdir), encoding="utf-8")
     routing = uses_routing([case])
-    out = subprocess.run(_collector_command(collector, config_path, validate=True, routing=routing),
+    out = subprocess.run(_collector_command(collector, config_path, validate=True, routing=routing,
+                                            gates=case.feature_gates),
                          capture_output=True, text=True, timeout=120, cwd=workdir)
     if out.returncode != 0:
         return {"phase": "validate", "exit_code": out.returncode, "error": _error_text(out.stdout + out.stderr)}
     log_path = workdir / f"{case.name}.{collector}.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(_collector_command(collector, config_path, routing=routing), stdout=log,
-                                stderr=subprocess.STDOUT, cwd=workdir)
+        proc = subprocess.Popen(_collector_command(collector, config_path, routing=routing, gates=case.feature_gates),
+                                stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
     try:
         proc.wait(timeout=start_timeout)
     except subprocess.TimeoutExpired:

@@ -57,6 +57,48 @@ class ValueExpression:
     get: Getter
 
 
+class Lambda:
+    """A lambda argument (``(k, v) => ...``), behind upstream's alpha ottl.functions.enableLambda gate.
+
+    Its arguments are bound in ``ctx.locals`` while the body runs, so nested lambdas see the outer
+    ones' bindings, as upstream's chained activations do."""
+
+    __slots__ = ("params", "body", "is_predicate", "constant")
+
+    def __init__(self, params: list[str], body: Callable[[Any], Any], is_predicate: bool):
+        self.params = params
+        self.body = body
+        self.is_predicate = is_predicate
+        self.constant = body.value if isinstance(body, Constant) else _NO_CONSTANT
+
+    def check_arity(self, n: int) -> None:
+        if len(self.params) != n:
+            raise OttlConfigError(f"lambda should be defined with exactly {n} formal(s), but has {len(self.params)}")
+
+    def call(self, ctx: Any, *args: Any) -> Any:
+        if self.constant is not _NO_CONSTANT:
+            return self.constant
+        outer = ctx.locals
+        bound = dict(outer) if outer else {}
+        for name, value in zip(self.params, args):
+            if name != "_":
+                bound[name] = _normalize(value)
+        ctx.locals = bound
+        try:
+            return self.body(ctx)
+        finally:
+            ctx.locals = outer
+
+
+_NO_CONSTANT = object()
+
+
+def _normalize(value: Any) -> Any:
+    """ottlcommon.NormalizeValue: an AnyValue becomes the Go value it holds."""
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+    return get_value(value) if isinstance(value, AnyValue) else value
+
+
 class Parser:
     def __init__(self, context: Any, functions: dict[str, FunctionDef],
                  not_supported: dict[str, str] | None = None):
@@ -64,6 +106,7 @@ class Parser:
         self.functions = functions
         self.not_supported = not_supported or {}
         self.context_names = tuple(context.path_context_names)
+        self._scopes: list[set[str]] = []  # lambda parameters in scope, innermost last
 
     # ---------------------------------------------------------------- entry points
     def parse_statement(self, text: str, prepend_context: bool = False) -> Statement:
@@ -141,13 +184,64 @@ class Parser:
         if isinstance(node, g.NegNode):
             return _negate(self._getter(node.operand))
         if isinstance(node, g.LambdaNode):
-            raise OttlConfigError("lambda expressions are not supported yet by otelflow")
+            raise OttlConfigError("lambda expressions are only valid as function arguments")
         raise OttlConfigError(f"unsupported value {node!r}")
 
     def _enum(self, name: str) -> int:
         return self.context.parse_enum(name)
 
+    def _in_scope(self, name: str) -> bool:
+        return any(name in frame for frame in self._scopes)
+
+    def _local(self, node: g.PathNode) -> Any:
+        """A lambda parameter used as a path: its bound value, indexed by its keys; read-only."""
+        if node.context or len(node.fields) > 1:
+            raise OttlConfigError(f'local identifier "{node.text}" cannot use "." to access nested fields')
+        name = node.fields[0].name
+        keys = [self._key(k) for k in node.fields[0].keys]
+
+        def get(ctx):
+            bound = ctx.locals
+            if bound is None or name not in bound:
+                raise OttlError(f'local identifier "{name}" evaluated outside of an active local scope')
+            value = bound[name]
+            if keys:
+                try:
+                    return index_value(ctx, value, keys)
+                except OttlError as e:
+                    raise OttlError(f'cannot index local identifier "{name}": {e}') from None
+            return value
+
+        def set_(ctx, value):
+            raise OttlError(f'local identifier "{node.text}" cannot be set')
+        return _LocalPath(node.text, get, set_)
+
+    def _lambda(self, node: Any) -> Lambda:
+        from otelflow.core import featuregates
+        if not isinstance(node, g.LambdaNode):
+            raise OttlConfigError("must be a lambda expression")
+        if not featuregates.REGISTRY.is_enabled(featuregates.OTTL_LAMBDA):
+            raise OttlConfigError(f"lambda expression arguments require the `{featuregates.OTTL_LAMBDA}` "
+                                  "feature gate to be enabled")
+        frame: set[str] = set()
+        for name in node.params:
+            if name == "_":
+                continue
+            if name in frame:
+                raise OttlConfigError(f'duplicate local identifier "{name}"')
+            frame.add(name)
+        self._scopes.append(frame)
+        try:
+            if node.body_expr is not None:
+                return Lambda(node.params, self._bool(node.body_expr), True)
+            return Lambda(node.params, self._getter(node.body_value), False)
+        finally:
+            self._scopes.pop()
+
     def _path(self, node: g.PathNode):
+        first = node.context or (node.fields[0].name if node.fields else "")
+        if self._scopes and self._in_scope(first):
+            return self._local(node)
         prefix = node.context
         if prefix:
             if prefix not in self.context_names:
@@ -262,6 +356,8 @@ class Parser:
         return self._single(arg.value, param.kind)
 
     def _single(self, value: Any, kind: Kind) -> Any:
+        if kind is Kind.LAMBDA:
+            return self._lambda(value)
         if kind is Kind.ENUM:
             if not isinstance(value, g.EnumNode) or not self.context.has_enum(value.name):
                 raise OttlConfigError("must be an Enum")
@@ -293,6 +389,13 @@ class Parser:
         return TYPED_GETTERS[kind](self._getter(value))
 
 
+@dataclass(eq=False)
+class _LocalPath:
+    text: str
+    get: Callable[[Any], Any]
+    set: Callable[[Any, Any], None]
+
+
 def _snake(name: str) -> str:
     """Named arguments match parameters as upstream's strcase.ToCamel does: ``resolveConflicts``
     and ``resolve_conflicts`` both name the parameter ``resolve_conflicts``."""
@@ -320,46 +423,53 @@ def _prepend(tree: Any, context: str, valid: tuple[str, ...]) -> None:
             path.text = f"{context}.{path.text}"
 
 
-def _paths(node: Any):
+def _paths(node: Any, scope: frozenset = frozenset()):
+    """Paths a tree uses, leaving out lambda parameters (as upstream's path visitor does)."""
+    if isinstance(node, g.LambdaNode):
+        inner = scope | {p for p in node.params if p != "_"}
+        yield from _paths(node.body_value, inner)
+        yield from _paths(node.body_expr, inner)
+        return
     if isinstance(node, g.PathNode):
-        yield node
+        if (node.context or (node.fields[0].name if node.fields else "")) not in scope:
+            yield node
         for f in node.fields:
             for k in f.keys:
                 if k.expr is not None:
-                    yield from _paths(k.expr)
+                    yield from _paths(k.expr, scope)
         return
     if isinstance(node, g.StatementNode):
-        yield from _paths(node.editor)
+        yield from _paths(node.editor, scope)
         if node.where is not None:
-            yield from _paths(node.where)
+            yield from _paths(node.where, scope)
     elif isinstance(node, g.CallNode):
         for a in node.args:
             if a.value is not None:
-                yield from _paths(a.value)
+                yield from _paths(a.value, scope)
         for k in node.keys:
             if k.expr is not None:
-                yield from _paths(k.expr)
+                yield from _paths(k.expr, scope)
     elif isinstance(node, g.Comparison):
-        yield from _paths(node.left)
-        yield from _paths(node.right)
+        yield from _paths(node.left, scope)
+        yield from _paths(node.right, scope)
     elif isinstance(node, g.BoolCall):
-        yield from _paths(node.call)
+        yield from _paths(node.call, scope)
     elif isinstance(node, g.Not):
-        yield from _paths(node.operand)
+        yield from _paths(node.operand, scope)
     elif isinstance(node, (g.And, g.Or)):
         for o in node.operands:
-            yield from _paths(o)
+            yield from _paths(o, scope)
     elif isinstance(node, g.MathNode):
-        yield from _paths(node.left)
-        yield from _paths(node.right)
+        yield from _paths(node.left, scope)
+        yield from _paths(node.right, scope)
     elif isinstance(node, g.NegNode):
-        yield from _paths(node.operand)
+        yield from _paths(node.operand, scope)
     elif isinstance(node, g.ListNode):
         for v in node.items:
-            yield from _paths(v)
+            yield from _paths(v, scope)
     elif isinstance(node, g.MapNode):
         for _, v in node.items:
-            yield from _paths(v)
+            yield from _paths(v, scope)
 
 
 def statement_paths(tree: Any) -> list[g.PathNode]:
@@ -404,6 +514,9 @@ def statement_functions(tree: Any) -> list[str]:
         elif isinstance(node, g.MapNode):
             for _, v in node.items:
                 walk(v)
+        elif isinstance(node, g.LambdaNode):
+            walk(node.body_value)
+            walk(node.body_expr)
     walk(tree)
     return names
 

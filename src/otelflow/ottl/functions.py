@@ -10,6 +10,7 @@ config load, and hands the builder compiled arguments:
 * ``GETSETTER`` kinds: a ``Path`` object with ``get(ctx)`` and ``set(ctx, value)``;
 * literal kinds (``STRING``, ``INT``, ``FLOAT``, ``BOOL``, ``BYTES``, ``ENUM``): the value itself;
 * ``FUNCTION``: the ``FunctionDef`` of a converter named by the call (``SHA256`` in replace_pattern);
+* ``LAMBDA``: a ``Lambda`` (compiler.py): ``check_arity(n)`` at build, ``call(ctx, *args)`` per use;
 * an optional parameter left out: ``None``; a list parameter: a list of the above.
 
 The builder returns the function's body, ``run(ctx) -> value``; it may raise ``OttlConfigError``
@@ -49,6 +50,7 @@ class Kind(enum.Enum):
     BYTES = "[]byte"
     ENUM = "Enum"
     FUNCTION = "FunctionGetter"
+    LAMBDA = "LambdaExpression"
 
     @property
     def is_getter(self) -> bool:

@@ -154,6 +154,8 @@ class NegNode:
 class LambdaNode:
     params: list[str]
     pos: int
+    body_value: "Value | None" = None     # ``(k, v) => Concat([k, v], "=")``
+    body_expr: "BoolExpr | None" = None   # ``(k, v) => v != nil and k != "x"``
 
 
 Value = Union[Literal, EnumNode, PathNode, CallNode, ListNode, MapNode, MathNode, NegNode, LambdaNode]
@@ -363,16 +365,16 @@ class _Parser:
             self.accept(",")
         self.expect(")")
         self.expect("LambdaArrow")
-        # The body is parsed so the statement's syntax is checked, but lambdas are not compiled.
+        # A value body unless a boolean operator follows it (upstream's negative lookahead).
         start = self.i
         try:
-            self.value()
+            body = self.value()
             if self.tok.type in ("OpOr", "OpAnd", "OpComparison"):
                 raise _SyntaxError("bool body")
+            return LambdaNode(params, pos, body_value=body)
         except _SyntaxError:
             self.i = start
-            self.bool_expr()
-        return LambdaNode(params, pos)
+        return LambdaNode(params, pos, body_expr=self.bool_expr())
 
     def map_value(self) -> MapNode:
         self.expect("{")
@@ -593,6 +595,9 @@ def _check_names(node: Any, errors: list[str], in_value: bool = False) -> None:
         for f in node.fields:
             for k in f.keys:
                 _check_names(k.expr, errors, True)
+    elif isinstance(node, LambdaNode):
+        _check_names(node.body_value, errors, True)
+        _check_names(node.body_expr, errors)
 
 
 def _checked(tree: Any) -> Any:

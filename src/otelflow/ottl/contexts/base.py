@@ -27,6 +27,7 @@ class TransformContext:
         "log",              # LogRecord
         "cache",            # dict: the context's `cache` map (a PMap, made fresh per item by the processor)
         "extra",            # anything a component needs to pass to its own functions
+        "locals",           # lambda arguments bound while a lambda body runs (name -> value)
     )
 
     def __init__(self, **slots: Any):

@@ -8,24 +8,13 @@ from __future__ import annotations
 
 from ..functions import FunctionDef, combine
 
-_LAMBDA = "needs lambda expressions, which otelflow's OTTL compiler does not support"
-
-NOT_SUPPORTED: dict[str, str] = {
-    "All": _LAMBDA,
-    "Any": _LAMBDA,
-    "Filter": _LAMBDA,
-    "Find": _LAMBDA,
-    "MapEach": _LAMBDA,
-    "MapKeys": _LAMBDA,
-    "Reduce": _LAMBDA,
-    "When": _LAMBDA,
-}
+NOT_SUPPORTED: dict[str, str] = {}
 
 
 def _tables() -> list[dict[str, FunctionDef]]:
     from . import editors, strings, conversions, hashing
     tables = [editors.TABLE, strings.TABLE, conversions.TABLE, hashing.TABLE]
-    for name in ("parsing", "timefuncs", "structured", "xmlfuncs", "grok", "collections", "xml"):
+    for name in ("parsing", "timefuncs", "structured", "xmlfuncs", "grok", "collections", "xml", "lambdas"):
         try:
             mod = __import__(f"{__name__}.{name}", fromlist=["TABLE"])
         except ModuleNotFoundError as e:
