@@ -20,6 +20,8 @@ _BUILTIN: dict[Kind, dict[str, str]] = {
         "tail_sampling": "otelflow.processors.tail_sampling:factory",
         "transform": "otelflow.processors.transform:factory",
         "filter": "otelflow.processors.filter:factory",
+        "resource_detection": "otelflow.processors.resourcedetection:factory",
+        "resourcedetection": "otelflow.processors.resourcedetection:factory",  # upstream's deprecated name
     },
     Kind.EXPORTER: {
         "otlp": "otelflow.exporters.otlp:factory",
