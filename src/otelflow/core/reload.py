@@ -225,7 +225,9 @@ class Generation:
         return [n for n in self.nodes() if id(n.component) not in self.reused]
 
     def host(self) -> Host:
-        return Host({n.id: n.component for n in self.extensions})
+        host = Host({n.id: n.component for n in self.extensions})
+        host.generation = self  # the running config and components, for zpages' pages
+        return host
 
 
 def carry_over(old: Generation, cfg: CollectorConfig) -> dict[Key, Component]:
