@@ -10,6 +10,7 @@ from otelflow.core.component import Factory, Kind
 _BUILTIN: dict[Kind, dict[str, str]] = {
     Kind.RECEIVER: {
         "otlp": "otelflow.receivers.otlp:factory",
+        "prometheus": "otelflow.receivers.prometheus:factory",
     },
     Kind.PROCESSOR: {
         "memory_limiter": "otelflow.processors.memory_limiter:factory",
