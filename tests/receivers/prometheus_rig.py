@@ -1,0 +1,281 @@
+"""Side-by-side rig for the ``prometheus`` receiver: scripted scrape targets, one collector run
+against them, and the normalisation both collectors' ``file`` output go through.
+
+A case (``testdata/prometheus/<case>/case.yaml``) names its targets, each a script of responses
+served one per request (the last one repeats), and how many scrapes of each target to compare.
+The collector config (``config.yaml``) uses ``${env:TARGETn}`` for target addresses,
+``${env:OUT_FILE}`` for the output and ``${env:SD_FILE}`` for a file_sd file; ``sd_after`` in the
+case rewrites that file once a target has served that many requests (a target going away).
+
+Normalisation keeps what both collectors must agree on: per target, the sequence of scrape batches,
+each the sorted set of (resource, scope, metric) records with times, start times, the scope version
+and scrape durations masked and ports replaced by the target's name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import os
+import re
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+CASES = HERE / "testdata" / "prometheus"
+REPO = HERE.parents[1]
+OTELCOL_REF = Path(os.environ.get("OTELCOL_REF", REPO / "bench" / ".build" / "bin" / "otelcol-ref"))
+MASK = "<masked>"
+
+
+class ScriptedTarget:
+    """A real HTTP server on 127.0.0.1 answering GETs from a script of responses."""
+
+    def __init__(self, steps: list[dict], base: Path | None = None):
+        self.steps = steps
+        self.base = base
+        self.requests: list[dict[str, str]] = []
+        self.lock = threading.Lock()
+        target = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):  # noqa: N802
+                with target.lock:
+                    n = len(target.requests)
+                    target.requests.append(dict(self.headers))
+                step = target.steps[min(n, len(target.steps) - 1)]
+                target.respond(self, step)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def body_of(self, step: dict) -> bytes:
+        if "body_file" in step:
+            return (self.base / step["body_file"]).read_bytes()
+        if "repeat" in step:  # a generated body: `repeat` lines from a template with {i}
+            return "".join(step["repeat"]["line"].format(i=i) + "\n" for i in range(step["repeat"]["count"])).encode()
+        return step.get("body", "").encode()
+
+    def respond(self, handler: BaseHTTPRequestHandler, step: dict) -> None:
+        if step.get("sleep"):
+            time.sleep(step["sleep"])
+        body = self.body_of(step)
+        if step.get("gzip") and "gzip" in handler.headers.get("Accept-Encoding", ""):
+            body = gzip.compress(body)
+        try:
+            handler.send_response(step.get("status", 200))
+            if step.get("content_type", "text/plain; version=0.0.4; charset=utf-8") is not None:
+                handler.send_header("Content-Type", step.get("content_type", "text/plain; version=0.0.4; charset=utf-8"))
+            if step.get("gzip"):
+                handler.send_header("Content-Encoding", "gzip")
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            handler.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def __enter__(self) -> "ScriptedTarget":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    @property
+    def served(self) -> int:
+        return len(self.requests)
+
+
+class Case:
+    def __init__(self, directory: Path):
+        self.dir = directory
+        self.name = directory.name
+        meta = yaml.safe_load((directory / "case.yaml").read_text())
+        self.targets: dict[str, list[dict]] = meta["targets"]
+        self.batches: dict[str, int] = meta["batches"]  # target name -> scrapes to compare
+        self.sd_after: dict | None = meta.get("sd_after")  # {target, requests, content}
+        self.sd_initial: str | None = meta.get("sd_initial")
+        self.description = meta.get("description", "")
+
+    @property
+    def config(self) -> str:
+        return (self.dir / "config.yaml").read_text()
+
+    @property
+    def golden(self) -> Path:
+        return self.dir / "expected.json"
+
+    def env(self, targets: dict[str, ScriptedTarget], out: Path, sd: Path) -> dict[str, str]:
+        env = {name.upper(): f"127.0.0.1:{t.port}" for name, t in targets.items()}
+        env.update(OUT_FILE=str(out), SD_FILE=str(sd))
+        return env
+
+    def sd_text(self, targets: dict[str, ScriptedTarget], text: str) -> str:
+        for name, t in targets.items():
+            text = text.replace("${" + name.upper() + "}", f"127.0.0.1:{t.port}")
+        return text
+
+
+def all_cases() -> list[Case]:
+    return [Case(d) for d in sorted(CASES.iterdir()) if (d / "case.yaml").exists()]
+
+
+def substitute(text: str, env: dict[str, str]) -> str:
+    return re.sub(r"\$\{env:([A-Z_0-9]+)\}", lambda m: env[m.group(1)], text)
+
+
+# -- normalisation ---------------------------------------------------------------------------------
+
+
+def _mask_points(metric: dict) -> None:
+    for kind in ("gauge", "sum", "histogram", "summary", "exponentialHistogram"):
+        if kind not in metric:
+            continue
+        points = metric[kind].get("dataPoints", [])
+        for p in points:
+            p.pop("timeUnixNano", None)
+            if "startTimeUnixNano" in p:
+                p["startTimeUnixNano"] = MASK
+            for ex in p.get("exemplars", []):
+                ex.pop("timeUnixNano", None)
+            if metric["name"] == "scrape_duration_seconds" and "asDouble" in p:
+                p["asDouble"] = MASK
+        points.sort(key=lambda p: json.dumps(p.get("attributes", []), sort_keys=True))
+
+
+def normalise_batch(doc: dict, ports: dict[str, str]) -> tuple[str, list[dict]]:
+    """(target name, sorted records) for one file-exporter line."""
+    text = json.dumps(doc)
+    for port, name in ports.items():
+        text = text.replace(f"127.0.0.1:{port}", f"127.0.0.1:<{name}>").replace(f'"{port}"', f'"<{name}>"')
+    doc = json.loads(text)
+    records, instances = [], set()
+    for rm in doc.get("resourceMetrics", []):
+        attrs = {a["key"]: a["value"] for a in rm.get("resource", {}).get("attributes", [])}
+        instances.add(attrs.get("service.instance.id", {}).get("stringValue", ""))
+        resource = sorted(rm.get("resource", {}).get("attributes", []), key=lambda a: a["key"])
+        for sm in rm.get("scopeMetrics", []):
+            scope = dict(sm.get("scope", {}))
+            if "version" in scope:
+                scope["version"] = MASK
+            for metric in sm.get("metrics", []):
+                _mask_points(metric)
+                records.append({"resource": resource, "scope": scope, "schemaUrl": sm.get("schemaUrl", ""),
+                                "metric": metric})
+    records.sort(key=lambda r: json.dumps(r, sort_keys=True))
+    name = ",".join(sorted(instances))
+    m = re.search(r"<([a-z0-9_]+)>", name)
+    return (m.group(1) if m else name), records
+
+
+def normalise_file(raw: str, ports: dict[str, str]) -> dict[str, list[list[dict]]]:
+    out: dict[str, list[list[dict]]] = {}
+    for line in raw.split("\n")[:-1]:  # complete lines only: the writer may be mid-line
+        if line.strip():
+            name, records = normalise_batch(json.loads(line), ports)
+            out.setdefault(name, []).append(records)
+    return out
+
+
+def enough(runs: dict[str, list], want: dict[str, int]) -> bool:
+    return all(len(runs.get(name, [])) >= n for name, n in want.items())
+
+
+def trim(runs: dict[str, list], want: dict[str, int]) -> dict[str, list]:
+    return {name: runs.get(name, [])[:n] for name, n in sorted(want.items())}
+
+
+def diff(expected: dict, actual: dict) -> str:
+    """A readable account of the first differences between two normalised runs."""
+    lines = []
+    for name in sorted(set(expected) | set(actual)):
+        e, a = expected.get(name, []), actual.get(name, [])
+        if len(e) != len(a):
+            lines.append(f"{name}: {len(e)} batches expected, {len(a)} got")
+        for i, (eb, ab) in enumerate(zip(e, a)):
+            if eb == ab:
+                continue
+            es = {json.dumps(r, sort_keys=True) for r in eb}
+            as_ = {json.dumps(r, sort_keys=True) for r in ab}
+            lines.append(f"{name} batch {i}:")
+            lines += ["  - " + r[:600] for r in sorted(es - as_)]
+            lines += ["  + " + r[:600] for r in sorted(as_ - es)]
+    return "\n".join(lines[:80])
+
+
+# -- running a case ---------------------------------------------------------------------------------
+
+
+async def run_case(case: Case, tmp: Path, start_collector, timeout: float = 60.0) -> dict[str, list[list[dict]]]:
+    """Serve the case's targets, start a collector with ``start_collector(config_text)`` (an async
+    context manager factory), wait for the wanted batches and return them normalised."""
+    out = tmp / f"{case.name}.jsonl"
+    sd = tmp / f"{case.name}.sd.yaml"
+    targets = {name: ScriptedTarget(steps, case.dir) for name, steps in case.targets.items()}
+    for t in targets.values():
+        t.__enter__()
+    try:
+        if case.sd_initial is not None:
+            sd.write_text(case.sd_text(targets, case.sd_initial))
+        env = case.env(targets, out, sd)
+        ports = {str(t.port): name for name, t in targets.items()}
+        config = substitute(case.config, env)
+        sd_done = case.sd_after is None
+        async with start_collector(config):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+                if not sd_done and targets[case.sd_after["target"]].served >= case.sd_after["requests"]:
+                    sd.write_text(case.sd_text(targets, case.sd_after["content"]))
+                    sd_done = True
+                runs = normalise_file(out.read_text() if out.exists() else "", ports)
+                if sd_done and enough(runs, case.batches):
+                    break
+        runs = normalise_file(out.read_text() if out.exists() else "", ports)
+        return trim(runs, case.batches)
+    finally:
+        for t in targets.values():
+            t.__exit__(None, None, None)
+
+
+class RefCollector:
+    """otelcol-ref as a subprocess, for recording goldens."""
+
+    def __init__(self, config: str, workdir: Path):
+        self.config = config
+        self.workdir = workdir
+        self.proc: subprocess.Popen | None = None
+
+    async def __aenter__(self):
+        path = self.workdir / "ref-config.yaml"
+        path.write_text(self.config)
+        self.log = open(self.workdir / "ref.log", "w")
+        self.proc = subprocess.Popen([str(OTELCOL_REF), "--config", str(path)], stdout=self.log, stderr=subprocess.STDOUT)
+        return self
+
+    async def __aexit__(self, *exc):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+def dump(runs: dict[str, Any]) -> str:
+    return json.dumps(runs, indent=1, sort_keys=True) + "\n"

@@ -1,0 +1,34 @@
+"""Records the prometheus receiver's goldens from otelcol-ref v0.161.0 (bench/.build/bin/otelcol-ref).
+
+    python tests/receivers/testdata/prometheus/record.py [case ...]
+
+Each case's targets are served by tests/receivers/prometheus_rig.py's scripted servers, otelcol-ref
+scrapes them with the case's config.yaml, and the normalised batches go to <case>/expected.json.
+"""
+
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[4]))
+
+from tests.receivers import prometheus_rig as rig  # noqa: E402
+
+
+async def main(names: list[str]) -> None:
+    for case in rig.all_cases():
+        if names and case.name not in names:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            runs = await rig.run_case(case, Path(tmp), lambda cfg: rig.RefCollector(cfg, Path(tmp)), timeout=90)
+        missing = {n: (len(runs.get(n, [])), want) for n, want in case.batches.items() if len(runs.get(n, [])) < want}
+        if missing:
+            print(f"{case.name}: too few batches {missing}; golden not written")
+            continue
+        case.golden.write_text(rig.dump(runs))
+        print(f"{case.name}: {sum(len(b) for b in runs.values())} batches recorded")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1:]))
