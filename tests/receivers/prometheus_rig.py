@@ -67,7 +67,8 @@ class ScriptedTarget:
         if "body_file" in step:
             return (self.base / step["body_file"]).read_bytes()
         if "repeat" in step:  # a generated body: `repeat` lines from a template with {i}
-            return "".join(step["repeat"]["line"].format(i=i) + "\n" for i in range(step["repeat"]["count"])).encode()
+            line = step["repeat"]["line"]
+            return "".join(line.replace("{i}", str(i)) + "\n" for i in range(step["repeat"]["count"])).encode()
         return step.get("body", "").encode()
 
     def respond(self, handler: BaseHTTPRequestHandler, step: dict) -> None:
@@ -153,7 +154,7 @@ def _mask_points(metric: dict) -> None:
                 p["startTimeUnixNano"] = MASK
             for ex in p.get("exemplars", []):
                 ex.pop("timeUnixNano", None)
-            if metric["name"] == "scrape_duration_seconds" and "asDouble" in p:
+            if metric["name"].startswith("scrape_duration") and "asDouble" in p:
                 p["asDouble"] = MASK
         points.sort(key=lambda p: json.dumps(p.get("attributes", []), sort_keys=True))
 

@@ -95,13 +95,19 @@ class Cache:
         entry = self.metadata.get(name)
         return entry[0] if entry else None
 
-    def set_metadata(self, found: dict[str, Metadata]) -> None:
-        for name, meta in found.items():
-            entry = self.metadata.get(name)
-            if entry is None:
-                self.metadata[name] = [meta, self.iter]
-            else:
-                entry[0], entry[1] = meta, self.iter
+    def set_metadata(self, kind: str, name: str, text: str) -> None:
+        """One TYPE/HELP/UNIT line: updates that field of the name's entry (created as unknown)."""
+        entry = self.metadata.get(name)
+        if entry is None:
+            entry = self.metadata[name] = [Metadata(), self.iter]
+        meta = entry[0]
+        if kind == "TYPE":
+            meta.type = text
+        elif kind == "HELP":
+            meta.help = text
+        else:
+            meta.unit = text
+        entry[1] = self.iter
 
     def iter_done(self, flush: bool) -> None:
         count = len(self.series) + len(self.dropped) + len(self.metadata)
@@ -301,15 +307,16 @@ class ScrapeLoop:
             self._append_stale(txn, def_time)
             self.cache.iter_done(False)
             return txn, (0, 0, 0), None
+        counts = [0, 0, 0]  # total, added, series added: reported even when the append fails
         try:
-            counts = self._append_body(txn, body, content_type, def_time)
-            return txn, counts, None
+            self._append_body(txn, body, content_type, def_time, counts)
+            return txn, tuple(counts), None
         except (ValueError, UnicodeDecodeError, ScrapeError) as exc:
             # roll back: a new transaction with stale markers only
             txn = self._transaction()
             self._append_stale(txn, def_time)
             self.cache.iter_done(False)
-            return txn, (0, 0, 0), exc
+            return txn, tuple(counts), exc
 
     def _append_stale(self, txn: Transaction, def_time: int) -> None:
         for labels in self.cache.stale():
@@ -318,22 +325,23 @@ class ScrapeLoop:
             except ValueError:
                 pass
 
-    def _append_body(self, txn: Transaction, body: bytes, content_type: str, def_time: int) -> tuple[int, int, int]:
-        media, warning = textparse.media_type(content_type, self.fallback)
+    def _append_body(self, txn: Transaction, body: bytes, content_type: str, def_time: int, counts: list[int]) -> None:
+        media, _warning = textparse.media_type(content_type, self.fallback)
         if media == textparse.PROTOBUF:
             raise ScrapeError("the Prometheus protobuf format is not supported by otelflow")
-        metadata, samples = textparse.parse(body.decode("utf-8"), media)
         cache = self.cache
-        cache.set_metadata(metadata)
         honor_ts = self.cfg.honor_timestamps
         track_ts_staleness = self.cfg.track_timestamps_staleness
         sample_limit = self.cfg.sample_limit
         label_limits = (self.cfg.label_limit, self.cfg.label_name_length_limit, self.cfg.label_value_length_limit)
-        total = added = series_added = appended = 0
+        appended = 0
         limit_err: ScrapeError | None = None
         it = cache.iter
-        for sample in samples:
-            total += 1
+        for sample in textparse.parse(body.decode("utf-8"), media):
+            if type(sample) is tuple:
+                cache.set_metadata(*sample)
+                continue
+            counts[0] += 1
             ts = sample.timestamp_ms if (honor_ts and sample.timestamp_ms is not None) else None
             t = def_time if ts is None else ts
             met = sample.series
@@ -357,26 +365,28 @@ class ScrapeLoop:
                 _check_label_limits(labels, label_limits)
                 ref = tuple(sorted(labels.items()))
             if already and ts is None:
-                added += 1  # a duplicate sample for this timestamp: dropped, still counted
+                counts[1] += 1  # a duplicate sample for this timestamp: dropped, still counted
                 continue
             if sample_limit and appended >= sample_limit:
-                limit_err = ScrapeError("sample limit exceeded")
-                added += 1
+                limit_err = ScrapeError(f"sample limit exceeded")
+                counts[1] += 1
                 continue
+            if sample.duplicate is not None:
+                raise ScrapeError(f'invalid sample: non-unique label names: "{sample.duplicate}"')
             exemplars = [(lb, v, ex_ts if ex_ts is not None else t) for lb, v, ex_ts in sample.exemplars]
             tracked = txn.append(labels, t, sample.value, exemplars)
             appended += 1
             if entry is None:
                 cache.series[met] = entry = _Entry(labels, ref, it)
-                series_added += 1
+                if limit_err is None:
+                    counts[2] += 1
             if tracked and (ts is None or track_ts_staleness):
                 cache.cur[ref] = labels
-            added += 1
+            counts[1] += 1
         if limit_err is not None:
             raise limit_err
         self._append_stale(txn, def_time)
         cache.iter_done(True)
-        return total, added, series_added
 
     def _mutate(self, exposed: dict[str, str]) -> dict[str, str] | None:
         """mutateSampleLabels: target labels in (honor_labels or exported_ prefixes), then metric relabelling."""

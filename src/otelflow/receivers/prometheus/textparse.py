@@ -13,6 +13,7 @@ import math
 import re
 from decimal import Decimal
 from dataclasses import dataclass, field
+from typing import Iterator
 
 TEXT = "text/plain"
 OPENMETRICS = "application/openmetrics-text"
@@ -44,6 +45,7 @@ class Sample:
     value: float
     timestamp_ms: int | None
     exemplars: list[tuple[dict[str, str], float, int | None]] = field(default_factory=list)
+    duplicate: str | None = None  # a label name given twice (the appender rejects the sample)
 
 
 @dataclass
@@ -114,33 +116,27 @@ def _parse_labels(body: str, line: str) -> tuple[str | None, list[tuple[str, str
     return name, out
 
 
-def parse(body: str, media_type: str) -> tuple[dict[str, Metadata], list[Sample]]:
-    """All metadata (by the name its TYPE/HELP/UNIT line gives) and every sample, in order.
+def parse(body: str, media_type: str) -> Iterator[Sample | tuple[str, str, str]]:
+    """Every entry in order: ``(kind, name, text)`` for TYPE/HELP/UNIT lines and a Sample per series.
 
-    Raises ParseError on the first malformed line, as Prometheus fails the scrape there.
+    A generator, so that a malformed line raises ParseError only when reached: what came before it
+    has been seen (and counted) by then, as in Prometheus' streaming parser.
     """
     om = media_type == OPENMETRICS
-    metadata: dict[str, Metadata] = {}
-    samples: list[Sample] = []
     current_type = "unknown"
     lines = body.split("\n")
-    if om:
-        # "# EOF" must be the last line, optionally followed by one newline
-        while lines and lines[-1] == "":
-            lines.pop()
-            if lines and lines[-1] != "# EOF":
-                break
-        if not lines or lines[-1] != "# EOF":
-            if "# EOF" in lines:
-                raise ParseError("unexpected data after # EOF")
-            raise ParseError("data does not end with # EOF")
-        lines.pop()
-    for line in lines:
+    if lines and lines[-1] == "":
+        lines.pop()  # the final newline
+    for index, line in enumerate(lines):
         if not line or line[0] == "#":
             if not line:
                 if om:
                     raise ParseError('expected a valid start token, got "\\n" ("INVALID") while parsing: "\\n"')
                 continue
+            if om and line == "# EOF":
+                if index != len(lines) - 1:
+                    raise ParseError("unexpected data after # EOF")
+                return
             meta = _META.match(line)
             if meta is None:
                 if om or _looks_meta(line):
@@ -150,29 +146,28 @@ def parse(body: str, media_type: str) -> tuple[dict[str, Metadata], list[Sample]
             if name.startswith('"'):
                 name = _unescape(name[1:-1])
             text = text or ""
-            entry = metadata.setdefault(name, Metadata())
             if kind == "TYPE":
                 text = text.rstrip(" \t")
                 if text not in (_OM_TYPES if om else _TEXT_TYPES):
                     raise ParseError(f'invalid metric type "{text}"')
                 current_type = "unknown" if text == "untyped" else text
-                entry.type = current_type
+                yield "TYPE", name, current_type
             elif kind == "HELP":
-                entry.help = _unescape(text) if om else (
+                yield "HELP", name, _unescape(text) if om else (
                     _HELP_UNESCAPE.sub(lambda m: "\n" if m.group(1) == "n" else "\\", text) if "\\" in text else text)
             else:
                 if not om:
                     raise ParseError(f"invalid metadata line while parsing: {line!r}")
-                unit = text
-                if unit and not (name.endswith("_" + unit)):
-                    raise ParseError(f'unit "{unit}" not a suffix of metric "{name}"')
-                entry.unit = unit
+                if text and not name.endswith("_" + text):
+                    raise ParseError(f'unit "{text}" not a suffix of metric "{name}"')
+                yield "UNIT", name, text
             continue
         m = _SERIES.match(line)
         if m is None:
             raise ParseError(f"invalid series line while parsing: {line!r}")
         name, brace, value_text, ts_text, rest = m.groups()
         labels: dict[str, str] = {}
+        duplicate = None
         if brace is not None:
             quoted_name, pairs = _parse_labels(brace[1:-1], line)
             if quoted_name is not None:
@@ -185,9 +180,9 @@ def parse(body: str, media_type: str) -> tuple[dict[str, Metadata], list[Sample]
                         lvalue = format_om_float(parse_float(lvalue))
                     except ParseError:
                         pass
+                if label in labels and duplicate is None:
+                    duplicate = label
                 labels[label] = lvalue
-            if len(labels) != len(pairs):  # upstream's appender rejects the sample, failing the scrape
-                raise ParseError(f'invalid sample: non-unique label names: "{_first_duplicate(pairs)}"')
         if not name:
             raise ParseError(f"metric name not set while parsing: {line!r}")
         labels["__name__"] = name
@@ -201,8 +196,9 @@ def parse(body: str, media_type: str) -> tuple[dict[str, Metadata], list[Sample]
                 raise ParseError(f"expected next entry after timestamp, got {rest!r} while parsing: {line!r}")
             exemplars.append(_exemplar(rest, line))
         series = line[: m.end(2) if brace is not None else m.end(1)]
-        samples.append(Sample(series, labels, value, ts, exemplars))
-    return metadata, samples
+        yield Sample(series, labels, value, ts, exemplars, duplicate)
+    if om:
+        raise ParseError("data does not end with # EOF")
 
 
 def _looks_meta(line: str) -> bool:
@@ -213,15 +209,6 @@ def _looks_meta(line: str) -> bool:
 
 def _normalises(mtype: str, label: str) -> bool:
     return (mtype == "summary" and label == "quantile") or (mtype == "histogram" and label == "le")
-
-
-def _first_duplicate(pairs: list[tuple[str, str]]) -> str:
-    seen = set()
-    for name, _ in pairs:
-        if name in seen:
-            return name
-        seen.add(name)
-    return ""
 
 
 def _text_timestamp(text: str) -> int:
