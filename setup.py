@@ -1,5 +1,7 @@
-"""Builds the one native helper (otelflow.native._wire) and, when they are missing, the web UI's
-static files (scripts/build-ui.sh), so wheels and sdists ship them; everything else is in pyproject.toml."""
+"""Builds the native helpers (the C extensions otelflow.native._wire and _spancols, and the Rust
+extension otelflow.native._ottl from native/ottl/ when cargo is there) and, when they are missing,
+the web UI's static files (scripts/build-ui.sh), so wheels and sdists ship them; everything else is
+in pyproject.toml. Every native part is optional: without a compiler the pure-Python paths run."""
 
 import subprocess
 from pathlib import Path
@@ -7,6 +9,11 @@ from pathlib import Path
 from setuptools import Extension, setup
 from setuptools.command.build_py import build_py
 from setuptools.command.sdist import sdist
+
+try:  # a build requirement (pyproject.toml); absent only when setup.py is run by hand without it
+    from setuptools_rust import Binding, RustExtension
+except ImportError:  # pragma: no cover
+    RustExtension = None
 
 ROOT = Path(__file__).resolve().parent
 UI_BUILT = ROOT / "src" / "otelflow" / "ui" / "static" / "assets" / "app.js"
@@ -30,8 +37,15 @@ class SdistWithUI(sdist):
         super().run()
 
 
+# The OTTL fast path for traces (native/ottl, PyO3): optional, skipped when cargo is missing.
+RUST_EXTENSIONS = [] if RustExtension is None else [
+    RustExtension("otelflow.native._ottl", "native/ottl/Cargo.toml", optional=True, binding=Binding.PyO3, debug=False,
+                  py_limited_api=True),
+]
+
 setup(
     cmdclass={"build_py": BuildPyWithUI, "sdist": SdistWithUI},
+    rust_extensions=RUST_EXTENSIONS,
     ext_modules=[
         Extension("otelflow.native._wire", ["src/otelflow/native/_wire.c"], extra_compile_args=["-O2"], optional=True),
         Extension("otelflow.native._spancols", ["src/otelflow/native/_spancols.c"], extra_compile_args=["-O2"], optional=True),

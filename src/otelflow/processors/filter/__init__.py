@@ -16,6 +16,7 @@ from google.protobuf.message import Message
 
 from otelflow.core.component import Component, Factory, Kind, Settings, Signal
 from otelflow.core.consumer import ConsumerError
+from otelflow.ottl import native
 from otelflow.ottl.contexts.base import TransformContext
 from otelflow.ottl.errors import OttlError
 from otelflow.ottl.values import new_pmap
@@ -228,6 +229,8 @@ class FilterProcessor(Component):
         self.metric_name = _METRIC_NAMES[self.signal]
         self.labels = {"filter": str(settings.id)}
         self.what = self.signal.value
+        # The native fast path (otelflow/ottl/native.py): span-level OTTL conditions only.
+        self.native = native.filter_program(self.plan) if self.signal is Signal.TRACES else None
 
     def _walks(self, errors: list) -> list[_Walk]:
         plan = self.plan
@@ -243,6 +246,17 @@ class FilterProcessor(Component):
         if plan.empty:
             await self.next.consume(data)
             return
+        if self.native is not None:
+            status, out, dropped, left = self.native.filter(data.SerializeToString())
+            if status != native.BAIL:  # else the Python engine redoes the request
+                if status == native.CHANGED:
+                    data.Clear()
+                    data.MergeFromString(out)  # quicker than ParseFromString in place
+                if dropped:
+                    self.telemetry.add(self.metric_name, dropped, **self.labels)
+                if left:
+                    await self.next.consume(data)
+                return
         before = count_items(data, self.signal)
         errors: list[str] = []
         for walk in self._walks(errors):

@@ -17,6 +17,7 @@ from google.protobuf.message import Message
 
 from otelflow.core.component import Component, Settings, Signal
 from otelflow.core.consumer import ConsumerError
+from otelflow.ottl import native
 from otelflow.ottl.collection import iterate_items
 from otelflow.ottl.contexts.base import TransformContext
 from otelflow.ottl.errors import OttlError
@@ -68,6 +69,8 @@ class TransformProcessor(Component):
         # one shared cache per context, kept for the processor's lifetime
         self.shared = {g.context: new_pmap() for g in self.groups if g.shared_cache}
         self.ctx = TransformContext()
+        # The native fast path (otelflow/ottl/native.py): traces whose every statement is in its subset.
+        self.native = native.transform_program(self.groups) if self.signal is Signal.TRACES else None
         if config.profile_statements and self.signal is Signal.TRACES:
             self.logger.warning("profile_statements are ignored: otelflow has no profiles signal")
 
@@ -81,6 +84,15 @@ class TransformProcessor(Component):
         await self.next.consume(data)
 
     def process(self, data: Message) -> None:
+        if self.native is not None:
+            status, out = self.native.transform(data.SerializeToString())
+            if status == native.CHANGED:
+                data.Clear()
+                data.MergeFromString(out)  # quicker than ParseFromString in place
+            if status != native.BAIL:
+                return
+            # the Python engine redoes the request from the start (an error's text, a value the
+            # native side does not convert)
         ctx = self.ctx
         for group in self.groups:
             cache = self.shared.get(group.context) if group.shared_cache else None
