@@ -102,6 +102,70 @@ class ScriptedTarget:
         return len(self.requests)
 
 
+class ClientApp:
+    """A small prometheus_client app on a real HTTP server (its own exposition and negotiation),
+    with a fixed registry so that two runs expose the same values (``_created`` apart)."""
+
+    def __init__(self):
+        from prometheus_client import CollectorRegistry, Counter, Enum, Gauge, Histogram, Info, Summary
+        from prometheus_client.exposition import make_wsgi_app
+
+        reg = CollectorRegistry()
+        requests = Counter("app_requests", "Requests handled.", ["route"], registry=reg)
+        requests.labels("/").inc(5)
+        requests.labels("/login").inc(2)
+        Gauge("app_in_flight", "Requests in flight.", registry=reg).set(3)
+        Gauge("app_memory", "Resident memory.", unit="bytes", registry=reg).set(1048576)
+        latency = Histogram("app_latency_seconds", "Request latency.", buckets=(0.1, 0.5, 1.0), registry=reg)
+        for v in (0.05, 0.2, 0.7, 3.0):
+            latency.observe(v)
+        size = Summary("app_payload_bytes", "Payload sizes.", registry=reg)
+        size.observe(100)
+        size.observe(300)
+        Info("app_build", "Build information.", registry=reg).info({"version": "1.0.0", "commit": "abc"})
+        Enum("app_state", "Current state.", states=["starting", "running"], registry=reg).state("running")
+        wsgi = make_wsgi_app(reg)
+        self.requests: list[dict] = []
+
+        def counted(environ, start_response):
+            self.requests.append({"Accept": environ.get("HTTP_ACCEPT", "")})
+            return wsgi(environ, start_response)
+
+        from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+        class Quiet(WSGIRequestHandler):
+            def log_message(self, *args):
+                pass
+
+        from socketserver import ThreadingMixIn
+        from wsgiref.simple_server import WSGIServer
+
+        class Server(ThreadingMixIn, WSGIServer):
+            daemon_threads = True
+
+        self.server = make_server("127.0.0.1", 0, counted, server_class=Server, handler_class=Quiet)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "ClientApp":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    @property
+    def served(self) -> int:
+        return len(self.requests)
+
+
+def make_target(steps, base: Path):
+    if steps == "prometheus_client":
+        return ClientApp()
+    return ScriptedTarget(steps, base)
+
+
 class Case:
     def __init__(self, directory: Path):
         self.dir = directory
@@ -111,6 +175,9 @@ class Case:
         self.batches: dict[str, int] = meta["batches"]  # target name -> scrapes to compare
         self.sd_after: dict | None = meta.get("sd_after")  # {target, requests, content}
         self.sd_initial: str | None = meta.get("sd_initial")
+        # targets whose repeated identical batches count once (how many plain scrapes happen before
+        # a discovery change takes effect depends on timing)
+        self.collapse: list[str] = meta.get("collapse", [])
         self.description = meta.get("description", "")
 
     @property
@@ -193,6 +260,17 @@ def normalise_file(raw: str, ports: dict[str, str]) -> dict[str, list[list[dict]
     return out
 
 
+def collapse(runs: dict[str, list], names: list[str]) -> dict[str, list]:
+    out = dict(runs)
+    for name in names:
+        batches = []
+        for batch in runs.get(name, []):
+            if not batches or batches[-1] != batch:
+                batches.append(batch)
+        out[name] = batches
+    return out
+
+
 def enough(runs: dict[str, list], want: dict[str, int]) -> bool:
     return all(len(runs.get(name, [])) >= n for name, n in want.items())
 
@@ -227,7 +305,7 @@ async def run_case(case: Case, tmp: Path, start_collector, timeout: float = 60.0
     context manager factory), wait for the wanted batches and return them normalised."""
     out = tmp / f"{case.name}.jsonl"
     sd = tmp / f"{case.name}.sd.yaml"
-    targets = {name: ScriptedTarget(steps, case.dir) for name, steps in case.targets.items()}
+    targets = {name: make_target(steps, case.dir) for name, steps in case.targets.items()}
     for t in targets.values():
         t.__enter__()
     try:
@@ -244,10 +322,10 @@ async def run_case(case: Case, tmp: Path, start_collector, timeout: float = 60.0
                 if not sd_done and targets[case.sd_after["target"]].served >= case.sd_after["requests"]:
                     sd.write_text(case.sd_text(targets, case.sd_after["content"]))
                     sd_done = True
-                runs = normalise_file(out.read_text() if out.exists() else "", ports)
+                runs = collapse(normalise_file(out.read_text() if out.exists() else "", ports), case.collapse)
                 if sd_done and enough(runs, case.batches):
                     break
-        runs = normalise_file(out.read_text() if out.exists() else "", ports)
+        runs = collapse(normalise_file(out.read_text() if out.exists() else "", ports), case.collapse)
         return trim(runs, case.batches)
     finally:
         for t in targets.values():
