@@ -23,6 +23,10 @@ _BUILTIN: dict[Kind, dict[str, str]] = {
         "filter": "otelflow.processors.filter:factory",
         "resource_detection": "otelflow.processors.resourcedetection:factory",
         "resourcedetection": "otelflow.processors.resourcedetection:factory",  # upstream's deprecated name
+        "cumulative_to_delta": "otelflow.processors.cumulativetodelta:factory",
+        "cumulativetodelta": "otelflow.processors.cumulativetodelta:factory",  # upstream's deprecated name
+        "delta_to_cumulative": "otelflow.processors.deltatocumulative:factory",
+        "deltatocumulative": "otelflow.processors.deltatocumulative:factory",  # upstream's deprecated name
     },
     Kind.EXPORTER: {
         "otlp": "otelflow.exporters.otlp:factory",
@@ -33,6 +37,8 @@ _BUILTIN: dict[Kind, dict[str, str]] = {
         "file": "otelflow.exporters.file:factory",
         "prometheus": "otelflow.exporters.prometheus:factory",
         "embedded_store": "otelflow.exporters.embedded_store:factory",
+        "prometheus_remote_write": "otelflow.exporters.prometheusremotewrite:factory",
+        "prometheusremotewrite": "otelflow.exporters.prometheusremotewrite:factory",  # upstream's deprecated name
     },
     Kind.CONNECTOR: {
         "forward": "otelflow.connectors.forward:factory",
