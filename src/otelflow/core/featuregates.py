@@ -72,3 +72,26 @@ OTTL_LAMBDA = REGISTRY.register(
 OTTL_SET_ALLOW_NIL = REGISTRY.register(
     "ottl.set.allowNil", BETA, "When enabled, the set function passes nil values directly to the target.").id
 REGISTRY.register("ottl.contexts.enableOTelColContext", STABLE, "Enable the `otelcol` context for OTTL.")
+
+# exporter/prometheusremotewriteexporter (registered here so --feature-gates knows them before the
+# exporter is imported)
+PRW_RETRY_ON_429 = REGISTRY.register(
+    "exporter.prometheusremotewritexporter.RetryOn429", ALPHA,
+    "When enabled, the Prometheus remote write exporter will retry 429 http status code. "
+    "Requires exporter.prometheusremotewritexporter.metrics.RetryOn429 to be enabled.").id
+PRW_MULTIPLE_WORKERS = REGISTRY.register(
+    "exporter.prometheusremotewritexporter.EnableMultipleWorkers", ALPHA,
+    "When enabled and settings configured, the Prometheus remote exporter will spawn multiple "
+    "workers/goroutines to handle incoming metrics batches concurrently.").id
+PRW_SEND_RW2 = REGISTRY.register(
+    "exporter.prometheusremotewritexporter.enableSendingRW2", ALPHA,
+    "When enabled, the Prometheus remote write exporter will support sending rw2. Extra configuration "
+    "is still required besides enabling this feature gate.").id
+PRW_REMOVE_TOP_LEVEL_HTTP = REGISTRY.register(
+    "exporter.prometheusremotewritexporter.removeTopLevelHTTPSettings", ALPHA,
+    "When enabled, it rejects top-level HTTP client settings (e.g. endpoint, tls, proxy_url); "
+    "configure them under the http block instead.").id
+PRW_DISABLE_RESOURCE_TO_TELEMETRY = REGISTRY.register(
+    "exporter.prometheusremotewrite.DisableResourceToTelemetryConversion", ALPHA,
+    "When enabled, the deprecated resource_to_telemetry_conversion section and legacy conversion fields "
+    "are disabled, and resource_constant_labels must be used instead").id
