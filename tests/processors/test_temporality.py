@@ -174,3 +174,17 @@ def test_a_million_streams_stay_within_the_documented_memory_bound(type_):
     result = json.loads(out.stdout)
     assert result["streams"] == 1_000_000
     assert result["rss_growth"] <= 1_000_000 * BYTES_PER_STREAM_BOUND, result
+
+
+async def test_absurd_exponential_points_are_dropped_without_killing_anything():
+    for type_, temporality in (("cumulativetodelta", 2), ("deltatocumulative", 1)):
+        proc, sink, _ = build(type_, {"initial_value": "keep"} if type_ == "cumulativetodelta" else {})
+        for scale, zt, ts in ((20, 0.0, 10), (-2_000_000_000, float("inf"), 20), (2_000_000_000, 1.0, 30)):
+            req = ExportMetricsServiceRequest()
+            m = req.resource_metrics.add().scope_metrics.add().metrics.add(name="e")
+            m.exponential_histogram.aggregation_temporality = temporality
+            dp = m.exponential_histogram.data_points.add(start_time_unix_nano=1, time_unix_nano=ts, scale=scale,
+                                                         count=5, zero_threshold=zt)
+            dp.positive.offset = 3
+            dp.positive.bucket_counts.extend([1, 2, 2])
+            await proc.consume(req)

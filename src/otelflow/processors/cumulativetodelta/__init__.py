@@ -249,7 +249,10 @@ class CumulativeToDeltaProcessor(Component):
         point = ExpoPoint(dp.count, dp.sum, dp.zero_count, dp.zero_threshold, dp.scale,
                           Buckets(dp.positive.offset, list(dp.positive.bucket_counts)),
                           Buckets(dp.negative.offset, list(dp.negative.bucket_counts)))
-        valid, reason, start, delta = self.tracker.convert_exponential(key, dp.time_unix_nano, dp.start_time_unix_nano, point)
+        try:
+            valid, reason, start, delta = self.tracker.convert_exponential(key, dp.time_unix_nano, dp.start_time_unix_nano, point)
+        except (ValueError, OverflowError, MemoryError):
+            valid, reason = False, RESET   # absurd scale or threshold: drop the point, as for a reset
         if not valid:
             self._dropped("exponential_histogram", reason, "")
             return True

@@ -195,7 +195,11 @@ class DeltaToCumulativeProcessor(Component):
                 return False   # an empty state takes the point as it is
             state[0] = now
             acc = point_type.FromString(state[1])
-            error = accumulate(acc, dp, add)
+            try:
+                error = accumulate(acc, dp, add)
+            except (ValueError, OverflowError, IndexError, MemoryError) as exc:
+                error = type(exc).__name__   # absurd input (infinite thresholds …): drop the point, keep the state
+
             counts[error] = counts.get(error, 0) + 1
             if error:
                 return True

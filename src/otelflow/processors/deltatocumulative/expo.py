@@ -46,6 +46,8 @@ def collapse(offset: int, counts: list[int]) -> int:
 
 def downscale(offset: int, counts: list[int], src: int, dst: int) -> int:
     for _ in range(src - dst):
+        if offset in (0, -1) and not any(counts[1:]):
+            break   # a fixed point: no more collapsing changes anything (scale may be int32-wide)
         offset = collapse(offset, counts)
     return offset
 
