@@ -36,7 +36,7 @@ class CaptureServer:
     """Records (headers, WriteRequest) per request; ``statuses`` are answered first, in order."""
 
     def __init__(self) -> None:
-        self.port = free_port()
+        self.port = 0  # bound in start(): the kernel picks it, so no other test can take it meanwhile
         self.requests: list[tuple[dict[str, str], prompb.WriteRequest]] = []
         self.statuses: list[int] = []
         self.attempts = 0
@@ -62,7 +62,9 @@ class CaptureServer:
         app.router.add_post("/{tail:.*}", self._handle)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.port, reuse_address=True).start()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
         return self
 
     async def stop(self) -> None:
