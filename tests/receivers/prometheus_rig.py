@@ -358,3 +358,118 @@ class RefCollector:
 
 def dump(runs: dict[str, Any]) -> str:
     return json.dumps(runs, indent=1, sort_keys=True) + "\n"
+
+
+# -- the Debian Prometheus server as a target ---------------------------------------------------------
+
+SERVER_SCHEMA = CASES / "prometheus_server_schema.json"
+
+
+def prometheus_binary() -> str | None:
+    import shutil
+
+    path = shutil.which("prometheus") or "/usr/bin/prometheus"
+    return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
+
+
+class PrometheusServer:
+    """The real Prometheus (scripts/install-prometheus.sh) on loopback, scraping nothing itself."""
+
+    def __init__(self, binary: str, workdir: Path):
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.dir = workdir
+        (workdir / "prometheus.yml").write_text("global: {scrape_interval: 1m}\nscrape_configs: []\n")
+        self.cmd = [binary, f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'data'}",
+                    f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"]
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> "PrometheusServer":
+        import urllib.request
+
+        self.log = open(self.dir / "prometheus.log", "wb")
+        self.proc = subprocess.Popen(self.cmd, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/-/ready", timeout=2) as resp:
+                    if resp.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("prometheus did not become ready")
+
+    def __exit__(self, *exc) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+SERVER_CONFIG = """
+receivers:
+  prometheus:
+    discovery_reload_on_startup: true
+    config:
+      scrape_configs:
+        - job_name: prometheus
+          scrape_interval: 1s
+          static_configs:
+            - targets: ["127.0.0.1:{port}"]
+exporters:
+  file:
+    path: {out}
+    flush_interval: 100ms
+service:
+  telemetry:
+    metrics:
+      level: none
+  pipelines:
+    metrics:
+      receivers: [prometheus]
+      exporters: [file]
+"""
+
+
+def schema(raw: str) -> dict[str, dict]:
+    """metric name -> what must not differ between collectors: type, temporality, monotonicity,
+    unit, description, prometheus.type, and the attribute keys seen."""
+    out: dict[str, dict] = {}
+    for line in raw.split("\n")[:-1]:
+        if not line.strip():
+            continue
+        for rm in json.loads(line).get("resourceMetrics", []):
+            for sm in rm.get("scopeMetrics", []):
+                for m in sm.get("metrics", []):
+                    kind = next(k for k in ("gauge", "sum", "histogram", "summary", "exponentialHistogram") if k in m)
+                    entry = out.setdefault(m["name"], {
+                        "kind": kind, "unit": m.get("unit", ""), "description": m.get("description", ""),
+                        "temporality": m[kind].get("aggregationTemporality", 0),
+                        "monotonic": m[kind].get("isMonotonic", False),
+                        "prometheus.type": m.get("metadata", [{}])[0].get("value", {}).get("stringValue", ""),
+                        "attributes": [],
+                    })
+                    keys = {a["key"] for p in m[kind]["dataPoints"] for a in p.get("attributes", [])}
+                    entry["attributes"] = sorted(set(entry["attributes"]) | keys)
+    return out
+
+
+async def scrape_server(tmp: Path, start_collector, scrapes: int = 3, timeout: float = 60) -> str:
+    """Run a collector against the real Prometheus until it wrote ``scrapes`` batches; its raw output."""
+    binary = prometheus_binary()
+    out = tmp / "server.jsonl"
+    (tmp / "prom").mkdir(exist_ok=True)
+    with PrometheusServer(binary, tmp / "prom") as server:
+        config = SERVER_CONFIG.replace("{port}", str(server.port)).replace("{out}", str(out))
+        async with start_collector(config):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.3)
+                if out.exists() and len(out.read_text().split("\n")) > scrapes:
+                    break
+    return out.read_text()

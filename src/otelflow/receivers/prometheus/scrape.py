@@ -71,12 +71,13 @@ def scrape_offset(target_key: str, interval_ns: int, seed: int, now_ns: int) -> 
 
 
 class _Entry:
-    __slots__ = ("labels", "ref", "last_iter")
+    __slots__ = ("labels", "ref", "last_iter", "memo")
 
-    def __init__(self, labels: dict[str, str], ref: tuple, last_iter: int):
+    def __init__(self, labels: dict[str, str], ref: tuple, last_iter: int, memo: dict):
         self.labels = labels
         self.ref = ref
         self.last_iter = last_iter
+        self.memo = memo  # what the transaction derives from the labels, kept across scrapes
 
 
 class Cache:
@@ -354,7 +355,9 @@ class ScrapeLoop:
                 entry.last_iter = it
                 labels = entry.labels
                 ref = entry.ref
+                memo = entry.memo
             else:
+                memo = {}
                 already = False
                 labels = self._mutate(sample.labels)
                 if labels is None:
@@ -368,16 +371,16 @@ class ScrapeLoop:
                 counts[1] += 1  # a duplicate sample for this timestamp: dropped, still counted
                 continue
             if sample_limit and appended >= sample_limit:
-                limit_err = ScrapeError(f"sample limit exceeded")
+                limit_err = ScrapeError("sample limit exceeded")
                 counts[1] += 1
                 continue
             if sample.duplicate is not None:
                 raise ScrapeError(f'invalid sample: non-unique label names: "{sample.duplicate}"')
             exemplars = [(lb, v, ex_ts if ex_ts is not None else t) for lb, v, ex_ts in sample.exemplars]
-            tracked = txn.append(labels, t, sample.value, exemplars)
+            tracked = txn.append(labels, t, sample.value, exemplars, ref, memo)
             appended += 1
             if entry is None:
-                cache.series[met] = entry = _Entry(labels, ref, it)
+                cache.series[met] = entry = _Entry(labels, ref, it, memo)
                 if limit_err is None:
                     counts[2] += 1
             if tracked and (ts is None or track_ts_staleness):

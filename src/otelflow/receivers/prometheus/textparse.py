@@ -38,14 +38,55 @@ class ParseError(ValueError):
     pass
 
 
-@dataclass
 class Sample:
-    series: str  # the raw series text (name and labels as written): the scrape cache's key
-    labels: dict[str, str]  # including __name__
-    value: float
-    timestamp_ms: int | None
-    exemplars: list[tuple[dict[str, str], float, int | None]] = field(default_factory=list)
-    duplicate: str | None = None  # a label name given twice (the appender rejects the sample)
+    """One series line. Its labels are parsed on first use: the scrape loop needs them only for a
+    series it has not cached yet (as Prometheus, which keys its cache by the raw series text)."""
+
+    __slots__ = ("series", "name", "brace", "mtype", "line", "value", "timestamp_ms", "exemplars", "_labels",
+                 "duplicate")
+
+    def __init__(self, series: str, name: str | None, brace: str | None, mtype: str, line: str, value: float,
+                 timestamp_ms: int | None, exemplars: list):
+        self.series = series  # the raw series text (name and labels as written): the scrape cache's key
+        self.name = name
+        self.brace = brace
+        self.mtype = mtype
+        self.line = line
+        self.value = value
+        self.timestamp_ms = timestamp_ms
+        self.exemplars: list[tuple[dict[str, str], float, int | None]] = exemplars
+        self._labels: dict[str, str] | None = None
+        self.duplicate: str | None = None  # a label name given twice (the appender rejects the sample)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """The labels including ``__name__``; raises ParseError for a malformed label set."""
+        if self._labels is None:
+            self._labels = self._parse()
+        return self._labels
+
+    def _parse(self) -> dict[str, str]:
+        name = self.name
+        labels: dict[str, str] = {}
+        if self.brace is not None:
+            quoted_name, pairs = _parse_labels(self.brace[1:-1], self.line)
+            if quoted_name is not None:
+                if name is not None:
+                    raise ParseError(f"metric name already set while parsing: {self.line!r}")
+                name = quoted_name
+            for label, lvalue in pairs:
+                if label in ("le", "quantile") and _normalises(self.mtype, label):
+                    try:
+                        lvalue = format_om_float(parse_float(lvalue))
+                    except ParseError:
+                        pass
+                if label in labels and self.duplicate is None:
+                    self.duplicate = label
+                labels[label] = lvalue
+        if not name:
+            raise ParseError(f"metric name not set while parsing: {self.line!r}")
+        labels["__name__"] = name
+        return labels
 
 
 @dataclass
@@ -95,8 +136,18 @@ def go_format_g(value: float) -> str:
     return f"{neg}{ds[:dp]}.{ds[dp:]}"
 
 
+_SIMPLE_PAIR = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*"'
+_SIMPLE_LABELS = re.compile(rf"(?:{_SIMPLE_PAIR},)*(?:{_SIMPLE_PAIR},?)?")
+_SIMPLE_FINDALL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\.)*)"')
+
+
 def _parse_labels(body: str, line: str) -> tuple[str | None, list[tuple[str, str]]]:
     """The inside of ``{...}``: (metric name given as a bare quoted string, [(name, value)])."""
+    if _SIMPLE_LABELS.fullmatch(body):  # the common form: two regex calls, no Python loop
+        pairs = _SIMPLE_FINDALL.findall(body)
+        if "\\" in body:
+            pairs = [(k, _unescape(v)) for k, v in pairs]
+        return None, pairs
     name = None
     out: list[tuple[str, str]] = []
     pos, end = 0, len(body)
@@ -166,26 +217,10 @@ def parse(body: str, media_type: str) -> Iterator[Sample | tuple[str, str, str]]
         if m is None:
             raise ParseError(f"invalid series line while parsing: {line!r}")
         name, brace, value_text, ts_text, rest = m.groups()
-        labels: dict[str, str] = {}
-        duplicate = None
-        if brace is not None:
-            quoted_name, pairs = _parse_labels(brace[1:-1], line)
-            if quoted_name is not None:
-                if name is not None:
-                    raise ParseError(f"metric name already set while parsing: {line!r}")
-                name = quoted_name
-            for label, lvalue in pairs:
-                if label in ("le", "quantile") and _normalises(current_type, label):
-                    try:
-                        lvalue = format_om_float(parse_float(lvalue))
-                    except ParseError:
-                        pass
-                if label in labels and duplicate is None:
-                    duplicate = label
-                labels[label] = lvalue
-        if not name:
+        if brace is not None and '"' in brace[:2]:
+            pass  # a quoted (UTF-8) name inside the braces: checked when the labels are parsed
+        elif not name:
             raise ParseError(f"metric name not set while parsing: {line!r}")
-        labels["__name__"] = name
         value = parse_float(value_text)
         ts = None
         if ts_text is not None:
@@ -196,7 +231,7 @@ def parse(body: str, media_type: str) -> Iterator[Sample | tuple[str, str, str]]
                 raise ParseError(f"expected next entry after timestamp, got {rest!r} while parsing: {line!r}")
             exemplars.append(_exemplar(rest, line))
         series = line[: m.end(2) if brace is not None else m.end(1)]
-        yield Sample(series, labels, value, ts, exemplars, duplicate)
+        yield Sample(series, name, brace, current_type, line, value, ts, exemplars)
     if om:
         raise ParseError("data does not end with # EOF")
 

@@ -371,13 +371,20 @@ class Transaction:
         self.is_new = True
 
     def append(self, labels: dict[str, str], ts_ms: int, value: float,
-               exemplars: list[tuple[dict[str, str], float, int]] | None = None) -> bool:
+               exemplars: list[tuple[dict[str, str], float, int]] | None = None,
+               items: tuple | None = None, memo: dict | None = None) -> bool:
         """Add one sample; raises ValueError where upstream's appender fails the scrape.
 
         Returns whether the series got a reference, i.e. is tracked for staleness: ``target_info``,
-        ``otel_scope_info`` and points that could not be added are not."""
+        ``otel_scope_info`` and points that could not be added are not. ``items`` may carry the
+        labels already sorted and ``memo`` a per-series dict the scrape cache keeps, where what is
+        derived from the labels alone is remembered from one scrape to the next.
+        """
         if self.external_labels:
             labels = {**labels, **self.external_labels}
+            items = None
+        if memo is None:
+            memo = {}
         rkey = self._init(labels)
         name = labels.get("__name__", "")
         if not name:
@@ -391,12 +398,23 @@ class Transaction:
         if name == "otel_scope_info" and not self.ignore_scope_info:
             self._scope_info(rkey, labels)
             return False
-        scope, attrs = _scope_of(labels)
-        if attrs:
-            self.scope_attrs.setdefault(rkey, {}).setdefault(scope, attrs)
+        if items is None:
+            items = tuple(sorted(labels.items()))
+        scoped = memo.get("scoped")
+        if scoped is None:
+            scoped = memo["scoped"] = any(k.startswith(SCOPE_PREFIX) for k, _ in items)
+        if scoped:
+            scope, attrs = _scope_of(labels)
+            if attrs:
+                self.scope_attrs.setdefault(rkey, {}).setdefault(scope, attrs)
+        else:
+            scope = _EMPTY_SCOPE
         family = self._family(rkey, scope, name)
-        drop = _not_useful(family.kind)
-        key = tuple(sorted((k, v) for k, v in labels.items() if k not in drop and not k.startswith(SCOPE_PREFIX)))
+        key = memo.get(family.kind)
+        if key is None:
+            drop = _not_useful(family.kind)
+            key = memo[family.kind] = tuple(
+                kv for kv in items if kv[0] not in drop and not kv[0].startswith(SCOPE_PREFIX))
         try:
             group = family.add(key, name, labels, ts_ms, value)
         except ValueError:

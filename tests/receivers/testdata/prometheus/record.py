@@ -1,6 +1,6 @@
 """Records the prometheus receiver's goldens from otelcol-ref v0.161.0 (bench/.build/bin/otelcol-ref).
 
-    python tests/receivers/testdata/prometheus/record.py [case ...]
+    python tests/receivers/testdata/prometheus/record.py [case ... | prometheus_server]
 
 Each case's targets are served by tests/receivers/prometheus_rig.py's scripted servers, otelcol-ref
 scrapes them with the case's config.yaml, and the normalised batches go to <case>/expected.json.
@@ -16,7 +16,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[4]))
 from tests.receivers import prometheus_rig as rig  # noqa: E402
 
 
+async def record_server() -> None:
+    """The schema of what otelcol-ref makes of the Debian Prometheus server's own /metrics."""
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = await rig.scrape_server(Path(tmp), lambda cfg: rig.RefCollector(cfg, Path(tmp)))
+    rig.SERVER_SCHEMA.write_text(rig.dump(rig.schema(raw)))
+    print(f"prometheus_server_schema: {len(rig.schema(raw))} metrics recorded")
+
+
 async def main(names: list[str]) -> None:
+    if not names or "prometheus_server" in names:
+        await record_server()
     for case in rig.all_cases():
         if names and case.name not in names:
             continue
