@@ -319,17 +319,4 @@ def build_uuidv7():
     return lambda ctx: uuid7()
 
 
-_NOT_PORTED = "not ported to otelflow yet"
-_XML = ("XML functions are not ported to otelflow yet (they need antchfx/xmlquery's document model, "
-        "XPath and serialisation)")
-NOT_SUPPORTED = {
-    "ParseSimplifiedXML": _XML,
-    "ParseXML": _XML,
-    "GetXML": _XML,
-    "InsertXML": _XML,
-    "RemoveXML": _XML,
-    "ConvertAttributesToElementsXML": _XML,
-    "ConvertTextToElementsXML": _XML,
-}
-
 TABLE = T.table()
