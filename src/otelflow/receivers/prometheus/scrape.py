@@ -28,6 +28,7 @@ from otelflow.receivers.prometheus.transaction import STALE_NAN, Transaction
 
 REPORT_NAMES = ("up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling",
                 "scrape_series_added")
+EXTRA_REPORT_NAMES = ("scrape_timeout_seconds", "scrape_sample_limit", "scrape_body_size_bytes")
 
 
 class ScrapeError(Exception):
@@ -221,7 +222,8 @@ class ScrapeLoop:
         txn = self._transaction()
         try:
             self._append_stale(txn, int(stale_time * 1000))
-            for name in REPORT_NAMES:
+            names = REPORT_NAMES + (EXTRA_REPORT_NAMES if self.cfg.extra_scrape_metrics else ())
+            for name in names:
                 txn.append(self._report_labels(name), int(stale_time * 1000), STALE_NAN)
         except ValueError as exc:
             self.log.warning("Stale append failed: %s", exc)
@@ -256,6 +258,11 @@ class ScrapeLoop:
             up = 1.0 if scrape_err is None else 0.0
             for name, value in zip(REPORT_NAMES, (up, duration, scraped, added, series_added)):
                 txn.append(self._report_labels(name), ts, float(value))
+            if self.cfg.extra_scrape_metrics:
+                size = len(body) if body is not None else (
+                    -1 if str(scrape_err) == "body size limit exceeded" else 0)
+                for name, value in zip(EXTRA_REPORT_NAMES, (self.timeout, self.cfg.sample_limit, size)):
+                    txn.append(self._report_labels(name), ts, float(value))
         except ValueError as exc:
             self.log.warning("Appending scrape report failed: %s", exc)
         if scrape_err is not None:
