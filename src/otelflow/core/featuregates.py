@@ -95,3 +95,16 @@ PRW_DISABLE_RESOURCE_TO_TELEMETRY = REGISTRY.register(
     "exporter.prometheusremotewrite.DisableResourceToTelemetryConversion", ALPHA,
     "When enabled, the deprecated resource_to_telemetry_conversion section and legacy conversion fields "
     "are disabled, and resource_constant_labels must be used instead").id
+
+# receiver/prometheusreceiver and receiver/hostmetricsreceiver (the receivers register the same ids
+# again on import, which returns these)
+REGISTRY.register(
+    "receiver.prometheusreceiver.IgnoreScopeInfoMetric", BETA,
+    "When enabled, the `otel_scope_info` metric is ignored for scope attribute extraction.")
+REGISTRY.register(
+    "receiver.prometheusreceiver.EnableCreatedTimestampZeroIngestion", ALPHA,
+    "Enables the Prometheus created-timestamps-zero-injection feature (not implemented by otelflow).")
+REGISTRY.register(
+    "receiver.hostmetricsreceiver.UseLinuxMemAvailable", BETA,
+    "When enabled, the used value for the system.memory.usage and system.memory.utilization metrics will be based "
+    "on the Linux kernel's MemAvailable statistic instead of MemFree, Buffers, and Cached.")
