@@ -11,6 +11,8 @@ _BUILTIN: dict[Kind, dict[str, str]] = {
     Kind.RECEIVER: {
         "otlp": "otelflow.receivers.otlp:factory",
         "prometheus": "otelflow.receivers.prometheus:factory",
+        "host_metrics": "otelflow.receivers.hostmetrics:factory",
+        "hostmetrics": "otelflow.receivers.hostmetrics:factory",  # upstream's deprecated name
     },
     Kind.PROCESSOR: {
         "memory_limiter": "otelflow.processors.memory_limiter:factory",
