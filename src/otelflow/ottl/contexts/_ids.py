@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 from ..errors import OttlError
+from ._common import next_segment
 from .keys import expect_str, expect_type
-from .registry import Accessor, PathCursor, segment_error
+from .registry import Accessor, PathCursor
 from .types import SpanID, TraceID
 
 
@@ -27,9 +30,12 @@ def _parse_hex(s: str, cls) -> bytes:
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 
 
-def id_accessor(msg_of, field: str, cls) -> Accessor:
+def id_accessor(msg: str, field: str, cls) -> Accessor:
+    """``<id>``: the bytes field as a TraceID/SpanID; set from a value of that type."""
+    read, msg_of = attrgetter(f"{msg}.{field}"), attrgetter(msg)
+
     def get(ctx):
-        return cls.from_field(getattr(msg_of(ctx), field))
+        return cls.from_field(read(ctx))
 
     def set_(ctx, val):
         if type(val) is not cls:
@@ -38,12 +44,15 @@ def id_accessor(msg_of, field: str, cls) -> Accessor:
     return get, set_
 
 
-def id_string_accessor(msg_of, field: str, cls) -> Accessor:
+def id_string_accessor(msg: str, field: str, cls) -> Accessor:
+    """``<id>.string``: the id as lowercase hex (all zeros when unset); set from hex, all zeros
+    clearing the field."""
+    read, msg_of = attrgetter(f"{msg}.{field}"), attrgetter(msg)
     zero = "00" * cls.size
     size = cls.size
 
     def get(ctx):
-        b = getattr(msg_of(ctx), field)
+        b = read(ctx)
         return b.hex() if len(b) == size else zero
 
     def set_(ctx, val):
@@ -52,13 +61,12 @@ def id_string_accessor(msg_of, field: str, cls) -> Accessor:
     return get, set_
 
 
-def parse_id_path(path: PathCursor, msg_of, field: str, cls, ctx_name: str, doc_ref: str,
-                  err_text_from_next: bool = True) -> Accessor:
-    """``<id>`` or ``<id>.string``; another next segment is an error naming it. Upstream builds the
-    error's path text from the next segment or from the id segment; both print the whole path."""
-    nxt = path.next()
-    if nxt is not None:
-        if nxt.name == "string":
-            return id_string_accessor(msg_of, field, cls)
-        raise segment_error(nxt.name, nxt.string() if err_text_from_next else path.string(), ctx_name, doc_ref)
-    return id_accessor(msg_of, field, cls)
+def id_path(msg: str, field: str, cls, ctx_name: str, doc_ref: str):
+    """The PATHS entry of ``<id>`` / ``<id>.string`` for the id field ``msg.field``; another next
+    segment is an error naming it. Both accessors are built once, here."""
+    plain = id_accessor(msg, field, cls)
+    subs = {"string": id_string_accessor(msg, field, cls)}
+
+    def parse(path: PathCursor) -> Accessor:
+        return next_segment(path, plain, subs, ctx_name, doc_ref)
+    return parse

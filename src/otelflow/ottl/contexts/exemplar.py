@@ -8,85 +8,32 @@ Paths: ``time_unix_nano`` (int), ``time`` (GoTime), ``double_value``, ``int_valu
 
 from __future__ import annotations
 
-from ..values import GoTime
 from . import datapoint, metric, resource, scope
-from ._common import map_accessor
-from ._ids import parse_id_path
-from .keys import expect_float, expect_int, expect_time, to_int64, to_uint64
-from .registry import DOC_BASE, Accessor, ContextDef, PathCursor, segment_error
+from ._common import context_def, map_accessor, path_parser, time_field, time_unix_nano, typed_field
+from ._ids import id_path
+from .keys import expect_float, expect_int
+from .registry import DOC_BASE, ContextDef
 from .types import SpanID, TraceID
 
 NAME = "exemplar"
 DOC_REF = DOC_BASE + "ottlexemplar"
 
+PATHS = {
+    "time_unix_nano": time_unix_nano("exemplar", "time_unix_nano"),
+    "time": time_field("exemplar", "time_unix_nano"),
+    "double_value": typed_field("exemplar", "as_double", expect_float),
+    "int_value": typed_field("exemplar", "as_int", expect_int),
+    "trace_id": id_path("exemplar", "trace_id", TraceID, NAME, DOC_REF),
+    "span_id": id_path("exemplar", "span_id", SpanID, NAME, DOC_REF),
+    "filtered_attributes": lambda path: map_accessor("exemplar.filtered_attributes", path.keys()),
+}
 
-def _ex(ctx):
-    return ctx.exemplar
-
-
-def _attrs(ctx):
-    return ctx.exemplar.filtered_attributes
-
-
-def _time_unix_nano() -> Accessor:
-    def get(ctx):
-        return to_int64(ctx.exemplar.time_unix_nano)
-
-    def set_(ctx, val):
-        ctx.exemplar.time_unix_nano = to_uint64(expect_int(val))
-    return get, set_
-
-
-def _time() -> Accessor:
-    def get(ctx):
-        return GoTime(to_int64(ctx.exemplar.time_unix_nano))
-
-    def set_(ctx, val):
-        ctx.exemplar.time_unix_nano = to_uint64(expect_time(val).ns)
-    return get, set_
-
-
-def _value(field: str, expect) -> Accessor:
-    def get(ctx):
-        return getattr(ctx.exemplar, field)
-
-    def set_(ctx, val):
-        setattr(ctx.exemplar, field, expect(val))
-    return get, set_
-
-
-def parse_path(path: PathCursor) -> Accessor:
-    """ctxexemplar.PathGetSetter."""
-    name = path.name
-    if name == "time_unix_nano":
-        return _time_unix_nano()
-    if name == "time":
-        return _time()
-    if name == "double_value":
-        return _value("as_double", expect_float)
-    if name == "int_value":
-        return _value("as_int", expect_int)
-    if name == "trace_id":
-        return parse_id_path(path, _ex, "trace_id", TraceID, NAME, DOC_REF)
-    if name == "span_id":
-        return parse_id_path(path, _ex, "span_id", SpanID, NAME, DOC_REF)
-    if name == "filtered_attributes":
-        return map_accessor(_attrs, path.keys())
-    raise segment_error(name, path.string(), NAME, DOC_REF)
+parse_path = path_parser(NAME, DOC_REF, PATHS)
+parse_path.__doc__ = "ctxexemplar.PathGetSetter."
 
 
 def make_context(otelcol_parser=None) -> ContextDef:
-    parsers = {
-        resource.NAME: resource.parse_path,
-        scope.NAME: scope.parse_path,
-        scope.LEGACY_NAME: scope.parse_path,
-        metric.NAME: metric.parse_path,
-        datapoint.NAME: datapoint.parse_path,
-        NAME: parse_path,
-    }
-    if otelcol_parser is not None:
-        parsers["otelcol"] = otelcol_parser
-    return ContextDef(NAME, DOC_REF,
-                      (NAME, datapoint.NAME, resource.NAME, scope.LEGACY_NAME, scope.NAME, metric.NAME,
-                       "otelcol"),
-                      parsers, enum_error="exemplar context does not support enums")
+    return context_def(NAME, DOC_REF,
+                       (NAME, datapoint.NAME, resource.NAME, scope.LEGACY_NAME, scope.NAME, metric.NAME, "otelcol"),
+                       parse_path, (resource, scope, metric, datapoint), otelcol_parser,
+                       enum_error="exemplar context does not support enums")

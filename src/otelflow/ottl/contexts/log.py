@@ -11,13 +11,14 @@ Paths: ``time_unix_nano``, ``observed_time_unix_nano`` (int), ``time``, ``observ
 from __future__ import annotations
 
 from ..errors import OttlError
-from ..values import GoTime, get_value, value_type_name
+from ..values import get_value, value_type_name
 from . import resource, scope
-from ._common import map_accessor, str_field, uint32_count
-from ._ids import parse_id_path
-from .keys import (expect_int, expect_str, expect_time, get_map_value, get_slice_value, set_map_value,
-                   set_slice_value, set_value, to_int32, to_int64, to_uint32, to_uint64, value_as_string)
-from .registry import DOC_BASE, Accessor, ContextDef, PathCursor, segment_error
+from ._common import (context_def, int32_field, map_accessor, next_segment, path_parser, str_field,
+                      time_field, time_unix_nano, uint32_count)
+from ._ids import id_path
+from .keys import (expect_str, get_map_value, get_slice_value, set_map_value, set_slice_value, set_value,
+                   value_as_string)
+from .registry import DOC_BASE, Accessor, ContextDef, PathCursor
 from .types import SpanID, TraceID
 
 NAME = "log"
@@ -29,42 +30,8 @@ _SEV = ("UNSPECIFIED", "TRACE", "TRACE2", "TRACE3", "TRACE4", "DEBUG", "DEBUG2",
 ENUMS = {f"SEVERITY_NUMBER_{s}": i for i, s in enumerate(_SEV)}
 
 
-def _log(ctx):
-    return ctx.log
-
-
-def _attrs(ctx):
-    return ctx.log.attributes
-
-
-def _time_unix_nano(field: str) -> Accessor:
-    def get(ctx):
-        return to_int64(getattr(ctx.log, field))
-
-    def set_(ctx, val):
-        setattr(ctx.log, field, to_uint64(expect_int(val)))
-    return get, set_
-
-
-def _time(field: str) -> Accessor:
-    def get(ctx):
-        return GoTime(to_int64(getattr(ctx.log, field)))
-
-    def set_(ctx, val):
-        setattr(ctx.log, field, to_uint64(expect_time(val).ns))
-    return get, set_
-
-
-def _severity_number() -> Accessor:
-    def get(ctx):
-        return ctx.log.severity_number
-
-    def set_(ctx, val):
-        ctx.log.severity_number = to_int32(expect_int(val))
-    return get, set_
-
-
 def _body() -> Accessor:
+    """``body``: the body's value (PMap/PSlice/str/...); set as ctxutil.SetValue."""
     def get(ctx):
         return get_value(ctx.log.body)
 
@@ -74,6 +41,7 @@ def _body() -> Accessor:
 
 
 def _body_key(keys) -> Accessor:
+    """``body[...]``: into a map or slice body; any other body cannot be indexed."""
     def get(ctx):
         body = ctx.log.body
         kind = body.WhichOneof("value")
@@ -95,6 +63,7 @@ def _body_key(keys) -> Accessor:
 
 
 def _body_string() -> Accessor:
+    """``body.string``: the body as pcommon's AsString; set stores a string body."""
     def get(ctx):
         body = ctx.log.body
         if body.WhichOneof("value") == "string_value":
@@ -106,63 +75,38 @@ def _body_string() -> Accessor:
     return get, set_
 
 
-def _flags() -> Accessor:
-    def get(ctx):
-        return ctx.log.flags
-
-    def set_(ctx, val):
-        ctx.log.flags = to_uint32(expect_int(val))
-    return get, set_
+_BODY = _body()
+_BODY_SUBS = {"string": _body_string()}
 
 
-def parse_path(path: PathCursor) -> Accessor:
-    """ctxlog.PathGetSetter."""
-    name = path.name
-    if name == "time_unix_nano":
-        return _time_unix_nano("time_unix_nano")
-    if name == "observed_time_unix_nano":
-        return _time_unix_nano("observed_time_unix_nano")
-    if name == "time":
-        return _time("time_unix_nano")
-    if name == "observed_time":
-        return _time("observed_time_unix_nano")
-    if name == "severity_number":
-        return _severity_number()
-    if name == "severity_text":
-        return str_field(_log, "severity_text")
-    if name == "body":
-        nxt = path.next()
-        if nxt is not None:
-            if nxt.name == "string":
-                return _body_string()
-            raise segment_error(nxt.name, nxt.string(), NAME, DOC_REF)
-        keys = path.keys()
-        if keys is None:
-            return _body()
-        return _body_key(keys)
-    if name == "attributes":
-        return map_accessor(_attrs, path.keys())
-    if name == "dropped_attributes_count":
-        return uint32_count(_log, "dropped_attributes_count")
-    if name == "flags":
-        return _flags()
-    if name == "trace_id":
-        return parse_id_path(path, _log, "trace_id", TraceID, NAME, DOC_REF)
-    if name == "span_id":
-        return parse_id_path(path, _log, "span_id", SpanID, NAME, DOC_REF)
-    if name == "event_name":
-        return str_field(_log, "event_name")
-    raise segment_error(name, path.string(), NAME, DOC_REF)
+def _body_path(path: PathCursor) -> Accessor:
+    # a next segment wins over keys (upstream checks it first; keys left unused are then an error)
+    if path.next() is not None:
+        return next_segment(path, _BODY, _BODY_SUBS, NAME, DOC_REF)
+    keys = path.keys()
+    return _BODY if keys is None else _body_key(keys)
+
+
+PATHS = {
+    "time_unix_nano": time_unix_nano("log", "time_unix_nano"),
+    "observed_time_unix_nano": time_unix_nano("log", "observed_time_unix_nano"),
+    "time": time_field("log", "time_unix_nano"),
+    "observed_time": time_field("log", "observed_time_unix_nano"),
+    "severity_number": int32_field("log", "severity_number"),
+    "severity_text": str_field("log", "severity_text"),
+    "body": _body_path,
+    "attributes": lambda path: map_accessor("log.attributes", path.keys()),
+    "dropped_attributes_count": uint32_count("log", "dropped_attributes_count"),
+    "flags": uint32_count("log", "flags"),
+    "trace_id": id_path("log", "trace_id", TraceID, NAME, DOC_REF),
+    "span_id": id_path("log", "span_id", SpanID, NAME, DOC_REF),
+    "event_name": str_field("log", "event_name"),
+}
+
+parse_path = path_parser(NAME, DOC_REF, PATHS)
+parse_path.__doc__ = "ctxlog.PathGetSetter."
 
 
 def make_context(otelcol_parser=None) -> ContextDef:
-    parsers = {
-        resource.NAME: resource.parse_path,
-        scope.NAME: scope.parse_path,
-        scope.LEGACY_NAME: scope.parse_path,
-        NAME: parse_path,
-    }
-    if otelcol_parser is not None:
-        parsers["otelcol"] = otelcol_parser
-    return ContextDef(NAME, DOC_REF, (NAME, scope.LEGACY_NAME, scope.NAME, resource.NAME, "otelcol"),
-                      parsers, ENUMS)
+    return context_def(NAME, DOC_REF, (NAME, scope.LEGACY_NAME, scope.NAME, resource.NAME, "otelcol"),
+                       parse_path, (resource, scope), otelcol_parser, ENUMS)

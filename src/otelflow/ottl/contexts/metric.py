@@ -10,9 +10,9 @@ sum), ``data_points`` (the pmetric.*DataPointSlice of the metric's type), ``meta
 from __future__ import annotations
 
 from . import resource, scope
-from ._common import map_accessor, str_field
+from ._common import context_def, map_accessor, path_parser, str_field
 from .keys import expect_bool, expect_int, set_message_slice, to_int32
-from .registry import DOC_BASE, Accessor, ContextDef, PathCursor, segment_error
+from .registry import DOC_BASE, Accessor, ContextDef
 from .types import (ExponentialHistogramDataPointSlice, HistogramDataPointSlice, NumberDataPointSlice,
                     SummaryDataPointSlice)
 
@@ -41,14 +41,6 @@ _SLICE_TYPES = {
     "summary": SummaryDataPointSlice,
 }
 _WITH_TEMPORALITY = ("sum", "histogram", "exponential_histogram")
-
-
-def _metric(ctx):
-    return ctx.metric
-
-
-def _metadata(ctx):
-    return ctx.metric.metadata
 
 
 def _type() -> Accessor:
@@ -109,36 +101,21 @@ def _data_points() -> Accessor:
     return get, set_
 
 
-def parse_path(path: PathCursor) -> Accessor:
-    """ctxmetric.PathGetSetter."""
-    name = path.name
-    if name == "name":
-        return str_field(_metric, "name")
-    if name == "description":
-        return str_field(_metric, "description")
-    if name == "unit":
-        return str_field(_metric, "unit")
-    if name == "type":
-        return _type()
-    if name == "aggregation_temporality":
-        return _agg_temporality()
-    if name == "is_monotonic":
-        return _is_monotonic()
-    if name == "data_points":
-        return _data_points()
-    if name == "metadata":
-        return map_accessor(_metadata, path.keys())
-    raise segment_error(name, path.string(), NAME, DOC_REF)
+PATHS = {
+    "name": str_field("metric", "name"),
+    "description": str_field("metric", "description"),
+    "unit": str_field("metric", "unit"),
+    "type": _type(),
+    "aggregation_temporality": _agg_temporality(),
+    "is_monotonic": _is_monotonic(),
+    "data_points": _data_points(),
+    "metadata": lambda path: map_accessor("metric.metadata", path.keys()),
+}
+
+parse_path = path_parser(NAME, DOC_REF, PATHS)
+parse_path.__doc__ = "ctxmetric.PathGetSetter."
 
 
 def make_context(otelcol_parser=None) -> ContextDef:
-    parsers = {
-        resource.NAME: resource.parse_path,
-        scope.NAME: scope.parse_path,
-        scope.LEGACY_NAME: scope.parse_path,
-        NAME: parse_path,
-    }
-    if otelcol_parser is not None:
-        parsers["otelcol"] = otelcol_parser
-    return ContextDef(NAME, DOC_REF, (NAME, scope.LEGACY_NAME, scope.NAME, resource.NAME, "otelcol"),
-                      parsers, ENUMS)
+    return context_def(NAME, DOC_REF, (NAME, scope.LEGACY_NAME, scope.NAME, resource.NAME, "otelcol"),
+                       parse_path, (resource, scope), otelcol_parser, ENUMS)

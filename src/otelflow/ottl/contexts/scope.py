@@ -8,45 +8,26 @@ Paths: ``name``, ``version``, ``attributes``, ``attributes[...]``, ``dropped_att
 from __future__ import annotations
 
 from . import resource
-from ._common import map_accessor, str_field, uint32_count
-from .registry import DOC_BASE, Accessor, ContextDef, PathCursor, segment_error
+from ._common import context_def, map_accessor, path_parser, str_field, uint32_count
+from .registry import DOC_BASE, ContextDef
 
 NAME = "scope"
 LEGACY_NAME = "instrumentation_scope"
 DOC_REF = DOC_BASE + "ottlscope"
 
+PATHS = {
+    "name": str_field("scope", "name"),
+    "version": str_field("scope", "version"),
+    "attributes": lambda path: map_accessor("scope.attributes", path.keys()),
+    "dropped_attributes_count": uint32_count("scope", "dropped_attributes_count"),
+    "schema_url": str_field("scope_holder", "schema_url"),
+}
 
-def _scope(ctx):
-    return ctx.scope
-
-
-def _attrs(ctx):
-    return ctx.scope.attributes
-
-
-def _holder(ctx):
-    return ctx.scope_holder
-
-
-def parse_path(path: PathCursor) -> Accessor:
-    """ctxscope.PathGetSetter."""
-    name = path.name
-    if name == "name":
-        return str_field(_scope, "name")
-    if name == "version":
-        return str_field(_scope, "version")
-    if name == "attributes":
-        return map_accessor(_attrs, path.keys())
-    if name == "dropped_attributes_count":
-        return uint32_count(_scope, "dropped_attributes_count")
-    if name == "schema_url":
-        return str_field(_holder, "schema_url")
-    raise segment_error(name, path.string(), NAME, DOC_REF)
+parse_path = path_parser(NAME, DOC_REF, PATHS)
+parse_path.__doc__ = "ctxscope.PathGetSetter."
 
 
 def make_context(otelcol_parser=None) -> ContextDef:
-    parsers = {resource.NAME: resource.parse_path, NAME: parse_path, LEGACY_NAME: parse_path}
-    if otelcol_parser is not None:
-        parsers["otelcol"] = otelcol_parser
-    return ContextDef(NAME, DOC_REF, (NAME, resource.NAME, "otelcol"), parsers,
-                      enum_error="instrumentation scope context does not provide Enum support")
+    return context_def(NAME, DOC_REF, (NAME, resource.NAME, "otelcol"), parse_path, (resource,),
+                       otelcol_parser, enum_error="instrumentation scope context does not provide Enum support",
+                       aliases=(LEGACY_NAME,))

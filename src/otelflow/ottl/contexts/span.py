@@ -13,15 +13,13 @@ plus ``cache``. The context also accepts ``resource.*``, ``scope.*`` and ``instr
 from __future__ import annotations
 
 from ..errors import OttlConfigError, OttlError
-from ..values import GoTime
-from . import resource, scope
-from ._common import map_accessor, str_field, uint32_count
-from ._ids import parse_id_path
-from .keys import (expect_int, expect_str, expect_time, expect_type, set_message_slice, to_int32,
-                   to_int64, to_uint64)
-from .registry import DOC_BASE, Accessor, ContextDef, PathCursor, segment_error
+from . import resource, scope, tracestate
+from ._common import (context_def, int32_field, map_accessor, message_field, message_slice, next_segment,
+                      path_parser, str_field, time_field, time_unix_nano, uint32_count)
+from ._ids import id_path
+from .keys import expect_int, expect_str
+from .registry import DOC_BASE, Accessor, ContextDef
 from .types import SpanEventSlice, SpanID, SpanLinkSlice, Status, TraceID
-from . import tracestate
 
 NAME = "span"
 DOC_REF = DOC_BASE + "ottlspan"
@@ -39,50 +37,15 @@ ENUMS = {
 }
 
 _KIND_STRINGS = ("Unspecified", "Internal", "Server", "Client", "Producer", "Consumer")
-_KIND_FROM_STRING = {s: i for i, s in enumerate(_KIND_STRINGS)}
 _KIND_DEPRECATED = ("SPAN_KIND_UNSPECIFIED", "SPAN_KIND_INTERNAL", "SPAN_KIND_SERVER",
                     "SPAN_KIND_CLIENT", "SPAN_KIND_PRODUCER", "SPAN_KIND_CONSUMER")
-_KIND_FROM_DEPRECATED = {s: i for i, s in enumerate(_KIND_DEPRECATED)}
 _MAX_U32 = (1 << 32) - 1
 
 
-def _span(ctx):
-    return ctx.span
-
-
-def _attrs(ctx):
-    return ctx.span.attributes
-
-
-def _time_unix_nano(field: str) -> Accessor:
-    def get(ctx):
-        return to_int64(getattr(ctx.span, field))
-
-    def set_(ctx, val):
-        setattr(ctx.span, field, to_uint64(expect_int(val)))
-    return get, set_
-
-
-def _time(field: str) -> Accessor:
-    def get(ctx):
-        return GoTime(to_int64(getattr(ctx.span, field)))
-
-    def set_(ctx, val):
-        setattr(ctx.span, field, to_uint64(expect_time(val).ns))
-    return get, set_
-
-
-def _kind() -> Accessor:
-    def get(ctx):
-        return ctx.span.kind
-
-    def set_(ctx, val):
-        ctx.span.kind = to_int32(expect_int(val))
-    return get, set_
-
-
-def _kind_string(names: tuple, lookup: dict, what: str) -> Accessor:
+def _kind_string(names: tuple, what: str) -> Accessor:
+    """``kind.string`` / ``kind.deprecated_string``: the kind by name; an unknown name is an error."""
     n = len(names)
+    lookup = {s: i for i, s in enumerate(names)}
 
     def get(ctx):
         k = ctx.span.kind
@@ -97,16 +60,8 @@ def _kind_string(names: tuple, lookup: dict, what: str) -> Accessor:
     return get, set_
 
 
-def _trace_state() -> Accessor:
-    def get(ctx):
-        return ctx.span.trace_state
-
-    def set_(ctx, val):
-        ctx.span.trace_state = expect_str(val)
-    return get, set_
-
-
 def _trace_state_key(keys) -> Accessor:
+    """``trace_state["k"]``: one member of the W3C tracestate; setting it rewrites the header."""
     if len(keys) != 1:
         raise OttlConfigError("must provide exactly 1 key when accessing trace_state")
     key = keys[0]
@@ -134,56 +89,8 @@ def _trace_state_key(keys) -> Accessor:
     return get, set_
 
 
-def _events() -> Accessor:
-    def get(ctx):
-        return SpanEventSlice(ctx.span.events)
-
-    def set_(ctx, val):
-        set_message_slice(ctx.span.events, SpanEventSlice, val)
-    return get, set_
-
-
-def _links() -> Accessor:
-    def get(ctx):
-        return SpanLinkSlice(ctx.span.links)
-
-    def set_(ctx, val):
-        set_message_slice(ctx.span.links, SpanLinkSlice, val)
-    return get, set_
-
-
-def _status() -> Accessor:
-    def get(ctx):
-        return Status(ctx.span.status)
-
-    def set_(ctx, val):
-        if type(val) is not Status:
-            expect_type(val, False, Status.go_type)
-        dest = ctx.span.status
-        if val.obj is not dest:
-            dest.CopyFrom(val.obj)
-    return get, set_
-
-
-def _status_code() -> Accessor:
-    def get(ctx):
-        return ctx.span.status.code
-
-    def set_(ctx, val):
-        ctx.span.status.code = to_int32(expect_int(val))
-    return get, set_
-
-
-def _status_message() -> Accessor:
-    def get(ctx):
-        return ctx.span.status.message
-
-    def set_(ctx, val):
-        ctx.span.status.message = expect_str(val)
-    return get, set_
-
-
 def _flags() -> Accessor:
+    """``flags``: unlike the other uint32 fields, an out-of-range value is an error, not truncated."""
     def get(ctx):
         return ctx.span.flags
 
@@ -195,73 +102,38 @@ def _flags() -> Accessor:
     return get, set_
 
 
-def parse_path(path: PathCursor) -> Accessor:
-    """ctxspan.PathGetSetter."""
-    name = path.name
-    if name == "trace_id":
-        return parse_id_path(path, _span, "trace_id", TraceID, NAME, DOC_REF)
-    if name == "span_id":
-        return parse_id_path(path, _span, "span_id", SpanID, NAME, DOC_REF)
-    if name == "trace_state":
-        keys = path.keys()
-        if keys is None:
-            return _trace_state()
-        return _trace_state_key(keys)
-    if name == "parent_span_id":
-        return parse_id_path(path, _span, "parent_span_id", SpanID, NAME, DOC_REF)
-    if name == "name":
-        return str_field(_span, "name")
-    if name == "kind":
-        nxt = path.next()
-        if nxt is not None:
-            if nxt.name == "string":
-                return _kind_string(_KIND_STRINGS, _KIND_FROM_STRING, "string")
-            if nxt.name == "deprecated_string":
-                return _kind_string(_KIND_DEPRECATED, _KIND_FROM_DEPRECATED, "deprecated string")
-            raise segment_error(nxt.name, nxt.string(), NAME, DOC_REF)
-        return _kind()
-    if name == "start_time_unix_nano":
-        return _time_unix_nano("start_time_unix_nano")
-    if name == "end_time_unix_nano":
-        return _time_unix_nano("end_time_unix_nano")
-    if name == "start_time":
-        return _time("start_time_unix_nano")
-    if name == "end_time":
-        return _time("end_time_unix_nano")
-    if name == "attributes":
-        return map_accessor(_attrs, path.keys())
-    if name == "dropped_attributes_count":
-        return uint32_count(_span, "dropped_attributes_count")
-    if name == "events":
-        return _events()
-    if name == "dropped_events_count":
-        return uint32_count(_span, "dropped_events_count")
-    if name == "links":
-        return _links()
-    if name == "dropped_links_count":
-        return uint32_count(_span, "dropped_links_count")
-    if name == "status":
-        nxt = path.next()
-        if nxt is not None:
-            if nxt.name == "code":
-                return _status_code()
-            if nxt.name == "message":
-                return _status_message()
-            raise segment_error(nxt.name, nxt.string(), NAME, DOC_REF)
-        return _status()
-    if name == "flags":
-        return _flags()
-    raise segment_error(name, path.string(), NAME, DOC_REF)
+_TRACE_STATE = str_field("span", "trace_state")
+_KIND = int32_field("span", "kind")
+_KIND_SUBS = {"string": _kind_string(_KIND_STRINGS, "string"),
+              "deprecated_string": _kind_string(_KIND_DEPRECATED, "deprecated string")}
+_STATUS = message_field("span", "status", Status)
+_STATUS_SUBS = {"code": int32_field("span.status", "code"), "message": str_field("span.status", "message")}
+
+PATHS = {
+    "trace_id": id_path("span", "trace_id", TraceID, NAME, DOC_REF),
+    "span_id": id_path("span", "span_id", SpanID, NAME, DOC_REF),
+    "trace_state": lambda path: (_TRACE_STATE if (keys := path.keys()) is None else _trace_state_key(keys)),
+    "parent_span_id": id_path("span", "parent_span_id", SpanID, NAME, DOC_REF),
+    "name": str_field("span", "name"),
+    "kind": lambda path: next_segment(path, _KIND, _KIND_SUBS, NAME, DOC_REF),
+    "start_time_unix_nano": time_unix_nano("span", "start_time_unix_nano"),
+    "end_time_unix_nano": time_unix_nano("span", "end_time_unix_nano"),
+    "start_time": time_field("span", "start_time_unix_nano"),
+    "end_time": time_field("span", "end_time_unix_nano"),
+    "attributes": lambda path: map_accessor("span.attributes", path.keys()),
+    "dropped_attributes_count": uint32_count("span", "dropped_attributes_count"),
+    "events": message_slice("span", "events", SpanEventSlice),
+    "dropped_events_count": uint32_count("span", "dropped_events_count"),
+    "links": message_slice("span", "links", SpanLinkSlice),
+    "dropped_links_count": uint32_count("span", "dropped_links_count"),
+    "status": lambda path: next_segment(path, _STATUS, _STATUS_SUBS, NAME, DOC_REF),
+    "flags": _flags(),
+}
+
+parse_path = path_parser(NAME, DOC_REF, PATHS)
+parse_path.__doc__ = "ctxspan.PathGetSetter."
 
 
 def make_context(otelcol_parser=None) -> ContextDef:
-    parsers = {
-        resource.NAME: resource.parse_path,
-        scope.NAME: scope.parse_path,
-        scope.LEGACY_NAME: scope.parse_path,
-        NAME: parse_path,
-    }
-    if otelcol_parser is not None:
-        parsers["otelcol"] = otelcol_parser
-    return ContextDef(NAME, DOC_REF, (NAME, resource.NAME, scope.LEGACY_NAME, scope.NAME, "otelcol"),
-                      parsers, ENUMS)
+    return context_def(NAME, DOC_REF, (NAME, resource.NAME, scope.LEGACY_NAME, scope.NAME, "otelcol"),
+                       parse_path, (resource, scope), otelcol_parser, ENUMS)

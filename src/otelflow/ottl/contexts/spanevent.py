@@ -8,56 +8,23 @@ context also accepts ``span.*``, ``resource.*``, ``scope.*`` and ``instrumentati
 from __future__ import annotations
 
 from ..errors import OttlError
-from ..values import GoTime
 from . import resource, scope, span
-from ._common import map_accessor, str_field, uint32_count
-from .keys import expect_int, expect_time, to_int64, to_uint64
-from .registry import DOC_BASE, Accessor, ContextDef, PathCursor, segment_error
+from ._common import context_def, map_accessor, path_parser, str_field, time_field, time_unix_nano, uint32_count
+from .registry import DOC_BASE, Accessor, ContextDef
 
 NAME = "spanevent"
 DOC_REF = DOC_BASE + "ottlspanevent"
 
+PATHS = {
+    "time_unix_nano": time_unix_nano("event", "time_unix_nano"),
+    "time": time_field("event", "time_unix_nano"),
+    "name": str_field("event", "name"),
+    "attributes": lambda path: map_accessor("event.attributes", path.keys()),
+    "dropped_attributes_count": uint32_count("event", "dropped_attributes_count"),
+}
 
-def _event(ctx):
-    return ctx.event
-
-
-def _attrs(ctx):
-    return ctx.event.attributes
-
-
-def _time_unix_nano() -> Accessor:
-    def get(ctx):
-        return to_int64(ctx.event.time_unix_nano)
-
-    def set_(ctx, val):
-        ctx.event.time_unix_nano = to_uint64(expect_int(val))
-    return get, set_
-
-
-def _time() -> Accessor:
-    def get(ctx):
-        return GoTime(to_int64(ctx.event.time_unix_nano))
-
-    def set_(ctx, val):
-        ctx.event.time_unix_nano = to_uint64(expect_time(val).ns)
-    return get, set_
-
-
-def parse_path(path: PathCursor) -> Accessor:
-    """ctxspanevent.PathGetSetter."""
-    name = path.name
-    if name == "time_unix_nano":
-        return _time_unix_nano()
-    if name == "time":
-        return _time()
-    if name == "name":
-        return str_field(_event, "name")
-    if name == "attributes":
-        return map_accessor(_attrs, path.keys())
-    if name == "dropped_attributes_count":
-        return uint32_count(_event, "dropped_attributes_count")
-    raise segment_error(name, path.string(), NAME, DOC_REF)
+parse_path = path_parser(NAME, DOC_REF, PATHS)
+parse_path.__doc__ = "ctxspanevent.PathGetSetter."
 
 
 def _event_index() -> Accessor:
@@ -74,23 +41,10 @@ def _event_index() -> Accessor:
     return get, set_
 
 
-def parse_path_with_index(path: PathCursor) -> Accessor:
-    """The spanevent context's own parser: ``event_index`` on top of ctxspanevent's paths."""
-    if path.name == "event_index":
-        return _event_index()
-    return parse_path(path)
+# The spanevent context's own parser: ``event_index`` (read-only) on top of ctxspanevent's paths.
+parse_path_with_index = path_parser(NAME, DOC_REF, {**PATHS, "event_index": _event_index()})
 
 
 def make_context(otelcol_parser=None) -> ContextDef:
-    parsers = {
-        resource.NAME: resource.parse_path,
-        scope.NAME: scope.parse_path,
-        scope.LEGACY_NAME: scope.parse_path,
-        span.NAME: span.parse_path,
-        NAME: parse_path_with_index,
-    }
-    if otelcol_parser is not None:
-        parsers["otelcol"] = otelcol_parser
-    return ContextDef(NAME, DOC_REF,
-                      (NAME, span.NAME, resource.NAME, scope.LEGACY_NAME, scope.NAME, "otelcol"),
-                      parsers, span.ENUMS)
+    return context_def(NAME, DOC_REF, (NAME, span.NAME, resource.NAME, scope.LEGACY_NAME, scope.NAME, "otelcol"),
+                       parse_path_with_index, (resource, scope, span), otelcol_parser, span.ENUMS)
