@@ -102,7 +102,10 @@ def _metrics_section(scraper: str) -> type[BaseModel]:
 def _resource_section(scraper: str) -> type[BaseModel]:
     entries = {}
     for name, spec in SCRAPERS[scraper]["resource_attributes"].items():
-        entries[name] = (ResourceAttributeConfig, lambda on=spec["enabled"]: ResourceAttributeConfig(enabled=on))
+        # a user's mapping is laid over the defaults, so ``enabled`` keeps its default when not given
+        model = create_model("".join(p.capitalize() for p in name.split(".")) + "ResourceAttributeConfig",
+                             __base__=ResourceAttributeConfig, enabled=(bool, spec["enabled"]))
+        entries[name] = (model, model)
     return _section(f"{scraper.capitalize()}ResourceAttributesConfig", entries)
 
 

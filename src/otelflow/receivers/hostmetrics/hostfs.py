@@ -15,15 +15,13 @@ import psutil
 
 DEFAULTS = {"HOST_PROC": "/proc", "HOST_SYS": "/sys", "HOST_ETC": "/etc", "HOST_VAR": "/var", "HOST_RUN": "/run",
             "HOST_DEV": "/dev"}
-_global_root: list[str] = []
 
 
 def validate_root_path(root_path: str) -> str | None:
-    """Upstream's check: the path exists, and every component uses the same one."""
+    """Upstream's check that the path exists. (Upstream also refuses a second, different root_path in
+    the same process for good; otelflow does not, so that a reload may change it.)"""
     if root_path in ("", "/"):
         return None
-    if _global_root and _global_root[0] != root_path:
-        return f"inconsistent root_path configuration detected among components: `{_global_root[0]}` != `{root_path}`"
     if not os.path.exists(root_path):
         return f"invalid root_path: stat {root_path}: no such file or directory"
     return None
@@ -42,9 +40,11 @@ class HostFS:
 
     def apply(self) -> None:
         """Points psutil at this host's /proc."""
-        if self.root_path not in ("", "/"):
-            _global_root[:] = [self.root_path]
         psutil.PROCFS_PATH = self.dirs["HOST_PROC"]
+
+    @staticmethod
+    def reset() -> None:
+        psutil.PROCFS_PATH = DEFAULTS["HOST_PROC"]
 
     def proc(self, *parts: str) -> Path:
         return Path(self.dirs["HOST_PROC"], *parts)

@@ -134,6 +134,8 @@ class HostMetricsReceiver(Component):
                 self._task.cancel()
         for scraper in self.scrapers:
             scraper.shutdown()
+        if self.config.root_path not in ("", "/"):
+            HostFS.reset()
 
 
 def _wrap(rm) -> ExportMetricsServiceRequest:
