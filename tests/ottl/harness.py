@@ -380,7 +380,7 @@ def _refused_cases(text: str, cases: list[Case]) -> dict[str, str]:
 
 
 def run_batch(cases: list[Case], collector: str, workdir: Path, expected: dict[str, dict[str, int]] | None = None,
-              start_timeout: float = 30.0, max_wait: float = 10.0, retries: int = 8) -> BatchResult:
+              start_timeout: float = 30.0, max_wait: float = 30.0, retries: int = 8) -> BatchResult:
     """See _run_batch. For otelcol-ref, routing cases run in their own batch (another binary)."""
     cases = [c for c in cases if not c.is_config_error]
     if collector != "otelcol-ref":
