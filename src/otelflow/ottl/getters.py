@@ -46,8 +46,13 @@ class Constant:
 # Go conversions the like-getters use
 
 
+def _html_escaped(text: str) -> str:
+    """json.Marshal escapes <, > and & (they only occur inside JSON strings)."""
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def go_json(raw: Any) -> str:
-    """encoding/json.Marshal of AsRaw() data: map keys sorted, bytes as base64."""
+    """json.Marshal of a Go value: map keys sorted, bytes as base64, HTML characters escaped."""
     if raw is None:
         return "null"
     if isinstance(raw, bool):
@@ -57,11 +62,13 @@ def go_json(raw: Any) -> str:
     if isinstance(raw, float):
         return format_float_json(raw)
     if isinstance(raw, str):
-        return json_string(raw)
+        return _html_escaped(json_string(raw))
     if isinstance(raw, (bytes, bytearray)):
         return '"' + base64.b64encode(raw).decode() + '"'
+    if isinstance(raw, (PMap, PSlice)):
+        return go_json(to_raw(raw))
     if isinstance(raw, dict):
-        return "{" + ",".join(f"{json_string(k)}:{go_json(raw[k])}" for k in sorted(raw)) + "}"
+        return "{" + ",".join(f"{_html_escaped(json_string(str(k)))}:{go_json(raw[k])}" for k in sorted(raw)) + "}"
     if isinstance(raw, (list, tuple)):
         return "[" + ",".join(go_json(x) for x in raw) + "]"
     ident = getattr(raw, "raw", None)

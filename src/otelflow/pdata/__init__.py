@@ -125,3 +125,14 @@ def check_ids(data: Message) -> None:
                         for ex in point.exemplars:
                             if _bad(ex.trace_id, 16) or _bad(ex.span_id, 8):
                                 raise InvalidIDError("invalid length for ID")
+
+
+def remove_if(field, drop) -> None:
+    """pdata's RemoveIf on a repeated field: ``drop`` sees every element in order, then the chosen
+    ones go and the rest keep their order."""
+    doomed = [i for i, item in enumerate(field) if drop(item)]
+    if len(doomed) == len(field):
+        del field[:]
+        return
+    for i in reversed(doomed):
+        del field[i]

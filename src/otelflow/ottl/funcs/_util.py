@@ -14,6 +14,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from ..errors import OttlError, OttlTypeError
 from ..functions import FunctionDef
+from ..getters import go_json
 from ..values import PMap, PSlice, get_value, new_pmap, new_pslice, type_name, value_type_name
 
 INT64_MIN = -(1 << 63)
@@ -166,38 +167,9 @@ def runtime_error(msg: str) -> OttlError:
 # Conversions upstream's getters do, for values the functions meet themselves
 
 
-def _html_escape_json(s: str) -> str:
-    """goccy/go-json's Marshal escapes <, > and & (they only occur inside JSON strings)."""
-    return s.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
 def json_marshal(v: Any) -> str:
-    """json.Marshal of a Go value (maps sorted by key, bytes as base64, HTML escaped)."""
-    from otelflow.pdata.govalue import format_float_json, json_string
-    import base64
-    v = unwrap(v)
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        return format_float_json(v)
-    if isinstance(v, str):
-        return _html_escape_json(json_string(v))
-    if isinstance(v, (bytes, bytearray)):
-        return '"' + base64.b64encode(bytes(v)).decode() + '"'
-    if isinstance(v, PMap):
-        v = v.as_raw()
-    if isinstance(v, PSlice):
-        v = v.as_raw()
-    if isinstance(v, dict):
-        return "{" + ",".join(f"{_html_escape_json(json_string(str(k)))}:{json_marshal(v[k])}"
-                              for k in sorted(v)) + "}"
-    if isinstance(v, (list, tuple)):
-        return "[" + ",".join(json_marshal(x) for x in v) + "]"
-    raise OttlTypeError(f"unsupported type: {type_name(v)}")
+    """json.Marshal of a Go value (one implementation: ``getters.go_json``)."""
+    return go_json(unwrap(v))
 
 
 def string_like(v: Any) -> str | None:

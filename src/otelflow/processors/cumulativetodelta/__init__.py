@@ -23,6 +23,7 @@ from pydantic import field_validator, model_validator
 
 from otelflow.config.model import Duration, Model
 from otelflow.core.component import Component, Factory, Kind, Settings, Signal
+from otelflow.pdata import remove_if
 from otelflow.pdata.maphash import canonical, digest
 from otelflow.processors.cumulativetodelta.tracker import AUTO, DROP, KEEP, RESET, Buckets, ExpoPoint, Tracker
 from otelflow.processors.filtermatch import RegexpConfig, create_filterset
@@ -89,13 +90,6 @@ def _filterset(m: MatchMetrics):
         return None
 
 
-def _remove_if(field, drop) -> None:
-    doomed = [i for i, item in enumerate(field) if drop(item)]
-    if len(doomed) == len(field):
-        del field[:]
-        return
-    for i in reversed(doomed):
-        del field[i]
 
 
 class CumulativeToDeltaProcessor(Component):
@@ -163,9 +157,9 @@ class CumulativeToDeltaProcessor(Component):
             res = digest(canonical(rm.resource.attributes)) if len(rm.resource.attributes) else b""
             for sm in rm.scope_metrics:
                 scope = sm.scope.name.encode("utf-8", "surrogatepass") + _SEP + sm.scope.version.encode("utf-8", "surrogatepass")
-                _remove_if(sm.metrics, lambda m: self._metric(m, res, scope))
-            _remove_if(rm.scope_metrics, lambda sm: len(sm.metrics) == 0)
-        _remove_if(data.resource_metrics, lambda rm: len(rm.scope_metrics) == 0)
+                remove_if(sm.metrics, lambda m: self._metric(m, res, scope))
+            remove_if(rm.scope_metrics, lambda sm: len(sm.metrics) == 0)
+        remove_if(data.resource_metrics, lambda rm: len(rm.scope_metrics) == 0)
 
     def _metric(self, m, res: bytes, scope: bytes) -> bool:
         kind = m.WhichOneof("data")
@@ -183,11 +177,11 @@ class CumulativeToDeltaProcessor(Component):
         prefix = _SEP.join((res, scope, mono, m.name.encode("utf-8", "surrogatepass"), m.unit.encode("utf-8", "surrogatepass"))) + _SEP
         code = _TYPE_CODE[kind]
         if kind == "sum":
-            _remove_if(body.data_points, lambda dp: self._number(dp, code, prefix))
+            remove_if(body.data_points, lambda dp: self._number(dp, code, prefix))
         elif kind == "histogram":
-            _remove_if(body.data_points, lambda dp: self._histogram(dp, code + b"B", prefix))
+            remove_if(body.data_points, lambda dp: self._histogram(dp, code + b"B", prefix))
         else:
-            _remove_if(body.data_points, lambda dp: self._exponential(dp, code + b"A", prefix))
+            remove_if(body.data_points, lambda dp: self._exponential(dp, code + b"A", prefix))
         body.aggregation_temporality = _DELTA
         return len(body.data_points) == 0
 

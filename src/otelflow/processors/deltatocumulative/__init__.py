@@ -23,6 +23,7 @@ from pydantic import model_validator
 
 from otelflow.config.model import Duration, Model
 from otelflow.core.component import Component, Factory, Kind, Settings, Signal
+from otelflow.pdata import remove_if
 from otelflow.pdata.maphash import canonical, digest
 from otelflow.processors.deltatocumulative.aggregate import (
     accumulate,
@@ -86,13 +87,6 @@ class Config(Model):
         return self
 
 
-def _remove_if(field, drop) -> None:
-    doomed = [i for i, item in enumerate(field) if drop(item)]
-    if len(doomed) == len(field):
-        del field[:]
-        return
-    for i in reversed(doomed):
-        del field[i]
 
 
 class DeltaToCumulativeProcessor(Component):
@@ -166,9 +160,9 @@ class DeltaToCumulativeProcessor(Component):
                 s = sm.scope
                 scope = _SEP.join((res, s.name.encode("utf-8", "surrogatepass"), s.version.encode("utf-8", "surrogatepass"),
                                    digest(canonical(s.attributes))))
-                _remove_if(sm.metrics, lambda m: self._metric(m, scope, now, counts))
-            _remove_if(rm.scope_metrics, lambda sm: len(sm.metrics) == 0)
-        _remove_if(data.resource_metrics, lambda rm: len(rm.scope_metrics) == 0)
+                remove_if(sm.metrics, lambda m: self._metric(m, scope, now, counts))
+            remove_if(rm.scope_metrics, lambda sm: len(sm.metrics) == 0)
+        remove_if(data.resource_metrics, lambda rm: len(rm.scope_metrics) == 0)
 
     def _metric(self, m, scope: bytes, now: float, counts: dict[str, int]) -> bool:
         kind = m.WhichOneof("data")
@@ -207,7 +201,7 @@ class DeltaToCumulativeProcessor(Component):
             dp.CopyFrom(acc)
             return False
 
-        _remove_if(body.data_points, drop)
+        remove_if(body.data_points, drop)
         body.aggregation_temporality = _CUMULATIVE
         return len(body.data_points) == 0
 

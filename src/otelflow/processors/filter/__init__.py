@@ -16,6 +16,7 @@ from google.protobuf.message import Message
 
 from otelflow.core.component import Component, Factory, Kind, Settings, Signal
 from otelflow.core.consumer import ConsumerError
+from otelflow.pdata import remove_if
 from otelflow.ottl import native
 from otelflow.ottl.contexts.base import TransformContext
 from otelflow.ottl.errors import OttlError
@@ -32,11 +33,6 @@ _METRIC_NAMES = {
 }
 
 
-def remove_if(field, drop) -> None:
-    """Evaluate ``drop`` on every element in order, then delete the ones it chose."""
-    doomed = [i for i, item in enumerate(field) if drop(item)]
-    for i in reversed(doomed):
-        del field[i]
 
 
 def _points(metric):
