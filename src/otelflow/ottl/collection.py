@@ -13,7 +13,8 @@ from typing import Any, Iterable, Iterator, Sequence
 from google.protobuf.message import Message
 
 from otelflow.ottl import grammar as g
-from otelflow.ottl.compiler import Condition, Statement, statement_functions, statement_paths
+from otelflow.ottl.compiler import Condition, Statement
+from otelflow.ottl.treewalk import statement_functions, statement_paths
 from otelflow.ottl.contexts.base import TransformContext
 from otelflow.ottl.errors import OttlConfigError, OttlError
 from otelflow.ottl.functions import FunctionDef

@@ -13,21 +13,21 @@ import difflib
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
 from otelflow.ottl import grammar as g
 from otelflow.ottl.compare import compare
 from otelflow.ottl.contexts.base import Key, Segment
 from otelflow.ottl.errors import OttlConfigError, OttlError
 from otelflow.ottl.functions import FunctionDef, Kind, Param
 from otelflow.ottl.getters import TYPED_GETTERS, Constant
-from otelflow.ottl.values import Duration, GoTime, PMap, PSlice, get_value
+from otelflow.ottl.operators import index_value, math_op, negate
+from otelflow.ottl.treewalk import prepend_context as prefix_paths
+from otelflow.ottl.values import get_value
 
 Getter = Callable[[Any], Any]
 
 _MAX_INT64 = 2**63 - 1
-
-
-def _wrap(v: int) -> int:
-    return (v + 2**63) % 2**64 - 2**63
 
 
 @dataclass(eq=False)
@@ -95,7 +95,6 @@ _NO_CONSTANT = object()
 
 def _normalize(value: Any) -> Any:
     """ottlcommon.NormalizeValue: an AnyValue becomes the Go value it holds."""
-    from opentelemetry.proto.common.v1.common_pb2 import AnyValue
     return get_value(value) if isinstance(value, AnyValue) else value
 
 
@@ -112,7 +111,7 @@ class Parser:
     def parse_statement(self, text: str, prepend_context: bool = False) -> Statement:
         tree = g.parse_statement(text)
         if prepend_context:
-            _prepend(tree, self.context.name, self.context_names)
+            prefix_paths(tree, self.context.name, self.context_names)
         editor = self._call(tree.editor, editor=True)
         cond = self._bool(tree.where) if tree.where is not None else None
         return Statement(text, editor, cond)
@@ -120,13 +119,13 @@ class Parser:
     def parse_condition(self, text: str, prepend_context: bool = False) -> Condition:
         tree = g.parse_condition(text)
         if prepend_context:
-            _prepend(tree, self.context.name, self.context_names)
+            prefix_paths(tree, self.context.name, self.context_names)
         return Condition(text, self._bool(tree))
 
     def parse_value_expression(self, text: str, prepend_context: bool = False) -> ValueExpression:
         tree = g.parse_value_expression(text)
         if prepend_context:
-            _prepend(tree, self.context.name, self.context_names)
+            prefix_paths(tree, self.context.name, self.context_names)
         return ValueExpression(text, self._getter(tree))
 
     # ---------------------------------------------------------------- booleans
@@ -180,9 +179,9 @@ class Parser:
                 return Constant({k: v.value for k, v in items})
             return lambda ctx: {k: v(ctx) for k, v in items}
         if isinstance(node, g.MathNode):
-            return _math(self._getter(node.left), node.op, self._getter(node.right))
+            return math_op(self._getter(node.left), node.op, self._getter(node.right))
         if isinstance(node, g.NegNode):
-            return _negate(self._getter(node.operand))
+            return negate(self._getter(node.operand))
         if isinstance(node, g.LambdaNode):
             raise OttlConfigError("lambda expressions are only valid as function arguments")
         raise OttlConfigError(f"unsupported value {node!r}")
@@ -411,251 +410,3 @@ def _names_text(names: tuple[str, ...], path: str = "") -> str:
     if path:
         return ", ".join(f'"{n}.{path}"' for n in names)
     return ", ".join(f'"{n}"' for n in names)
-
-
-def _prepend(tree: Any, context: str, valid: tuple[str, ...]) -> None:
-    """Upstream's prependContextToStatementPaths: paths without a valid context get ``context.``."""
-    for path in _paths(tree):
-        if path.context not in valid:
-            if path.context:
-                path.fields.insert(0, g.FieldNode(path.context))
-            path.context = context
-            path.text = f"{context}.{path.text}"
-
-
-def _paths(node: Any, scope: frozenset = frozenset()):
-    """Paths a tree uses, leaving out lambda parameters (as upstream's path visitor does)."""
-    if isinstance(node, g.LambdaNode):
-        inner = scope | {p for p in node.params if p != "_"}
-        yield from _paths(node.body_value, inner)
-        yield from _paths(node.body_expr, inner)
-        return
-    if isinstance(node, g.PathNode):
-        if (node.context or (node.fields[0].name if node.fields else "")) not in scope:
-            yield node
-        for f in node.fields:
-            for k in f.keys:
-                if k.expr is not None:
-                    yield from _paths(k.expr, scope)
-        return
-    if isinstance(node, g.StatementNode):
-        yield from _paths(node.editor, scope)
-        if node.where is not None:
-            yield from _paths(node.where, scope)
-    elif isinstance(node, g.CallNode):
-        for a in node.args:
-            if a.value is not None:
-                yield from _paths(a.value, scope)
-        for k in node.keys:
-            if k.expr is not None:
-                yield from _paths(k.expr, scope)
-    elif isinstance(node, g.Comparison):
-        yield from _paths(node.left, scope)
-        yield from _paths(node.right, scope)
-    elif isinstance(node, g.BoolCall):
-        yield from _paths(node.call, scope)
-    elif isinstance(node, g.Not):
-        yield from _paths(node.operand, scope)
-    elif isinstance(node, (g.And, g.Or)):
-        for o in node.operands:
-            yield from _paths(o, scope)
-    elif isinstance(node, g.MathNode):
-        yield from _paths(node.left, scope)
-        yield from _paths(node.right, scope)
-    elif isinstance(node, g.NegNode):
-        yield from _paths(node.operand, scope)
-    elif isinstance(node, g.ListNode):
-        for v in node.items:
-            yield from _paths(v, scope)
-    elif isinstance(node, g.MapNode):
-        for _, v in node.items:
-            yield from _paths(v, scope)
-
-
-def statement_paths(tree: Any) -> list[g.PathNode]:
-    """Every path a parsed statement or condition uses (for context inference)."""
-    return list(_paths(tree))
-
-
-def statement_functions(tree: Any) -> list[str]:
-    """Every function name a parsed statement or condition calls (for context inference)."""
-    names: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, g.CallNode):
-            names.append(node.name)
-            for a in node.args:
-                if a.value is not None:
-                    walk(a.value)
-                elif a.function_name:
-                    names.append(a.function_name)
-        elif isinstance(node, g.StatementNode):
-            walk(node.editor)
-            if node.where is not None:
-                walk(node.where)
-        elif isinstance(node, g.Comparison):
-            walk(node.left)
-            walk(node.right)
-        elif isinstance(node, g.BoolCall):
-            walk(node.call)
-        elif isinstance(node, g.Not):
-            walk(node.operand)
-        elif isinstance(node, (g.And, g.Or)):
-            for o in node.operands:
-                walk(o)
-        elif isinstance(node, g.MathNode):
-            walk(node.left)
-            walk(node.right)
-        elif isinstance(node, g.NegNode):
-            walk(node.operand)
-        elif isinstance(node, g.ListNode):
-            for v in node.items:
-                walk(v)
-        elif isinstance(node, g.MapNode):
-            for _, v in node.items:
-                walk(v)
-        elif isinstance(node, g.LambdaNode):
-            walk(node.body_value)
-            walk(node.body_expr)
-    walk(tree)
-    return names
-
-
-# ------------------------------------------------------------------------------------- indexing
-
-
-def _resolve_key(ctx: Any, key: Key) -> Any:
-    if key.string is not None:
-        return key.string
-    if key.int is not None:
-        return key.int
-    v = key.getter(ctx)
-    if v is None:
-        raise OttlError("key expression returned nil, expected an int or string")
-    if isinstance(v, str) or type(v) is int:
-        return v
-    raise OttlError(f"key expression must evaluate to string or int, got {type(v).__name__}")
-
-
-def index_value(ctx: Any, value: Any, keys: list[Key]) -> Any:
-    """Keys on a converter's result (``Split(x, ",")[0]``), as upstream's getIndexedValue."""
-    from otelflow.ottl.values import type_name
-    result = value
-    for key in keys:
-        k = _resolve_key(ctx, key)
-        if isinstance(k, str):
-            if isinstance(result, PMap):
-                av = result.get(k)
-                if av is None:
-                    raise OttlError("key not found in map")
-                result = get_value(av)
-            elif isinstance(result, dict):
-                if k not in result:
-                    raise OttlError("key not found in map")
-                result = result[k]
-            else:
-                raise OttlError(f"type {type_name(result)} does not support string indexing")
-        else:
-            if isinstance(result, PSlice):
-                if k >= len(result) or k < 0:
-                    raise OttlError(f"index {k} out of bounds")
-                result = get_value(result.at(k))
-            elif isinstance(result, (list, bytes)):
-                if k >= len(result) or k < 0:
-                    raise OttlError(f"index {k} out of bounds")
-                result = result[k]
-            else:
-                raise OttlError(f"type {type_name(result)} does not support int indexing")
-    return result
-
-
-# ------------------------------------------------------------------------------------- math
-
-
-def _math(left: Getter, op: str, right: Getter) -> Getter:
-    def run(ctx):
-        x = left(ctx)
-        y = right(ctx)
-        tx = type(x)
-        if tx is int or tx is float:
-            ty = type(y)
-            if ty is not int and ty is not float:
-                raise OttlError(f"{_go_v(y)} must be int64 or float64")
-            if tx is int and ty is int:
-                if op == "+":
-                    return _wrap(x + y)
-                if op == "-":
-                    return _wrap(x - y)
-                if op == "*":
-                    return _wrap(x * y)
-                if y == 0:
-                    raise OttlError("attempted to divide by 0")
-                q = abs(x) // abs(y)
-                return _wrap(q if (x >= 0) == (y >= 0) else -q)
-            x, y = float(x), float(y)
-            if op == "+":
-                return x + y
-            if op == "-":
-                return x - y
-            if op == "*":
-                return x * y
-            if y == 0:
-                raise OttlError("attempted to divide by 0")
-            return x / y
-        if tx is GoTime:
-            if op == "+":
-                if type(y) is Duration:
-                    return GoTime(x.ns + y.ns, x.tz)
-                raise OttlError(f"time.Time must be added to time.Duration; found {_go_v(y)} instead")
-            if op == "-":
-                if type(y) is GoTime:
-                    return Duration(x.ns - y.ns)
-                if type(y) is Duration:
-                    return GoTime(x.ns - y.ns, x.tz)
-                raise OttlError(f"time.Time or time.Duration must be subtracted from time.Time; found {_go_v(y)} instead")
-            raise OttlError("only addition and subtraction supported for time.Time and time.Duration")
-        if tx is Duration:
-            if op == "+":
-                if type(y) is Duration:
-                    return Duration(x.ns + y.ns)
-                if type(y) is GoTime:
-                    return GoTime(y.ns + x.ns, y.tz)
-                raise OttlError(f"time.Duration must be added to time.Duration or time.Time; found {_go_v(y)} instead")
-            if op == "-":
-                if type(y) is Duration:
-                    return Duration(x.ns - y.ns)
-                raise OttlError(f"time.Duration must be subtracted from time.Duration; found {_go_v(y)} instead")
-            raise OttlError("only addition and subtraction supported for time.Time and time.Duration")
-        raise OttlError(f"{_go_v(x)} must be int64, float64, time.Time or time.Duration")
-    if isinstance(left, Constant) and isinstance(right, Constant):
-        try:
-            return Constant(run(None))
-        except OttlError:
-            return run
-    return run
-
-
-def _negate(inner: Getter) -> Getter:
-    def run(ctx):
-        v = inner(ctx)
-        if type(v) is int:
-            return _wrap(-v)
-        if type(v) is float:
-            return -v
-        from otelflow.ottl.values import type_name
-        raise OttlError(f"unsupported unary minus operation on type {type_name(v)}")
-    return run
-
-
-def _go_v(v: Any) -> str:
-    """fmt's %v of a value, enough for error messages."""
-    if v is None:
-        return "<nil>"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        from otelflow.pdata.govalue import format_float_g
-        return format_float_g(v)
-    if isinstance(v, (bytes, bytearray)):
-        return "[" + " ".join(str(b) for b in v) + "]"
-    return str(v)

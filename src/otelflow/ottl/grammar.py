@@ -8,206 +8,22 @@ is plain dataclasses; compiler.py turns it into closures once, at config load.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from otelflow.ottl.errors import OttlConfigError
-
-# --------------------------------------------------------------------------------------------
-# Tokens (upstream's lexer rules, in upstream's order: the first rule that matches wins)
-
-_TOKEN_RULES = [
-    ("Bytes", r"0x[a-fA-F0-9]+"),
-    ("Float", r"(?:\d+\.\d*|\d*\.\d+)(?:[eE][-+]?\d+)?"),
-    ("Int", r"\d+"),
-    ("String", r'"(?:\\.|[^\\"])*"'),
-    ("OpComparison", r"==|!=|>=|<=|>|<"),
-    ("LambdaArrow", r"=>"),
-    ("OpAddSub", r"\+|-"),
-    ("OpMultDiv", r"/|\*"),
-    ("Equal", r"="),
-    ("Punct", r"[(){}:,.\[\]]"),
-    ("Ident", r"[A-Za-z][A-Za-z0-9_]*"),
-    ("Underscore", r"_(?![A-Za-z0-9_])"),
-    ("ws", r"\s+"),
-]
-_TOKEN_RE = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in _TOKEN_RULES), re.S)
-_KEYWORDS = {"nil": "Nil", "not": "OpNot", "or": "OpOr", "and": "OpAnd", "true": "Boolean", "false": "Boolean"}
-_LOWER = re.compile(r"[a-z][a-z0-9_]*\Z")
-_UPPER = re.compile(r"[A-Z][A-Z0-9_]*\Z")
-
-
-@dataclass(frozen=True)
-class Token:
-    type: str
-    text: str
-    pos: int
-
-
-def tokenize(text: str, kind: str) -> list[Token]:
-    tokens: list[Token] = []
-    pos = 0
-    while pos < len(text):
-        m = _TOKEN_RE.match(text, pos)
-        if m is None:
-            line, col = _line_col(text, pos)
-            raise OttlConfigError(f"{kind} has invalid syntax at {line}:{col}: invalid input text {text[pos:pos + 10]!r}")
-        ttype = m.lastgroup
-        value = m.group()
-        if ttype == "Ident" and value in _KEYWORDS:
-            ttype = _KEYWORDS[value]
-        if ttype == "Punct":
-            ttype = value
-        if ttype != "ws":
-            tokens.append(Token(ttype, value, pos))
-        pos = m.end()
-    tokens.append(Token("EOF", "", len(text)))
-    return tokens
-
-
-def _line_col(text: str, pos: int) -> tuple[int, int]:
-    line = text.count("\n", 0, pos) + 1
-    col = pos - (text.rfind("\n", 0, pos) + 1) + 1
-    return line, col
-
-
-# --------------------------------------------------------------------------------------------
-# Syntax tree
-
-
-@dataclass
-class KeyNode:
-    string: str | None = None
-    int: int | None = None
-    expr: "Value | None" = None  # a math expression, path or converter evaluated per item
-
-
-@dataclass
-class FieldNode:
-    name: str
-    keys: list[KeyNode] = field(default_factory=list)
-
-
-@dataclass
-class PathNode:
-    context: str
-    fields: list[FieldNode]
-    pos: int
-    text: str
-
-
-@dataclass
-class CallNode:
-    name: str
-    args: list["ArgNode"]
-    keys: list[KeyNode]
-    pos: int
-
-    @property
-    def is_editor(self) -> bool:
-        return self.name[:1].islower()
-
-
-@dataclass
-class ArgNode:
-    name: str | None
-    value: "Value | None"
-    function_name: str | None = None  # a bare converter name (FunctionGetter argument)
-
-
-@dataclass
-class Literal:
-    value: Any  # str, int, float, bool, bytes or None (nil)
-    kind: str   # "string", "int", "float", "bool", "bytes", "nil"
-
-
-@dataclass
-class EnumNode:
-    name: str
-    pos: int
-
-
-@dataclass
-class ListNode:
-    items: list["Value"]
-
-
-@dataclass
-class MapNode:
-    items: list[tuple[str, "Value"]]
-
-
-@dataclass
-class MathNode:
-    op: str  # + - * /
-    left: "Value"
-    right: "Value"
-
-
-@dataclass
-class NegNode:
-    operand: "Value"
-
-
-@dataclass
-class LambdaNode:
-    params: list[str]
-    pos: int
-    body_value: "Value | None" = None     # ``(k, v) => Concat([k, v], "=")``
-    body_expr: "BoolExpr | None" = None   # ``(k, v) => v != nil and k != "x"``
-
-
-Value = Union[Literal, EnumNode, PathNode, CallNode, ListNode, MapNode, MathNode, NegNode, LambdaNode]
-
-
-@dataclass
-class Comparison:
-    left: Value
-    op: str
-    right: Value
-
-
-@dataclass
-class BoolConst:
-    value: bool
-
-
-@dataclass
-class BoolCall:
-    call: CallNode
-
-
-@dataclass
-class Not:
-    operand: "BoolExpr"
-
-
-@dataclass
-class And:
-    operands: list["BoolExpr"]
-
-
-@dataclass
-class Or:
-    operands: list["BoolExpr"]
-
-
-BoolExpr = Union[Comparison, BoolConst, BoolCall, Not, And, Or]
-
-
-@dataclass
-class StatementNode:
-    editor: CallNode
-    where: BoolExpr | None
+from otelflow.ottl.lexer import LOWER as _LOWER
+from otelflow.ottl.lexer import UPPER as _UPPER
+from otelflow.ottl.lexer import SyntaxErrorAt as _SyntaxError
+from otelflow.ottl.lexer import Token, go_unquote, tokenize
+from otelflow.ottl.lexer import line_col as _line_col
+# The tree's node types, re-exported: the compiler refers to them as grammar.X.
+from otelflow.ottl.syntax import (And, ArgNode, BoolCall, BoolConst, BoolExpr, CallNode, Comparison, EnumNode, FieldNode,
+                                  KeyNode, LambdaNode, ListNode, Literal, MapNode, MathNode, NegNode, Not, Or, PathNode,
+                                  StatementNode, Value)
 
 
 # --------------------------------------------------------------------------------------------
 # Parser
-
-
-class _Backtrack(Exception):
-    pass
 
 
 class _Parser:
@@ -501,54 +317,6 @@ class _Parser:
             self.fail("<lowercase>")
         self.next()
         return t.text
-
-
-class _SyntaxError(OttlConfigError):
-    pass
-
-
-def go_unquote(s: str) -> str:
-    """strconv.Unquote for a double-quoted Go string literal."""
-    body = s[1:-1]
-    if "\\" not in body:
-        return body
-    out = []
-    i = 0
-    n = len(body)
-    simple = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\", '"': '"', "'": "'"}
-    while i < n:
-        c = body[i]
-        if c != "\\":
-            out.append(c)
-            i += 1
-            continue
-        i += 1
-        if i >= n:
-            raise _SyntaxError(f"invalid syntax: {s}")
-        e = body[i]
-        if e in simple:
-            out.append(simple[e])
-            i += 1
-        elif e in "xuU":
-            width = {"x": 2, "u": 4, "U": 8}[e]
-            digits = body[i + 1:i + 1 + width]
-            if len(digits) != width or not all(ch in "0123456789abcdefABCDEF" for ch in digits):
-                raise _SyntaxError(f"invalid syntax: {s}")
-            code = int(digits, 16)
-            if e == "x":
-                out.append(chr(code) if code < 0x80 else bytes([code]).decode("latin-1"))
-            else:
-                out.append(chr(code))
-            i += 1 + width
-        elif e in "01234567":
-            digits = body[i:i + 3]
-            if len(digits) != 3 or not all(ch in "01234567" for ch in digits) or int(digits, 8) > 255:
-                raise _SyntaxError(f"invalid syntax: {s}")
-            out.append(chr(int(digits, 8)))
-            i += 3
-        else:
-            raise _SyntaxError(f"invalid syntax: {s}")
-    return "".join(out)
 
 
 # --------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ import logging
 from typing import Any
 
 from otelflow.ottl import grammar as g
-from otelflow.ottl.compiler import _prepend
+from otelflow.ottl.treewalk import prepend_context as _prepend
 from otelflow.ottl.contexts import CONTEXTS
 
 try:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from otelflow.ottl import grammar as g
 from otelflow.ottl.collection import ConditionSequence, StatementSequence, infer_context
-from otelflow.ottl.compiler import Parser, statement_paths
+from otelflow.ottl.compiler import Parser
+from otelflow.ottl.treewalk import statement_paths
 from otelflow.ottl.contexts import CONTEXTS
 from otelflow.ottl.errors import OttlConfigError
 
