@@ -8,7 +8,7 @@ from ..errors import OttlError
 from ._common import next_segment
 from .keys import expect_str, expect_type
 from .registry import Accessor, PathCursor
-from .types import SpanID, TraceID
+from .types import TraceID
 
 
 def _parse_hex(s: str, cls) -> bytes:

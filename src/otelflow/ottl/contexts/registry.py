@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import OttlConfigError
-from ..values import PMap
 from .base import Segment, TransformContext
 from .keys import CKey, compile_keys, get_map_value, set_map, set_map_value
 

@@ -13,7 +13,7 @@ from ..errors import OttlConfigError, OttlError, OttlTypeError
 from ..functions import FunctionTable, Kind as K, P
 from ..values import Duration, GoTime, PMap, PSlice, new_pslice, type_name
 from ..contexts.types import ProfileID, SpanID, TraceID
-from ._util import as_pmap, as_pslice, go_quote, literal_of, unwrap, utf8, values_equal
+from ._util import as_pmap, as_pslice, go_quote, literal_of, utf8, values_equal
 
 T = FunctionTable()
 

@@ -7,12 +7,12 @@ import os
 import re
 import time as _time
 import uuid as _uuid
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import unquote
 
 from ..errors import OttlError
 from ..functions import FunctionTable, Kind as K, P
 from ._regex import dynamic_regex, subexp_names
-from ._util import INT64_MAX, INT64_MIN, go_quote, go_trim_space, utf8
+from ._util import INT64_MAX, INT64_MIN, go_quote, go_trim_space
 
 T = FunctionTable()
 

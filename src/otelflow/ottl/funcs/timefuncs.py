@@ -8,16 +8,14 @@ the documented directives. Without a location the zone is UTC (time.Local in an 
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import re
 import time as _time
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import OttlConfigError, OttlError
 from ..functions import FunctionTable, Kind as K, P
 from ..values import Duration, GoTime
-from ._util import INT64_MAX, INT64_MIN, go_quote, int64_wrap
+from ._util import go_quote, int64_wrap
 
 T = FunctionTable()
 NS = 1_000_000_000

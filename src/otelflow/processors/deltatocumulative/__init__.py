@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Any
 
 from google.protobuf.message import Message
 from opentelemetry.proto.metrics.v1 import metrics_pb2

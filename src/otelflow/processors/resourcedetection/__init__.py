@@ -17,7 +17,7 @@ from google.protobuf.message import Message
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from pydantic import Field, model_validator
 
-from otelflow.config.model import Duration, Model
+from otelflow.config.model import Duration
 from otelflow.config.settings import HTTPClientSettings, RetrySettings
 from otelflow.core.component import Component, Factory, Host, Kind, Settings, Signal
 from otelflow.processors.attraction import value_from_raw

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from decimal import Decimal
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterator
 
 TEXT = "text/plain"

@@ -5,8 +5,6 @@ As gopsutil, every /proc/vmstat counter used here is multiplied by 4 KiB (faults
 
 from __future__ import annotations
 
-import psutil  # noqa: F401  (the family's library; /proc/swaps and /proc/vmstat are read as upstream reads them)
-
 from otelflow.receivers.hostmetrics.scrapers import Scraper, now_ns
 
 PAGE = 4 * 1024
