@@ -1,0 +1,1 @@
+"""Shared parser pieces: timestamp, severity, trace, scope name, and the parser base."""

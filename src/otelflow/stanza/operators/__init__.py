@@ -1,0 +1,1 @@
+"""Stanza operator packages (parsers here, transformers beside them)."""

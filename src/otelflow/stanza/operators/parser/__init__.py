@@ -1,0 +1,1 @@
+"""Parser operators; importing this package registers them."""
