@@ -1,0 +1,88 @@
+"""Jaeger's api_v2 CollectorService/PostSpans on a grpc.aio server."""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf.message import DecodeError
+
+from otelflow.core.client import metadata_of, request_metadata
+from otelflow.core.component import Component, Host
+from otelflow.core.consumer import ConsumerError
+from otelflow.core.netaddr import bind_address
+from otelflow.core.tls import ServerTLS
+from otelflow.extensions.auth import AuthError, header_map, server_authenticator
+from otelflow.receivers.jaeger.config import GRPCProtocol
+from otelflow.receivers.jaeger.idl import api_v2
+from otelflow.receivers.jaeger.receiver import GRPC, log
+from otelflow.translators.jaeger import InvalidIDError, proto_to_traces
+
+_RESPONSE = api_v2.PostSpansResponse().SerializeToString()
+
+
+class GRPCServer(Component):
+    def __init__(self, receiver, settings: GRPCProtocol):
+        self.receiver = receiver
+        self.settings = settings
+        self.server: grpc.aio.Server | None = None
+        self.port: int | None = None
+        self.tls: ServerTLS | None = None
+        self.auth = None
+
+    async def _post_spans(self, body: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        try:
+            request = api_v2.PostSpansRequest.FromString(body)
+            # the ID checks belong to decoding: gogoproto's ID types refuse these while unmarshalling
+            traces = proto_to_traces(request.batch)
+        except (DecodeError, InvalidIDError) as exc:
+            await context.abort(grpc.StatusCode.INTERNAL, f"grpc: failed to unmarshal the received message: {exc}")
+        if self.auth is not None:
+            try:
+                await self.auth.authenticate(header_map(context.invocation_metadata() or ()))
+            except AuthError as exc:
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+        token = request_metadata.set(metadata_of(context.invocation_metadata() or ()))
+        try:
+            await self.receiver.deliver(traces, len(request.batch.spans), GRPC)
+        except ConsumerError as exc:
+            # upstream returns the pipeline's error as is: grpc-go sends it as Unknown
+            await context.abort(grpc.StatusCode.UNKNOWN, str(exc))
+        finally:
+            request_metadata.reset(token)
+        return _RESPONSE
+
+    async def start(self, host: Host) -> None:
+        s = self.settings
+        if s.auth is not None:
+            self.auth = server_authenticator(host, s.auth.authenticator)
+        options = [("grpc.max_receive_message_length", s.max_recv_bytes), ("grpc.so_reuseport", 0)]
+        if s.max_concurrent_streams:
+            options.append(("grpc.max_concurrent_streams", s.max_concurrent_streams))
+        self.server = grpc.aio.server(options=options)
+        handler = grpc.unary_unary_rpc_method_handler(self._post_spans, request_deserializer=None,
+                                                      response_serializer=None)
+        self.server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(api_v2.SERVICE, {"PostSpans": handler}),))
+        try:
+            if s.tls is not None:
+                self.tls = ServerTLS(s.tls, log)
+                await self.tls.start()
+                self.port = self.server.add_secure_port(bind_address(s.endpoint), self.tls.grpc_credentials())
+            else:
+                self.port = self.server.add_insecure_port(bind_address(s.endpoint))
+            if not self.port:
+                raise OSError(f'failed to bind to gRPC address "{s.endpoint}"')
+            await self.server.start()
+        except BaseException:
+            self.server = None
+            if self.tls is not None:
+                await self.tls.stop()
+            raise
+        log.info("Starting gRPC server for Jaeger Protobuf endpoint=%s", s.endpoint)
+
+    async def shutdown(self) -> None:
+        if self.server is not None:
+            await self.server.stop(grace=5.0)
+            self.server = None
+        if self.tls is not None:
+            await self.tls.stop()
+            self.tls = None

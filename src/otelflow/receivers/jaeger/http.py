@@ -1,0 +1,166 @@
+"""Jaeger's collector endpoint: POST /api/traces with a Thrift (binary protocol) Batch.
+
+Answers as upstream's handler does: 202 and no body on success; ``http.Error`` texts (400 for a
+body or Content-Type it cannot use, 500 when the body cannot be read or the pipeline refuses).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+
+from aiohttp import web
+
+from otelflow.core.component import Component, Host
+from otelflow.core.compression import DecompressionError, decompress
+from otelflow.core.consumer import ConsumerError
+from otelflow.core.netaddr import split_host_port
+from otelflow.core.tls import ServerTLS
+from otelflow.extensions.auth import AuthError, header_map, server_authenticator
+from otelflow.receivers.jaeger.config import ThriftHTTPProtocol
+from otelflow.receivers.jaeger.decode import ThriftDecodeError, decode_batch
+from otelflow.receivers.jaeger.receiver import HTTP, log
+from otelflow.translators.jaeger import thrift_to_traces
+
+ACCEPTED = ("application/x-thrift", "application/vnd.apache.thrift.binary")
+# a body this large is decoded in a worker thread, off the event loop
+_THREAD_BYTES = 256 * 1024
+
+
+def http_error(status: int, message: str) -> web.Response:
+    """Go's http.Error: the text plus a newline, as plain text."""
+    return web.Response(status=status, body=(message + "\n").encode(), headers={
+        "Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff"})
+
+
+_TSPECIALS = set('()<>@,;:\\"/[]?= ')
+
+
+def _token(text: str) -> str:
+    end = 0
+    while end < len(text) and 0x20 < ord(text[end]) < 0x7F and text[end] not in _TSPECIALS:
+        end += 1
+    return text[:end]
+
+
+def parse_media_type(header: str) -> str:
+    """The lower-cased media type, or ValueError with Go's mime.ParseMediaType reason (parameters
+    after ";" are not checked)."""
+    value = header.split(";", 1)[0].strip()
+    kind = _token(value)
+    if not kind:
+        raise ValueError("mime: no media type")
+    rest = value[len(kind):]
+    if rest:
+        if not rest.startswith("/"):
+            raise ValueError("mime: expected slash after first token")
+        sub = _token(rest[1:])
+        if not sub:
+            raise ValueError("mime: expected token after slash")
+        if rest[1 + len(sub):]:
+            raise ValueError("mime: unexpected content after media subtype")
+    return value.lower()
+
+
+def _translate(body: bytes):
+    batch = decode_batch(body)
+    return batch, thrift_to_traces(batch)
+
+
+class ThriftHTTPServer(Component):
+    def __init__(self, receiver, settings: ThriftHTTPProtocol):
+        self.receiver = receiver
+        self.settings = settings
+        self.runner: web.AppRunner | None = None
+        self.port: int | None = None
+        self.tls: ServerTLS | None = None
+        self.auth = None
+
+    async def _not_found(self, request: web.Request) -> web.Response:
+        return http_error(404, "404 page not found")
+
+    async def _method_not_allowed(self, request: web.Request) -> web.Response:
+        return web.Response(status=405)  # gorilla/mux: no body
+
+    async def _read(self, request: web.Request) -> bytes:
+        limit = self.settings.max_request_body_size
+        chunks, size = [], 0
+        async for chunk in request.content.iter_any():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                break
+        raw = b"".join(chunks)
+        encoding = request.headers.get("Content-Encoding", "")
+        if size > _THREAD_BYTES:
+            return await asyncio.to_thread(decompress, encoding, raw, limit, self.settings.compression_algorithms,
+                                           size <= limit)
+        return decompress(encoding, raw, limit, self.settings.compression_algorithms, size <= limit)
+
+    async def _post(self, request: web.Request) -> web.Response:
+        if self.auth is not None:
+            try:
+                await self.auth.authenticate(header_map(request.headers.items()))
+            except AuthError as exc:
+                return http_error(401, str(exc))
+        try:
+            body = await self._read(request)
+        except DecompressionError as exc:
+            if exc.eager:  # confighttp's decompressor refuses these before the handler runs
+                return http_error(400, str(exc))
+            return http_error(500, html.escape(f"Unable to process request body: {exc}"))
+        try:
+            media = parse_media_type(request.headers.get("Content-Type", ""))
+        except ValueError as exc:
+            return http_error(400, html.escape(f"Cannot parse content type: {exc}"))
+        if media not in ACCEPTED:
+            return http_error(400, html.escape(f"Unsupported content type: {media}"))
+        try:
+            if len(body) > _THREAD_BYTES:
+                batch, traces = await asyncio.to_thread(_translate, body)
+            else:
+                batch, traces = _translate(body)
+        except (ThriftDecodeError, RecursionError) as exc:
+            return http_error(400, html.escape(f"Unable to process request body: {exc}"))
+        spans = len(batch.spans or ())
+        try:
+            await self.receiver.deliver(traces, spans, HTTP)
+        except ConsumerError as exc:
+            return http_error(500, f"Cannot submit Jaeger batch: {exc}")
+        return web.Response(status=202)
+
+    def _app(self) -> web.Application:
+        app = web.Application(client_max_size=2**62, handler_args={"auto_decompress": False})
+        app.router.add_route("POST", "/api/traces", self._post)
+        app.router.add_route("*", "/api/traces", self._method_not_allowed)
+        app.router.add_route("*", "/{tail:.*}", self._not_found)
+        return app
+
+    async def start(self, host: Host) -> None:
+        s = self.settings
+        if s.auth is not None:
+            self.auth = server_authenticator(host, s.auth.authenticator)
+        hostname, port = split_host_port(s.endpoint)
+        try:
+            ssl_context = None
+            if s.tls is not None:
+                self.tls = ServerTLS(s.tls, log)
+                await self.tls.start()
+                ssl_context = await self.tls.ssl_context()
+            self.runner = web.AppRunner(self._app(), access_log=None, handle_signals=False)
+            await self.runner.setup()
+            site = web.TCPSite(self.runner, hostname or None, port, ssl_context=ssl_context, reuse_address=True)
+            await site.start()
+        except BaseException:
+            await self.shutdown()
+            raise
+        self.port = site._server.sockets[0].getsockname()[1]
+        log.info("Starting HTTP server for Jaeger Thrift endpoint=%s", s.endpoint)
+
+    async def shutdown(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+        if self.tls is not None:
+            await self.tls.stop()
+            self.tls = None

@@ -1,0 +1,1 @@
+"""Jaeger's wire definitions: Thrift IDL (thriftpy2) and the api_v2 protobuf model."""

@@ -1,0 +1,1 @@
+"""Translators between other tracing formats and OTLP."""
