@@ -10,6 +10,7 @@ import pydantic
 from otelflow.config.model import Model
 from otelflow.ottl.funcs.gotime import UTC
 from otelflow.ottl.funcs.gotime import to_bytes_str
+from otelflow.ottl.values import GoTime
 from otelflow.ottl.funcs.strptime import StrptimeParser, _parse_in_location, load_zone, set_timestamp_year
 from otelflow.stanza.entry import Entry
 from otelflow.stanza.field import Field, FieldRef
@@ -101,7 +102,10 @@ class TimeParser:
             entry.timestamp = self._epoch(value)
             return
         if self.layout_type == "native":
-            raise ValueError(f"native time.Time field required, but found {value!r}")
+            if not isinstance(value, GoTime):
+                raise ValueError(f"native time.Time field required, but found {value!r}")
+            entry.timestamp = value.ns
+            return
         if isinstance(value, (bytes, bytearray)):
             value = bytes(value).decode("utf-8", "replace")
         if not isinstance(value, str):

@@ -6,4 +6,5 @@ from otelflow.stanza.operators.parser import (  # noqa: F401 - imported to regis
     key_value_parser,
     regex_parser,
     standalone,
+    syslog_parser,
 )
