@@ -49,6 +49,11 @@ class CsvParser(Parser):
 
     def process(self, entry: Entry) -> list[Emit]:
         if self.headers is None:
+            try:
+                if self.skip(entry):
+                    return [(None, entry)]
+            except Exception as exc:  # noqa: BLE001 - a failing `if` is an entry error
+                return self.handle_error(entry, exc)
             # upstream: a missing/non-string header attribute is an error that neither sends nor drops
             # per on_error -- the entry does not continue
             header = (entry.attributes or {}).get(self.header_attribute, None)
