@@ -6,14 +6,13 @@ decoded batch and raises what Apache Thrift's Go code reports for the first miss
 
 from __future__ import annotations
 
-from thriftpy2.protocol import TBinaryProtocolFactory, TCompactProtocolFactory, TCyBinaryProtocolFactory
+from thriftpy2.protocol import TCompactProtocolFactory, TCyBinaryProtocolFactory
 from thriftpy2.thrift import TMessageType
-from thriftpy2.transport import TCyMemoryBuffer, TMemoryBuffer
+from thriftpy2.transport import TCyBufferedTransport
 
 from otelflow.receivers.jaeger.idl.thrift import Batch, EmitBatchArgs
 
 _BINARY = TCyBinaryProtocolFactory()
-_PY_BINARY = TBinaryProtocolFactory()
 _COMPACT = TCompactProtocolFactory()
 
 _REQUIRED = {
@@ -29,6 +28,30 @@ _REQUIRED = {
 
 class ThriftDecodeError(ValueError):
     pass
+
+
+class _Reader:
+    """A read-only transport that, like Go's, fails when the data ends early: thriftpy2's memory
+    buffers return short reads, which its readers take as zeros and a clean end of struct.
+    ``exact`` reads (the pure-Python compact protocol) fail when fewer bytes remain; otherwise
+    (under the Cython buffered transport) a read returns what is left and fails only at the end."""
+
+    __slots__ = ("data", "pos", "exact")
+
+    def __init__(self, data: bytes, exact: bool = False):
+        self.data, self.pos, self.exact = data, 0, exact
+
+    def read(self, size: int) -> bytes:
+        left = len(self.data) - self.pos
+        if left <= 0 or (self.exact and size > left):
+            raise EOFError("EOF")
+        chunk = self.data[self.pos:self.pos + size]
+        self.pos += len(chunk)
+        return chunk
+
+
+def _binary(data: bytes):
+    return _BINARY.get_protocol(TCyBufferedTransport(_Reader(data), buf_size=len(data) + 4096))
 
 
 def _go_name(field: str) -> str:
@@ -69,7 +92,7 @@ def decode_batch(body: bytes):
     """A Batch in Thrift's binary protocol, as the collector's /api/traces takes it."""
     batch = Batch()
     try:
-        protocol = _BINARY.get_protocol(TCyMemoryBuffer(body))
+        protocol = _binary(body)
         protocol.read_struct(batch)
     except ThriftDecodeError:
         raise
@@ -82,7 +105,10 @@ def decode_batch(body: bytes):
 def decode_emit_batch(datagram: bytes, compact: bool):
     """The Batch of one agent ``emitBatch`` call (a oneway or call message) from one datagram."""
     try:
-        protocol = (_COMPACT if compact else _PY_BINARY).get_protocol(TMemoryBuffer(datagram))
+        if compact:
+            protocol = _COMPACT.get_protocol(_Reader(datagram, exact=True))
+        else:
+            protocol = _binary(datagram)
         name, mtype, _seqid = protocol.read_message_begin()
         if name != "emitBatch" or mtype not in (TMessageType.CALL, TMessageType.ONEWAY):
             raise ThriftDecodeError(f"unknown method {name}")

@@ -42,6 +42,14 @@ def span_id(value: int) -> bytes:
     return b"" if not value else value.to_bytes(8, "big")
 
 
+def text(value: str | bytes | None) -> str:
+    """A Thrift string as thriftpy2 hands it over: str, or the raw bytes when they are not UTF-8
+    (Go keeps them as they are; JSON output shows U+FFFD for them, as here)."""
+    if isinstance(value, str):
+        return value
+    return value.decode("utf-8", "replace") if value else ""
+
+
 def as_str(value: AnyValue | None) -> str:
     """pcommon's Value.Str(): the string, or "" for any other type."""
     return value.string_value if value is not None and value.WhichOneof("value") == "string_value" else ""
@@ -89,6 +97,7 @@ def put_tag(attrs: Attrs, key: str, kind: int, names: tuple[str, ...], read: Cal
             unknown: Callable[[int], str]) -> None:
     """Put one Jaeger tag: ``kind`` indexes ``names`` (string/bool/int/double/bytes), ``read`` gives
     the value for the kind, ``unknown`` names a type the translator does not know."""
+    key = text(key)
     keys = (HTTP_STATUS_CODE,) if key in HTTP_STATUS_KEYS else (key,)
     for k in keys:
         value = attrs.put_empty(k)
@@ -96,7 +105,7 @@ def put_tag(attrs: Attrs, key: str, kind: int, names: tuple[str, ...], read: Cal
         if name is None:
             value.string_value = f'<Unknown Jaeger TagType "{unknown(kind)}">'
         elif name == "string_value":
-            value.string_value = read(kind) or ""
+            value.string_value = text(read(kind))
         elif name == "bool_value":
             value.bool_value = bool(read(kind))
         elif name == "int_value":

@@ -11,7 +11,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from otelflow.translators.jaeger.common import (
-    REF_TYPES, U64, Attrs, put_tag, set_kind, set_status, span_id, trace_id, translate_resource)
+    REF_TYPES, U64, Attrs, put_tag, set_kind, set_status, span_id, text, trace_id, translate_resource)
 
 # TagType: STRING, DOUBLE, BOOL, LONG, BINARY
 _NAMES = ("string_value", "double_value", "bool_value", "int_value", "bytes_value")
@@ -53,7 +53,7 @@ def _blank(span) -> bool:
 def _span(src, dest: Span) -> None:
     dest.trace_id = trace_id(src.traceIdHigh or 0, src.traceIdLow or 0)
     dest.span_id = span_id(src.spanId or 0)
-    dest.name = src.operationName or ""
+    dest.name = text(src.operationName)
     start = src.startTime or 0
     dest.start_time_unix_nano = _micros(start)
     dest.end_time_unix_nano = _micros(start + (src.duration or 0))
@@ -96,7 +96,7 @@ def thrift_to_traces(batch) -> ExportTraceServiceRequest:
     if process is not None and (process.serviceName or process.tags is not None):
         attrs = Attrs(rs.resource.attributes)
         if process.serviceName:
-            attrs.put_empty("service.name").string_value = process.serviceName
+            attrs.put_empty("service.name").string_value = text(process.serviceName)
         _put_tags(process.tags, attrs)
         translate_resource(attrs)
     if not spans:
