@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import running
-from tests.receivers.testdata.jaeger.scenario import HERE, config, run
+from tests.receivers.testdata.jaeger.scenario import CASES, HERE, config, run
 
 GOLDEN = json.loads((HERE / "golden.json").read_text())
 # upstream's texts for these come from Go's Thrift/protobuf decoders; only their prefix is ours to match
@@ -44,7 +44,7 @@ def result(tmp_path_factory) -> dict:
     return asyncio.run(play())
 
 
-@pytest.mark.parametrize("case", ["thrift_http", "grpc", "thrift_compact", "thrift_binary"])
+@pytest.mark.parametrize("case", CASES)
 def test_batches_translate_as_upstream(result, case):
     got, want = result["outputs"][case], GOLDEN["outputs"][case]
     assert got["answer"] == want["answer"]

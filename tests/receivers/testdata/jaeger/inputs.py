@@ -137,11 +137,61 @@ def grpc_request() -> bytes:
     return api_v2.PostSpansRequest(batch=api_v2.Batch(process=process, spans=spans)).SerializeToString()
 
 
+def thrift_edge_body() -> bytes:
+    """Corner cases of the Thrift path: odd tag types, status precedence, parents from references."""
+    process = jaeger.Process(serviceName="", tags=[tag("hostname", 7), tag("host.name", "kept"),
+                                                   tag("jaeger.version", 3), tag("service.name", "from-tag")])
+    spans = [
+        jaeger.Span(traceIdLow=1, traceIdHigh=0, spanId=1, parentSpanId=0, operationName="a", flags=2, startTime=5,
+                    duration=-10, tags=[
+                        tag("span.kind", 1), tag("error", "true"), tag("otel.status_code", 5),
+                        tag("otel.status_description", "kept?"), jaeger.Tag(key="odd", vType=9),
+                        jaeger.Tag(key="nostr", vType=T.STRING), tag("http.status_code", "abc")]),
+        jaeger.Span(traceIdLow=1, traceIdHigh=0, spanId=2, parentSpanId=0, operationName="b", flags=1, startTime=6,
+                    duration=1, tags=[tag("span.kind", "server"), tag("http.status_code", 404),
+                                      tag("http.status_message", "nf")],
+                    references=[jaeger.SpanRef(refType=jaeger.SpanRefType.FOLLOWS_FROM, traceIdLow=1, traceIdHigh=0,
+                                               spanId=1)]),
+        jaeger.Span(traceIdLow=1, traceIdHigh=0, spanId=3, parentSpanId=0, operationName="c", flags=1, startTime=7,
+                    duration=1, tags=[tag("http.status_code", 200), tag("error", True),
+                                      tag("http.status_message", "msg"), tag("otel.status_code", "OK")],
+                    references=[jaeger.SpanRef(refType=jaeger.SpanRefType.CHILD_OF, traceIdLow=2, traceIdHigh=0,
+                                               spanId=9)],
+                    logs=[jaeger.Log(timestamp=9, fields=[tag("event", 5), tag("k", "v")])]),
+        jaeger.Span(traceIdLow=1, traceIdHigh=0, spanId=4, parentSpanId=0, operationName="d", flags=1, startTime=8,
+                    duration=1, tags=[], references=[]),
+    ]
+    return serialize(jaeger.Batch(process=process, spans=spans), TBinaryProtocolFactory())
+
+
+def grpc_edge_request() -> bytes:
+    """Corner cases of the protobuf path: spans sharing the batch's process, the no-service marker,
+    absent timestamps, scope tags that are not strings, short trace IDs in references."""
+    base = api_v2.Process(service_name="same", tags=[kv("a", 1)])
+    spans = [
+        api_v2.Span(trace_id=sid(5), span_id=sid(1), operation_name="no-times", process=api_v2.Process(
+            service_name="same", tags=[kv("a", 1)]), tags=[kv("otel.scope.name", 5), kv("otel.scope.version", "v")]),
+        api_v2.Span(trace_id=sid(5), span_id=sid(2), operation_name="marker", start_time=ts(T0),
+                    process=api_v2.Process(service_name="OTLPResourceNoServiceName", tags=[kv("x", "y")]),
+                    tags=[kv("otel.scope.version", "only-version"), kv("w3c.tracestate", 5),
+                          kv("span.kind", "producer"), kv("http.status_code", "503")],
+                    references=[api_v2.SpanRef(trace_id=sid(5), span_id=sid(1), ref_type=api_v2.FOLLOWS_FROM)]),
+        api_v2.Span(trace_id=sid(5), span_id=sid(3), operation_name="logs", start_time=ts(T0), flags=2,
+                    logs=[api_v2.Log(fields=[kv("event", "no-time")]), api_v2.Log(timestamp=ts(T0))],
+                    tags=[api_v2.KeyValue(key="odd", v_type=7), kv("otel.status_code", "error"),
+                          kv("error", False)]),
+        api_v2.Span(),  # blank: dropped
+    ]
+    return api_v2.PostSpansRequest(batch=api_v2.Batch(process=base, spans=spans)).SerializeToString()
+
+
 CASES = {
     "thrift_http": thrift_http_body,
     "grpc": grpc_request,
     "thrift_compact": lambda: agent_datagram(True),
     "thrift_binary": lambda: agent_datagram(False),
+    "thrift_http_edge": thrift_edge_body,
+    "grpc_edge": grpc_edge_request,
 }
 
 

@@ -11,6 +11,7 @@ from tests.receivers.testdata.jaeger import bad_inputs
 from tests.receivers.testdata.jaeger.send import post_grpc, post_http, send_udp
 
 HERE = Path(__file__).parent
+CASES = ("thrift_http", "grpc", "thrift_compact", "thrift_binary", "thrift_http_edge", "grpc_edge")
 
 
 def config(ports: dict[str, int], out: str) -> str:
@@ -51,12 +52,12 @@ async def run(ports: dict[str, int], out: Path) -> dict:
     """Send everything in a fixed order; each accepted input is awaited in the output before the next."""
     result: dict = {"outputs": {}, "http": {}, "grpc": {}}
     seen = 0
-    for case in ("thrift_http", "grpc", "thrift_compact", "thrift_binary"):
+    for case in CASES:
         body = (HERE / f"{case}.bin").read_bytes()
-        if case == "thrift_http":
-            answer = await post_http(ports[case], body)
-        elif case == "grpc":
-            answer = await post_grpc(ports[case], body)
+        if case.startswith("thrift_http"):
+            answer = await post_http(ports["thrift_http"], body)
+        elif case.startswith("grpc"):
+            answer = await post_grpc(ports["grpc"], body)
         else:
             answer = None
             send_udp(ports[case], body)
