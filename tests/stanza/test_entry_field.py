@@ -116,7 +116,6 @@ def test_pipeline_fan_out_copies() -> None:
     [
         ([{"type": "nope"}], "ops::0::type: unsupported type"),
         ([{"id": "x"}], "ops::0::type: missing required `type` field."),
-        ([{"type": "test_upper", "bogus": 1}], "ops::0::bogus"),
         ([{"type": "test_upper", "id": "a"}, {"type": "test_upper", "id": "a"}], "ops::1::id: operator with id 'a' already exists"),
         ([{"type": "test_upper", "output": "zz"}], "ops::0::output: operators cannot be connected"),
         ([{"type": "test_upper", "on_error": "explode"}], "ops::0::on_error"),
@@ -130,6 +129,16 @@ def test_pipeline_config_errors(ops: list[dict], message: str) -> None:
     with pytest.raises(ConfigError) as info:
         build_pipeline(ops, "ops")
     assert message in str(info.value)
+
+
+def test_unknown_keys_are_ignored_with_a_warning_as_upstream() -> None:
+    warnings: list = []
+    pipe = build_pipeline([{"type": "test_upper", "bogus": 1, "on_eror": "drop"}], "ops", warnings)
+    assert [e.body for e in pipe.process([Entry(body="a")])] == ["A"]
+    assert sorted(str(w) for w in warnings) == [
+        "ops::0::bogus: unknown key ignored (as upstream's operator decoding does)",
+        "ops::0::on_eror: unknown key ignored (as upstream's operator decoding does)",
+    ]
 
 
 def test_convert_groups_by_resource_and_scope() -> None:

@@ -8,6 +8,8 @@ order, one queue per operator, so a batch keeps its order.
 
 from __future__ import annotations
 
+import copy
+import logging
 from typing import Any
 
 import pydantic
@@ -20,6 +22,7 @@ from otelflow.stanza.registry import known_types, lookup
 from otelflow.stanza.field import FieldError
 
 SINK = ""  # the receiver
+log = logging.getLogger("otelflow.stanza")
 
 
 class Pipeline:
@@ -75,9 +78,16 @@ class Pipeline:
                     queues.setdefault(t, []).append(e)
 
 
-def build_pipeline(operators: list[dict[str, Any]] | None, path: str) -> Pipeline:
-    """Validate and build `operators:`; every problem is a ConfigError naming its YAML path."""
+def build_pipeline(
+    operators: list[dict[str, Any]] | None, path: str, warnings: list[ConfigIssue] | None = None
+) -> Pipeline:
+    """Validate and build `operators:`; every problem is a ConfigError naming its YAML path.
+
+    Upstream decodes operator configs ignoring unknown keys, so a misspelt key is not an error
+    there: it is dropped here too, and reported in ``warnings`` (or logged when none is given).
+    """
     operators = operators or []
+    ignored: list[ConfigIssue] = []
     issues: list[ConfigIssue] = []
     configs: list[tuple[int, Any]] = []
     for i, raw in enumerate(operators):
@@ -97,9 +107,15 @@ def build_pipeline(operators: list[dict[str, Any]] | None, path: str) -> Pipelin
             continue
         model, _ = found
         try:
-            configs.append((i, validate(model, raw, where)))
+            configs.append((i, _validate_lenient(model, raw, where, ignored)))
         except ConfigError as exc:
             issues.extend(exc.issues)
+    if ignored:
+        if warnings is not None:
+            warnings.extend(ignored)
+        else:
+            for issue in ignored:
+                log.warning("%s", issue)
     if issues:
         raise ConfigError(issues)
     _dedupe_ids([cfg for _, cfg in configs])
@@ -145,6 +161,26 @@ def build_pipeline(operators: list[dict[str, Any]] | None, path: str) -> Pipelin
         raise ConfigError(issues)
     order = _topological(built, edges, path)
     return Pipeline(built, edges, order)
+
+
+def _validate_lenient(model: Any, raw: dict[str, Any], where: str, ignored: list[ConfigIssue]) -> Any:
+    """validate(), with unknown keys (at any depth) removed and noted instead of rejected."""
+    data = copy.deepcopy(raw)
+    for _ in range(16):
+        try:
+            return model.model_validate(data)
+        except pydantic.ValidationError as exc:
+            extras = [e["loc"] for e in exc.errors() if e["type"] == "extra_forbidden"]
+            if not extras:
+                break
+            for loc in extras:
+                parent: Any = data
+                for part in loc[:-1]:
+                    parent = parent[part] if isinstance(parent, (dict, list)) else None
+                if isinstance(parent, dict) and loc[-1] in parent:
+                    del parent[loc[-1]]
+                    ignored.append(ConfigIssue(join_path(where, *loc), "unknown key ignored (as upstream's operator decoding does)"))
+    return validate(model, data, where)
 
 
 def _dedupe_ids(configs: list[Any]) -> None:
