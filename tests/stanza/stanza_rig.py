@@ -195,7 +195,7 @@ def golden_path(name: str) -> Path:
 
 
 def otelflow_command() -> list[str]:
-    return [sys.executable, "-m", "otelflow", "run"]
+    return [sys.executable, "-m", "otelflow"]
 
 
 def missing_types(operators: list[dict]) -> list[str]:
