@@ -171,7 +171,7 @@ def normalise_request(doc: dict) -> list[dict]:
 
 
 def _sorted_attrs(attrs: list[dict]) -> list[dict]:
-    return sorted(({"key": a["key"], "value": _sort_value(a.get("value", {}))} for a in attrs), key=lambda a: a["key"])
+    return sorted(({"key": a.get("key", ""), "value": _sort_value(a.get("value", {}))} for a in attrs), key=lambda a: a["key"])
 
 
 def _sort_value(value: dict) -> dict:

@@ -10,13 +10,27 @@ from otelflow.stanza.helper.parser import Parser, ParserConfig
 from otelflow.stanza.operators.parser._common import go_type
 from otelflow.stanza.registry import register
 
-_DECODER = json.JSONDecoder(parse_int=float)
-_INT_DECODER = json.JSONDecoder(parse_int=lambda s: _int_or_float(s))
+
+
+def _constant(name: str) -> Any:
+    """NaN and Infinity are not JSON to Go's decoder."""
+    raise ValueError(f"invalid character '{name[0]}' looking for beginning of value")
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"json: cannot unmarshal number {text} into Go value of type float64")
+    return value
+
+
+_DECODER = json.JSONDecoder(parse_int=_float, parse_float=_float, parse_constant=_constant)
+_INT_DECODER = json.JSONDecoder(parse_int=lambda s: _int_or_float(s), parse_float=_float, parse_constant=_constant)
 
 
 def _int_or_float(text: str) -> Any:
     value = int(text)
-    return value if -(2**63) <= value < 2**63 else float(text)
+    return value if -(2**63) <= value < 2**63 else _float(text)
 
 
 class JsonParserConfig(ParserConfig):
