@@ -1,0 +1,136 @@
+"""The Zipkin HTTP endpoint: every path and method is served, as upstream's handler is mounted at
+the root; a path containing ``api/v1/spans`` is Zipkin v1 (JSON), anything else v2 — protobuf when
+Content-Type is exactly ``application/x-protobuf``, JSON otherwise.
+
+Answers as upstream: 202 and an empty body when accepted, 400 with the decoder's message for a body
+that does not translate (or does not decompress), 400 ``"Bad Request"`` when the pipeline refuses
+permanently and 500 ``"Internal Server Error"`` when it refuses otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+from otelflow.core.client import metadata_of, request_metadata
+from otelflow.core.component import Component, Host, Settings, Signal
+from otelflow.core.compression import DecompressionError, decompress
+from otelflow.core.consumer import Consumer, ConsumerError
+from otelflow.core.netaddr import split_host_port
+from otelflow.core.tls import ServerTLS
+from otelflow.extensions.auth import AuthError, header_map, server_authenticator
+from otelflow.pdata import COUNTERS
+from otelflow.receivers.zipkin.config import Config
+from otelflow.translators.zipkin import ZipkinError, spans_from_json, spans_from_proto, to_otlp, v1_json_to_otlp
+
+log = logging.getLogger("otelflow.receiver.zipkin")
+# Bodies this large are decompressed and translated in a worker thread, off the event loop.
+_THREAD_BYTES = 256 * 1024
+
+
+def _text(status: int, message: str) -> web.Response:
+    """Go's http.Error."""
+    return web.Response(status=status, body=(message + "\n").encode(), headers={
+        "Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff"})
+
+
+class ZipkinReceiver(Component):
+    def __init__(self, settings: Settings, config: Config, consumers: dict[Signal, Consumer]):
+        self.settings = settings
+        self.config = config
+        self.consumer = consumers[Signal.TRACES]
+        self.runner: web.AppRunner | None = None
+        self.tls: ServerTLS | None = None
+        self.auth = None
+        self.port: int | None = None
+
+    def translate(self, body: bytes, v1: bool, content_type: str, debug: bool):
+        parse = self.config.parse_string_tags
+        if v1:
+            if content_type == "application/x-thrift":
+                raise ZipkinError("zipkin v1 thrift bodies are not supported by otelflow")
+            return v1_json_to_otlp(body, parse)
+        if content_type == "application/x-protobuf":
+            return to_otlp(spans_from_proto(body, debug), parse)
+        return to_otlp(spans_from_json(body), parse)
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if self.auth is not None:
+            try:
+                await self.auth.authenticate(header_map(request.headers.items()))
+            except AuthError as exc:
+                return _text(401, str(exc))
+        limit = self.config.body_limit
+        chunks, size = [], 0
+        async for chunk in request.content.iter_any():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                break
+        raw = b"".join(chunks)
+        encoding = request.headers.get("Content-Encoding", "")
+        v1 = "api/v1/spans" in request.path
+        content_type = request.headers.get("Content-Type", "")
+        debug = request.headers.get("X-B3-Flags", "") == "1"
+        transport = ("http_v1_thrift" if content_type == "application/x-thrift" else "http_v1_json") if v1 else (
+            "http_v2_proto" if content_type == "application/x-protobuf" else "http_v2_json")
+
+        def work():
+            body = raw
+            if self.config.compression_algorithms:
+                body = decompress(encoding, raw, limit, self.config.compression_algorithms, size <= limit)
+            return self.translate(body[:limit], v1, content_type, debug)
+
+        try:
+            traces = await asyncio.to_thread(work) if size > _THREAD_BYTES else work()
+        except (ZipkinError, DecompressionError) as exc:
+            return _text(400, str(exc))
+        count = COUNTERS[Signal.TRACES](traces)
+        if count == 0:
+            return web.Response(status=202)
+        labels = {"receiver": str(self.settings.id), "transport": transport}
+        token = request_metadata.set(metadata_of(request.headers.items()) if self.config.include_metadata else None)
+        try:
+            await self.consumer.consume(traces)
+        except ConsumerError as exc:
+            self.settings.telemetry.add("otelcol_receiver_refused_spans", count, **labels)
+            if exc.permanent:
+                return web.Response(status=400, body=b'"Bad Request"')
+            return web.Response(status=500, body=b'"Internal Server Error"')
+        finally:
+            request_metadata.reset(token)
+        self.settings.telemetry.add("otelcol_receiver_accepted_spans", count, **labels)
+        return web.Response(status=202)
+
+    async def start(self, host: Host) -> None:
+        c = self.config
+        if c.auth is not None:
+            self.auth = server_authenticator(host, c.auth.authenticator)
+        hostname, port = split_host_port(c.endpoint)
+        app = web.Application(client_max_size=2**62, handler_args={"auto_decompress": False})
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        try:
+            ssl_context = None
+            if c.tls is not None:
+                self.tls = ServerTLS(c.tls, log)
+                await self.tls.start()
+                ssl_context = await self.tls.ssl_context()
+            self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            await self.runner.setup()
+            site = web.TCPSite(self.runner, hostname or None, port, ssl_context=ssl_context, reuse_address=True)
+            await site.start()
+        except BaseException:
+            await self.shutdown()
+            raise
+        self.port = site._server.sockets[0].getsockname()[1]
+        log.info("Starting Zipkin receiver endpoint=%s", c.endpoint)
+
+    async def shutdown(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+        if self.tls is not None:
+            await self.tls.stop()
+            self.tls = None
