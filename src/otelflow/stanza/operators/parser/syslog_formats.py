@@ -175,19 +175,24 @@ def parse_rfc3164(text: str, location: Any) -> dict[str, Any]:
     rest = text[pos:]
     if not rest or not _VISIBLE.fullmatch(rest):
         raise SyslogError(f"expecting a content part composed by visible characters only [col {pos}]")
-    message = rest
+    # go-syslog runs the `tag[content]: ` and plain-message alternatives at once with one text
+    # mark: the message is the text from the last place a sub-part started (the tag, the content
+    # inside brackets, or the text after ": "), even when that alternative later fails.
+    mark = 0
     tag = _TAG.match(rest)
     if tag is not None:
         after = tag.end()
-        content = _CONTENT.match(rest, after)
         if rest.startswith(("[", ":"), after):
-            out["appname"] = tag.group(1)  # go-syslog records the tag once it ends, even if the rest fails
+            out["appname"] = tag.group(1)  # recorded once the tag ends, even if the rest fails
+        if rest.startswith("[", after) and after + 1 < len(rest) and rest[after + 1] not in "[]":
+            mark = after + 1
+        content = _CONTENT.match(rest, after)
         if content is not None:
             out["proc_id"] = content.group(1) or None
             after = content.end()
         if rest.startswith(": ", after) and len(rest) > after + 2:
-            message = rest[after + 2:]
-    out["message"] = message
+            mark = after + 2
+    out["message"] = rest[mark:]
     return out
 
 
