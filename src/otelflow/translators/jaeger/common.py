@@ -7,9 +7,7 @@ the result is observable: ``Put`` on an existing key replaces the value where it
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import re
-from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
@@ -91,29 +89,6 @@ class Attrs:
             self.index[moved.key] = i
         del self.field[last]
         return True
-
-
-def put_tag(attrs: Attrs, key: str, kind: int, names: tuple[str, ...], read: Callable[[int], Any],
-            unknown: Callable[[int], str]) -> None:
-    """Put one Jaeger tag: ``kind`` indexes ``names`` (string/bool/int/double/bytes), ``read`` gives
-    the value for the kind, ``unknown`` names a type the translator does not know."""
-    key = text(key)
-    keys = (HTTP_STATUS_CODE,) if key in HTTP_STATUS_KEYS else (key,)
-    for k in keys:
-        value = attrs.put_empty(k)
-        name = names[kind] if 0 <= kind < len(names) else None
-        if name is None:
-            value.string_value = f'<Unknown Jaeger TagType "{unknown(kind)}">'
-        elif name == "string_value":
-            value.string_value = text(read(kind))
-        elif name == "bool_value":
-            value.bool_value = bool(read(kind))
-        elif name == "int_value":
-            value.int_value = read(kind) or 0
-        elif name == "double_value":
-            value.double_value = read(kind) or 0.0
-        else:
-            value.bytes_value = read(kind) or b""
 
 
 def translate_resource(attrs: Attrs) -> None:

@@ -14,11 +14,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, Span
 
 from otelflow.translators.jaeger.common import (
-    REF_TYPES, U64, Attrs, put_tag, set_kind, set_status, span_id, trace_id, translate_resource)
+    HTTP_STATUS_CODE, HTTP_STATUS_KEYS, REF_TYPES, U64, Attrs, set_kind, set_status, span_id, trace_id,
+    translate_resource)
 
-# ValueType: STRING, BOOL, INT64, FLOAT64, BINARY
-_NAMES = ("string_value", "bool_value", "int_value", "double_value", "bytes_value")
-_FIELDS = ("v_str", "v_bool", "v_int64", "v_float64", "v_binary")
 CHILD_OF = 0
 NO_SERVICE_NAME = "OTLPResourceNoServiceName"
 # time.Time{}.UnixNano() in Go: what an absent (non-nullable) timestamp turns into
@@ -58,8 +56,23 @@ def check_ids(batch) -> None:
 
 
 def _put_tags(tags, attrs: Attrs) -> None:
+    put = attrs.put_empty
     for tag in tags:
-        put_tag(attrs, tag.key, tag.v_type, _NAMES, lambda kind, tag=tag: getattr(tag, _FIELDS[kind]), str)
+        key = tag.key
+        value = put(HTTP_STATUS_CODE if key in HTTP_STATUS_KEYS else key)
+        kind = tag.v_type
+        if kind == 0:
+            value.string_value = tag.v_str
+        elif kind == 1:
+            value.bool_value = tag.v_bool
+        elif kind == 2:
+            value.int_value = tag.v_int64
+        elif kind == 3:
+            value.double_value = tag.v_float64
+        elif kind == 4:
+            value.bytes_value = tag.v_binary
+        else:  # gogoproto's String() of an unknown enum value is its number
+            value.string_value = f'<Unknown Jaeger TagType "{kind}">'
 
 
 def _time_ns(msg, field: str) -> int:

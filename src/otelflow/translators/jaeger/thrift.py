@@ -11,18 +11,31 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from otelflow.translators.jaeger.common import (
-    REF_TYPES, U64, Attrs, put_tag, set_kind, set_status, span_id, text, trace_id, translate_resource)
+    HTTP_STATUS_CODE, HTTP_STATUS_KEYS, REF_TYPES, U64, Attrs, set_kind, set_status, span_id, text, trace_id,
+    translate_resource)
 
-# TagType: STRING, DOUBLE, BOOL, LONG, BINARY
-_NAMES = ("string_value", "double_value", "bool_value", "int_value", "bytes_value")
-_FIELDS = ("vStr", "vDouble", "vBool", "vLong", "vBinary")
+# TagType: STRING=0, DOUBLE=1, BOOL=2, LONG=3, BINARY=4
 CHILD_OF, FOLLOWS_FROM = 0, 1
 
 
 def _put_tags(tags, attrs: Attrs) -> None:
+    put = attrs.put_empty
     for tag in tags or ():
-        put_tag(attrs, tag.key or "", tag.vType if tag.vType is not None else 0, _NAMES,
-                lambda kind, tag=tag: getattr(tag, _FIELDS[kind]), lambda _kind: "<UNSET>")
+        key = text(tag.key)
+        value = put(HTTP_STATUS_CODE if key in HTTP_STATUS_KEYS else key)
+        kind = tag.vType
+        if kind == 0:
+            value.string_value = text(tag.vStr)
+        elif kind == 1:
+            value.double_value = tag.vDouble or 0.0
+        elif kind == 2:
+            value.bool_value = bool(tag.vBool)
+        elif kind == 3:
+            value.int_value = tag.vLong or 0
+        elif kind == 4:
+            value.bytes_value = tag.vBinary or b""
+        else:  # Go's TagType.String() for a value the IDL does not name
+            value.string_value = '<Unknown Jaeger TagType "<UNSET>">'
 
 
 def _micros(value: int) -> int:
@@ -81,7 +94,8 @@ def _span(src, dest: Span) -> None:
     for ref in refs:
         if ref.spanId == parent and ref.refType == CHILD_OF:
             continue
-        link = dest.links.add(trace_id=trace_id(ref.traceIdHigh or 0, ref.traceIdLow or 0), span_id=span_id(ref.spanId or 0))
+        link = dest.links.add(trace_id=trace_id(ref.traceIdHigh or 0, ref.traceIdLow or 0),
+                              span_id=span_id(ref.spanId or 0))
         kind = REF_TYPES[0] if ref.refType == CHILD_OF else REF_TYPES[1]
         link.attributes.add(key="opentracing.ref_type").value.string_value = kind
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+
 from thriftpy2.protocol import TBinaryProtocolFactory
 from thriftpy2.utils import serialize
 
@@ -11,7 +13,7 @@ from tests.receivers.testdata.jaeger.inputs import thrift_http_body
 
 GOOD = thrift_http_body()
 
-# name -> (method, path, content type, body)
+# name -> (method, path, content type, body[, content encoding])
 HTTP = {
     "garbage_body": ("POST", "/api/traces", "application/x-thrift", b"\x0c\x00\x01\xff\xfe garbage"),
     "truncated_body": ("POST", "/api/traces", "application/x-thrift", GOOD[: len(GOOD) // 2]),
@@ -24,6 +26,10 @@ HTTP = {
     "vnd_thrift_ok": ("POST", "/api/traces", "application/vnd.apache.thrift.binary; charset=x", GOOD),
     "get": ("GET", "/api/traces", None, b""),
     "other_path": ("POST", "/api/other", "application/x-thrift", GOOD),
+    "over_limit": ("POST", "/api/traces", "application/x-thrift", GOOD * 3),  # the scenario allows 4096 bytes
+    "unknown_encoding": ("POST", "/api/traces", "application/x-thrift", GOOD, "br"),
+    "gzip_ok": ("POST", "/api/traces", "application/x-thrift", gzip.compress(GOOD), "gzip"),
+    "bad_gzip": ("POST", "/api/traces", "application/x-thrift", b"\x1f\x8b\x08\x00garbage", "gzip"),
 }
 
 GRPC = {

@@ -33,8 +33,8 @@ async def main() -> None:
         out = Path(tmp) / "out.json"
         cfg = Path(tmp) / "config.yaml"
         cfg.write_text(config(ports, str(out)))
-        proc = subprocess.Popen([str(REF), "--config", str(cfg)], stdout=subprocess.DEVNULL,
-                                stderr=open(Path(tmp) / "log", "w"))
+        log_file = open(Path(tmp) / "log", "w")
+        proc = subprocess.Popen([str(REF), "--config", str(cfg)], stdout=subprocess.DEVNULL, stderr=log_file)
         try:
             await wait_port(ports["grpc"])
             await wait_port(ports["thrift_http"])
@@ -42,7 +42,10 @@ async def main() -> None:
         finally:
             proc.terminate()
             proc.wait(10)
-            log_text = (Path(tmp) / "log").read_text(); i = log_text.find("panic"); print(log_text[i - 200:i + 1500] if i >= 0 else log_text[-1500:])
+            log_file.close()
+            log_text = (Path(tmp) / "log").read_text()
+            i = log_text.find("panic")
+            print(log_text[i - 200:i + 1500] if i >= 0 else log_text[-1500:])
     (HERE / "golden.json").write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
     print("wrote golden.json")
 

@@ -20,7 +20,7 @@ receivers:
   jaeger:
     protocols:
       grpc: {{endpoint: "127.0.0.1:{ports['grpc']}"}}
-      thrift_http: {{endpoint: "127.0.0.1:{ports['thrift_http']}"}}
+      thrift_http: {{endpoint: "127.0.0.1:{ports['thrift_http']}", max_request_body_size: 4096}}
       thrift_compact: {{endpoint: "127.0.0.1:{ports['thrift_compact']}"}}
       thrift_binary: {{endpoint: "127.0.0.1:{ports['thrift_binary']}"}}
 exporters:
@@ -63,8 +63,8 @@ async def run(ports: dict[str, int], out: Path) -> dict:
             send_udp(ports[case], body)
         result["outputs"][case] = {"answer": answer, "output": await _next_line(out, seen)}
         seen += 1
-    for name, (method, path, ctype, body) in bad_inputs.HTTP.items():
-        result["http"][name] = await post_http(ports["thrift_http"], body, ctype, method, path)
+    for name, (method, path, ctype, body, *encoding) in bad_inputs.HTTP.items():
+        result["http"][name] = await post_http(ports["thrift_http"], body, ctype, method, path, *encoding)
         if result["http"][name]["status"] == 202:
             result["http"][name]["output"] = await _next_line(out, seen)
             seen += 1
@@ -78,8 +78,16 @@ async def run(ports: dict[str, int], out: Path) -> dict:
         send_udp(ports["thrift_compact"], datagram)
         send_udp(ports["thrift_binary"], datagram)
     await asyncio.sleep(0.5)
-    send_udp(ports["thrift_compact"], (HERE / "thrift_compact.bin").read_bytes())
-    result["udp_after_garbage"] = await _next_line(out, seen)
+    # upstream at times loses the first good datagram after garbage (its pooled Thrift transports
+    # can keep bytes of the failed read); so send again, once a second, until one arrives
+    for attempt in range(10):
+        send_udp(ports["thrift_compact"], (HERE / "thrift_compact.bin").read_bytes())
+        try:
+            result["udp_after_garbage"] = await _next_line(out, seen, timeout=1.0)
+            break
+        except AssertionError:
+            if attempt == 9:
+                raise
     seen += 1
     await asyncio.sleep(1.0)
     result["extra_lines"] = len(_lines(out)) - seen

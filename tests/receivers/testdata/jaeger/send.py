@@ -12,8 +12,10 @@ POST_SPANS = "/jaeger.api_v2.CollectorService/PostSpans"
 
 
 async def post_http(port: int, body: bytes, content_type: str | None = "application/x-thrift",
-                    method: str = "POST", path: str = "/api/traces") -> dict:
+                    method: str = "POST", path: str = "/api/traces", encoding: str | None = None) -> dict:
     headers = {} if content_type is None else {"Content-Type": content_type}
+    if encoding is not None:
+        headers["Content-Encoding"] = encoding
     async with aiohttp.ClientSession(skip_auto_headers=["Content-Type"]) as session:
         async with session.request(method, f"http://127.0.0.1:{port}{path}", data=body, headers=headers) as resp:
             return {"status": resp.status, "body": (await resp.read()).decode(),
