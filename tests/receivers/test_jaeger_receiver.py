@@ -136,3 +136,25 @@ async def test_strings_that_are_not_utf8_do_not_break_the_receiver(receiver):
     span = sink.requests[-1].resource_spans[0].scope_spans[0].spans[0]
     assert span.attributes[0].value.string_value == "caf\ufffd\ufffd"
     assert (await post_http(ports["thrift_http"], (HERE / "thrift_http.bin").read_bytes()))["status"] == 202
+
+
+async def test_large_grpc_batch_and_the_message_size_limit(receiver):
+    from otelflow.receivers.jaeger.idl import api_v2
+
+    rec, sink, ports, telemetry = receiver
+
+    def request(spans: int) -> bytes:
+        batch = api_v2.Batch(process=api_v2.Process(service_name="big"))
+        for i in range(spans):
+            span = batch.spans.add(trace_id=(i + 1).to_bytes(16, "big"), span_id=(i + 1).to_bytes(8, "big"),
+                                   operation_name=f"op{i}", tags=[api_v2.KeyValue(key="p", v_str="y" * 200)])
+            span.start_time.seconds = 1_700_000_000
+        return api_v2.PostSpansRequest(batch=batch).SerializeToString()
+
+    body = request(3000)
+    assert 256 * 1024 < len(body) < 4 * 1024 * 1024  # translated off the event loop
+    assert (await post_grpc(ports["grpc"], body))["code"] == "OK"
+    assert sink.spans() == 3000
+    # over grpc's default 4 MiB receive limit (max_recv_msg_size_mib unset), as grpc-go answers
+    assert (await post_grpc(ports["grpc"], request(20000)))["code"] == "RESOURCE_EXHAUSTED"
+    assert (await post_grpc(ports["grpc"], request(1)))["code"] == "OK"

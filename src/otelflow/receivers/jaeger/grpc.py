@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 from google.protobuf.message import DecodeError
 
@@ -17,6 +19,14 @@ from otelflow.receivers.jaeger.receiver import GRPC, log
 from otelflow.translators.jaeger import InvalidIDError, proto_to_traces
 
 _RESPONSE = api_v2.PostSpansResponse().SerializeToString()
+# a message this large is decoded and translated in a worker thread, off the event loop
+_THREAD_BYTES = 256 * 1024
+
+
+def _translate(body: bytes):
+    request = api_v2.PostSpansRequest.FromString(body)
+    # the ID checks belong to decoding: gogoproto's ID types refuse these while unmarshalling
+    return request, proto_to_traces(request.batch)
 
 
 class GRPCServer(Component):
@@ -30,9 +40,10 @@ class GRPCServer(Component):
 
     async def _post_spans(self, body: bytes, context: grpc.aio.ServicerContext) -> bytes:
         try:
-            request = api_v2.PostSpansRequest.FromString(body)
-            # the ID checks belong to decoding: gogoproto's ID types refuse these while unmarshalling
-            traces = proto_to_traces(request.batch)
+            if len(body) > _THREAD_BYTES:
+                request, traces = await asyncio.to_thread(_translate, body)
+            else:
+                request, traces = _translate(body)
         except (DecodeError, InvalidIDError) as exc:
             await context.abort(grpc.StatusCode.INTERNAL, f"grpc: failed to unmarshal the received message: {exc}")
         if self.auth is not None:
