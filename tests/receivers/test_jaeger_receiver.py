@@ -158,3 +158,45 @@ async def test_large_grpc_batch_and_the_message_size_limit(receiver):
     # over grpc's default 4 MiB receive limit (max_recv_msg_size_mib unset), as grpc-go answers
     assert (await post_grpc(ports["grpc"], request(20000)))["code"] == "RESOURCE_EXHAUSTED"
     assert (await post_grpc(ports["grpc"], request(1)))["code"] == "OK"
+
+
+async def test_bearer_token_auth_on_thrift_http_and_grpc(tmp_path):
+    import aiohttp
+    import grpc
+
+    from tests.conftest import running
+
+    http_port, grpc_port = _port(), _port()
+    cfg = f"""
+extensions:
+  bearertokenauth: {{token: s3cret}}
+receivers:
+  jaeger:
+    protocols:
+      thrift_http: {{endpoint: "127.0.0.1:{http_port}", auth: {{authenticator: bearertokenauth}}}}
+      grpc: {{endpoint: "127.0.0.1:{grpc_port}", auth: {{authenticator: bearertokenauth}}}}
+exporters:
+  file: {{path: "{tmp_path / 'out.json'}"}}
+service:
+  extensions: [bearertokenauth]
+  pipelines:
+    traces: {{receivers: [jaeger], exporters: [file]}}
+"""
+    thrift = (HERE / "thrift_http.bin").read_bytes()
+    proto = (HERE / "grpc.bin").read_bytes()
+    async with running(cfg):
+        async with aiohttp.ClientSession() as session:
+            for token, path, want in (("", "/api/traces", 401), ("Bearer wrong", "/api/traces", 401),
+                                      ("", "/elsewhere", 401), ("Bearer s3cret", "/api/traces", 202)):
+                headers = {"Content-Type": "application/x-thrift", **({"Authorization": token} if token else {})}
+                async with session.post(f"http://127.0.0.1:{http_port}{path}", data=thrift, headers=headers) as r:
+                    assert r.status == want, (token, path)
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+            call = channel.unary_unary("/jaeger.api_v2.CollectorService/PostSpans", request_serializer=None,
+                                       response_deserializer=None)
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await call(proto, timeout=10)
+            assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            await call(proto, timeout=10, metadata=(("authorization", "Bearer s3cret"),))
+        await wait_for(lambda: (tmp_path / "out.json").exists()
+                       and len((tmp_path / "out.json").read_text().splitlines()) == 2)

@@ -12,6 +12,7 @@ from pydantic import model_validator
 from otelflow.config.model import Duration, Model
 from otelflow.config.settings import GRPCServerSettings, HTTPServerSettings
 from otelflow.core.tls import CheckedServerTLS
+from otelflow.receivers.otlp.config import HTTPAuth
 
 
 class GRPCProtocol(GRPCServerSettings):
@@ -22,6 +23,7 @@ class GRPCProtocol(GRPCServerSettings):
 class ThriftHTTPProtocol(HTTPServerSettings):
     endpoint: str = "localhost:14268"
     tls: CheckedServerTLS | None = None
+    auth: HTTPAuth | None = None
     # upstream zeroes these for the Thrift HTTP server (contrib issue 49316)
     read_header_timeout: Duration = 0.0
     write_timeout: Duration = 0.0

@@ -97,12 +97,20 @@ class ThriftHTTPServer(Component):
                                            size <= limit)
         return decompress(encoding, raw, limit, self.settings.compression_algorithms, size <= limit)
 
+    @web.middleware
+    async def _authenticate(self, request: web.Request, handler) -> web.StreamResponse:
+        """confighttp's interceptor: it wraps the whole router, so every path needs credentials."""
+        sources = header_map(request.headers.items())
+        for param in self.settings.auth.request_params:
+            if param in request.query:
+                sources[param.lower()] = request.query.getall(param)
+        try:
+            await self.auth.authenticate(sources)
+        except AuthError as exc:
+            return http_error(401, str(exc))
+        return await handler(request)
+
     async def _post(self, request: web.Request) -> web.Response:
-        if self.auth is not None:
-            try:
-                await self.auth.authenticate(header_map(request.headers.items()))
-            except AuthError as exc:
-                return http_error(401, str(exc))
         try:
             body = await self._read(request)
         except DecompressionError as exc:
@@ -130,7 +138,8 @@ class ThriftHTTPServer(Component):
         return web.Response(status=202)
 
     def _app(self) -> web.Application:
-        app = web.Application(client_max_size=2**62, handler_args={"auto_decompress": False})
+        middlewares = [self._authenticate] if self.auth is not None else []
+        app = web.Application(client_max_size=2**62, handler_args={"auto_decompress": False}, middlewares=middlewares)
         app.router.add_route("POST", "/api/traces", self._post)
         app.router.add_route("*", "/api/traces", self._method_not_allowed)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
