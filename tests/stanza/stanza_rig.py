@@ -5,6 +5,7 @@ Case files (testdata/cases/<name>.yaml)::
 
     lines: [ ... ]              # written to input.log, one per line
     yearless: true              # optional: compare timestamps without their year (RFC 3164)
+    receiver: {encoding: nop}   # optional: extra filelog receiver keys
     variants:                   # each is one `operators:` list, run separately
       send: [ {type: json_parser}, ... ]
       drop: [ ... ]
@@ -50,10 +51,10 @@ def case_names(pattern: str = "") -> list[str]:
     return sorted(p.stem for p in CASES.glob("*.yaml") if pattern in p.stem)
 
 
-def collector_config(input_path: Path, out_path: Path, operators: list[dict]) -> dict[str, Any]:
+def collector_config(input_path: Path, out_path: Path, operators: list[dict], receiver: dict | None = None) -> dict[str, Any]:
     return {
         "receivers": {
-            "file_log": {"include": [str(input_path)], "start_at": "beginning", "operators": operators}
+            "file_log": {"include": [str(input_path)], "start_at": "beginning", "operators": operators, **(receiver or {})}
         },
         "exporters": {"file": {"path": str(out_path)}},
         "service": {
@@ -76,7 +77,7 @@ def _count(out_path: Path) -> int:
 
 
 def run_collector(command: list[str], lines: list[str], operators: list[dict], expect: int | None,
-                  env: dict[str, str] | None = None, timeout: float = 20.0) -> list[dict]:
+                  receiver: dict | None = None, timeout: float = 20.0) -> list[dict]:
     """Run one collector process on the lines; wait for ``expect`` records (or 3 s of quiet)."""
     with tempfile.TemporaryDirectory(prefix="stanza-rig-") as tmp:
         tmpdir = Path(tmp)
@@ -84,9 +85,9 @@ def run_collector(command: list[str], lines: list[str], operators: list[dict], e
         input_path.write_text("".join(line + "\n" for line in lines))
         out_path = tmpdir / "out.json"
         cfg_path = tmpdir / "config.yaml"
-        cfg_path.write_text(yaml.safe_dump(collector_config(input_path, out_path, operators)))
+        cfg_path.write_text(yaml.safe_dump(collector_config(input_path, out_path, operators, receiver)))
         proc = subprocess.Popen([*command, "--config", str(cfg_path)], stdout=subprocess.DEVNULL,
-                                stderr=open(tmpdir / "stderr.log", "wb"), env={**os.environ, **(env or {})})
+                                stderr=open(tmpdir / "stderr.log", "wb"))
         try:
             deadline = time.monotonic() + timeout
             last, since = -1, time.monotonic()
@@ -112,8 +113,9 @@ def run_collector(command: list[str], lines: list[str], operators: list[dict], e
         return normalise_file(out_path)
 
 
-def in_process(lines: list[str], operators: list[dict]) -> list[dict]:
-    """otelflow's pipeline and converter without a receiver (until filelog exists)."""
+def in_process(lines: list[str], operators: list[dict], receiver: dict | None = None) -> list[dict]:
+    """otelflow's pipeline and converter without a receiver (until filelog exists); of the
+    receiver's keys only `encoding: nop` (bytes bodies) is imitated."""
     from otelflow.pdata import otlpjson
     from otelflow.stanza.convert import to_logs_request
     from otelflow.stanza.entry import Entry
@@ -121,7 +123,11 @@ def in_process(lines: list[str], operators: list[dict]) -> list[dict]:
 
     pipe = build_pipeline(operators, "receivers::file_log::operators")
     now = time.time_ns()
-    entries = [Entry(body=line.strip(" \t"), attributes={"log.file.name": INPUT_NAME}, observed_timestamp=now) for line in lines]
+    if (receiver or {}).get("encoding") == "nop":  # no splitting: the whole file is one bytes body
+        bodies: list[Any] = ["".join(line + "\n" for line in lines).encode()]
+    else:
+        bodies = [line.strip(" \t") for line in lines]
+    entries = [Entry(body=b, attributes={"log.file.name": INPUT_NAME}, observed_timestamp=now) for b in bodies]
     out = pipe.process(entries) + pipe.flush(now, force=True)
     request = to_logs_request(out, DEFAULT_SCOPE)
     return normalise_request(json.loads(otlpjson.encode(request)))
@@ -225,7 +231,10 @@ def main(argv: list[str]) -> int:
     for name in case_names(pattern):
         case = load_case(name)
         if mode == "record":
-            result = {v: run_collector([str(OTELCOL_REF)], case["lines"], ops, None) for v, ops in case["variants"].items()}
+            result = {
+                v: run_collector([str(OTELCOL_REF)], case["lines"], ops, None, case.get("receiver"))
+                for v, ops in case["variants"].items()
+            }
             if case.get("yearless"):
                 result = {v: yearless(r) for v, r in result.items()}
             golden_path(name).write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
@@ -238,9 +247,9 @@ def main(argv: list[str]) -> int:
                 print(f"skip {name}/{variant}: operators not in otelflow yet: {', '.join(missing)}")
                 continue
             if otelflow_has_filelog():
-                got = run_collector(otelflow_command(), case["lines"], ops, len(golden[variant]))
+                got = run_collector(otelflow_command(), case["lines"], ops, len(golden[variant]), case.get("receiver"))
             else:
-                got = in_process(case["lines"], ops)
+                got = in_process(case["lines"], ops, case.get("receiver"))
             if case.get("yearless"):
                 got = yearless(got)
             ok = got == golden[variant]

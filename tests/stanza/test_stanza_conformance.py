@@ -25,9 +25,9 @@ def test_case_matches_golden(name: str, variant: str) -> None:
         pytest.skip(f"not in otelflow yet: {', '.join(missing)}")
     golden = json.loads(rig.golden_path(name).read_text())[variant]
     if rig.otelflow_has_filelog():
-        got = rig.run_collector(rig.otelflow_command(), case["lines"], ops, len(golden))
+        got = rig.run_collector(rig.otelflow_command(), case["lines"], ops, len(golden), case.get("receiver"))
     else:
-        got = rig.in_process(case["lines"], ops)
+        got = rig.in_process(case["lines"], ops, case.get("receiver"))
     if case.get("yearless"):
         got = rig.yearless(got)
     assert got == golden, rig.diff(golden, got)
