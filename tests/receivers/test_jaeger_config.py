@@ -23,7 +23,8 @@ def test_customname():
     assert p.grpc.endpoint == "localhost:9876"
     assert p.thrift_http.endpoint == ":3456"
     assert (p.thrift_compact.endpoint, p.thrift_compact.queue_size, p.thrift_compact.max_packet_size,
-            p.thrift_compact.workers, p.thrift_compact.socket_buffer_size) == ("0.0.0.0:456", 100_000, 131_072, 100, 65_536)
+            p.thrift_compact.workers, p.thrift_compact.socket_buffer_size) == (
+        "0.0.0.0:456", 100_000, 131_072, 100, 65_536)
     assert (p.thrift_binary.endpoint, p.thrift_binary.queue_size, p.thrift_binary.max_packet_size,
             p.thrift_binary.workers, p.thrift_binary.socket_buffer_size) == ("0.0.0.0:789", 1_000, 65_536, 5, 0)
 

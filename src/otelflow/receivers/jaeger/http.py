@@ -62,6 +62,12 @@ def parse_media_type(header: str) -> str:
     return value.lower()
 
 
+async def _close_connection(request: web.Request, response: web.StreamResponse) -> None:
+    # Go answers with "Connection: close" and closes when keep-alives are off
+    response.headers["Connection"] = "close"
+    response.force_close()
+
+
 def _translate(body: bytes):
     batch = decode_batch(body)
     return batch, thrift_to_traces(batch)
@@ -140,6 +146,8 @@ class ThriftHTTPServer(Component):
     def _app(self) -> web.Application:
         middlewares = [self._authenticate] if self.auth is not None else []
         app = web.Application(client_max_size=2**62, handler_args={"auto_decompress": False}, middlewares=middlewares)
+        if not self.settings.keep_alives_enabled:  # upstream's default for this server
+            app.on_response_prepare.append(_close_connection)
         app.router.add_route("POST", "/api/traces", self._post)
         app.router.add_route("*", "/api/traces", self._method_not_allowed)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
