@@ -14,6 +14,7 @@ Goldens are testdata/cases/<name>.golden.json: {variant: [record, ...]}.
 
     python tests/stanza/stanza_rig.py record [PATTERN]   # run otelcol-ref, write goldens
     python tests/stanza/stanza_rig.py check  [PATTERN]   # run otelflow, compare
+    python tests/stanza/stanza_rig.py verify [PATTERN]   # otelcol-ref again, against the goldens
 
 Normalisation: observed timestamps and the scope version (the collector's build) are dropped,
 attributes are sorted by key (Go iterates maps in random order); record order is kept.
@@ -111,6 +112,54 @@ def run_collector(command: list[str], lines: list[str], operators: list[dict], e
                 proc.kill()
                 proc.wait()
         return normalise_file(out_path)
+
+
+def run_many(command: list[str], jobs: dict[str, tuple[list[str], list[dict], dict | None, int]],
+             timeout: float = 45.0) -> dict[str, list[dict]]:
+    """Every job (lines, operators, receiver keys, expected records) in one collector process:
+    one file_log receiver, pipeline and file exporter each, so a whole suite costs one start-up."""
+    with tempfile.TemporaryDirectory(prefix="stanza-rig-") as tmp:
+        tmpdir = Path(tmp)
+        receivers: dict[str, Any] = {}
+        exporters: dict[str, Any] = {}
+        pipelines: dict[str, Any] = {}
+        outs: dict[str, Path] = {}
+        for n, (key, (lines, operators, receiver, _)) in enumerate(jobs.items()):
+            job_dir = tmpdir / str(n)
+            job_dir.mkdir()
+            (job_dir / INPUT_NAME).write_text("".join(line + "\n" for line in lines))
+            outs[key] = job_dir / "out.json"
+            receivers[f"file_log/{n}"] = {
+                "include": [str(job_dir / INPUT_NAME)], "start_at": "beginning", "operators": operators, **(receiver or {})
+            }
+            exporters[f"file/{n}"] = {"path": str(outs[key])}
+            pipelines[f"logs/{n}"] = {"receivers": [f"file_log/{n}"], "exporters": [f"file/{n}"]}
+        cfg = {
+            "receivers": receivers,
+            "exporters": exporters,
+            "service": {"pipelines": pipelines, "telemetry": {"metrics": {"level": "none"}, "logs": {"level": "warn"}}},
+        }
+        cfg_path = tmpdir / "config.yaml"
+        cfg_path.write_text(yaml.safe_dump(cfg))
+        proc = subprocess.Popen([*command, "--config", str(cfg_path)], stdout=subprocess.DEVNULL,
+                                stderr=open(tmpdir / "stderr.log", "wb"))
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                time.sleep(0.25)
+                if proc.poll() is not None:
+                    raise RuntimeError(f"collector exited: {(tmpdir / 'stderr.log').read_text()[-2000:]}")
+                if all(_count(outs[k]) >= job[3] for k, job in jobs.items()):
+                    time.sleep(0.5)
+                    break
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        return {key: normalise_file(path) for key, path in outs.items()}
 
 
 def in_process(lines: list[str], operators: list[dict], receiver: dict | None = None) -> list[dict]:
@@ -228,6 +277,19 @@ def main(argv: list[str]) -> int:
     mode = argv[1] if len(argv) > 1 else "check"
     pattern = argv[2] if len(argv) > 2 else ""
     failed = 0
+    if mode == "verify":  # otelcol-ref against the committed goldens, all cases in one process
+        jobs, wanted = {}, {}
+        for name in case_names(pattern):
+            case, golden = load_case(name), json.loads(golden_path(name).read_text())
+            for v, ops in case["variants"].items():
+                jobs[f"{name}/{v}"] = (case["lines"], ops, case.get("receiver"), len(golden[v]))
+                wanted[f"{name}/{v}"] = (golden[v], case.get("yearless"))
+        for key, got in run_many([str(OTELCOL_REF)], jobs).items():
+            want, strip_year = wanted[key]
+            ok = (yearless(got) if strip_year else got) == want
+            failed += not ok
+            print(f"{'ok  ' if ok else 'DIFF'} {key}")
+        return 1 if failed else 0
     for name in case_names(pattern):
         case = load_case(name)
         if mode == "record":
