@@ -15,7 +15,7 @@ from otelflow.stanza.registry import register
 
 
 class CacheConfig(Model):
-    size: int = 0
+    size: int = pydantic.Field(0, ge=0, le=65535)  # a uint16 upstream
 
 
 class RegexParserConfig(ParserConfig):
