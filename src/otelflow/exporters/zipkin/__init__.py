@@ -27,6 +27,7 @@ from otelflow.translators.zipkin import TranslationError, from_otlp, to_json, to
 class Config(HTTPClientSettings):
     tls: CheckedClientTLS = CheckedClientTLS()
     timeout: Duration = 5.0
+    compression: str = ""  # confighttp's default client: no compression
     write_buffer_size: int = 512 * 1024
     format: Literal["json", "proto"] = "json"
     default_service_name: str = "<missing service name>"

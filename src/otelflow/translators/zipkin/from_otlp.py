@@ -99,7 +99,8 @@ def _endpoint(tags: dict[str, str], service: str, remote: bool, redundant: set[s
     port = 0
     if port_key in tags:
         text = tags[port_key]
-        port = int(text) if text.isascii() and text.isdigit() and int(text) <= 0xFFFF else 0
+        # strconv.ParseUint(text, 10, 16): its error is ignored, and out of range it returns the maximum
+        port = min(int(text), 0xFFFF) if text.isascii() and text.isdigit() else 0
         redundant.add(port_key)
     if not service and ip is None:
         return None
