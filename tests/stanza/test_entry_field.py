@@ -111,6 +111,20 @@ def test_pipeline_fan_out_copies() -> None:
     assert out[0] is not out[1]
 
 
+def test_fan_out_runs_outputs_in_listed_order() -> None:
+    pipe = build_pipeline(
+        [
+            {"type": "test_upper", "id": "a", "output": ["c", "b"]},
+            {"type": "test_upper", "id": "b", "field": "attributes.b", "on_error": "send_quiet", "output": "d"},
+            {"type": "test_upper", "id": "c", "field": "attributes.c", "on_error": "send_quiet", "output": "d"},
+            {"type": "test_upper", "id": "d"},
+        ],
+        "ops",
+    )
+    out = pipe.process([Entry(body="x", attributes={"b": "from b", "c": "from c"})])
+    assert [e.attributes for e in out] == [{"b": "from b", "c": "FROM C"}, {"b": "FROM B", "c": "from c"}]
+
+
 @pytest.mark.parametrize(
     "ops, message",
     [

@@ -202,7 +202,12 @@ def _dedupe_ids(configs: list[Any]) -> None:
 
 
 def _topological(ops: list[Operator], edges: dict[str, list[str]], path: str) -> list[str]:
-    graph = {op.id: [t for t in set(edges[op.id]) | set(op.output_ids()) if t != SINK] for op in ops}
+    # children in order, visited last-first, so that reversed post-order runs an operator's first
+    # output before its second (upstream writes to its outputs in order, depth first)
+    graph = {
+        op.id: [t for t in reversed(list(dict.fromkeys([*edges[op.id], *op.output_ids()]))) if t != SINK]
+        for op in ops
+    }
     state: dict[str, int] = {}
     order: list[str] = []
 
