@@ -14,6 +14,8 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ScopeLogs
 
+from otelflow.ottl.funcs.gotime import format_time
+from otelflow.ottl.values import GoTime
 from otelflow.stanza.entry import SEVERITY_NAMES, Entry
 
 _INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
@@ -99,6 +101,8 @@ def put_value(value: Any, dest: AnyValue) -> None:
         dest.array_value.SetInParent()
         for item in value:
             put_value(item, dest.array_value.values.add())
+    elif isinstance(value, GoTime):  # a syslog timestamp left in place: fmt's %v of a time.Time
+        dest.string_value = format_time(value, "2006-01-02 15:04:05.999999999 -0700 MST")
     else:
         dest.string_value = str(value)
 

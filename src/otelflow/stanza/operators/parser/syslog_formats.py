@@ -11,7 +11,7 @@ import re
 import time as _time
 from typing import Any
 
-from otelflow.ottl.funcs.gotime import date
+from otelflow.ottl.funcs.gotime import UTC, FixedZone, date
 from otelflow.ottl.values import GoTime
 
 FACILITY_KEYWORDS = [
@@ -101,7 +101,9 @@ def _rfc3339(stamp: str, col: int) -> GoTime:
     except ValueError as exc:
         raise SyslogError(f"parsing time {stamp!r}: {exc}") from None
     ns = int(frac.ljust(9, "0")) if frac else 0
-    return GoTime(calendar.timegm(when.utctimetuple()) * 10**9 + ns)
+    # time.Parse keeps a numeric offset as an unnamed fixed zone (printed "+0200"), "Z" as UTC
+    zone = UTC if off == "Z" else FixedZone("", int(tz.utcoffset(None).total_seconds()))
+    return GoTime(calendar.timegm(when.utctimetuple()) * 10**9 + ns, zone)
 
 
 def _structured_data(text: str, pos: int) -> tuple[dict[str, dict[str, str]], int]:
