@@ -68,3 +68,25 @@ def test_go_csv_and_kv_splitting() -> None:
     assert split_string('a=1  b="x y" c=\'z\'', " ") == ["a=1", "b=x y", "c=z"]
     with pytest.raises(ValueError):
         split_string('a="open', " ")
+
+
+def test_if_skips_and_errors_follow_on_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`if` through the expression module's compile_expr (stood in for here, to test the contract)."""
+    import sys
+    import types
+
+    def compile_expr(source: str):
+        if source == "bad syntax":
+            raise ValueError("unexpected token")
+        if source == "not bool":
+            return lambda entry: "yes"
+        return lambda entry: entry.body.startswith("{")
+
+    monkeypatch.setitem(sys.modules, "otelflow.stanza.expr", types.SimpleNamespace(compile_expr=compile_expr))
+    pipe = build_pipeline([{"type": "json_parser", "if": 'body matches "^{"'}], P)
+    out = pipe.process([Entry(body='{"a": 1}'), Entry(body="plain")])
+    assert [e.attributes for e in out] == [{"a": 1.0}, None] and pipe.errors == 0
+    with pytest.raises(ConfigError, match=f"{P}::0::if: failed to compile expression 'bad syntax'"):
+        build_pipeline([{"type": "json_parser", "if": "bad syntax"}], P)
+    pipe = build_pipeline([{"type": "json_parser", "if": "not bool", "on_error": "drop_quiet"}], P)
+    assert pipe.process([Entry(body='{"a": 1}')]) == [] and pipe.errors == 1
