@@ -8,15 +8,70 @@ import typing
 from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 import pydantic
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, model_validator
 
 from otelflow.config.errors import ConfigError, ConfigIssue, did_you_mean, join_path
 
 
 class Model(BaseModel):
-    """Base for every component config: unknown keys are errors, as in upstream's strict decoding."""
+    """Base for every component config: unknown keys are errors, as in upstream's strict decoding.
+
+    Two of upstream's confmap decode hooks apply to every model: a string given where a list of
+    strings is expected is split on commas (``"a,b"`` -> ``["a", "b"]``, ``""`` -> ``[]``), and a key
+    present with no value (``cors:``) for a settings block keeps that block's defaults.
+    """
 
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True, frozen=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upstream_decode_hooks(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        hooks = _decode_hooks(cls)
+        out = dict(data)
+        for key, value in data.items():
+            kind = hooks.get(key)
+            if kind == "list" and isinstance(value, str):
+                out[key] = value.split(",") if value else []
+            elif kind == "struct" and value is None:
+                del out[key]
+        return out
+
+
+_HOOKS: dict[type, dict[str, str]] = {}
+
+
+def _decode_hooks(model: type[BaseModel]) -> dict[str, str]:
+    """Per field name (and alias): "list" for a list of strings, "struct" for a non-optional model."""
+    found = _HOOKS.get(model)
+    if found is None:
+        found = {}
+        for name, info in model.model_fields.items():
+            kind = _hook_kind(info.annotation)
+            if kind:
+                found[name] = kind
+                if info.alias:
+                    found[info.alias] = kind
+        _HOOKS[model] = found
+    return found
+
+
+def _hook_kind(tp: Any) -> str | None:
+    while get_origin(tp) is Annotated:
+        tp = get_args(tp)[0]
+    optional = False
+    if get_origin(tp) in (Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        optional = len(args) < len(get_args(tp))
+        if len(args) != 1:
+            return None
+        tp = args[0]
+    if get_origin(tp) in (list, typing.List) and get_args(tp) and get_args(tp)[0] is str:
+        return "list"
+    if not optional and isinstance(tp, type) and issubclass(tp, BaseModel):
+        return "struct"
+    return None
 
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")

@@ -89,6 +89,7 @@ class CORSSettings(Model):
 
 class HTTPServerSettings(Model):
     endpoint: str = "localhost:4318"
+    transport: Literal["tcp", "tcp4", "tcp6", "unix"] = "tcp"
     tls: TLSServerSettings | None = None
     cors: CORSSettings | None = None
     auth: AuthRef | None = None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import unquote
 
 from pydantic import field_validator, model_validator
 
@@ -34,8 +36,44 @@ class HTTPProtocol(HTTPServerSettings):
 
     @field_validator("traces_url_path", "metrics_url_path", "logs_url_path")
     @classmethod
-    def _leading_slash(cls, value: str) -> str:
-        return value if value.startswith("/") else "/" + value
+    def _sanitized_path(cls, value: str) -> str:
+        try:
+            path = go_url_path(value)
+        except ValueError as exc:
+            raise ValueError(f'invalid HTTP URL path set for signal: parse "{value}": {exc}') from None
+        return path if path.startswith("/") else "/" + path
+
+
+def go_url_path(text: str) -> str:
+    """The unescaped path Go's url.Parse finds in ``text``, or ValueError with Go's reason."""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+        raise ValueError("net/url: invalid control character in URL")
+    rest, _, _ = text.partition("#")
+    scheme = ""
+    for i, c in enumerate(rest):
+        if c.isascii() and c.isalpha():
+            continue
+        if c.isdigit() or c in "+-.":
+            if i == 0:
+                break
+            continue
+        if c == ":":
+            if i == 0:
+                raise ValueError("missing protocol scheme")
+            scheme, rest = rest[:i], rest[i + 1:]
+        break
+    rest, _, _ = rest.partition("?")
+    if scheme and not rest.startswith("/"):
+        return ""  # an opaque URL such as "mailto:x" has no path
+    if not scheme and ":" in rest.split("/", 1)[0]:
+        raise ValueError("first path segment in URL cannot contain colon")
+    if rest.startswith("//"):
+        slash = rest.find("/", 2)
+        rest = "" if slash < 0 else rest[slash:]
+    bad = re.search(r"%(?![0-9A-Fa-f]{2})(.{0,2})", rest)
+    if bad:
+        raise ValueError(f'invalid URL escape "%{bad.group(1)}"')
+    return unquote(rest)
 
 
 class Protocols(Model):
@@ -59,3 +97,11 @@ class Config(Model):
         if self.protocols.grpc is None and self.protocols.http is None:
             raise ValueError("must specify at least one protocol (grpc or http) when using the OTLP receiver")
         return self
+
+    def upstream_incompatibilities(self) -> list[str]:
+        out = []
+        for name, proto in (("grpc", self.protocols.grpc), ("http", self.protocols.http)):
+            if proto is not None and proto.transport == "unix":
+                out.append(f"protocols::{name}::transport: otelcol listens on the unix socket {proto.endpoint}; "
+                           f"otelflow accepts the setting but does not serve {name} on unix sockets yet")
+        return out
