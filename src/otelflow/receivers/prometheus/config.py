@@ -8,9 +8,13 @@ with upstream's "unsupported features" message.
 
 from __future__ import annotations
 
+import glob
+import os
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+import yaml
+
+from pydantic import BaseModel, ValidationError, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from otelflow.config.model import Duration, Model
 from otelflow.receivers.prometheus.promtypes import parse_base2_bytes, parse_duration_ms
@@ -128,6 +132,38 @@ class TLSConfig(_Strict):
     min_version: str = ""
     max_version: str = ""
 
+    @model_validator(mode="after")
+    def _check(self) -> "TLSConfig":
+        # prometheus/common's TLSConfig.Validate, run when the YAML is decoded
+        if sum(bool(x) for x in (self.ca, self.ca_file, self.ca_ref)) > 1:
+            raise ValueError("at most one of ca, ca_file & ca_ref must be configured")
+        if sum(bool(x) for x in (self.cert, self.cert_file, self.cert_ref)) > 1:
+            raise ValueError("at most one of cert, cert_file & cert_ref must be configured")
+        if sum(bool(x) for x in (self.key, self.key_file, self.key_ref)) > 1:
+            raise ValueError("at most one of key and key_file must be configured")
+        has_cert = bool(self.cert or self.cert_file or self.cert_ref)
+        has_key = bool(self.key or self.key_file or self.key_ref)
+        if has_cert and not has_key:
+            raise ValueError("exactly one of key or key_file must be configured when a client certificate is configured")
+        if has_key and not has_cert:
+            raise ValueError("exactly one of cert or cert_file must be configured when a client key is configured")
+        return self
+
+    def check_files(self) -> None:
+        """The receiver's own Validate: the client cert and key files must exist."""
+        _check_file(self.cert_file, "client cert file")
+        _check_file(self.key_file, "client key file")
+
+
+def _check_file(path: str, what: str) -> None:
+    """``os.Stat`` as upstream's checkFile: unset is fine, a missing file is an error naming it."""
+    if not path:
+        return
+    try:
+        os.stat(path)
+    except OSError as exc:
+        raise ValueError(f'error checking {what} "{path}": stat {path}: {exc.strerror.lower()}') from None
+
 
 class StaticConfig(_Strict):
     targets: list[str] = []
@@ -214,6 +250,7 @@ class ScrapeConfig(_Strict):
         if isinstance(data, dict):
             for key in OTHER_SD:
                 if key in data:
+                    _check_sd_tls(data[key])
                     raise ValueError(f"{key}: this service discovery is not supported by otelflow "
                                      "(static_configs and file_sd_configs are)")
         return data
@@ -281,6 +318,17 @@ class ScrapeConfig(_Strict):
                 "underscores" if self.metric_name_validation_scheme == "legacy" else "allow-utf-8")
 
 
+def _check_sd_tls(entries: Any) -> None:
+    """A discovery otelflow does not run still gets its ``tls_config`` checked first, as upstream decodes it."""
+    for entry in entries if isinstance(entries, list) else []:
+        tls = entry.get("tls_config") if isinstance(entry, dict) else None
+        if isinstance(tls, dict):
+            try:
+                TLSConfig.model_validate(tls)
+            except ValidationError as exc:
+                raise ValueError("; ".join(str(e.get("ctx", {}).get("error", e["msg"])) for e in exc.errors())) from None
+
+
 def _check_http_client(c: ScrapeConfig) -> None:
     if c.bearer_token and c.bearer_token_file:
         raise ValueError("at most one of bearer_token & bearer_token_file must be configured")
@@ -305,6 +353,34 @@ def _check_http_client(c: ScrapeConfig) -> None:
             raise ValueError("at most one of basic_auth, oauth2 & authorization must be configured")
     if c.oauth2 is not None:
         raise ValueError("oauth2 is not supported by otelflow's prometheus receiver")
+
+
+def _check_client_files(c: ScrapeConfig) -> None:
+    """Upstream's validateHTTPClientConfig (PromConfig.Validate): referenced files must exist."""
+    if c.authorization is not None:
+        _check_file(c.authorization.credentials_file, "authorization credentials file")
+    c.tls_config.check_files()
+
+
+def _load_scrape_config_files(patterns: list[str]) -> list[ScrapeConfig]:
+    """Prometheus' ``scrape_config_files``: globs of files, each holding only ``scrape_configs``. Read once
+    while the config is loaded (not on the event loop); paths are relative to the working directory, as
+    the receiver's config carries no file location."""
+    out: list[ScrapeConfig] = []
+    for pattern in patterns:
+        for path in sorted(glob.glob(pattern)):
+            try:
+                with open(path, encoding="utf-8") as fh:
+                    tree = yaml.safe_load(fh) or {}
+            except (OSError, yaml.YAMLError) as exc:
+                raise ValueError(f'failed to get scrape configs: error reading scrape config file "{path}": {exc}') from None
+            if not isinstance(tree, dict) or set(tree) - {"scrape_configs"}:
+                raise ValueError(f'failed to get scrape configs: "{path}" may hold only scrape_configs')
+            try:
+                out.extend(ScrapeConfig.model_validate(sc) for sc in tree.get("scrape_configs") or [])
+            except ValidationError as exc:
+                raise ValueError(f'failed to get scrape configs: "{path}": {exc.errors()[0]["msg"]}') from None
+    return out
 
 
 class PromConfig(_Strict):
@@ -349,23 +425,42 @@ class PromConfig(_Strict):
         if unsupported:
             raise ValueError("unsupported features:\n\t" + "\n\t".join(sorted(unsupported)))
         if self.scrape_config_files:
-            raise ValueError("scrape_config_files is not supported by otelflow; list the jobs under scrape_configs")
+            self.scrape_configs = [*self.scrape_configs, *_load_scrape_config_files(self.scrape_config_files)]
         seen: set[str] = set()
         for sc in self.scrape_configs:
             if sc is None:
                 raise ValueError("empty or null scrape config section")
             sc.inherit(self.global_)
+            _check_client_files(sc)
             if sc.job_name in seen:
                 raise ValueError(f'found multiple scrape configs with job name "{sc.job_name}"')
             seen.add(sc.job_name)
         return self
 
 
+_TRANSPORTS = {"tcp", "tcp4", "tcp6", "udp", "udp4", "udp6", "ip", "ip4", "ip6", "unix", "unixgram", "unixpacket", "npipe", ""}
+
+
+class APIServer(Model):
+    """Upstream's ``api_server`` block: decoded and checked, though otelflow does not serve the API."""
+
+    enabled: bool = False
+    server_config: dict[str, Any] | None = None
+
+    @field_validator("server_config")
+    @classmethod
+    def _transport(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        transport = (value or {}).get("transport", "tcp")
+        if transport not in _TRANSPORTS:
+            raise ValueError(f'unsupported transport type "{transport}"')
+        return value
+
+
 class Config(Model):
     config: PromConfig | None = None
     trim_metric_suffixes: bool = False
     target_allocator: dict | None = None
-    api_server: dict | None = None
+    api_server: APIServer | None = None
     scrape_on_shutdown: bool = False
     discovery_reload_on_startup: bool = False
     initial_scrape_offset: Duration = 0.0
@@ -374,7 +469,7 @@ class Config(Model):
     def _scrape_configs(self) -> "Config":
         if self.target_allocator:
             raise ValueError("target_allocator is not supported by otelflow")
-        if self.api_server and self.api_server.get("enabled"):
+        if self.api_server is not None and self.api_server.enabled:
             raise ValueError("api_server is not supported by otelflow")
         if self.config is None or not self.config.scrape_configs:
             raise ValueError("no Prometheus scrape_configs or target_allocator set")
