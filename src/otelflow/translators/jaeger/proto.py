@@ -24,7 +24,35 @@ _ZERO_TIME_NS = (-62135596800 * 1_000_000_000) & U64
 
 
 class InvalidIDError(ValueError):
-    """An ID of a length Jaeger's model rejects while decoding (TraceID: 8 or 16 bytes, SpanID: 8)."""
+    """What Jaeger's gogoproto types refuse while decoding: an ID of a wrong length (TraceID: 8 or
+    16 bytes, SpanID: 8), or a timestamp/duration outside what Go's time types hold."""
+
+
+_MIN_TS, _MAX_TS = -62135596800, 253402300800  # 0001-01-01, 10000-01-01
+_MAX_DURATION_S = 315576000000
+_MAX_GO_DURATION = (1 << 63) - 1  # time.Duration, in ns
+
+
+def _check_timestamp(ts) -> None:
+    shown = f"&types.Timestamp{{Seconds: {ts.seconds},\nNanos: {ts.nanos},\n}}"  # gogoproto's GoString
+    if ts.seconds < _MIN_TS:
+        raise InvalidIDError(f"timestamp: {shown} before 0001-01-01")
+    if ts.seconds >= _MAX_TS:
+        raise InvalidIDError(f"timestamp: {shown} after 10000-01-01")
+    if not 0 <= ts.nanos < 1_000_000_000:
+        raise InvalidIDError(f"timestamp: {shown}: nanos not in range [0, 1e9)")
+
+
+def _check_duration(d) -> None:
+    shown = f"&types.Duration{{Seconds: {d.seconds},\nNanos: {d.nanos},\n}}"
+    if not -_MAX_DURATION_S <= d.seconds <= _MAX_DURATION_S:
+        raise InvalidIDError(f"duration: {shown}: seconds out of range")
+    if not -1_000_000_000 < d.nanos < 1_000_000_000:
+        raise InvalidIDError(f"duration: {shown}: nanos out of range")
+    if (d.seconds < 0 < d.nanos) or (d.nanos < 0 < d.seconds):
+        raise InvalidIDError(f"duration: {shown}: seconds and nanos have different signs")
+    if abs(d.seconds * 1_000_000_000 + d.nanos) > _MAX_GO_DURATION:
+        raise InvalidIDError(f"duration: {shown} is out of range for time.Duration")
 
 
 def parse_trace_id(data: bytes) -> tuple[int, int]:
@@ -45,14 +73,21 @@ def parse_span_id(data: bytes) -> int:
     raise InvalidIDError("invalid length for SpanID")
 
 
-def check_ids(batch) -> None:
-    """Reject the IDs Jaeger's gogoproto types refuse to unmarshal."""
+def check_decodable(batch) -> None:
+    """Reject the IDs and times Jaeger's gogoproto types refuse to unmarshal."""
     for span in batch.spans:
         parse_trace_id(span.trace_id)
         parse_span_id(span.span_id)
         for ref in span.references:
             parse_trace_id(ref.trace_id)
             parse_span_id(ref.span_id)
+        if span.HasField("start_time"):
+            _check_timestamp(span.start_time)
+        if span.HasField("duration"):
+            _check_duration(span.duration)
+        for log in span.logs:
+            if log.HasField("timestamp"):
+                _check_timestamp(log.timestamp)
 
 
 def _put_tags(tags, attrs: Attrs) -> None:
@@ -193,7 +228,7 @@ def _take(tags: list, key: str) -> str | None:
 
 def proto_to_traces(batch) -> ExportTraceServiceRequest:
     """Raises InvalidIDError for an ID Jaeger's decoder would have refused."""
-    check_ids(batch)
+    check_decodable(batch)
     groups: dict[bytes, tuple[object, list]] = {}
     batch_process = batch.process if batch.HasField("process") else None
     home = groups.setdefault(_process_key(batch_process), (batch_process, []))

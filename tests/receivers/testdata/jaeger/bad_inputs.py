@@ -39,6 +39,13 @@ GRPC = {
     "short_span_id": api_v2.PostSpansRequest(batch=api_v2.Batch(spans=[api_v2.Span(
         trace_id=b"\x01" * 16, span_id=b"\x01\x02")])).SerializeToString(),
     "empty": b"",
+    "nanos_out_of_range": api_v2.PostSpansRequest(batch=api_v2.Batch(spans=[api_v2.Span(
+        trace_id=b"\x01" * 16, span_id=b"\x01" * 8, start_time=api_v2.Timestamp(seconds=1, nanos=-5))])).SerializeToString(),
+    "duration_signs": api_v2.PostSpansRequest(batch=api_v2.Batch(spans=[api_v2.Span(
+        trace_id=b"\x01" * 16, span_id=b"\x01" * 8, duration=api_v2.Duration(seconds=1, nanos=-5))])).SerializeToString(),
+    "log_before_year_1": api_v2.PostSpansRequest(batch=api_v2.Batch(spans=[api_v2.Span(
+        trace_id=b"\x01" * 16, span_id=b"\x01" * 8, logs=[api_v2.Log(timestamp=api_v2.Timestamp(
+            seconds=-62135596801))])])).SerializeToString(),
 }
 
 UDP_GARBAGE = [b"\x00\x01\x02garbage", b"\x82\x81\x01\x09emitBatch\xff\xff", b""]
