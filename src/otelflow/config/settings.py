@@ -3,9 +3,11 @@ configtls, exporterhelper's retry, queue and timeout)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from otelflow.config.model import Duration, Model
 
@@ -121,6 +123,48 @@ class CompressionParams(Model):
     level: int = 0
 
 
+def go_split_host_port(hostport: str) -> tuple[str, str]:
+    """Go's net.SplitHostPort, with its error texts, which configgrpc uses to check an endpoint."""
+    def fail(why: str) -> ValueError:
+        return ValueError(f"address {hostport}: {why}")
+
+    i = hostport.rfind(":")
+    if i < 0:
+        raise fail("missing port in address")
+    j = k = 0
+    if hostport.startswith("["):
+        end = hostport.find("]")
+        if end < 0:
+            raise fail("missing ']' in address")
+        if end + 1 == len(hostport):
+            raise fail("missing port in address")
+        if end + 1 != i:
+            raise fail("too many colons in address" if hostport[end + 1] == ":" else "missing port in address")
+        host, j, k = hostport[1:end], 1, end + 1
+    else:
+        host = hostport[:i]
+        if ":" in host:
+            raise fail("too many colons in address")
+    if "[" in hostport[j:]:
+        raise fail("unexpected '[' in address")
+    if "]" in hostport[k:]:
+        raise fail("unexpected ']' in address")
+    return host, hostport[i + 1:]
+
+
+def grpc_sanitized_endpoint(endpoint: str) -> str:
+    """The host:port configgrpc checks: a scheme (and a gRPC target's authority) stripped."""
+    for scheme in ("http://", "https://"):
+        if endpoint.startswith(scheme):
+            return endpoint[len(scheme):]
+    if "://" not in endpoint:
+        return endpoint
+    try:
+        return urlsplit(endpoint).path.removeprefix("/")
+    except ValueError:
+        return endpoint
+
+
 class GRPCClientSettings(Model):
     endpoint: str = ""
     compression: str = "gzip"
@@ -136,6 +180,20 @@ class GRPCClientSettings(Model):
     auth: AuthRef | None = None
 
     _compression = field_validator("compression")(classmethod(lambda cls, v: _check_compression(v)))
+
+    @model_validator(mode="after")
+    def _endpoint_has_port(self) -> "GRPCClientSettings":
+        # configgrpc.ClientConfig.Validate: a unix socket needs a path, anything else host:port.
+        if self.endpoint.startswith("unix://"):
+            if self.endpoint == "unix://":
+                raise ValueError("unix socket path cannot be empty")
+            return self
+        endpoint = grpc_sanitized_endpoint(self.endpoint)
+        if endpoint:
+            _, port = go_split_host_port(endpoint)
+            if not re.fullmatch(r"[+-]?[0-9]+", port):
+                raise ValueError(f'invalid port "{port}"')
+        return self
 
 
 class HTTPClientSettings(Model):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import grpc
 from google.protobuf.message import Message
@@ -29,13 +30,25 @@ class Config(GRPCClientSettings):
 
     @model_validator(mode="after")
     def _endpoint(self) -> "Config":
-        if not self.endpoint:
+        if self.timeout < 0:
+            raise ValueError("timeout value must be greater than or equal to 0")
+        if not _otlp_sanitized_endpoint(self.endpoint):
             raise ValueError('requires a non-empty "endpoint"')
         if self.compression not in ("gzip", "none", ""):
             raise ValueError(
                 f'compression "{self.compression}" is not available over gRPC in otelflow (grpcio offers gzip); use gzip or none'
             )
         return self
+
+
+def _otlp_sanitized_endpoint(endpoint: str) -> str:
+    """What the otlp exporter's own check sees: http://, https:// or dns:// (and its authority) cut."""
+    for scheme in ("http://", "https://"):
+        if endpoint.startswith(scheme):
+            return endpoint[len(scheme):]
+    if endpoint.startswith("dns://"):
+        return re.sub(r"^dns:///?", "", endpoint)
+    return endpoint
 
 
 # Codes the OTLP spec says a client may retry; RESOURCE_EXHAUSTED only when the server sent RetryInfo.
