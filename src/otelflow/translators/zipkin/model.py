@@ -6,6 +6,7 @@ protobuf span's bytes become IDs, endpoints and times. Errors are ``ZipkinError`
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import json
 import re
@@ -54,6 +55,7 @@ class SpanModel:
     tags: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
+@functools.lru_cache(maxsize=4096)  # a fleet has few addresses; parsing them is the costliest step
 def ip_string(ip: bytes) -> str:
     """Go's net.IP.String()."""
     if len(ip) == 4:
@@ -66,6 +68,7 @@ def ip_string(ip: bytes) -> str:
     return "?" + ip.hex()
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_ip(text: str) -> bytes | None:
     """Go's net.ParseIP: 16 bytes (IPv4 mapped) or None."""
     if "%" in text:
