@@ -35,7 +35,7 @@ class Config(HTTPClientSettings):
 
     @model_validator(mode="after")
     def _some_endpoint(self) -> "Config":
-        if not (self.endpoint or self.traces_endpoint or self.metrics_endpoint or self.logs_endpoint):
+        if not (self.endpoint or self.traces_endpoint or self.metrics_endpoint or self.logs_endpoint or self.profiles_endpoint):
             raise ValueError('at least one endpoint must be specified ("endpoint" or a per-signal "*_endpoint")')
         return self
 
