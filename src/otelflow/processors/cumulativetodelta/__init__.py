@@ -50,12 +50,23 @@ class MatchMetrics(Model):
     metrics: list[str] = []
     metric_types: list[str] = []
 
+    @field_validator("metrics", "metric_types", mode="before")
+    @classmethod
+    def _null_list(cls, value: Any) -> Any:
+        # mapstructure decodes ``metrics:`` (null) into an empty list
+        return [] if value is None else value
+
 
 class Config(Model):
     max_staleness: Duration = 3600.0
     initial_value: str = AUTO
     include: MatchMetrics = MatchMetrics()
     exclude: MatchMetrics = MatchMetrics()
+
+    @field_validator("include", "exclude", mode="before")
+    @classmethod
+    def _null_match(cls, value: Any) -> Any:
+        return {} if value is None else value
 
     @field_validator("initial_value", mode="before")
     @classmethod
