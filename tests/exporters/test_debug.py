@@ -646,6 +646,16 @@ async def test_stdout_basic(capsys):
     )
 
 
+async def test_output_paths_stderr_and_a_file(capsys, tmp_path):
+    target = tmp_path / "debug.out"
+    exporter = make(Signal.LOGS, use_internal_logger=False, output_paths=f"stderr,{target}")  # comma string -> list
+    await exporter.consume(logs_request())
+    await exporter.shutdown()
+    line = 'Logs\t{"resource logs": 1, "log records": 2}\n'
+    assert capsys.readouterr() == ("", line)
+    assert target.read_text() == line
+
+
 async def test_sampling_initial_then_every_nth(caplog):
     exporter = make(Signal.TRACES, sampling_initial=2, sampling_thereafter=3)
     with caplog.at_level(logging.INFO, logger="otelflow.exporter.debug"):

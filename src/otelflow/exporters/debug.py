@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, TextIO
 
 from google.protobuf.message import Message
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 
 from otelflow.config.model import Model
 from otelflow.config.settings import QueueSettings
@@ -40,6 +40,9 @@ class Config(Model):
     sampling_initial: int = 2
     sampling_thereafter: int = 1
     use_internal_logger: bool = True
+    # where to write when use_internal_logger is false: "stdout", "stderr" or file paths (appended to);
+    # unset means stdout
+    output_paths: list[str] | None = None
     # Accepted for compatibility; requests are written as they arrive (see docs/exporters/debug.md).
     sending_queue: QueueSettings | None = None
 
@@ -55,6 +58,14 @@ class Config(Model):
                 raise ValueError('verbosity level "None" is not supported')
             raise ValueError(f'unknown metrics level "{lowered}"')
         return value
+
+    @model_validator(mode="after")
+    def _output_paths(self) -> "Config":
+        if self.use_internal_logger and self.output_paths is not None:
+            raise ValueError("output_paths is not supported when use_internal_logger is true")
+        if not self.use_internal_logger and self.output_paths is not None and not self.output_paths:
+            raise ValueError("output_paths must not be empty when use_internal_logger is false")
+        return self
 
     @field_validator("sending_queue", mode="before")
     @classmethod
@@ -145,7 +156,8 @@ class DebugExporter(Component):
         self.signal = settings.signal
         self.logger: logging.Logger = settings.logger
         self.sampler = Sampler(config.sampling_initial, config.sampling_thereafter)
-        self._stream = stream  # None: sys.stdout at write time (tests may swap it)
+        self._stream = stream  # None: output_paths at write time (tests may swap it)
+        self._files: dict[str, TextIO] = {}
         self._render = None
         if config.verbosity is Verbosity.DETAILED:
             self._render = _DETAILED[self.signal]
@@ -203,9 +215,24 @@ class DebugExporter(Component):
             if self.sampler.allow(text):
                 out.append(text + "\n")
         if out:
-            stream = self._stream or sys.stdout
-            stream.write("".join(out))
-            stream.flush()
+            text = "".join(out)
+            for stream in self._streams():
+                stream.write(text)
+                stream.flush()
+
+    def _streams(self) -> list[TextIO]:
+        """The outputs, opened on first use (on the writer thread, not the event loop)."""
+        if self._stream is not None:
+            return [self._stream]
+        streams = []
+        for target in self.config.output_paths or ["stdout"]:
+            if target in ("stdout", "stderr"):
+                streams.append(sys.stdout if target == "stdout" else sys.stderr)
+                continue
+            if target not in self._files:
+                self._files[target] = open(target, "a", encoding="utf-8")  # noqa: SIM115 - closed at shutdown
+            streams.append(self._files[target])
+        return streams
 
     def _emit_log(self, message: str, fields: list[tuple[str, int]]) -> None:
         if self.sampler.allow(message):
@@ -213,11 +240,14 @@ class DebugExporter(Component):
             self.logger.info("%s", message, extra={"otelcol_fields": dict(fields)})
 
     def _flush_stdout(self) -> None:
-        stream = self._stream or sys.stdout
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # closed or unflushable stdout: nothing to sync, as upstream
-            pass
+        for stream in [self._stream] if self._stream is not None else [sys.stdout, sys.stderr]:
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # closed or unflushable stdout: nothing to sync, as upstream
+                pass
+        for file in self._files.values():
+            file.close()
+        self._files.clear()
 
 
 def create(settings: Settings, config: Config, **_: Any) -> DebugExporter:
