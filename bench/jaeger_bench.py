@@ -31,7 +31,7 @@ from thriftpy2.protocol import TBinaryProtocolFactory  # noqa: E402
 from thriftpy2.utils import serialize  # noqa: E402
 
 from otelflow.receivers.jaeger.idl import api_v2  # noqa: E402
-from otelflow.receivers.jaeger.idl.thrift import jaeger  # noqa: E402
+from tests.receivers.testdata.jaeger.thriftpy_idl import jaeger  # noqa: E402
 
 OTELCOL_REF = Path(os.environ.get("OTELCOL_REF", REPO / "bench" / ".build" / "bin" / "otelcol-ref"))
 

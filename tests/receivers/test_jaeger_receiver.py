@@ -17,7 +17,7 @@ from otelflow.core.component import ComponentID, Host, Kind, Settings, Signal
 from otelflow.core.consumer import ConsumerError, PermanentError
 from otelflow.core.telemetry import Telemetry
 from otelflow.receivers.jaeger import Config, JaegerReceiver
-from otelflow.receivers.jaeger.idl.thrift import jaeger
+from tests.receivers.testdata.jaeger.thriftpy_idl import jaeger
 from otelflow.receivers.jaeger.udp import DROPPED
 from tests.receivers.testdata.jaeger.inputs import HERE, agent_datagram, tag
 from tests.receivers.testdata.jaeger.send import post_grpc, post_http, send_udp

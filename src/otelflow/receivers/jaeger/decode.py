@@ -1,19 +1,26 @@
-"""Thrift decoding with thriftpy2, plus the required-field checks Go's generated readers make.
+"""Thrift decoding with Apache Thrift's accelerated (C) protocols and code generated from our IDL
+(``idl/generate.sh``), plus the required-field checks Go's generated readers make.
 
-thriftpy2 fills absent fields with None instead of failing, so :func:`check_batch` walks the
-decoded batch and raises what Apache Thrift's Go code reports for the first missing required field.
+Python's generated readers leave an absent required field as None; :func:`check_batch` walks the
+decoded batch and raises what Go's code reports for the first missing one.
 """
 
 from __future__ import annotations
 
-from thriftpy2.protocol import TCompactProtocolFactory, TCyBinaryProtocolFactory
-from thriftpy2.thrift import TMessageType
-from thriftpy2.transport import TCyBufferedTransport
+from thrift.protocol.TBinaryProtocol import TBinaryProtocolAccelerated
+from thrift.protocol.TCompactProtocol import TCompactProtocolAccelerated
+from thrift.Thrift import TMessageType
+from thrift.transport.TTransport import TMemoryBuffer
 
-from otelflow.receivers.jaeger.idl.thrift import Batch, EmitBatchArgs
+from otelflow.receivers.jaeger.idl.gen.agent.Agent import emitBatch_args
+from otelflow.receivers.jaeger.idl.gen.jaeger.ttypes import Batch
 
-_BINARY = TCyBinaryProtocolFactory()
-_COMPACT = TCompactProtocolFactory()
+
+
+def _limits(data: bytes) -> dict[str, int]:
+    """Every element takes at least one byte, so no valid length exceeds the input's: a claim past
+    it is refused before the reader allocates for it (Go checks lengths against the bytes left)."""
+    return {"string_length_limit": len(data), "container_length_limit": len(data)}
 
 _REQUIRED = {
     "Batch": ("process", "spans"),
@@ -30,38 +37,10 @@ class ThriftDecodeError(ValueError):
     pass
 
 
-class _Reader:
-    """A read-only transport that, like Go's, fails when the data ends early: thriftpy2's memory
-    buffers return short reads, which its readers take as zeros and a clean end of struct.
-    ``exact`` reads (the pure-Python compact protocol) fail when fewer bytes remain; otherwise
-    (under the Cython buffered transport) a read returns what is left and fails only at the end."""
-
-    __slots__ = ("data", "pos", "exact")
-
-    def __init__(self, data: bytes, exact: bool = False):
-        self.data, self.pos, self.exact = data, 0, exact
-
-    def read(self, size: int) -> bytes:
-        left = len(self.data) - self.pos
-        if left <= 0 or (self.exact and size > left):
-            raise EOFError("EOF")
-        chunk = self.data[self.pos:self.pos + size]
-        self.pos += len(chunk)
-        return chunk
-
-
-def _binary(data: bytes):
-    return _BINARY.get_protocol(TCyBufferedTransport(_Reader(data), buf_size=len(data) + 4096))
-
-
-def _go_name(field: str) -> str:
-    return field[0].upper() + field[1:]
-
-
 def _check(obj, kind: str) -> None:
     for field in _REQUIRED[kind]:
         if getattr(obj, field) is None:
-            raise ThriftDecodeError(f"Required field {_go_name(field)} is not set")
+            raise ThriftDecodeError(f"Required field {field[0].upper()}{field[1:]} is not set")
 
 
 def _tags(tags) -> None:
@@ -88,36 +67,41 @@ def check_batch(batch) -> None:
     _check(batch, "Batch")
 
 
+def _error(exc: Exception) -> ThriftDecodeError:
+    # the readers raise EOFError, TProtocolException, UnicodeDecodeError, ... for broken input
+    if isinstance(exc, EOFError):
+        return ThriftDecodeError("EOF")
+    return ThriftDecodeError(str(exc) or type(exc).__name__)
+
+
 def decode_batch(body: bytes):
     """A Batch in Thrift's binary protocol, as the collector's /api/traces takes it."""
     batch = Batch()
     try:
-        protocol = _binary(body)
-        protocol.read_struct(batch)
-    except ThriftDecodeError:
-        raise
-    except Exception as exc:  # the Cython reader raises several types for truncated/garbled input
-        raise ThriftDecodeError(str(exc) or type(exc).__name__) from None
+        batch.read(TBinaryProtocolAccelerated(TMemoryBuffer(body), **_limits(body)))
+    except Exception as exc:
+        raise _error(exc) from None
     check_batch(batch)
     return batch
 
 
 def decode_emit_batch(datagram: bytes, compact: bool):
     """The Batch of one agent ``emitBatch`` call (a oneway or call message) from one datagram."""
+    transport = TMemoryBuffer(datagram)
     try:
         if compact:
-            protocol = _COMPACT.get_protocol(_Reader(datagram, exact=True))
+            protocol = TCompactProtocolAccelerated(transport, **_limits(datagram))
         else:
-            protocol = _binary(datagram)
-        name, mtype, _seqid = protocol.read_message_begin()
+            protocol = TBinaryProtocolAccelerated(transport, **_limits(datagram))
+        name, mtype, _seqid = protocol.readMessageBegin()
         if name != "emitBatch" or mtype not in (TMessageType.CALL, TMessageType.ONEWAY):
             raise ThriftDecodeError(f"unknown method {name}")
-        args = EmitBatchArgs()
-        protocol.read_struct(args)
+        args = emitBatch_args()
+        args.read(protocol)
     except ThriftDecodeError:
         raise
     except Exception as exc:
-        raise ThriftDecodeError(str(exc) or type(exc).__name__) from None
+        raise _error(exc) from None
     if args.batch is None:
         return None  # Go's handler gets a nil batch and does nothing with it
     check_batch(args.batch)

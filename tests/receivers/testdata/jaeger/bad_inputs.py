@@ -8,7 +8,7 @@ from thriftpy2.protocol import TBinaryProtocolFactory
 from thriftpy2.utils import serialize
 
 from otelflow.receivers.jaeger.idl import api_v2
-from otelflow.receivers.jaeger.idl.thrift import jaeger
+from tests.receivers.testdata.jaeger.thriftpy_idl import jaeger
 from tests.receivers.testdata.jaeger.inputs import thrift_http_body
 
 GOOD = thrift_http_body()

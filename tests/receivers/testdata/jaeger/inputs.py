@@ -11,7 +11,7 @@ from thriftpy2.transport import TMemoryBuffer
 from thriftpy2.utils import serialize
 
 from otelflow.receivers.jaeger.idl import api_v2
-from otelflow.receivers.jaeger.idl.thrift import agent, jaeger
+from tests.receivers.testdata.jaeger.thriftpy_idl import agent, jaeger
 
 Timestamp, Duration = api_v2.Timestamp, api_v2.Duration
 

@@ -4,7 +4,7 @@
 
 include "jaeger.thrift"
 
-namespace py agent
+namespace py otelflow.receivers.jaeger.idl.gen.agent
 
 service Agent {
   oneway void emitBatch(1: jaeger.Batch batch)

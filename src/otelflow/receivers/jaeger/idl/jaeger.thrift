@@ -1,7 +1,7 @@
 # Jaeger's span model in Thrift, written from Jaeger's documented IDL (jaeger-idl
 # thrift/jaeger.thrift): the struct layouts and field ids are the wire format.
 
-namespace py jaeger
+namespace py otelflow.receivers.jaeger.idl.gen.jaeger
 
 enum TagType { STRING, DOUBLE, BOOL, LONG, BINARY }
 
