@@ -17,6 +17,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
+from otelflow.translators.zipkin.gosort import go_sort
 from otelflow.translators.zipkin.model import U64, SpanModel, ZipkinError, ip_string
 
 NO_SERVICE_NAME = "OTLPResourceNoServiceName"
@@ -83,21 +84,15 @@ def _library(span: SpanModel | None) -> str:
     return span.tags.get(LIBRARY_NAME, "")
 
 
-def go_sort(spans: list[SpanModel | None]) -> list[SpanModel | None]:
-    """Upstream's sort.Sort with its non-strict Less: for up to 12 spans Go runs an insertion sort,
-    replayed here exactly (equal keys come out reversed). Larger batches are grouped the same way
-    but the order of spans inside a scope may differ from Go's pattern-defeating quicksort."""
-    keys = [(_service(s), _library(s)) for s in spans]
-    if len(spans) > 12:
-        order = sorted(range(len(spans)), key=lambda i: keys[i])
-        return [spans[i] for i in order]
-    items = list(zip(keys, spans))
-    for i in range(1, len(items)):
-        j = i
-        while j > 0 and (items[j][0][0] < items[j - 1][0][0]
-                         or items[j][0][0] == items[j - 1][0][0] and items[j][0][1] <= items[j - 1][0][1]):
-            items[j], items[j - 1] = items[j - 1], items[j]
-            j -= 1
+def _less(x: tuple, y: tuple) -> bool:
+    """Upstream's byOTLPTypes.Less, non-strict on equal keys (``<= 0``) as it is written."""
+    return x[0] < y[0] or (x[0] == y[0] and x[1] <= y[1])
+
+
+def sort_spans(spans: list[SpanModel | None]) -> list[SpanModel | None]:
+    """The spans in the order upstream's sort.Sort leaves them (by local service, then library)."""
+    items = [((_service(s), _library(s)), s) for s in spans]
+    go_sort(items, lambda x, y: _less(x[0], y[0]))
     return [s for _, s in items]
 
 
@@ -107,7 +102,7 @@ def to_otlp(spans: Iterable[SpanModel | None], parse_string_tags: bool = False) 
     prev_library = ""
     rs = scope_spans = None
     new_resource = True
-    for zspan in go_sort(list(spans)):
+    for zspan in sort_spans(list(spans)):
         if zspan is None:
             continue
         tags = dict(zspan.tags)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import json
+import random
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,25 @@ def _read(name: str) -> bytes:
     return (INPUTS / name).read_bytes()
 
 
+def many(count: int, seed: int) -> bytes:
+    """A batch whose spans come in a scrambled service/library order, so that the order upstream's
+    unstable sort leaves inside each scope is exercised (insertion sort up to 12 spans, pdqsort above)."""
+    rng = random.Random(seed)
+    spans = []
+    for i in range(count):
+        service = rng.choice(["alpha", "beta", "gamma", ""])
+        tags = {"i": str(i)}
+        library = rng.choice(["", "lib.a", "lib.b"])
+        if library:
+            tags["otel.library.name"] = library
+        span = {"traceId": f"{seed:016x}{i + 1:016x}", "id": f"{i + 1:016x}", "name": f"s{i}",
+                "timestamp": 1_700_000_000_000_000 + i, "duration": 1, "tags": tags}
+        if service:
+            span["localEndpoint"] = {"serviceName": service}
+        spans.append(span)
+    return json.dumps(spans).encode()
+
+
 def cases() -> list[Case]:
     out: list[Case] = []
     for f in sorted(INPUTS.glob("sdk_json_v2_*.json")):
@@ -48,6 +69,9 @@ def cases() -> list[Case]:
         Case("v1_features_parse", V1, JSON, v1, parse=True),
         Case("sdk_proto_0_parse", V2, PROTO, proto0, parse=True),
         Case("sdk_proto_0_debug", V2, PROTO, proto0, headers={"X-B3-Flags": "1"}),
+        Case("v2_many_13", V2, JSON, many(13, 1)),
+        Case("v2_many_60", V2, JSON, many(60, 2)),
+        Case("v2_many_300", V2, JSON, many(300, 3)),
         Case("v2_gzip", V2, JSON, gzip.compress(v2), headers={"Content-Encoding": "gzip"}),
         Case("v2_deflate", V2, JSON, zlib.compress(v2), headers={"Content-Encoding": "deflate"}),
         Case("v2_other_path", "/anything", JSON, v2),
