@@ -1,1 +1,2 @@
-"""Jaeger's wire definitions: Thrift IDL (thriftpy2) and the api_v2 protobuf model."""
+"""Jaeger's wire definitions: the Thrift IDL (Python code in ``gen/``, made by ``generate.sh`` with
+the Apache Thrift compiler) and the api_v2 protobuf model (``api_v2``, built at import time)."""
