@@ -141,7 +141,6 @@ def test_flush_interval_parsing():
         ({"path": "x", "rotation": {"max_mb": 1}}, "exporters::file::rotation::max_mb: unknown key"),
         ({"path": "x", "format": "xml"}, "format type is not supported"),
         ({"path": "x", "compression": "gzip"}, "compression is not supported"),
-        ({"path": "x", "append": True, "compression": "zstd"}, "append and compression enabled at the same time is not supported"),
         ({"path": "x", "append": True, "rotation": {}}, "append and rotation enabled at the same time is not supported"),
         ({"path": "x", "flush_interval": "-1s"}, "flush_interval must be larger than zero"),
         ({"path": "x", "group_by": {"enabled": True}}, "path must contain exactly one * when group_by is enabled"),

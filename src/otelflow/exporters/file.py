@@ -17,6 +17,7 @@ import asyncio
 import datetime as _dt
 import logging
 import os
+import re
 import posixpath
 import struct
 from collections import OrderedDict
@@ -110,8 +111,6 @@ class Config(Model):
         # Same checks, order and messages as upstream's Config.Validate.
         if self.path == "":
             raise ValueError("path must be non-empty")
-        if self.append and self.compression != "":
-            raise ValueError("append and compression enabled at the same time is not supported")
         if self.append and self.rotation is not None:
             raise ValueError("append and rotation enabled at the same time is not supported")
         if self.format not in (FORMAT_JSON, FORMAT_PROTO):
@@ -131,10 +130,10 @@ class Config(Model):
         if self.create_directory:
             if self.directory_permissions == "":
                 self.directory_permissions = "0755"
-            try:
-                perms = int(self.directory_permissions, 8)
-            except ValueError:
-                raise ValueError("directory_permissions value must be a valid octal representation") from None
+            # strconv.ParseInt(s, 8, 32): digits 0-7 with an optional sign, no prefix or separators
+            if not re.fullmatch(r"[+-]?[0-7]+", self.directory_permissions):
+                raise ValueError("directory_permissions value must be a valid octal representation")
+            perms = int(self.directory_permissions, 8)
             if perms & 0o777 != perms or perms < 0:
                 raise ValueError("directory_permissions contain invalid bits for file access")
         elif self.directory_permissions != "":
