@@ -104,14 +104,13 @@ async def test_retries_non_2xx_then_delivers(sink):
 
 
 def test_config_as_upstream():
-    cfg = validate(Config, {"endpoint": "https://somedest:1234/api/v2/spans", "format": "proto",
-                            "default_service_name": "test_name", "idle_conn_timeout": "5s", "max_idle_conns": 50,
-                            "sending_queue": {"enabled": True, "num_consumers": 2, "queue_size": 10},
-                            "retry_on_failure": {"enabled": True, "initial_interval": "10s", "max_interval": "60s",
-                                                 "max_elapsed_time": "10m"},
-                            "tls": {"insecure_skip_verify": True}}, "exporters::zipkin/2")
+    import yaml
+
+    raw = yaml.safe_load((DATA / "config.yaml").read_text())  # upstream's testdata/config.yaml
+    cfg = validate(Config, raw["zipkin/2"], "exporters::zipkin/2")
+    assert (cfg.sending_queue.num_consumers, cfg.sending_queue.queue_size, cfg.tls.insecure_skip_verify) == (2, 10, True)
     assert (cfg.format, cfg.timeout, cfg.compression, cfg.retry_on_failure.max_elapsed_time) == ("proto", 5.0, "", 600.0)
-    default = validate(Config, {"endpoint": "http://some.location.org:9411/api/v2/spans"}, "exporters::zipkin")
+    default = validate(Config, raw["zipkin"], "exporters::zipkin")
     assert (default.format, default.default_service_name) == ("json", "<missing service name>")
     with pytest.raises(ConfigError, match="endpoint required"):
         validate(Config, {}, "exporters::zipkin")

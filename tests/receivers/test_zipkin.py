@@ -179,3 +179,40 @@ async def test_live_sdk_sender(receivers, encoding):
         # the SDK writes an event as an annotation whose value is a JSON object {name: attributes}
         assert json.loads(root.events[0].name) == {"cache miss": {"attempt": 2, "key": "cart:42"}}
         assert spans["SELECT cart"][2].status.code == 2
+
+
+async def test_cors():
+    port = _port()
+    cfg = validate(Config, {"endpoint": f"127.0.0.1:{port}", "cors": {"allowed_origins": ["https://*.example.com"]}},
+                   "receivers::zipkin")
+    sink = Collecting()
+    rec = ZipkinReceiver(Settings(ComponentID("zipkin"), Kind.RECEIVER, Telemetry()), cfg, {Signal.TRACES: sink})
+    await rec.start(Host())
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.options(f"http://127.0.0.1:{port}/api/v2/spans", headers={
+                    "Origin": "https://app.example.com", "Access-Control-Request-Method": "POST"}) as resp:
+                assert resp.status == 204
+                assert resp.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+            async with session.post(f"http://127.0.0.1:{port}/api/v2/spans", data=CASES["v2_features"].body,
+                                    headers={"Origin": "https://app.example.com"}) as resp:
+                assert resp.status == 202 and resp.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+            async with session.post(f"http://127.0.0.1:{port}/api/v2/spans", data=CASES["v2_features"].body,
+                                    headers={"Origin": "https://evil.test"}) as resp:
+                assert resp.status == 202 and "Access-Control-Allow-Origin" not in resp.headers
+    finally:
+        await rec.shutdown()
+    assert len(sink.requests) == 2
+
+
+def test_upstream_config_testdata():
+    import yaml
+
+    raw = yaml.safe_load((DATA / "config.yaml").read_text())
+    configs = {name: validate(Config, body or {}, f"receivers::{name}") for name, body in raw.items()}
+    assert (configs["zipkin"].endpoint, configs["zipkin"].parse_string_tags) == ("localhost:9411", False)
+    assert configs["zipkin/customname"].endpoint == "localhost:8765"
+    assert configs["zipkin/parse_strings"].parse_string_tags is True
+    default = configs["zipkin"]
+    assert (default.write_timeout, default.read_header_timeout, default.idle_timeout, default.keep_alives_enabled) == (
+        0.0, 0.0, 0.0, False)

@@ -10,6 +10,7 @@ permanently and 500 ``"Internal Server Error"`` when it refuses otherwise.
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import logging
 
 from aiohttp import web
@@ -56,7 +57,36 @@ class ZipkinReceiver(Component):
             return to_otlp(spans_from_proto(body, debug), parse)
         return to_otlp(spans_from_json(body), parse)
 
+    def _cors(self, request: web.Request) -> dict[str, str]:
+        """confighttp's CORS headers for an allowed Origin (empty when CORS is off or the origin is not allowed)."""
+        cors = self.config.cors
+        origin = request.headers.get("Origin")
+        if cors is None or not origin or not any(fnmatch.fnmatchcase(origin, p) for p in cors.allowed_origins):
+            return {}
+        return {"Access-Control-Allow-Origin": "*" if "*" in cors.allowed_origins else origin, "Vary": "Origin"}
+
+    def _preflight(self, request: web.Request, headers: dict[str, str]) -> web.Response:
+        cors = self.config.cors
+        wanted = [h.strip() for h in request.headers.get("Access-Control-Request-Headers", "").split(",") if h.strip()]
+        allowed = {h.lower() for h in cors.allowed_headers} | {"content-type", "content-encoding", "x-requested-with"}
+        if "*" not in cors.allowed_headers and any(h.lower() not in allowed for h in wanted):
+            return web.Response(status=204)
+        out = {**headers, "Access-Control-Allow-Methods": "POST"}
+        if wanted:
+            out["Access-Control-Allow-Headers"] = ", ".join(wanted)
+        if cors.max_age:
+            out["Access-Control-Max-Age"] = str(cors.max_age)
+        return web.Response(status=204, headers=out)
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        cors = self._cors(request)
+        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers and self.config.cors:
+            return self._preflight(request, cors) if cors else web.Response(status=204)
+        response = await self._serve(request)
+        response.headers.update(cors)
+        return response
+
+    async def _serve(self, request: web.Request) -> web.StreamResponse:
         if self.auth is not None:
             try:
                 await self.auth.authenticate(header_map(request.headers.items()))
