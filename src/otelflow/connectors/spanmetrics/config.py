@@ -10,6 +10,7 @@ from pydantic import field_validator, model_validator
 
 from otelflow.config.model import Duration, Model
 from otelflow.connectors.spanmetrics.glob import compile_glob
+from otelflow.ottl.funcs.timefuncs import duration_string
 
 DELTA = "AGGREGATION_TEMPORALITY_DELTA"
 CUMULATIVE = "AGGREGATION_TEMPORALITY_CUMULATIVE"
@@ -135,11 +136,11 @@ class Config(Model):
         if self.histogram.explicit is not None and self.histogram.exponential is not None:
             raise ValueError("use either `explicit` or `exponential` buckets histogram")
         if self.metrics_flush_interval < 0:
-            raise ValueError(f"invalid metrics_flush_interval: {self.metrics_flush_interval}s, the duration should be positive")
+            raise ValueError(f"invalid metrics_flush_interval: {_go(self.metrics_flush_interval)}, the duration should be positive")
         if self.metrics_expiration < 0:
-            raise ValueError(f"invalid metrics_expiration: {self.metrics_expiration}s, the duration should be positive")
+            raise ValueError(f"invalid metrics_expiration: {_go(self.metrics_expiration)}, the duration should be positive")
         if self.series_expiration < 0:
-            raise ValueError(f"invalid series_expiration: {self.series_expiration}s, the duration should be positive")
+            raise ValueError(f"invalid series_expiration: {_go(self.series_expiration)}, the duration should be positive")
         if self.delta and self.delta_timestamp_cache_size <= 0:
             raise ValueError(
                 f"invalid delta timestamp cache size: {self.delta_timestamp_cache_size}, "
@@ -173,3 +174,8 @@ class Config(Model):
         if self.histogram.unit == "s":
             return [b / 1000 for b in DEFAULT_BUCKETS_MS]
         return [float(b) for b in DEFAULT_BUCKETS_MS]
+
+
+def _go(seconds: float) -> str:
+    """A duration as Go's time.Duration prints it in upstream's messages (``-20s``)."""
+    return duration_string(round(seconds * 1e9))

@@ -32,7 +32,7 @@ def _translate(pattern: str, i: int, in_alt: bool) -> tuple[str, int]:
         elif c == "[":
             end = pattern.find("]", i + 1)
             if end < 0:
-                raise ValueError("unexpected end of pattern: unclosed [")
+                raise ValueError("unexpected end of input")  # gobwas/glob's lexer words
             body = pattern[i + 1:end]
             negate = body.startswith("!")
             if negate:
