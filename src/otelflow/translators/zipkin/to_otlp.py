@@ -240,7 +240,7 @@ def _json_attrs(text: str, dest) -> None:
     if data is None:
         return
     if not isinstance(data, dict):
-        raise ZipkinError(f"json: cannot unmarshal into Go value of type map[string]interface {{}}")
+        raise ZipkinError("json: cannot unmarshal into Go value of type map[string]interface {}")
     attrs: dict[str, tuple[str, object]] = {}
     for key, value in data.items():
         if isinstance(value, str):

@@ -10,7 +10,6 @@ the response body and the OTLP/JSON lines the file exporter wrote for that reque
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
