@@ -114,7 +114,8 @@ class ZipkinReceiver(Component):
             return self.translate(body[:limit], v1, content_type, debug)
 
         try:
-            traces = await asyncio.to_thread(work) if size > _THREAD_BYTES else work()
+            # a compressed body may inflate up to the limit (a gzip bomb): decode it off the event loop
+            traces = await asyncio.to_thread(work) if size > _THREAD_BYTES or encoding else work()
         except (ZipkinError, DecompressionError) as exc:
             return _text(400, str(exc))
         count = COUNTERS[Signal.TRACES](traces)  # an empty batch is still handed on, as upstream does

@@ -250,7 +250,9 @@ def _json_attrs(text: str, dest) -> None:
         elif isinstance(value, (int, float)):
             number = float(value)
             if number.is_integer():
-                attrs[key] = ("int_value", max(I64_MIN, min(I64_MAX, int(number))))
+                # int64(float64) out of range is the "integer indefinite" value on amd64
+                whole = int(number)
+                attrs[key] = ("int_value", whole if I64_MIN <= whole <= I64_MAX else I64_MIN)
             else:
                 attrs[key] = ("double_value", number)
     put_all(dest, attrs)
