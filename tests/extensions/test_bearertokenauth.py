@@ -128,7 +128,9 @@ service:
 @pytest.mark.parametrize("body, message", [
     ("{}", "no bearer token provided"),
     ("{token: a, tokens: [b]}", "either tokens or token should be provided, not both"),
-    ("{filename: f, wait_for_token_file: true}", "wait_for_token_file requires filename and retry_on_failure.enabled"),
+    ("{filename: f, wait_for_token_file: true}", "wait_for_token_file requires retry_on_failure to be enabled"),
+    ("{token: t, wait_for_token_file: true}", "requires filename to be set"),
+    ("{filename: f, retry_on_failure: {enabled: true}}", "retry_on_failure.interval must be greater than 0"),
 ])
 def test_config_errors(body, message):
     from otelflow.config import collector, loader

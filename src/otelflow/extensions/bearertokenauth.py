@@ -12,7 +12,7 @@ import asyncio
 import hmac
 from typing import Any, Mapping
 
-from pydantic import Field, model_validator
+from pydantic import model_validator
 
 from otelflow.config.model import Duration, Model
 from otelflow.core.component import Component, Factory, Host, Kind, Settings
@@ -21,8 +21,17 @@ from otelflow.extensions.auth import AuthError, WatchedFile, first
 
 class RetryOnFailure(Model):
     enabled: bool = False
-    max_retries: int = Field(default=0, ge=0)  # 0: keep trying until the file appears
+    max_retries: int = 0  # 0: keep trying until the file appears
     interval: Duration = 0.0
+
+    @model_validator(mode="after")
+    def _check(self) -> "RetryOnFailure":
+        # upstream checks the numbers only when retrying is on
+        if self.enabled and self.max_retries < 0:
+            raise ValueError("retry_on_failure.max_retries must be greater or equal to 0 when retry_on_failure.enabled is true")
+        if self.enabled and self.interval <= 0:
+            raise ValueError("retry_on_failure.interval must be greater than 0 when retry_on_failure.enabled is true")
+        return self
 
 
 class Config(Model):
@@ -40,8 +49,12 @@ class Config(Model):
             raise ValueError("no bearer token provided")
         if self.token and self.tokens:
             raise ValueError("either tokens or token should be provided, not both")
-        if self.wait_for_token_file and not (self.filename and self.retry_on_failure.enabled):
-            raise ValueError("wait_for_token_file requires filename and retry_on_failure.enabled to be set")
+        if self.retry_on_failure.enabled and not self.filename:
+            raise ValueError("retry_on_failure requires filename to be set")
+        if self.wait_for_token_file and not self.filename:
+            raise ValueError("wait_for_token_file requires filename to be set")
+        if self.wait_for_token_file and not self.retry_on_failure.enabled:
+            raise ValueError("wait_for_token_file requires retry_on_failure to be enabled")
         return self
 
 

@@ -82,6 +82,8 @@ class Config(Model):
                     ) from None
             except OSError as exc:
                 raise ValueError(f"problem accessing configured directory: {d}, err: {_stat_error(d, exc)}") from None
+            except ValueError:  # a NUL in the path: Go's stat fails with EINVAL
+                raise ValueError(f"problem accessing configured directory: {d}, err: stat {d}: invalid argument") from None
             else:
                 if not stat.S_ISDIR(mode):
                     raise ValueError(f"{d} is not a directory")

@@ -5,18 +5,21 @@ The service calls ``ready()`` once every component has started and ``not_ready()
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from datetime import datetime, timezone
 from typing import Any, Optional
 
 from aiohttp import web
-from pydantic import field_validator
+from pydantic import model_validator
 
-from otelflow.config.model import Model
+from otelflow.config.model import Duration, Model
+from otelflow.config.settings import HTTPServerSettings
 from otelflow.core.component import Component, Factory, Host, Kind, Settings
 from otelflow.core.adminhttp import serve
-from otelflow.core.netaddr import split_host_port
+from otelflow.core.netaddr import bind_address, split_host_port
+from otelflow.core.tls import server_ssl_context
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -32,25 +35,51 @@ class CheckCollectorPipeline(Model):
     exporter_failure_threshold: int = 5
 
 
-class Config(Model):
+class Config(HTTPServerSettings):
+    """Upstream's legacy (v1) health_check: confighttp server keys squashed next to its own."""
+
     endpoint: str = "localhost:13133"
+    read_header_timeout: Duration = 0.0
+    write_timeout: Duration = 0.0
+    idle_timeout: Duration = 0.0
+    keep_alives_enabled: bool = False
     path: str = "/"
     response_body: Optional[ResponseBody] = None
     # accepted for compatibility; upstream marks it deprecated and it has no effect here
     check_collector_pipeline: Optional[CheckCollectorPipeline] = None
+    use_v2: bool = False
+    # the v2 keys exist upstream only behind the extension.healthcheck.useComponentStatus gate (off)
+    http: Optional[dict[str, Any]] = None
+    grpc: Optional[dict[str, Any]] = None
+    component_health: Optional[dict[str, Any]] = None
 
-    @field_validator("endpoint")
-    @classmethod
-    def _endpoint(cls, v: str) -> str:
-        split_host_port(v)
-        return v
+    @model_validator(mode="after")
+    def _check(self) -> "Config":
+        fields = self.model_fields_set
+        if "http" in fields or "grpc" in fields:
+            raise ValueError(
+                "v2 healthcheck configuration (http/grpc fields) detected but feature gate is disabled. Either remove "
+                "the v2 config fields or enable the feature gate with: --feature-gates=+extension.healthcheck.useComponentStatus")
+        if self.use_v2:
+            raise ValueError("must specify at least one protocol")
+        if self.endpoint == "":
+            raise ValueError("http endpoint required")
+        split_host_port(self.endpoint)
+        if not self.path.startswith("/"):
+            raise ValueError("path must start with /")
+        return self
 
-    @field_validator("path")
-    @classmethod
-    def _path(cls, v: str) -> str:
-        if not v.startswith("/"):
-            raise ValueError('path must start with "/"')
-        return v
+    def upstream_incompatibilities(self) -> list[str]:
+        ignored = [k for k in _IGNORED_SERVER_KEYS if k in self.model_fields_set]
+        if self.transport == "unix":
+            ignored.append("transport")
+        return [f"{key}: otelcol applies this confighttp setting to the health endpoint; otelflow accepts it "
+                f"but does not apply it" for key in ignored]
+
+
+# confighttp keys health_check accepts (upstream squashes ServerConfig) but does not act on here
+_IGNORED_SERVER_KEYS = ("cors", "auth", "max_request_body_size", "include_metadata", "compression_algorithms",
+                        "read_timeout", "read_header_timeout", "write_timeout", "idle_timeout", "keep_alives_enabled")
 
 
 def _go_duration(seconds: float) -> str:
@@ -112,13 +141,30 @@ class HealthCheck(Component):
 
     async def _handle(self, request: web.Request) -> web.Response:
         status, text, ctype = self._body()
-        return web.Response(status=status, text=text, content_type=ctype)
+        return web.Response(status=status, text=text, content_type=ctype, headers=self.config.response_headers)
 
     async def start(self, host: Host) -> None:
         app = web.Application()
         app.router.add_get(self.config.path, self._handle)
-        self._runner, addresses = await serve(app, self.config.endpoint)
-        self.port = addresses[0][1]
+        if self.config.tls is None:
+            self._runner, addresses = await serve(app, self.config.endpoint)
+            self.port = addresses[0][1]
+            return
+        # TLS: the certificate files are read off the event loop
+        ssl_context = await asyncio.to_thread(server_ssl_context, self.config.tls)
+        host_name, port = split_host_port(bind_address(self.config.endpoint))
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1" if host_name == "localhost" else host_name or None, port,
+                           ssl_context=ssl_context)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        server = site._server  # noqa: SLF001 - aiohttp exposes the bound sockets only here
+        self.port = server.sockets[0].getsockname()[1] if server and server.sockets else port
 
     async def shutdown(self) -> None:
         self._ready = False
