@@ -84,15 +84,13 @@ def _library(span: SpanModel | None) -> str:
     return span.tags.get(LIBRARY_NAME, "")
 
 
-def _less(x: tuple, y: tuple) -> bool:
-    """Upstream's byOTLPTypes.Less, non-strict on equal keys (``<= 0``) as it is written."""
-    return x[0] < y[0] or (x[0] == y[0] and x[1] <= y[1])
-
-
 def sort_spans(spans: list[SpanModel | None]) -> list[SpanModel | None]:
-    """The spans in the order upstream's sort.Sort leaves them (by local service, then library)."""
-    items = [((_service(s), _library(s)), s) for s in spans]
-    go_sort(items, lambda x, y: _less(x[0], y[0]))
+    """The spans in the order upstream's sort.Sort leaves them. Its Less compares (local service,
+    library) with ``<= 0``; each distinct key is ranked once so that Less is an integer ``<=``."""
+    keys = [(_service(s), _library(s)) for s in spans]
+    rank = {key: i for i, key in enumerate(sorted(set(keys)))}
+    items = [(rank[key], s) for key, s in zip(keys, spans)]
+    go_sort(items, lambda x, y: x[0] <= y[0])
     return [s for _, s in items]
 
 
