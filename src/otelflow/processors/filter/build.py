@@ -19,6 +19,7 @@ from otelflow.ottl.compiler import Parser
 from otelflow.ottl.contexts import CONTEXTS
 from otelflow.ottl.contexts.registry import go_quote
 from otelflow.ottl.errors import OttlConfigError
+from otelflow.ottl.grammar import parse_condition
 from otelflow.processors import filtermatch as fm
 from otelflow.processors.filter.config import Config, ContextConditions, MetricMatchProperties
 from otelflow.processors.filter.functions import filter_functions, not_supported
@@ -256,6 +257,14 @@ def validate_config(cfg: Config) -> None:
                 parse_group(signal, cc, cfg.error_mode, _NOP)
             except (OttlConfigError, ValueError) as exc:
                 errors.append(str(exc))
+    # profiles: otelflow carries no profiles signal, so only the grammar can be checked
+    profile_texts = [text for cc in cfg.profile_conditions or [] for text in cc.conditions]
+    profile_texts += [*(p.resource or []), *(p.profile or [])]
+    for text in profile_texts:
+        try:
+            parse_condition(text)
+        except OttlConfigError as exc:
+            errors.append(str(exc))
     if errors:
         raise ValueError("; ".join(errors))
     # validateExplicitContextConfig
