@@ -9,10 +9,21 @@ from pydantic import BaseModel
 
 from otelflow.config.errors import ConfigError, ConfigIssue, did_you_mean, join_path
 from otelflow.config.model import Model, validate
+from otelflow.config.telemetry import TelemetryConfig
 from otelflow.core.component import ComponentID, Kind, Signal
 from otelflow.core.registry import Registry
 
 SECTIONS = {k.section: k for k in Kind}
+
+#: Component types otelcol removed, with the release that removed them and what replaces them.
+REMOVED = {
+    (Kind.EXPORTER, "logging"): ("v0.111.0", 'use the "debug" exporter (verbosity replaces loglevel)'),
+    (Kind.EXPORTER, "jaeger"): ("v0.85.0", 'use the "otlp" exporter: Jaeger accepts OTLP'),
+    (Kind.EXPORTER, "jaeger_thrift"): ("v0.87.0", 'use the "otlp_http" exporter: Jaeger accepts OTLP'),
+    (Kind.EXPORTER, "opencensus"): ("v0.123.0", 'use the "otlp" exporter'),
+    (Kind.RECEIVER, "opencensus"): ("v0.123.0", 'use the "otlp" receiver'),
+    (Kind.EXTENSION, "memory_ballast"): ("v0.107.0", 'use the "memory_limiter" processor and the GOMEMLIMIT-style limit_percentage'),
+}
 TOP_LEVEL_KEYS = [*SECTIONS, "service"]
 
 
@@ -52,6 +63,7 @@ class CollectorConfig:
     pipelines: dict[PipelineID, Pipeline] = field(default_factory=dict)
     extensions: list[ComponentID] = field(default_factory=list)
     telemetry: dict[str, Any] = field(default_factory=dict)
+    telemetry_config: TelemetryConfig = field(default_factory=TelemetryConfig)
     warnings: list[ConfigIssue] = field(default_factory=list)
 
     def config_of(self, kind: Kind, id_: ComponentID) -> BaseModel:
@@ -80,6 +92,10 @@ def parse(tree: dict, registry: Registry) -> CollectorConfig:
                 issues.append(ConfigIssue(path, str(exc)))
                 continue
             factory = registry.get(kind, cid.type)
+            if factory is None and (kind, cid.type) in REMOVED:
+                release, successor = REMOVED[(kind, cid.type)]
+                issues.append(ConfigIssue(path, f'the {kind.value} type "{cid.type}" was removed from otelcol in {release}; {successor}'))
+                continue
             if factory is None:
                 issues.append(ConfigIssue(path, f'unknown {kind.value} type "{cid.type}"' + did_you_mean(cid.type, registry.types(kind))))
                 continue
@@ -97,6 +113,10 @@ def parse(tree: dict, registry: Registry) -> CollectorConfig:
     except ConfigError as exc:
         raise ConfigError(issues + exc.issues) from None
     out.telemetry = service.telemetry
+    try:
+        out.telemetry_config = validate(TelemetryConfig, service.telemetry, "service::telemetry")
+    except ConfigError as exc:
+        issues.extend(exc.issues)
 
     sections = {k: tree.get(k.section) if isinstance(tree.get(k.section), dict) else {} for k in out.components}
     declared = {k: {str(i) for i in v} | {str(i) for i in sections[k]} for k, v in out.components.items()}
@@ -147,6 +167,9 @@ def upstream_incompatibilities(cfg: CollectorConfig) -> list[ConfigIssue]:
             for item in getattr(model, "upstream_incompatibilities", list)():
                 rel, sep, message = item.partition(": ")
                 issues.append(ConfigIssue(join_path(kind.section, cid, rel if sep else ""), message if sep else item))
+    for item in cfg.telemetry_config.upstream_incompatibilities():
+        rel, _, message = item.partition(": ")
+        issues.append(ConfigIssue(join_path("service::telemetry", rel), message))
     return issues
 
 

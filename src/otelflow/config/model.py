@@ -43,7 +43,7 @@ _HOOKS: dict[type, dict[str, str]] = {}
 
 
 def _decode_hooks(model: type[BaseModel]) -> dict[str, str]:
-    """Per field name (and alias): "list" for a list of strings, "struct" for a non-optional model."""
+    """Per field name (and alias): "list" for a list of strings, "struct" for a non-optional model or map."""
     found = _HOOKS.get(model)
     if found is None:
         found = {}
@@ -69,7 +69,7 @@ def _hook_kind(tp: Any) -> str | None:
         tp = args[0]
     if get_origin(tp) in (list, typing.List) and get_args(tp) and get_args(tp)[0] is str:
         return "list"
-    if not optional and isinstance(tp, type) and issubclass(tp, BaseModel):
+    if not optional and (get_origin(tp) is dict or (isinstance(tp, type) and issubclass(tp, BaseModel))):
         return "struct"
     return None
 

@@ -25,7 +25,12 @@ TESTDATA = Path(__file__).parent / "testdata"
 def _cases() -> list[Any]:
     out = []
     for spec_path in sorted(TESTDATA.glob("*/expectations.yaml")):
-        spec = yaml.safe_load(spec_path.read_text())
+        try:
+            spec = yaml.safe_load(spec_path.read_text())
+        except yaml.YAMLError as exc:  # one broken file fails its own test, not the collection
+            out.append(pytest.param(spec_path.parent, {}, {"name": "unreadable", "broken": str(exc)},
+                                    id=f"{spec_path.parent.name}-expectations"))
+            continue
         for case in spec["cases"]:
             marks = [pytest.mark.xfail(reason=case["xfail"], strict=True)] if case.get("xfail") else []
             out.append(pytest.param(spec_path.parent, spec, case, id=f"{spec_path.parent.name}-{case['name']}", marks=marks))
@@ -51,6 +56,21 @@ def _value_at(obj: Any, dotted: str) -> Any:
     return obj
 
 
+def _collector_file(folder: Path, case: dict, tmp_path: Path) -> Path:
+    """The file itself, or ``base`` with the file's content placed at the ``embed`` path."""
+    if not case.get("embed"):
+        return folder / case["file"]
+    tree = yaml.safe_load((folder / case["base"]).read_text())
+    *parents, last = case["embed"].split("::")
+    node = tree
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = yaml.safe_load((folder / case["file"]).read_text())
+    out = tmp_path / "config.yaml"
+    out.write_text(yaml.safe_dump(tree))
+    return out
+
+
 def _verdict_component(folder: Path, spec: dict, case: dict) -> tuple[Any, str]:
     """The validated model (or None) and the error text for one component case."""
     factory = default_registry.get(Kind(spec["kind"]), spec["type"])
@@ -63,10 +83,18 @@ def _verdict_component(folder: Path, spec: dict, case: dict) -> tuple[Any, str]:
 
 
 @pytest.mark.parametrize(("folder", "spec", "case"), _cases())
-def test_upstream_config_case(folder: Path, spec: dict, case: dict, capsys: pytest.CaptureFixture[str]) -> None:
+def test_upstream_config_case(folder: Path, spec: dict, case: dict, capsys: pytest.CaptureFixture[str],
+                              tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Upstream's tests run in the package directory, so "testdata/x" in a config is this folder's x.
+    package = tmp_path / "package"
+    package.mkdir()
+    (package / "testdata").symlink_to(folder.resolve(), target_is_directory=True)
+    (package / "tests").symlink_to(Path(__file__).parents[2].resolve(), target_is_directory=True)  # repo-relative paths
+    monkeypatch.chdir(package)
+    assert "broken" not in case, f"expectations.yaml does not parse: {case.get('broken')}"
     accepts_with_warning = bool(case.get("warning"))
     if case.get("scope") == "collector":
-        code = main(["validate", "--config", str(folder / case["file"])])
+        code = main(["validate", "--config", str(_collector_file(folder, case, tmp_path))])
         captured = capsys.readouterr()
         model, error = None, captured.err if code else ""
         accepted = code == 0
