@@ -471,6 +471,6 @@ class Config(Model):
             raise ValueError("target_allocator is not supported by otelflow")
         if self.api_server is not None and self.api_server.enabled:
             raise ValueError("api_server is not supported by otelflow")
-        if self.config is None or not self.config.scrape_configs:
+        if self.config is None or not (self.config.scrape_configs or self.config.scrape_config_files):
             raise ValueError("no Prometheus scrape_configs or target_allocator set")
         return self
