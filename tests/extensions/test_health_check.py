@@ -97,3 +97,44 @@ def _settings():
     from otelflow.core.telemetry import Telemetry
 
     return Settings(id=ComponentID("health_check"), kind=Kind.EXTENSION, telemetry=Telemetry())
+
+
+async def test_tls_endpoint(tmp_path):
+    """upstream squashes confighttp's server settings, so `tls` serves the endpoint over HTTPS."""
+    import ssl
+
+    from tests.certs import CA
+
+    ca = CA()
+    cert, key = ca.issue("localhost").write(tmp_path, "server")
+    port = free_port()
+    config = hc.Config.model_validate({"endpoint": f"127.0.0.1:{port}", "tls": {"cert_file": cert, "key_file": key}})
+    ext = hc.factory.create(settings=_settings(), config=config)
+    await ext.start(None)
+    try:
+        ext.ready()
+        trust = ssl.create_default_context(cafile=ca.write(tmp_path))
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"https://127.0.0.1:{port}/", ssl=trust) as resp:
+                assert resp.status == 200
+                assert json.loads(await resp.text())["status"] == "Server available"
+            # plain HTTP on the TLS port is refused rather than answered
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/") as resp:
+                    assert resp.status == 400
+            except aiohttp.ClientError:
+                pass
+    finally:
+        await ext.shutdown()
+
+
+def test_upstream_v2_keys_need_the_gate():
+    import pytest
+
+    from otelflow.config.errors import ConfigError
+    from otelflow.config.model import validate
+
+    with pytest.raises(ConfigError, match="feature gate is disabled"):
+        validate(hc.Config, {"http": {"endpoint": "localhost:13133"}}, "health_check")
+    cfg = validate(hc.Config, {"cors": {"allowed_origins": ["http://a"]}}, "health_check")
+    assert any(line.startswith("cors:") for line in cfg.upstream_incompatibilities())

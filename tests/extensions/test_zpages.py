@@ -75,3 +75,29 @@ async def test_expvar_when_enabled():
         status, ctype, body = await _get(port, "/debug/expvarz")
         assert status == 200 and "application/json" in ctype
         assert "cmdline" in json.loads(body)
+
+
+async def test_response_headers_applied():
+    """confighttp's response_headers, squashed into zpages' config upstream, reach every page."""
+    import aiohttp
+
+    from otelflow.extensions import zpages
+    from tests.backends import free_port
+
+    port = free_port()
+    ext = zpages.factory.create(settings=_zsettings(), config=zpages.Config.model_validate(
+        {"endpoint": f"127.0.0.1:{port}", "response_headers": {"X-Probe": "zp"}}))
+    await ext.start(None)
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/debug/featurez") as resp:
+                assert resp.status == 200 and resp.headers["X-Probe"] == "zp"
+    finally:
+        await ext.shutdown()
+
+
+def _zsettings():
+    from otelflow.core.component import ComponentID, Kind, Settings
+    from otelflow.core.telemetry import Telemetry
+
+    return Settings(id=ComponentID("zpages"), kind=Kind.EXTENSION, telemetry=Telemetry())

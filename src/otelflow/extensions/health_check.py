@@ -70,16 +70,7 @@ class Config(HTTPServerSettings):
         return self
 
     def upstream_incompatibilities(self) -> list[str]:
-        ignored = [k for k in _IGNORED_SERVER_KEYS if k in self.model_fields_set]
-        if self.transport == "unix":
-            ignored.append("transport")
-        return [f"{key}: otelcol applies this confighttp setting to the health endpoint; otelflow accepts it "
-                f"but does not apply it" for key in ignored]
-
-
-# confighttp keys health_check accepts (upstream squashes ServerConfig) but does not act on here
-_IGNORED_SERVER_KEYS = ("cors", "auth", "max_request_body_size", "include_metadata", "compression_algorithms",
-                        "read_timeout", "read_header_timeout", "write_timeout", "idle_timeout", "keep_alives_enabled")
+        return ignored_server_keys(self)
 
 
 def _go_duration(seconds: float) -> str:
@@ -141,36 +132,59 @@ class HealthCheck(Component):
 
     async def _handle(self, request: web.Request) -> web.Response:
         status, text, ctype = self._body()
-        return web.Response(status=status, text=text, content_type=ctype, headers=self.config.response_headers)
+        return web.Response(status=status, text=text, content_type=ctype)
 
     async def start(self, host: Host) -> None:
         app = web.Application()
         app.router.add_get(self.config.path, self._handle)
-        if self.config.tls is None:
-            self._runner, addresses = await serve(app, self.config.endpoint)
-            self.port = addresses[0][1]
-            return
-        # TLS: the certificate files are read off the event loop
-        ssl_context = await asyncio.to_thread(server_ssl_context, self.config.tls)
-        host_name, port = split_host_port(bind_address(self.config.endpoint))
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1" if host_name == "localhost" else host_name or None, port,
-                           ssl_context=ssl_context)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        server = site._server  # noqa: SLF001 - aiohttp exposes the bound sockets only here
-        self.port = server.sockets[0].getsockname()[1] if server and server.sockets else port
+        self._runner, self.port = await serve_admin(app, self.config)
 
     async def shutdown(self) -> None:
         self._ready = False
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+
+async def serve_admin(app: web.Application, server: HTTPServerSettings) -> tuple[web.AppRunner, int]:
+    """Serve a small admin app on ``server.endpoint``, over TLS when ``server.tls`` is set.
+
+    Returns the runner and the bound port. Certificate files are read off the event loop.
+    """
+    if server.response_headers:
+        async def _add_headers(_: web.Request, response: web.StreamResponse) -> None:
+            response.headers.update(server.response_headers)
+
+        app.on_response_prepare.append(_add_headers)
+    if server.tls is None:
+        runner, addresses = await serve(app, server.endpoint)
+        return runner, addresses[0][1]
+    ssl_context = await asyncio.to_thread(server_ssl_context, server.tls)
+    host, port = split_host_port(bind_address(server.endpoint))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1" if host == "localhost" else host, port, ssl_context=ssl_context)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    sockets = site._server.sockets if site._server else []  # noqa: SLF001 - aiohttp exposes them only here
+    return runner, sockets[0].getsockname()[1] if sockets else port
+
+
+# confighttp keys an admin endpoint accepts (upstream squashes ServerConfig) but otelflow does not apply
+IGNORED_SERVER_KEYS = ("cors", "auth", "max_request_body_size", "include_metadata", "compression_algorithms",
+                       "read_timeout", "read_header_timeout", "write_timeout", "idle_timeout", "keep_alives_enabled")
+
+
+def ignored_server_keys(server: HTTPServerSettings) -> list[str]:
+    """upstream_incompatibilities() lines for the confighttp keys set but not applied here."""
+    ignored = [k for k in IGNORED_SERVER_KEYS if k in server.model_fields_set]
+    if server.transport == "unix":
+        ignored.append("transport")
+    return [f"{key}: otelcol applies this confighttp setting to the endpoint; otelflow accepts it but does not "
+            f"apply it" for key in ignored]
 
 
 def create(settings: Settings, config: Config, **_: Any) -> HealthCheck:

@@ -25,7 +25,7 @@ from otelflow import __version__
 from otelflow.config.model import Model
 from otelflow.config.settings import HTTPServerSettings
 from otelflow.core import featuregates
-from otelflow.core.adminhttp import serve
+from otelflow.extensions.health_check import ignored_server_keys, serve_admin
 from otelflow.core.component import Component, Factory, Host, Kind, Settings
 from otelflow.core.netaddr import split_host_port
 
@@ -45,6 +45,9 @@ class Config(HTTPServerSettings):
             raise ValueError('"endpoint" is required when using the "zpages" extension')
         split_host_port(v)
         return v
+
+    def upstream_incompatibilities(self) -> list[str]:
+        return ignored_server_keys(self)
 
 
 _STYLE = ("body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}"
@@ -122,8 +125,7 @@ class ZPages(Component):
         if self.config.expvar.enabled:
             app.router.add_get("/debug/expvarz", self._expvarz)
             self.settings.logger.info("Registered zPages expvar handler")
-        self._runner, addresses = await serve(app, self.config.endpoint)
-        self.port = addresses[0][1]
+        self._runner, self.port = await serve_admin(app, self.config)
         self.settings.logger.info("Starting zPages extension: endpoint=%s", self.config.endpoint)
 
     async def shutdown(self) -> None:
