@@ -149,7 +149,7 @@ def test_flush_interval_parsing():
         ({"path": "x", "directory_permissions": "0700"}, "directory_permissions requires create_directory to be true"),
         ({"path": "x", "create_directory": True, "directory_permissions": "9"}, "must be a valid octal representation"),
         ({"path": "x", "create_directory": True, "directory_permissions": "7777"}, "invalid bits for file access"),
-        ({"path": "x", "encoding": "text/"}, 'exporters::file::encoding: "text/" is not a valid ID'),
+        ({"path": "x", "encoding": "text/"}, 'exporters::file::encoding: in "text/" id: the part after / should not be empty'),
     ],
 )
 def test_config_errors(cfg, message):

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from otelflow.config.errors import ConfigError, ConfigIssue, did_you_mean, join_path
-from otelflow.config.model import Model, validate
+from otelflow.config.model import Model, component_id_text, validate
 from otelflow.config.telemetry import TelemetryConfig
 from otelflow.core.component import ComponentID, Kind, Signal
 from otelflow.core.registry import Registry
@@ -87,7 +87,7 @@ def parse(tree: dict, registry: Registry) -> CollectorConfig:
         for raw_id, raw_cfg in entries.items():
             path = join_path(section, raw_id)
             try:
-                cid = ComponentID.parse(raw_id)
+                cid = ComponentID.parse(component_id_text(raw_id))
             except ValueError as exc:
                 issues.append(ConfigIssue(path, str(exc)))
                 continue

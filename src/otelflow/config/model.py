@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import types
 import typing
+import unicodedata
 from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 import pydantic
@@ -115,6 +116,33 @@ def _uint32(value: int) -> int:
 
 #: An int that must fit Go's uint32, with the message upstream's config decoding gives.
 UInt32 = Annotated[int, AfterValidator(_uint32)]
+
+_ID_TYPE = re.compile(r"^[a-zA-Z][0-9a-zA-Z_]{0,62}$")
+
+
+def component_id_text(value: Any) -> str:
+    """A component ID ("type" or "type/name") checked as upstream's component.ID decoding checks it;
+    returns it with the spaces around each part trimmed, as upstream keeps it."""
+    text = str(value)
+    type_, sep, name = text.partition("/")
+    type_ = type_.strip()
+    if not type_:
+        raise ValueError(f'in "{text}" id: the part before / should not be empty' if sep else "id must not be empty")
+    if sep:
+        name = name.strip()
+        if not name:
+            raise ValueError(f'in "{text}" id: the part after / should not be empty')
+        if len(name) > 1024:
+            raise ValueError(f'in "{name}" id: name "{name}" is longer than 1024 characters ({len(name)} characters)')
+        if any(unicodedata.category(c)[0] in "ZCS" for c in name):
+            raise ValueError(f'in "{name}" id: invalid character(s) in name "{name}"')
+    if not _ID_TYPE.match(type_):
+        raise ValueError(f'in "{text}" id: invalid character(s) in type "{type_}"')
+    return f"{type_}/{name}" if sep else type_
+
+
+#: A reference to another component by ID (an authenticator, a storage, an encoding extension).
+ComponentIDText = Annotated[str, BeforeValidator(component_id_text)]
 
 M = TypeVar("M", bound=BaseModel)
 

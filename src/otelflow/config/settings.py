@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from otelflow.config.model import Duration, Model
+from otelflow.config.model import ComponentIDText, Duration, Model
 
 MIB = 1024 * 1024
 
@@ -44,7 +44,7 @@ class TLSClientSettings(_TLSCommon):
 
 
 class AuthRef(Model):
-    authenticator: str
+    authenticator: ComponentIDText
 
 
 class KeepaliveServerParameters(Model):
@@ -243,7 +243,7 @@ class QueueSettings(Model):
     block_on_overflow: bool = False
     blocking: bool = False  # the older name of block_on_overflow
     wait_for_result: bool = False
-    storage: str | None = None
+    storage: ComponentIDText | None = None
     batch: QueueBatchSettings | None = None
 
     @property

@@ -28,7 +28,7 @@ import zstandard
 from google.protobuf.message import Message
 from pydantic import field_validator, model_validator
 
-from otelflow.config.model import Duration, Model
+from otelflow.config.model import ComponentIDText, Duration, Model
 from otelflow.core.component import Component, ComponentID, Factory, Host, Kind, Settings, Signal
 from otelflow.core.consumer import ConsumerError, PermanentError
 from otelflow.pdata import REQUEST_TYPES, otlpjson
@@ -80,7 +80,7 @@ class Config(Model):
     # Rotation is on only when the key is present (upstream drops it otherwise).
     rotation: Rotation | None = None
     format: str = FORMAT_JSON
-    encoding: str | None = None
+    encoding: ComponentIDText | None = None
     compression: str = ""
     compression_params: CompressionParams = CompressionParams()
     flush_interval: Duration = 1.0
@@ -93,13 +93,6 @@ class Config(Model):
     def _present_means_defaults(cls, value: Any) -> Any:
         # `rotation:` with nothing under it turns rotation on with its defaults.
         return {} if value is None else value
-
-    @field_validator("encoding", mode="after")
-    @classmethod
-    def _encoding_id(cls, value: str | None) -> str | None:
-        if value is not None:
-            ComponentID.parse(value)  # raises ValueError with the reason
-        return value
 
     @field_validator("flush_interval", mode="after")
     @classmethod
