@@ -1,6 +1,8 @@
 """router: the first route whose `expr` is true gets the entry (with its route `attributes` added);
 `default` is a last route with expr `true`; an entry no route takes is dropped. Expression errors
-skip the route (upstream logs a warning), so a bad entry falls through to later routes."""
+skip the route (upstream logs a warning), so a bad entry falls through to later routes. A route with
+several outputs gives each the same entry object, as upstream does (changes one branch makes show in
+the others)."""
 
 from __future__ import annotations
 
@@ -78,8 +80,8 @@ class Router(Operator):
             except ValueError as exc:
                 self.note_error(exc, quiet=False)
                 return []
-            last = len(route.outputs) - 1
-            return [(out, entry if i == last else entry.copy()) for i, out in enumerate(route.outputs)]
+            # upstream hands the same entry to every output of the route (no copy): keep that
+            return [(out, entry) for out in route.outputs]
         return []
 
 
