@@ -62,7 +62,7 @@ def test_defaults_and_config_errors():
     validate(rd.Config, {"lambda": {}, "heroku": {}, "k8snode": {"auth_type": "serviceAccount"}, "headers": {"a": "b"}}, "p")
     cases = {
         "invalid detector key: nope": {"detectors": ["nope"]},
-        'detector "heroku" is not supported': {"detectors": ["heroku"]},
+        'detector "openshift" is not supported': {"detectors": ["openshift"]},
         "attributes: unknown key": {"attributes": ["a"]},
         'hostname_sources contains invalid value: "x"': {"system": {"hostname_sources": ["x"]}},
         "resource_attributes: has invalid keys: foo": {"system": {"resource_attributes": {"foo": {"enabled": True}}}},
@@ -394,3 +394,27 @@ service:
     finally:
         col.stop()
         await backend.stop()
+
+
+async def test_heroku_from_dyno_metadata(monkeypatch):
+    from otelflow.processors.resourcedetection import heroku
+
+    for var in ("HEROKU_DYNO_ID", "HEROKU_APP_ID", "HEROKU_APP_NAME", "HEROKU_RELEASE_CREATED_AT",
+                "HEROKU_RELEASE_VERSION", "HEROKU_SLUG_COMMIT"):
+        monkeypatch.delenv(var, raising=False)
+    attrs, schema = await heroku.HerokuDetector(heroku.Config(), LOG).detect()
+    assert attrs == {} and schema.startswith("https://opentelemetry.io/schemas/")
+    with pytest.raises(Exception, match="HEROKU_DYNO_ID and HEROKU_APP_ID env vars not set"):
+        await heroku.HerokuDetector(heroku.Config(), LOG, fail_on_missing=True).detect()
+    # upstream's heroku_test.go cases: partial without the dyno id, then everything
+    for k, v in {"HEROKU_APP_ID": "appid", "HEROKU_APP_NAME": "appname", "HEROKU_RELEASE_VERSION": "v1"}.items():
+        monkeypatch.setenv(k, v)
+    attrs, _ = await heroku.HerokuDetector(heroku.Config(), LOG).detect()
+    assert attrs == {"heroku.app.id": "appid", "service.name": "appname", "service.version": "v1", "cloud.provider": "heroku"}
+    for k, v in {"HEROKU_DYNO_ID": "foo", "HEROKU_RELEASE_CREATED_AT": "createdat", "HEROKU_SLUG_COMMIT": "23456"}.items():
+        monkeypatch.setenv(k, v)
+    config = validate(heroku.Config, {"resource_attributes": {"service.version": {"enabled": False}}}, "heroku")
+    attrs, _ = await heroku.HerokuDetector(config, LOG).detect()
+    assert list(attrs.items()) == [("service.instance.id", "foo"), ("heroku.app.id", "appid"), ("cloud.provider", "heroku"),
+                                   ("service.name", "appname"), ("heroku.release.creation_timestamp", "createdat"),
+                                   ("heroku.release.commit", "23456")]

@@ -27,6 +27,7 @@ from otelflow.processors.resourcedetection import ec2 as _ec2
 from otelflow.processors.resourcedetection import ecs as _ecs
 from otelflow.processors.resourcedetection import eks as _eks
 from otelflow.processors.resourcedetection import gcp as _gcp
+from otelflow.processors.resourcedetection import heroku as _heroku
 from otelflow.processors.resourcedetection import lambda_ as _lambda
 from otelflow.processors.resourcedetection import system as _system
 from otelflow.processors.resourcedetection.base import compile_regexes
@@ -62,6 +63,7 @@ class Config(HTTPClientSettings):
     lambda_: _lambda.Config = Field(default=_lambda.Config(), alias="lambda")
     gcp: _gcp.Config = _gcp.Config()
     azure: _azure.Config = _azure.Config()
+    heroku: _heroku.Config = _heroku.Config()
     # upstream's other detectors' sections: accepted, not interpreted
     alibaba_ecs: _Section = None
     elasticbeanstalk: _Section = None
@@ -70,7 +72,6 @@ class Config(HTTPClientSettings):
     azurecontainerapps: _Section = None
     consul: _Section = None
     digitalocean: _Section = None
-    heroku: _Section = None
     hetzner: _Section = None
     ibmcloud_classic: _Section = None
     ibmcloud_vpc: _Section = None
