@@ -124,9 +124,10 @@ def test_unknown_keys_are_config_errors():
     ([{"key": "a", "action": "copy", "from_attribute": "b"}], 'error with key "a" (0-th action): error creating AttrProc due to unsupported action "copy"'),
 ])
 def test_action_errors_match_upstream(attributes, message):
-    with pytest.raises(ValueError) as err:
-        chain({"resource": {"attributes": attributes}}, Signal.TRACES)
-    assert str(err.value) == message
+    # upstream finds these when it builds the processor, which `otelcol validate` does; otelflow at validation
+    with pytest.raises(ConfigError) as err:
+        validate(Config, {"attributes": attributes}, "processors::resource")
+    assert str(err.value) == f"processors::resource: {message}"
 
 
 async def test_resource_in_a_running_collector_for_every_signal():

@@ -12,7 +12,7 @@ from google.protobuf.message import Message
 from pydantic import model_validator
 
 from otelflow.core.component import Component, Factory, Kind, Settings, Signal
-from otelflow.processors.attraction import ActionConfig, AttrProc, DropNulls
+from otelflow.processors.attraction import ActionConfig, AttrProc, DropNulls, compile_actions
 from otelflow.processors.filtermatch import MatchProperties, log_skip, metric_skip, span_skip
 
 
@@ -25,6 +25,8 @@ class Config(DropNulls):
     def _check(self) -> "Config":
         if not self.actions:
             raise ValueError('missing required field "actions"')
+        # upstream checks the actions when it builds the processor, which `otelcol validate` does too
+        compile_actions(self.actions)
         return self
 
 

@@ -8,7 +8,7 @@ from google.protobuf.message import Message
 from pydantic import model_validator
 
 from otelflow.core.component import Component, Factory, Kind, Settings, Signal
-from otelflow.processors.attraction import ActionConfig, AttrProc, DropNulls
+from otelflow.processors.attraction import ActionConfig, AttrProc, DropNulls, compile_actions
 
 
 class Config(DropNulls):
@@ -18,6 +18,8 @@ class Config(DropNulls):
     def _check(self) -> "Config":
         if not self.attributes:
             raise ValueError('missing required field "attributes"')
+        # upstream checks the actions when it builds the processor, which `otelcol validate` does too
+        compile_actions(self.attributes)
         return self
 
 
