@@ -418,3 +418,28 @@ async def test_heroku_from_dyno_metadata(monkeypatch):
     assert list(attrs.items()) == [("service.instance.id", "foo"), ("heroku.app.id", "appid"), ("cloud.provider", "heroku"),
                                    ("service.name", "appname"), ("heroku.release.creation_timestamp", "createdat"),
                                    ("heroku.release.commit", "23456")]
+
+
+async def test_aks_on_kubernetes_and_azure_only(meta, monkeypatch):
+    from otelflow.processors.resourcedetection import aks
+
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    assert await aks.AKSDetector(aks.Config(), LOG).detect() == ({}, "")  # not on Kubernetes: IMDS not asked
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    attrs, schema = await aks.AKSDetector(aks.Config(), LOG).detect()
+    assert attrs == {"cloud.provider": "azure", "cloud.platform": "azure.aks"} and schema
+    config = validate(aks.Config, {"resource_attributes": {"k8s.cluster.name": {"enabled": True}}}, "aks")
+    attrs, _ = await aks.AKSDetector(config, LOG).detect()
+    assert attrs["k8s.cluster.name"] == "resourceGroup"  # not an MC_ node group: the group name itself
+    assert aks.cluster_name("MC_myGroup_myCluster_westeurope") == "myCluster"
+    assert aks.cluster_name("mc_a_b") == "mc_a_b"
+
+
+async def test_aks_off_azure(monkeypatch):
+    from otelflow.processors.resourcedetection import aks
+
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    monkeypatch.setenv(LINK_LOCAL_OVERRIDE_ENV, "127.0.0.1:9")  # nothing listens: IMDS fails at once
+    assert await aks.AKSDetector(aks.Config(), LOG).detect() == ({}, "")
+    with pytest.raises(DetectError, match="aks metadata unavailable"):
+        await aks.AKSDetector(aks.Config(), LOG, fail_on_missing=True).detect()

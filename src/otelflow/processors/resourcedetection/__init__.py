@@ -27,6 +27,7 @@ from otelflow.processors.resourcedetection import ec2 as _ec2
 from otelflow.processors.resourcedetection import ecs as _ecs
 from otelflow.processors.resourcedetection import eks as _eks
 from otelflow.processors.resourcedetection import gcp as _gcp
+from otelflow.processors.resourcedetection import aks as _aks
 from otelflow.processors.resourcedetection import heroku as _heroku
 from otelflow.processors.resourcedetection import lambda_ as _lambda
 from otelflow.processors.resourcedetection import system as _system
@@ -64,10 +65,10 @@ class Config(HTTPClientSettings):
     gcp: _gcp.Config = _gcp.Config()
     azure: _azure.Config = _azure.Config()
     heroku: _heroku.Config = _heroku.Config()
+    aks: _aks.Config = _aks.Config()
     # upstream's other detectors' sections: accepted, not interpreted
     alibaba_ecs: _Section = None
     elasticbeanstalk: _Section = None
-    aks: _Section = None
     azureappservice: _Section = None
     azurecontainerapps: _Section = None
     consul: _Section = None

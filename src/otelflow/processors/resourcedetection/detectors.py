@@ -16,18 +16,19 @@ IMPLEMENTED = {
     "gcp": ("gcp", "GCPDetector"),
     "azure": ("azure", "AzureDetector"),
     "heroku": ("heroku", "HerokuDetector"),
+    "aks": ("aks", "AKSDetector"),
 }
 
 # upstream's other detectors: accepted in config (their sections too), refused when listed
 NOT_IMPLEMENTED = (
-    "akamai", "alibaba_ecs", "aks", "azureappservice", "azurecontainerapps", "consul", "digitalocean", "dynatrace",
+    "akamai", "alibaba_ecs", "azureappservice", "azurecontainerapps", "consul", "digitalocean", "dynatrace",
     "elastic_beanstalk", "hetzner", "ibmcloud_classic", "ibmcloud_vpc", "k8s_api", "k8snode", "kubeadm",
     "nova", "openshift", "oraclecloud", "scaleway", "tencent_cvm", "upcloud", "vultr",
 )
 
 # config sections of the detectors otelflow does not implement (upstream squashes them all in)
 OTHER_SECTIONS = (
-    "alibaba_ecs", "elasticbeanstalk", "aks", "azureappservice", "azurecontainerapps", "consul", "digitalocean",
+    "alibaba_ecs", "elasticbeanstalk", "azureappservice", "azurecontainerapps", "consul", "digitalocean",
     "hetzner", "ibmcloud_classic", "ibmcloud_vpc", "openshift", "nova", "oraclecloud", "k8s_api",
     "k8snode", "kubeadm", "akamai", "scaleway", "tencent_cvm", "upcloud", "vultr",
 )
