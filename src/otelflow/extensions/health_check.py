@@ -175,7 +175,8 @@ async def serve_admin(app: web.Application, server: HTTPServerSettings) -> tuple
 
 # confighttp keys an admin endpoint accepts (upstream squashes ServerConfig) but otelflow does not apply
 IGNORED_SERVER_KEYS = ("cors", "auth", "max_request_body_size", "include_metadata", "compression_algorithms",
-                       "read_timeout", "read_header_timeout", "write_timeout", "idle_timeout", "keep_alives_enabled")
+                       "read_timeout", "read_header_timeout", "write_timeout", "idle_timeout", "keep_alives_enabled",
+                       "keepalive")
 
 
 def ignored_server_keys(server: HTTPServerSettings) -> list[str]:
