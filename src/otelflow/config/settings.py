@@ -89,9 +89,16 @@ class CORSSettings(Model):
     max_age: int = 0
 
 
+class HTTPKeepaliveServer(Model):
+    enabled: bool = True
+    idle_timeout: Duration = 60.0
+
+
 class HTTPServerSettings(Model):
     endpoint: str = "localhost:4318"
     transport: Literal["tcp", "tcp4", "tcp6", "unix"] = "tcp"
+    # v0.160+ form of idle_timeout / keep_alives_enabled; folded into them when read, as upstream
+    keepalive: HTTPKeepaliveServer | None = None
     tls: TLSServerSettings | None = None
     cors: CORSSettings | None = None
     auth: AuthRef | None = None
@@ -104,6 +111,23 @@ class HTTPServerSettings(Model):
     write_timeout: Duration = 30.0
     idle_timeout: Duration = 60.0
     keep_alives_enabled: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fold_keepalive(cls, data: Any) -> Any:
+        """confighttp's rule: the ``keepalive`` section may not be mixed with the deprecated keys."""
+        if not isinstance(data, dict) or not isinstance(data.get("keepalive"), dict):
+            return data
+        section = data["keepalive"]
+        deprecated = (data.get("idle_timeout") not in (None, 0, "0", "0s")) or data.get("keep_alives_enabled") is False
+        if deprecated:
+            raise ValueError("cannot use deprecated keepalive fields (idle_timeout, keep_alives_enabled) alongside "
+                             "the 'keepalive' section; migrate to the 'keepalive' section")
+        out = dict(data)
+        if "idle_timeout" in section:
+            out["idle_timeout"] = section["idle_timeout"]
+        out["keep_alives_enabled"] = section.get("enabled", True)
+        return out
 
     @property
     def body_limit(self) -> int:
