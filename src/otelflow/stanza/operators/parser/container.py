@@ -199,7 +199,7 @@ class Container(Parser):
             raise ValueError(f"failed to parse time: type {go_type(value)} cannot be parsed as a time")
         try:
             entry.timestamp = set_timestamp_year(_parse_in_location(layout, value, UTC)).ns
-        except ValueError as exc:
+        except Exception as exc:  # noqa: BLE001 - Go's parse error type
             raise ValueError(f"failed to parse time: {exc}") from None
         time_field.delete(entry)
         log, found = Field(ATTRIBUTES, ("log",)).delete(entry)
