@@ -49,6 +49,8 @@ def config_error(ops: list[dict]) -> str:
          "0::max_log_size", "invalid byte size"),
         ({"type": "recombine", "combine_field": "body", "is_last_entry": "body =="}, "0::is_last_entry", "failed to compile is_last_entry"),
         ({"type": "filter", "expr": "true", "on_error": "explode"}, "0::on_error", ""),
+        ({"type": "filter", "expr": "true", "if": "(("}, "0::if", "failed to compile expression"),
+        ({"type": "container", "max_log_size": "big"}, "0::max_log_size", "invalid byte size"),
     ],
 )
 def test_config_errors_name_their_path(op: dict, path: str, message: str) -> None:

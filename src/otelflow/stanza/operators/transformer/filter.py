@@ -1,7 +1,7 @@
 """filter: drops entries its `expr` matches, each with probability `drop_ratio` (upstream draws an
 integer in [0, 1000) and keeps the entry when it is >= drop_ratio*1000). An expression error or a
-non-bool result drops the entry (upstream logs and writes nothing); `if` and `on_error` are
-accepted but unused, as upstream's filter never consults them."""
+non-bool result drops the entry (upstream logs and writes nothing); `if` (compiled, so a bad one
+is a config error) and `on_error` are accepted but unused, as upstream's filter never consults them."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Literal
 
 from otelflow.stanza.entry import Entry
 from otelflow.stanza.expr import compile_expr
-from otelflow.stanza.operator import BuildError, Emit, Operator, TransformerConfig
+from otelflow.stanza.operator import BuildError, Emit, Operator, TransformerConfig, compile_condition
 from otelflow.stanza.registry import register
 
 
@@ -23,6 +23,8 @@ class FilterConfig(TransformerConfig):
 class Filter(Operator):
     def __init__(self, cfg: FilterConfig) -> None:
         super().__init__(cfg)
+        if cfg.if_:
+            compile_condition(cfg.if_)  # checked at build, as upstream; never consulted
         try:
             self.test = compile_expr(cfg.expr)
         except ValueError as exc:
