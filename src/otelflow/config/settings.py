@@ -4,10 +4,10 @@ configtls, exporterhelper's retry, queue and timeout)."""
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from otelflow.config.model import ComponentIDText, Duration, Model
 
@@ -147,6 +147,28 @@ class CompressionParams(Model):
     level: int = 0
 
 
+def _map_list(value: Any) -> Any:
+    """configopaque.MapList: headers as a map, or as a list of {name, value} (names unique)."""
+    if not isinstance(value, list):
+        return value
+    out: dict[Any, Any] = {}
+    duplicates = set()
+    for item in value:
+        if not isinstance(item, dict) or set(item) - {"name", "value"}:
+            raise ValueError("expected a map, or a list of {name, value} pairs")
+        name = item.get("name", "")
+        if name in out:
+            duplicates.add(str(name))
+        out[name] = item.get("value", "")
+    if duplicates:
+        raise ValueError(f"duplicate keys in map-style list: [{' '.join(sorted(duplicates))}]")
+    return out
+
+
+#: Request headers, in either of the forms configopaque.MapList reads.
+HeaderMap = Annotated[dict[str, str], BeforeValidator(_map_list)]
+
+
 def go_split_host_port(hostport: str) -> tuple[str, str]:
     """Go's net.SplitHostPort, with its error texts, which configgrpc uses to check an endpoint."""
     def fail(why: str) -> ValueError:
@@ -198,7 +220,8 @@ class GRPCClientSettings(Model):
     read_buffer_size: int = 0
     write_buffer_size: int = 512 * 1024
     wait_for_ready: bool = False
-    headers: dict[str, str] = {}
+    headers: HeaderMap = {}
+    user_agent: str = ""  # "" keeps otelflow's own user agent
     balancer_name: str = ""
     authority: str = ""
     auth: AuthRef | None = None
@@ -220,6 +243,13 @@ class GRPCClientSettings(Model):
         return self
 
 
+class HTTPKeepaliveClient(Model):
+    enabled: bool = True
+    idle_conn_timeout: Duration = 90.0
+    max_idle_conns: int = 100
+    max_idle_conns_per_host: int = 0
+
+
 class HTTPClientSettings(Model):
     endpoint: str = ""
     proxy_url: str = ""
@@ -227,7 +257,10 @@ class HTTPClientSettings(Model):
     read_buffer_size: int = 0
     write_buffer_size: int = 0
     timeout: Duration = 30.0
-    headers: dict[str, str] = {}
+    headers: HeaderMap = {}
+    # v0.160+ form of idle_conn_timeout / max_idle_conns(_per_host) / disable_keep_alives, folded into them
+    keepalive: HTTPKeepaliveClient | None = None
+    force_attempt_http2: bool = True  # accepted; otelflow's HTTP client speaks HTTP/1.1
     auth: AuthRef | None = None
     compression: str = "gzip"
     compression_params: CompressionParams | None = None
@@ -241,6 +274,25 @@ class HTTPClientSettings(Model):
     cookies: dict[str, Any] | None = None
 
     _compression = field_validator("compression")(classmethod(lambda cls, v: _check_compression(v)))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fold_keepalive(cls, data: Any) -> Any:
+        """confighttp's rule: the ``keepalive`` section may not be mixed with the deprecated keys."""
+        if not isinstance(data, dict) or not isinstance(data.get("keepalive"), dict):
+            return data
+        section = data["keepalive"]
+        zero = (None, 0, "0", "0s", False)
+        if any(data.get(k) not in zero for k in ("idle_conn_timeout", "max_idle_conns", "max_idle_conns_per_host", "disable_keep_alives")):
+            raise ValueError("cannot use deprecated keepalive fields (idle_conn_timeout, max_idle_conns, "
+                             "max_idle_conns_per_host, disable_keep_alives) alongside the 'keepalive' section; "
+                             "migrate to the 'keepalive' section")
+        out = dict(data)
+        for key in ("idle_conn_timeout", "max_idle_conns", "max_idle_conns_per_host"):
+            if key in section:
+                out[key] = section[key]
+        out["disable_keep_alives"] = section.get("enabled", True) is False
+        return out
 
 
 class RetrySettings(Model):

@@ -100,7 +100,7 @@ class OTLPExporter(QueuedRetryExporter):
             self._auth = grpc_client_authenticator(host, c.auth.authenticator)
             if insecure:
                 self.log.error("the authenticator %s sends credentials, which need TLS; every export will fail", c.auth.authenticator)
-        options = [("grpc.primary_user_agent", f"otelflow/{__version__}")]
+        options = [("grpc.primary_user_agent", c.user_agent or f"otelflow/{__version__}")]
         if c.authority:
             options.append(("grpc.default_authority", c.authority))
         if c.tls.server_name_override:
