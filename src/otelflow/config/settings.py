@@ -86,6 +86,7 @@ class GRPCServerSettings(Model):
 class CORSSettings(Model):
     allowed_origins: list[str] = []
     allowed_headers: list[str] = []
+    exposed_headers: list[str] = []  # accepted; not yet sent as Access-Control-Expose-Headers
     max_age: int = 0
 
 

@@ -104,4 +104,8 @@ class Config(Model):
             if proto is not None and proto.transport == "unix":
                 out.append(f"protocols::{name}::transport: otelcol listens on the unix socket {proto.endpoint}; "
                            f"otelflow accepts the setting but does not serve {name} on unix sockets yet")
+        http = self.protocols.http
+        if http is not None and http.cors is not None and http.cors.exposed_headers:
+            out.append("protocols::http::cors::exposed_headers: otelcol sends them as Access-Control-Expose-Headers; "
+                       "otelflow accepts the setting but does not send that header yet")
         return out
