@@ -200,3 +200,29 @@ def test_recombine_without_source_pools_and_non_string_field_is_kept_out() -> No
                         Entry(body={"first": True, "msg": "c"})])
     assert [e.body["msg"] for e in out] == ["a\nb"]
     assert [e.body["msg"] for e in pipe.flush(0, force=True)] == ["c"]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [('"a\\tb"', "a\tb"), ("`r\\n`", "r\\n"), ("'x'", "x"), ('"\\u00e9\\101\\x41"', "éAA"), ("'\\''", "'")],
+)
+def test_go_unquote(text: str, expected: str) -> None:
+    from otelflow.stanza.operators.transformer.unquote import go_unquote
+
+    assert go_unquote(text) == expected
+
+
+@pytest.mark.parametrize("text", ['"', "plain", "'ab'", '"\\q"', '"a"b"', "`a`b`", '"\\u12"', '"\\400"'])
+def test_go_unquote_invalid(text: str) -> None:
+    from otelflow.stanza.operators.transformer.unquote import go_unquote
+
+    with pytest.raises(ValueError, match="invalid syntax"):
+        go_unquote(text)
+
+
+def test_unquote_and_assign_keys() -> None:
+    (out,) = run([{"type": "unquote", "field": "body.q"}, {"type": "assign_keys", "field": "body.l", "keys": ["a", "b"]}],
+                 [Entry(body={"q": '"x\\n"', "l": [1, 2]})])
+    assert out.body == {"q": "x\n", "l": {"a": 1, "b": 2}}
+    assert run([{"type": "assign_keys", "field": "body.l", "keys": ["a"], "on_error": "drop"}], [Entry(body={"l": [1, 2]})]) == []
+    assert "assign_keys missing required field keys" in config_error([{"type": "assign_keys", "field": "body"}])

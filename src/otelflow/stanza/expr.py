@@ -413,10 +413,14 @@ class _Parser:
             operand = self.expression(_UNARY[value])
             if value in ("not", "!"):
                 return lambda e: not _bool(operand(e), "!")
-            if value == "-":
-                return lambda e: _arith("-", 0, operand(e)) if _is_num(operand(e)) else _raise(
-                    f"invalid operation: -{_go_type(operand(e))}")
-            return lambda e: operand(e) if _is_num(operand(e)) else _raise(f"invalid operation: +{_go_type(operand(e))}")
+            sign = value
+
+            def signed(e: Entry) -> Any:
+                v = operand(e)
+                if not _is_num(v):
+                    raise ExprError(f"invalid operation: {sign}{_go_type(v)}")
+                return -v if sign == "-" else v
+            return signed
         return self.postfix(self.primary())
 
     def primary(self) -> Fn:
