@@ -22,6 +22,8 @@ DOCKER, CRIO, CONTAINERD = "docker", "crio", "containerd"
 CRI_LAYOUT = "2006-01-02T15:04:05.999999999Z07:00"
 DOCKER_LAYOUT = "2006-01-02T15:04:05.999Z"
 LOG_PATH = "log.file.path"
+#: Go's encoding/json into map[string]any: every number is a float64
+_JSON = json.JSONDecoder(parse_int=float)
 
 
 class ContainerConfig(ParserConfig):
@@ -157,7 +159,7 @@ class Container(Parser):
             if not isinstance(value, str):
                 raise ValueError(f"type '{go_type(value)}' cannot be parsed as docker container logs")
             try:
-                parsed = json.loads(value)
+                parsed = _JSON.decode(value)
             except ValueError as exc:
                 raise ValueError(f"invalid JSON: {exc}") from None
             if not isinstance(parsed, dict):
