@@ -33,7 +33,7 @@ P = "receivers::filelog::operators"
         ({"type": "severity_parser", "parse_from": "body", "mapping": {"info": 1.5}}, "0", "cannot be parsed as a severity"),
         ({"type": "json_parser", "parse_from": "attributes"}, "0::parse_from", "cannot be referenced without subfield"),
         ({"type": "json_parser", "body": "attributes.x", "parse_to": "body"}, "0::parse_to", "not allowed"),
-        ({"type": "json_parser", "parse_ints": "maybe"}, "0::parse_ints", ""),
+        ({"type": "json_parser", "parse_ints": "maybe"}, "0", "parse_ints"),
         ({"type": "json_parser", "timestamp": {"parse_from": "body.t", "layout": "%Y", "bogus": 1, "layout_type": "x"}}, "0::timestamp", "unsupported layout_type x"),
     ],
 )
