@@ -85,7 +85,12 @@ class Writer:
         if i % 2 == 0:
             os.rename(src, dst)
         else:
-            shutil.copyfile(src, dst)
+            # copy under a name outside the globs, then rename: the copy appears whole, as a
+            # copy made while the collector is down would (a half-written copy is a race
+            # upstream has too, not what this case is about)
+            tmp = self.logs / f"f{i:02d}.copy"
+            shutil.copyfile(src, tmp)
+            os.rename(tmp, dst)
             with open(src, "r+") as f:
                 f.truncate(0)
         self.since_rotation[i] = 0
