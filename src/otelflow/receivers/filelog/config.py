@@ -1,0 +1,191 @@
+"""Config of the ``file_log`` receiver: upstream's fileconsumer keys (matcher, attribute resolver,
+splitting, trimming, polling), the input operator's ``attributes``/``resource`` and the adapter's
+``operators``, ``storage`` and ``retry_on_failure``, with upstream's defaults and Validate rules."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BeforeValidator, field_validator, model_validator
+from typing_extensions import Annotated
+
+from otelflow.config.model import ComponentIDText, Duration, Model
+from otelflow.stanza.fileconsumer.encoding import NOP, lookup_encoding
+
+_BYTE_SIZE = re.compile(r"^(\d+\.?\d*)\s*([kKmMgGtTpP]i?[bB])?$")
+_UNITS = {"": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2, "gb": 1000**3, "gib": 1024**3,
+          "tb": 1000**4, "tib": 1024**4, "pb": 1000**5, "pib": 1024**5}
+
+
+def parse_byte_size(value: Any) -> int:
+    """helper.ByteSize: an integer, a float, or ``<number><unit>`` with kb/KiB/... (1kb = 1000)."""
+    if isinstance(value, bool):
+        raise ValueError(f"invalid byte size '{value}'")
+    if isinstance(value, (int, float)):
+        return int(value)
+    text = str(value)
+    try:
+        return int(float(text)) if not text.isdigit() else int(text)
+    except ValueError:
+        pass
+    m = _BYTE_SIZE.match(text)
+    if m is None:
+        raise ValueError(f"invalid byte size '{text}'")
+    return int(_UNITS[(m.group(2) or "").lower()] * float(m.group(1)))
+
+
+ByteSize = Annotated[int, BeforeValidator(parse_byte_size)]
+
+
+class MultilineConfig(Model):
+    line_start_pattern: str = ""
+    line_end_pattern: str = ""
+    omit_pattern: bool = False
+
+
+class RetryOnFailure(Model):
+    """consumerretry.Config: off by default; when on, a refused batch is retried with backoff."""
+
+    enabled: bool = False
+    initial_interval: Duration = 1.0
+    max_interval: Duration = 30.0
+    max_elapsed_time: Duration = 300.0
+
+
+class SortRule(Model):
+    sort_type: str = ""
+    regex_key: str = ""
+    ascending: bool = False
+    layout: str = ""
+    location: str = ""
+
+
+class OrderingCriteria(Model):
+    regex: str = ""
+    top_n: int | None = None
+    sort_by: list[SortRule] = []
+    group_by: str = ""
+
+
+class HeaderConfig(Model):
+    pattern: str = ""
+    metadata_operators: list[dict[str, Any]] = []
+
+
+_NOT_RUN = {
+    "ordering_criteria": "ordering_criteria is accepted but not applied: every matched file is read",
+    "header": "header metadata parsing is not implemented; headers are read as ordinary lines",
+    "acquire_fs_lock": "acquire_fs_lock is accepted but no lock is taken",
+    "polls_to_archive": "polls_to_archive is accepted; file metadata is kept for 3 polls as by default",
+    "include_file_owner_name": "include_file_owner_name is accepted; the attribute is not added",
+    "include_file_owner_group_name": "include_file_owner_group_name is accepted; the attribute is not added",
+    "include_file_permissions": "include_file_permissions is accepted; the attribute is not added",
+    "include_file_record_offset": "include_file_record_offset is accepted; the attribute is not added",
+    "file_cache_advise": "file_cache_advise is accepted and ignored",
+    "skip_unmodified_files": "skip_unmodified_files is accepted and ignored",
+    "initial_buffer_size": "initial_buffer_size is accepted; buffers are sized by Python",
+}
+
+
+class Config(Model):
+    # stanza input operator identity (squashed into the receiver config upstream)
+    id: str = ""
+    type: str = ""
+    output: list[str] = []
+    attributes: dict[str, Any] = {}
+    resource: dict[str, Any] = {}
+    # matcher.Criteria
+    include: list[str] = []
+    exclude: list[str] = []
+    exclude_older_than: Duration = 0.0
+    ordering_criteria: OrderingCriteria = OrderingCriteria()
+    # attrs.Resolver
+    include_file_name: bool = True
+    include_file_path: bool = False
+    include_file_name_resolved: bool = False
+    include_file_path_resolved: bool = False
+    include_file_owner_name: bool = False
+    include_file_owner_group_name: bool = False
+    include_file_permissions: bool = False
+    # fileconsumer.Config
+    poll_interval: Duration = 0.2
+    max_concurrent_files: int = 1024
+    max_batches: int = 0
+    start_at: str = "end"
+    fingerprint_size: ByteSize = 1000
+    initial_buffer_size: ByteSize = 16 * 1024
+    max_log_size: ByteSize = 1024 * 1024
+    max_log_size_behavior: str = "split"
+    encoding: str = "utf-8"
+    multiline: MultilineConfig = MultilineConfig()
+    preserve_leading_whitespaces: bool = False
+    preserve_trailing_whitespaces: bool = False
+    force_flush_period: Duration = 0.5
+    header: HeaderConfig | None = None
+    delete_after_read: bool = False
+    include_file_record_number: bool = False
+    include_file_record_offset: bool = False
+    compression: str = ""
+    polls_to_archive: int = 0
+    acquire_fs_lock: bool = False
+    file_cache_advise: bool = False
+    on_truncate: str = "ignore"
+    skip_unmodified_files: bool = False
+    # adapter.BaseConfig
+    operators: list[dict[str, Any]] = []
+    storage: ComponentIDText | None = None
+    retry_on_failure: RetryOnFailure = RetryOnFailure()
+
+    @field_validator("output", mode="before")
+    @classmethod
+    def _one_output(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("operators", mode="before")
+    @classmethod
+    def _no_operators(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @model_validator(mode="after")
+    def _check(self) -> "Config":
+        # the order of fileconsumer.Config.validate and Build
+        if not self.include:
+            raise ValueError("'include' must be specified")
+        if self.fingerprint_size < 16:
+            raise ValueError("'fingerprint_size' must be at least 16 bytes")
+        if self.max_log_size <= 0:
+            raise ValueError("'max_log_size' must be positive")
+        if self.max_concurrent_files < 1:
+            raise ValueError("'max_concurrent_files' must be positive")
+        if self.max_batches < 0:
+            raise ValueError("'max_batches' must not be negative")
+        if self.max_log_size_behavior not in ("split", "truncate"):
+            raise ValueError("'max_log_size_behavior' must be either 'split' or 'truncate'")
+        enc = lookup_encoding(self.encoding)
+        if self.delete_after_read and self.start_at == "end":
+            raise ValueError("'delete_after_read' cannot be used with 'start_at: end'")
+        if self.header is not None and self.start_at == "end":
+            raise ValueError("'header' cannot be specified with 'start_at: end'")
+        if self.compression not in ("", "gzip", "auto"):
+            raise ValueError(f"invalid value for 'compression': {self.compression}")
+        if self.on_truncate not in ("ignore", "read_whole_file", "read_new"):
+            raise ValueError(f"invalid value for 'on_truncate': {self.on_truncate}")
+        if self.start_at not in ("beginning", "end"):
+            raise ValueError(f"invalid start_at location '{self.start_at}'")
+        ml = self.multiline
+        if enc == NOP and (ml.line_end_pattern or ml.line_start_pattern):
+            which = "line_end_pattern" if ml.line_end_pattern else "line_start_pattern"
+            raise ValueError(f"{which} should not be set when using nop encoding")
+        if ml.line_end_pattern and ml.line_start_pattern:
+            raise ValueError("only one of line_start_pattern or line_end_pattern can be set")
+        return self
+
+    def upstream_incompatibilities(self) -> list[str]:
+        out = []
+        for key, message in _NOT_RUN.items():
+            if key in self.model_fields_set:
+                out.append(f"{key}: {message}")
+        if self.on_truncate != "ignore":
+            out.append("on_truncate: only 'ignore' semantics are implemented (a shrunk file is re-read as a new file)")
+        return out

@@ -1,0 +1,169 @@
+"""The file_log receiver in-process against real files: lines written to a temporary directory are
+read by the receiver's own poll loop and handed to a collecting consumer as OTLP logs."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from otelflow.config.model import validate
+from otelflow.core.component import ComponentID, Host, Kind, Settings, Signal
+from otelflow.core.consumer import ConsumerError
+from otelflow.core.telemetry import Telemetry
+from otelflow.extensions import file_storage
+from otelflow.receivers.filelog import Config, FileLogReceiver
+from otelflow.stanza.fileconsumer import Splitter, trimmer
+
+
+class Collecting:
+    mutates_data = False
+
+    def __init__(self) -> None:
+        self.records: list[tuple[Any, dict[str, Any]]] = []
+        self.refuse: ConsumerError | None = None
+
+    async def consume(self, request) -> None:
+        if self.refuse is not None:
+            raise self.refuse
+        for rl in request.resource_logs:
+            for sl in rl.scope_logs:
+                for rec in sl.log_records:
+                    which = rec.body.WhichOneof("value")
+                    body = getattr(rec.body, which) if which else None
+                    attrs = {kv.key: getattr(kv.value, kv.value.WhichOneof("value")) for kv in rec.attributes}
+                    self.records.append((body, attrs))
+
+    @property
+    def bodies(self) -> list[Any]:
+        return [b for b, _ in self.records]
+
+
+def _receiver(raw: dict[str, Any], name: str = "file_log") -> tuple[FileLogReceiver, Collecting]:
+    cfg = validate(Config, {"poll_interval": "20ms", "force_flush_period": "100ms", **raw}, f"receivers::{name}")
+    sink = Collecting()
+    rec = FileLogReceiver(Settings(ComponentID.parse(name), Kind.RECEIVER, Telemetry()), cfg, {Signal.LOGS: sink})
+    return rec, sink
+
+
+async def _until(cond, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        await asyncio.sleep(0.02)
+
+
+async def _settle(sink: Collecting, quiet: float = 0.4) -> None:
+    """Wait until nothing new has arrived for ``quiet`` seconds."""
+    n = -1
+    while n != len(sink.records):
+        n = len(sink.records)
+        await asyncio.sleep(quiet)
+
+
+def test_plain_lines_from_beginning(tmp_path: Path) -> None:
+    async def run() -> None:
+        (tmp_path / "a.log").write_text("one\ntwo\r\n\n  three  \n")
+        rec, sink = _receiver({"include": [str(tmp_path / "*.log")], "start_at": "beginning"})
+        await rec.start(Host())
+        try:
+            await _until(lambda: len(sink.records) >= 3)
+            await _settle(sink)
+        finally:
+            await rec.shutdown()
+        assert sink.bodies == ["one", "two", "three"]  # the empty line is dropped, whitespace trimmed
+        assert sink.records[0][1] == {"log.file.name": "a.log"}
+
+    asyncio.run(run())
+
+
+def test_start_at_end_reads_only_new_lines_and_flushes_a_partial_one(tmp_path: Path) -> None:
+    async def run() -> None:
+        path = tmp_path / "a.log"
+        path.write_text("old\n")
+        rec, sink = _receiver({"include": [str(path)], "include_file_path": True})
+        await rec.start(Host())
+        try:
+            await asyncio.sleep(0.2)
+            with path.open("a") as f:
+                f.write("new1\nnew2\npartial")
+            await _until(lambda: len(sink.records) >= 3)
+            await _settle(sink)
+        finally:
+            await rec.shutdown()
+        assert sink.bodies == ["new1", "new2", "partial"]
+        assert sink.records[0][1] == {"log.file.name": "a.log", "log.file.path": str(path)}
+
+    asyncio.run(run())
+
+
+def test_splitter_cuts_at_max_log_size_and_multiline() -> None:
+    s = Splitter("utf-8", 10)
+    assert s.split(b"a\n" + b"c" * 19 + b"\ndd", False, 100) == ([b"a", b"c" * 10, b"c" * 9], 22)
+    assert s.split(b"a\ndd", True, 100) == ([b"a", b"dd"], 4)
+    start = Splitter("utf-8", 1000, line_start=r"^\d")
+    assert start.split(b"x\n1 a\n  b\n2 c\n3 d", False, 100) == ([b"x\n", b"1 a\n  b\n", b"2 c\n"], 14)
+    end = Splitter("utf-8", 1000, line_end=r";$", omit=True)
+    assert end.split(b"a\nb;\nc;\nd", False, 100) == ([b"a\nb", b"\nc"], 7)
+    trunc = Splitter("utf-8", 4, truncate=True)
+    assert trunc.split(b"abcdefgh\nxy\n", False, 100) == ([b"abcd", b"xy"], 12)
+    trim = trimmer(False, False)
+    assert trim is not None and trim(b" \t x \r\n") == b"x"
+    assert trimmer(True, True) is None and trimmer(False, False, nop=True) is None
+
+
+def test_gzip_file(tmp_path: Path) -> None:
+    async def run() -> None:
+        with gzip.open(tmp_path / "a.log.gz", "wb") as f:
+            f.write(b"g1\ng2\ng3")
+        rec, sink = _receiver({"include": [str(tmp_path / "*.gz")], "start_at": "beginning", "compression": "gzip"})
+        await rec.start(Host())
+        try:
+            await _until(lambda: len(sink.records) >= 3)
+            await _settle(sink)
+        finally:
+            await rec.shutdown()
+        assert sink.bodies == ["g1", "g2", "g3"]
+
+    asyncio.run(run())
+
+
+def test_checkpoint_resumes_after_restart(tmp_path: Path) -> None:
+    async def run() -> None:
+        storage_dir = tmp_path / "storage"
+        storage_dir.mkdir()
+        log = tmp_path / "logs"
+        log.mkdir()
+        path = log / "a.log"
+        path.write_text("".join(f"line {i}\n" for i in range(50)))
+        ext_cfg = validate(file_storage.Config, {"directory": str(storage_dir)}, "extensions::file_storage")
+
+        async def one_run() -> list[Any]:
+            ext = file_storage.factory.create(Settings(ComponentID("file_storage"), Kind.EXTENSION, Telemetry()), ext_cfg)
+            await ext.start(Host())
+            host = Host({ComponentID("file_storage"): ext})
+            rec, sink = _receiver({"include": [str(log / "*.log")], "start_at": "beginning", "storage": "file_storage"})
+            await rec.start(host)
+            try:
+                await asyncio.sleep(0.3)
+                await _settle(sink)
+            finally:
+                await rec.shutdown()
+                await ext.shutdown()
+            return sink.bodies
+
+        first = await one_run()
+        with path.open("a") as f:
+            f.write("".join(f"line {i}\n" for i in range(50, 70)))
+        second = await one_run()
+        assert first == [f"line {i}" for i in range(50)]
+        assert second == [f"line {i}" for i in range(50, 70)]
+
+    asyncio.run(run())
