@@ -189,7 +189,7 @@ def _metric_expr(mp: MetricMatchProperties | None):
     if mp.match_type == "expr":
         if not mp.expressions:
             return None
-        from otelflow.processors.filter.exprlang import ExprMatcher
+        from otelflow.exprlang.metrics import ExprMatcher
         return _MetricNames(ExprMatcher(mp.expressions))
     if not mp.metric_names:
         return None
