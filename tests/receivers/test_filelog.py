@@ -167,3 +167,136 @@ def test_checkpoint_resumes_after_restart(tmp_path: Path) -> None:
         assert second == [f"line {i}" for i in range(50, 70)]
 
     asyncio.run(run())
+
+
+def test_exclude_multiline_and_max_log_size(tmp_path: Path) -> None:
+    async def run() -> None:
+        (tmp_path / "app.log").write_text("2024 first\n  at a\n  at b\n2024 second\n" + "z" * 25 + "\n2024 third\n")
+        (tmp_path / "skip.log").write_text("2024 nope\n")
+        rec, sink = _receiver({
+            "include": [str(tmp_path / "*.log")], "exclude": [str(tmp_path / "skip*")], "start_at": "beginning",
+            "multiline": {"line_start_pattern": r"^\d{4} "}, "max_log_size": 30,
+        })
+        await rec.start(Host())
+        try:
+            await _until(lambda: len(sink.records) >= 4)
+            await _settle(sink)
+        finally:
+            await rec.shutdown()
+        # the second entry is 38 bytes: cut at max_log_size; the third is flushed after force_flush_period
+        assert sink.bodies == ["2024 first\n  at a\n  at b", "2024 second\nzzzzzzzzzzzzzzzzzz", "zzzzzzz", "2024 third"]
+
+    asyncio.run(run())
+
+
+def test_regex_parser_operator_and_record_number(tmp_path: Path) -> None:
+    async def run() -> None:
+        (tmp_path / "a.log").write_text("ERROR disk full\nINFO ok\n")
+        rec, sink = _receiver({
+            "include": [str(tmp_path / "a.log")], "start_at": "beginning", "include_file_name": False,
+            "include_file_record_number": True, "attributes": {"team": "core"},
+            "operators": [{"type": "regex_parser", "regex": r"^(?P<level>\w+) (?P<msg>.*)$"}],
+        })
+        await rec.start(Host())
+        try:
+            await _until(lambda: len(sink.records) >= 2)
+        finally:
+            await rec.shutdown()
+        assert sink.records == [
+            ("ERROR disk full", {"team": "core", "log.file.record_number": 1, "level": "ERROR", "msg": "disk full"}),
+            ("INFO ok", {"team": "core", "log.file.record_number": 2, "level": "INFO", "msg": "ok"}),
+        ]
+
+    asyncio.run(run())
+
+
+def test_encodings_utf16_and_nop(tmp_path: Path) -> None:
+    async def run() -> None:
+        (tmp_path / "u.log").write_bytes("héllo\nwörld\n".encode("utf-16-le"))
+        (tmp_path / "b.bin").write_bytes(b"\x00\x01raw\n")
+        r16, s16 = _receiver({"include": [str(tmp_path / "u.log")], "start_at": "beginning", "encoding": "utf-16le"})
+        rnop, snop = _receiver({"include": [str(tmp_path / "b.bin")], "start_at": "beginning", "encoding": "nop"}, "file_log/nop")
+        await r16.start(Host())
+        await rnop.start(Host())
+        try:
+            await _until(lambda: len(s16.records) >= 2 and len(snop.records) >= 1)
+        finally:
+            await r16.shutdown()
+            await rnop.shutdown()
+        assert s16.bodies == ["héllo", "wörld"]
+        assert snop.bodies == [b"\x00\x01raw\n"]  # nop: bytes body, untrimmed, unsplit
+
+    asyncio.run(run())
+
+
+def test_bad_input_never_stops_the_receiver(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    async def run() -> None:
+        logs = tmp_path / "logs"
+        logs.mkdir()
+        (logs / "garbage.log").write_bytes(os.urandom(5000).replace(b"\n", b"") + b"\n\xff\xfe bad utf8\n")
+        (logs / "long.log").write_text("q" * 5000 + "\nshort\n")
+        (logs / "gone.log").write_text("will vanish\n" * 3)
+        rec, sink = _receiver({"include": [str(logs / "*.log")], "start_at": "beginning", "max_log_size": 1024})
+        await rec.start(Host())
+        try:
+            await _until(lambda: "short" in sink.bodies and "\ufffd\ufffd bad utf8" in sink.bodies)
+            os.remove(logs / "gone.log")
+            for p in logs.iterdir():
+                p.unlink()
+            logs.rmdir()  # the watched directory disappears
+            await asyncio.sleep(0.3)
+            logs.mkdir()
+            (logs / "back.log").write_text("after\n")  # new after the first poll: read from its start
+            await _until(lambda: "after" in sink.bodies)
+            assert rec._task is not None and not rec._task.done()
+        finally:
+            await rec.shutdown()
+        long_parts = [b for b in sink.bodies if isinstance(b, str) and set(b) == {"q"}]
+        assert [len(p) for p in long_parts] == [1024] * 4 + [904]
+        assert sink.bodies.count("will vanish") == 3
+
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(run())
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_refused_batch_is_retried_when_enabled(tmp_path: Path) -> None:
+    async def run() -> None:
+        (tmp_path / "a.log").write_text("r1\nr2\n")
+        rec, sink = _receiver({"include": [str(tmp_path / "a.log")], "start_at": "beginning",
+                               "retry_on_failure": {"enabled": True, "initial_interval": "50ms"}})
+        sink.refuse = ConsumerError("busy")
+        await rec.start(Host())
+        try:
+            await asyncio.sleep(0.3)
+            assert sink.records == []
+            sink.refuse = None
+            await _until(lambda: len(sink.records) >= 2)
+            await _settle(sink, 0.2)
+        finally:
+            await rec.shutdown()
+        assert sink.bodies == ["r1", "r2"]
+
+    asyncio.run(run())
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({}, "'include' must be specified"),
+    ({"include": ["x"], "start_at": "middle"}, "invalid start_at location 'middle'"),
+    ({"include": ["x"], "encoding": "klingon"}, "unsupported encoding 'klingon'"),
+    ({"include": ["x"], "fingerprint_size": "8"}, "'fingerprint_size' must be at least 16 bytes"),
+    ({"include": ["x"], "multiline": {"line_start_pattern": "a", "line_end_pattern": "b"}},
+     "only one of line_start_pattern or line_end_pattern can be set"),
+    ({"include": ["x"], "delete_after_read": True}, "'delete_after_read' cannot be used with 'start_at: end'"),
+])
+def test_config_errors(raw: dict[str, Any], message: str) -> None:
+    with pytest.raises(Exception, match=message):
+        validate(Config, raw, "receivers::file_log")
+
+
+def test_defaults_and_incompatibilities() -> None:
+    cfg = validate(Config, {"include": ["x"], "fingerprint_size": "1kb", "max_log_size": "1MiB",
+                            "acquire_fs_lock": True}, "receivers::file_log")
+    assert (cfg.start_at, cfg.include_file_name, cfg.poll_interval, cfg.force_flush_period) == ("end", True, 0.2, 0.5)
+    assert (cfg.fingerprint_size, cfg.max_log_size, cfg.encoding) == (1000, 1024 * 1024, "utf-8")
+    assert [m.split(":")[0] for m in cfg.upstream_incompatibilities()] == ["acquire_fs_lock"]
