@@ -18,7 +18,7 @@ from otelflow.config.model import Duration, Model
 from otelflow.config.settings import HTTPServerSettings
 from otelflow.core.component import Component, Factory, Host, Kind, Settings
 from otelflow.core.adminhttp import serve
-from otelflow.core.netaddr import bind_address, split_host_port
+from otelflow.core.netaddr import split_host_port
 from otelflow.core.tls import server_ssl_context
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -156,21 +156,9 @@ async def serve_admin(app: web.Application, server: HTTPServerSettings) -> tuple
             response.headers.update(server.response_headers)
 
         app.on_response_prepare.append(_add_headers)
-    if server.tls is None:
-        runner, addresses = await serve(app, server.endpoint)
-        return runner, addresses[0][1]
-    ssl_context = await asyncio.to_thread(server_ssl_context, server.tls)
-    host, port = split_host_port(bind_address(server.endpoint))
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1" if host == "localhost" else host, port, ssl_context=ssl_context)
-    try:
-        await site.start()
-    except BaseException:
-        await runner.cleanup()
-        raise
-    sockets = site._server.sockets if site._server else []  # noqa: SLF001 - aiohttp exposes them only here
-    return runner, sockets[0].getsockname()[1] if sockets else port
+    ssl_context = None if server.tls is None else await asyncio.to_thread(server_ssl_context, server.tls)
+    runner, addresses = await serve(app, server.endpoint, ssl_context)
+    return runner, addresses[0][1]
 
 
 # confighttp keys an admin endpoint accepts (upstream squashes ServerConfig) but otelflow does not apply

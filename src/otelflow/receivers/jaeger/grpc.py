@@ -10,9 +10,8 @@ from google.protobuf.message import DecodeError
 from otelflow.core.client import metadata_of, request_metadata
 from otelflow.core.component import Component, Host
 from otelflow.core.consumer import ConsumerError
-from otelflow.core.netaddr import bind_address
-from otelflow.core.tls import ServerTLS
-from otelflow.extensions.auth import AuthError, header_map, server_authenticator
+from otelflow.core.grpcserver import GRPCEndpoint
+from otelflow.extensions.auth import AuthError, header_map
 from otelflow.receivers.jaeger.config import GRPCProtocol
 from otelflow.receivers.jaeger.idl import api_v2
 from otelflow.receivers.jaeger.receiver import GRPC, log
@@ -33,10 +32,15 @@ class GRPCServer(Component):
     def __init__(self, receiver, settings: GRPCProtocol):
         self.receiver = receiver
         self.settings = settings
-        self.server: grpc.aio.Server | None = None
-        self.port: int | None = None
-        self.tls: ServerTLS | None = None
-        self.auth = None
+        self.grpc = GRPCEndpoint(settings, log)
+
+    @property
+    def auth(self):
+        return self.grpc.auth
+
+    @property
+    def port(self) -> int | None:
+        return self.grpc.port
 
     async def _post_spans(self, body: bytes, context: grpc.aio.ServicerContext) -> bytes:
         try:
@@ -62,38 +66,15 @@ class GRPCServer(Component):
         return _RESPONSE
 
     async def start(self, host: Host) -> None:
-        s = self.settings
-        if s.auth is not None:
-            self.auth = server_authenticator(host, s.auth.authenticator)
-        options = [("grpc.max_receive_message_length", s.max_recv_bytes), ("grpc.so_reuseport", 0)]
-        if s.max_concurrent_streams:
-            options.append(("grpc.max_concurrent_streams", s.max_concurrent_streams))
-        self.server = grpc.aio.server(options=options)
-        handler = grpc.unary_unary_rpc_method_handler(self._post_spans, request_deserializer=None,
-                                                      response_serializer=None)
-        self.server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler(api_v2.SERVICE, {"PostSpans": handler}),))
-        try:
-            if s.tls is not None:
-                self.tls = ServerTLS(s.tls, log)
-                await self.tls.start()
-                self.port = self.server.add_secure_port(bind_address(s.endpoint), self.tls.grpc_credentials())
-            else:
-                self.port = self.server.add_insecure_port(bind_address(s.endpoint))
-            if not self.port:
-                raise OSError(f'failed to bind to gRPC address "{s.endpoint}"')
-            await self.server.start()
-        except BaseException:
-            self.server = None
-            if self.tls is not None:
-                await self.tls.stop()
-            raise
-        log.info("Starting gRPC server for Jaeger Protobuf endpoint=%s", s.endpoint)
+        def register(server: grpc.aio.Server) -> None:
+            handler = grpc.unary_unary_rpc_method_handler(self._post_spans, request_deserializer=None,
+                                                          response_serializer=None)
+            server.add_generic_rpc_handlers(
+                (grpc.method_handlers_generic_handler(api_v2.SERVICE, {"PostSpans": handler}),))
+
+        endpoint = self.settings.endpoint
+        await self.grpc.start(host, register, f'failed to bind to gRPC address "{endpoint}"')
+        log.info("Starting gRPC server for Jaeger Protobuf endpoint=%s", endpoint)
 
     async def shutdown(self) -> None:
-        if self.server is not None:
-            await self.server.stop(grace=5.0)
-            self.server = None
-        if self.tls is not None:
-            await self.tls.stop()
-            self.tls = None
+        await self.grpc.shutdown()

@@ -14,9 +14,8 @@ from aiohttp import web
 from otelflow.core.component import Component, Host
 from otelflow.core.compression import DecompressionError, decompress
 from otelflow.core.consumer import ConsumerError
-from otelflow.core.netaddr import split_host_port
-from otelflow.core.tls import ServerTLS
-from otelflow.extensions.auth import AuthError, header_map, server_authenticator
+from otelflow.core.httpserver import HTTPEndpoint
+from otelflow.extensions.auth import AuthError, header_map
 from otelflow.receivers.jaeger.config import ThriftHTTPProtocol
 from otelflow.receivers.jaeger.decode import ThriftDecodeError, decode_batch
 from otelflow.receivers.jaeger.receiver import HTTP, log
@@ -77,10 +76,15 @@ class ThriftHTTPServer(Component):
     def __init__(self, receiver, settings: ThriftHTTPProtocol):
         self.receiver = receiver
         self.settings = settings
-        self.runner: web.AppRunner | None = None
-        self.port: int | None = None
-        self.tls: ServerTLS | None = None
-        self.auth = None
+        self.http = HTTPEndpoint(settings, log)
+
+    @property
+    def auth(self):
+        return self.http.auth
+
+    @property
+    def port(self) -> int | None:
+        return self.http.port
 
     async def _not_found(self, request: web.Request) -> web.Response:
         return http_error(404, "404 page not found")
@@ -154,30 +158,8 @@ class ThriftHTTPServer(Component):
         return app
 
     async def start(self, host: Host) -> None:
-        s = self.settings
-        if s.auth is not None:
-            self.auth = server_authenticator(host, s.auth.authenticator)
-        hostname, port = split_host_port(s.endpoint)
-        try:
-            ssl_context = None
-            if s.tls is not None:
-                self.tls = ServerTLS(s.tls, log)
-                await self.tls.start()
-                ssl_context = await self.tls.ssl_context()
-            self.runner = web.AppRunner(self._app(), access_log=None, handle_signals=False)
-            await self.runner.setup()
-            site = web.TCPSite(self.runner, hostname or None, port, ssl_context=ssl_context, reuse_address=True)
-            await site.start()
-        except BaseException:
-            await self.shutdown()
-            raise
-        self.port = site._server.sockets[0].getsockname()[1]
-        log.info("Starting HTTP server for Jaeger Thrift endpoint=%s", s.endpoint)
+        await self.http.start(host, self._app)
+        log.info("Starting HTTP server for Jaeger Thrift endpoint=%s", self.settings.endpoint)
 
     async def shutdown(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
-            self.runner = None
-        if self.tls is not None:
-            await self.tls.stop()
-            self.tls = None
+        await self.http.shutdown()

@@ -11,9 +11,8 @@ from otelflow.config.settings import GRPCServerSettings
 from otelflow.core.client import metadata_of, request_metadata
 from otelflow.core.component import Component, Host, Signal
 from otelflow.core.consumer import ConsumerError
-from otelflow.core.netaddr import bind_address
-from otelflow.core.tls import ServerTLS
-from otelflow.extensions.auth import AuthError, header_map, server_authenticator
+from otelflow.core.grpcserver import GRPCEndpoint
+from otelflow.extensions.auth import AuthError, header_map
 from otelflow.pdata import REQUEST_TYPES, RESPONSE_TYPES, success_response, InvalidIDError, check_ids_encoded
 
 log = logging.getLogger("otelflow.receiver.otlp")
@@ -29,10 +28,15 @@ class GRPCServer(Component):
     def __init__(self, receiver, settings: GRPCServerSettings):
         self.receiver = receiver
         self.settings = settings
-        self.server: grpc.aio.Server | None = None
-        self.port: int | None = None
-        self.tls: ServerTLS | None = None
-        self.auth = None
+        self.grpc = GRPCEndpoint(settings, log)
+
+    @property
+    def auth(self):
+        return self.grpc.auth
+
+    @property
+    def port(self) -> int | None:
+        return self.grpc.port
 
     def _handler(self, signal: Signal):
         response = success_response(signal)
@@ -67,40 +71,15 @@ class GRPCServer(Component):
         )
 
     async def start(self, host: Host) -> None:
-        s = self.settings
-        if s.auth is not None:
-            self.auth = server_authenticator(host, s.auth.authenticator)
-        options = [("grpc.max_receive_message_length", s.max_recv_bytes), ("grpc.so_reuseport", 0)]
-        if s.max_concurrent_streams:
-            options.append(("grpc.max_concurrent_streams", s.max_concurrent_streams))
-        self.server = grpc.aio.server(options=options)
-        for signal in self.receiver.consumers:
-            self.server.add_generic_rpc_handlers(
-                (grpc.method_handlers_generic_handler(SERVICES[signal], {"Export": self._handler(signal)}),)
-            )
-        address = bind_address(s.endpoint)
-        try:
-            if s.tls is not None:
-                self.tls = ServerTLS(s.tls, log)
-                await self.tls.start()
-                self.port = self.server.add_secure_port(address, self.tls.grpc_credentials())
-            else:
-                self.port = self.server.add_insecure_port(address)
-            if not self.port:
-                raise OSError(f"cannot listen on {s.endpoint}")
-            await self.server.start()
-        except BaseException:
-            self.server = None
-            if self.tls is not None:
-                await self.tls.stop()
-            raise
-        log.info("Starting GRPC server endpoint=%s", s.endpoint)
+        def register(server: grpc.aio.Server) -> None:
+            for signal in self.receiver.consumers:
+                server.add_generic_rpc_handlers(
+                    (grpc.method_handlers_generic_handler(SERVICES[signal], {"Export": self._handler(signal)}),)
+                )
+
+        endpoint = self.settings.endpoint
+        await self.grpc.start(host, register, f"cannot listen on {endpoint}")
+        log.info("Starting GRPC server endpoint=%s", endpoint)
 
     async def shutdown(self) -> None:
-        if self.server is not None:
-            # Let in-flight exports finish: their data is already on its way into the pipeline.
-            await self.server.stop(grace=5.0)
-            self.server = None
-        if self.tls is not None:
-            await self.tls.stop()
-            self.tls = None
+        await self.grpc.shutdown()

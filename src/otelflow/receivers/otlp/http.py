@@ -20,9 +20,8 @@ from otelflow.core.client import metadata_of, request_metadata
 from otelflow.core.component import Component, Host, Signal
 from otelflow.core.compression import DEFAULT_ALGORITHMS, DecompressionError, TooLargeError, decompress
 from otelflow.core.consumer import ConsumerError
-from otelflow.core.netaddr import split_host_port
-from otelflow.core.tls import ServerTLS
-from otelflow.extensions.auth import AuthError, header_map, server_authenticator
+from otelflow.core.httpserver import HTTPEndpoint
+from otelflow.extensions.auth import AuthError, header_map
 from otelflow.pdata import REQUEST_TYPES, RESPONSE_TYPES, success_response, InvalidIDError, check_ids_encoded, otlpjson
 from otelflow.receivers.otlp.config import HTTPProtocol
 from otelflow.receivers.otlp.mediatype import media_type
@@ -70,11 +69,16 @@ class HTTPServer(Component):
     def __init__(self, receiver, settings: HTTPProtocol):
         self.receiver = receiver
         self.settings = settings
-        self.runner: web.AppRunner | None = None
-        self.port: int | None = None
-        self.tls: ServerTLS | None = None
-        self.auth = None
+        self.http = HTTPEndpoint(settings, log)
         self._json_response = {s: otlpjson.encode(success_response(s)) for s in Signal}
+
+    @property
+    def auth(self):
+        return self.http.auth
+
+    @property
+    def port(self) -> int | None:
+        return self.http.port
 
     def _app(self) -> web.Application:
         # aiohttp's own body limit is replaced by ours, which also bounds the decompressed size.
@@ -235,30 +239,8 @@ class HTTPServer(Component):
         return web.Response(status=204, headers=out)
 
     async def start(self, host: Host) -> None:
-        s = self.settings
-        if s.auth is not None:
-            self.auth = server_authenticator(host, s.auth.authenticator)
-        hostname, port = split_host_port(s.endpoint)
-        try:
-            ssl_context = None
-            if s.tls is not None:
-                self.tls = ServerTLS(s.tls, log)
-                await self.tls.start()
-                ssl_context = await self.tls.ssl_context()
-            self.runner = web.AppRunner(self._app(), access_log=None, handle_signals=False)
-            await self.runner.setup()
-            site = web.TCPSite(self.runner, hostname or None, port, ssl_context=ssl_context, reuse_address=True)
-            await site.start()
-        except BaseException:
-            await self.shutdown()
-            raise
-        self.port = site._server.sockets[0].getsockname()[1]
-        log.info("Starting HTTP server endpoint=%s", s.endpoint)
+        await self.http.start(host, self._app)
+        log.info("Starting HTTP server endpoint=%s", self.settings.endpoint)
 
     async def shutdown(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
-            self.runner = None
-        if self.tls is not None:
-            await self.tls.stop()
-            self.tls = None
+        await self.http.shutdown()

@@ -19,9 +19,8 @@ from otelflow.core.client import metadata_of, request_metadata
 from otelflow.core.component import Component, Host, Settings, Signal
 from otelflow.core.compression import DecompressionError, decompress
 from otelflow.core.consumer import Consumer, ConsumerError
-from otelflow.core.netaddr import split_host_port
-from otelflow.core.tls import ServerTLS
-from otelflow.extensions.auth import AuthError, header_map, server_authenticator
+from otelflow.core.httpserver import HTTPEndpoint
+from otelflow.extensions.auth import AuthError, header_map
 from otelflow.pdata import COUNTERS
 from otelflow.receivers.zipkin.config import Config
 from otelflow.translators.zipkin import ZipkinError, spans_from_json, spans_from_proto, to_otlp, v1_json_to_otlp
@@ -42,10 +41,15 @@ class ZipkinReceiver(Component):
         self.settings = settings
         self.config = config
         self.consumer = consumers[Signal.TRACES]
-        self.runner: web.AppRunner | None = None
-        self.tls: ServerTLS | None = None
-        self.auth = None
-        self.port: int | None = None
+        self.http = HTTPEndpoint(config, log)
+
+    @property
+    def auth(self):
+        return self.http.auth
+
+    @property
+    def port(self) -> int | None:
+        return self.http.port
 
     def translate(self, body: bytes, v1: bool, content_type: str, debug: bool):
         parse = self.config.parse_string_tags
@@ -133,33 +137,14 @@ class ZipkinReceiver(Component):
         self.settings.telemetry.add("otelcol_receiver_accepted_spans", count, **labels)
         return web.Response(status=202)
 
-    async def start(self, host: Host) -> None:
-        c = self.config
-        if c.auth is not None:
-            self.auth = server_authenticator(host, c.auth.authenticator)
-        hostname, port = split_host_port(c.endpoint)
+    def _app(self) -> web.Application:
         app = web.Application(client_max_size=2**62, handler_args={"auto_decompress": False})
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        try:
-            ssl_context = None
-            if c.tls is not None:
-                self.tls = ServerTLS(c.tls, log)
-                await self.tls.start()
-                ssl_context = await self.tls.ssl_context()
-            self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
-            await self.runner.setup()
-            site = web.TCPSite(self.runner, hostname or None, port, ssl_context=ssl_context, reuse_address=True)
-            await site.start()
-        except BaseException:
-            await self.shutdown()
-            raise
-        self.port = site._server.sockets[0].getsockname()[1]
-        log.info("Starting Zipkin receiver endpoint=%s", c.endpoint)
+        return app
+
+    async def start(self, host: Host) -> None:
+        await self.http.start(host, self._app)
+        log.info("Starting Zipkin receiver endpoint=%s", self.config.endpoint)
 
     async def shutdown(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
-            self.runner = None
-        if self.tls is not None:
-            await self.tls.stop()
-            self.tls = None
+        await self.http.shutdown()

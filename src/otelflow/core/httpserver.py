@@ -1,0 +1,86 @@
+"""Starting and stopping the collector's aiohttp servers, written once: receivers' confighttp
+endpoints (authenticator lookup, reloading TLS, bind, port discovery, cleanup when a step fails)
+and the small admin apps (health_check, zpages, pprof, self-telemetry)."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from typing import Any, Callable, Protocol
+
+from aiohttp import web
+
+from otelflow.core.component import Host
+from otelflow.core.netaddr import split_host_port
+from otelflow.core.tls import ServerTLS
+
+
+async def listen(app: web.Application, host: str | None, port: int,
+                 ssl_context: ssl.SSLContext | None = None) -> tuple[web.AppRunner, list[tuple[str, int]]]:
+    """Serve ``app`` on host:port (``None`` host: every interface); return the runner and the
+    (host, port) pairs bound. If binding fails the runner is cleaned up and the error raised."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_address=True)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    server = site._server  # noqa: SLF001 - aiohttp exposes the bound sockets only here
+    addresses = [sock.getsockname()[:2] for sock in (server.sockets if server else [])]
+    return runner, addresses or [(host or "", port)]
+
+
+class ServerSettings(Protocol):
+    """The confighttp keys this needs (HTTPServerSettings and receivers' own configs have them)."""
+
+    endpoint: str
+    tls: Any
+    auth: Any
+
+
+def lookup_authenticator(host: Host, settings: Any) -> Any:
+    """The server authenticator named by ``settings.auth``, or None when auth is not configured."""
+    if settings.auth is None:
+        return None
+    from otelflow.extensions.auth import server_authenticator  # extensions build on core, not the reverse
+    return server_authenticator(host, settings.auth.authenticator)
+
+
+class HTTPEndpoint:
+    """A receiver's HTTP endpoint. ``start`` looks up the authenticator first (so the app built by
+    ``make_app`` can read ``auth``), then starts TLS and binds; any failure undoes what was done."""
+
+    def __init__(self, settings: ServerSettings, logger: logging.Logger) -> None:
+        self.settings = settings
+        self.log = logger
+        self.auth: Any = None
+        self.tls: ServerTLS | None = None
+        self.runner: web.AppRunner | None = None
+        self.port: int | None = None
+
+    async def start(self, host: Host, make_app: Callable[[], web.Application]) -> int:
+        s = self.settings
+        self.auth = lookup_authenticator(host, s)
+        hostname, port = split_host_port(s.endpoint)
+        try:
+            ssl_context = None
+            if s.tls is not None:
+                self.tls = ServerTLS(s.tls, self.log)
+                await self.tls.start()
+                ssl_context = await self.tls.ssl_context()
+            self.runner, addresses = await listen(make_app(), hostname or None, port, ssl_context)
+        except BaseException:
+            await self.shutdown()
+            raise
+        self.port = addresses[0][1]
+        return self.port
+
+    async def shutdown(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+        if self.tls is not None:
+            await self.tls.stop()
+            self.tls = None
