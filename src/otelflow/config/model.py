@@ -9,7 +9,7 @@ import unicodedata
 from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 import pydantic
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainValidator, Strict, WrapValidator, model_validator
 
 from otelflow.config.errors import ConfigError, ConfigIssue, did_you_mean, join_path
 
@@ -37,19 +37,34 @@ class Model(BaseModel):
                 out[key] = value.split(",") if value else []
             elif kind == "struct" and value is None:
                 del out[key]
+            elif kind == "bool" and value is not None and not isinstance(value, bool):
+                raise ValueError(f"'{key}' expected type 'bool', got unconvertible type '{_go_type(value)}'")
+            elif kind == "int" and isinstance(value, (str, bool)):
+                raise ValueError(f"'{key}' expected type 'int', got unconvertible type '{_go_type(value)}'")
         return out
 
 
 _HOOKS: dict[type, dict[str, str]] = {}
+_OWN_CHECKS = (AfterValidator, BeforeValidator, PlainValidator, WrapValidator, Strict)
+
+
+def _go_type(value: Any) -> str:
+    return {str: "string", bool: "bool", int: "int", float: "float64"}.get(type(value), type(value).__name__)
 
 
 def _decode_hooks(model: type[BaseModel]) -> dict[str, str]:
-    """Per field name (and alias): "list" for a list of strings, "struct" for a non-optional model or map."""
+    """Per field name (and alias): "list" for a list of strings, "struct" for a non-optional model or
+    map, "bool"/"int" for scalars that take no string (or bool) in place of their type."""
     found = _HOOKS.get(model)
     if found is None:
         found = {}
+        # a field with validators of its own checks its type itself (with its own Go type name)
+        own = {f for d in model.__pydantic_decorators__.field_validators.values() for f in d.info.fields}
         for name, info in model.model_fields.items():
             kind = _hook_kind(info.annotation)
+            if kind in ("bool", "int") and (name in own or model.model_config.get("strict")
+                                            or any(isinstance(m, _OWN_CHECKS) for m in info.metadata)):
+                continue
             if kind:
                 found[name] = kind
                 if info.alias:
@@ -70,6 +85,11 @@ def _hook_kind(tp: Any) -> str | None:
         tp = args[0]
     if get_origin(tp) in (list, typing.List) and get_args(tp) and get_args(tp)[0] is str:
         return "list"
+    # confmap decodes without weak typing: "true" is no bool and "10" no int
+    if tp is bool:
+        return "bool"
+    if tp is int:
+        return "int"
     if not optional and (get_origin(tp) is dict or (isinstance(tp, type) and issubclass(tp, BaseModel))):
         return "struct"
     return None

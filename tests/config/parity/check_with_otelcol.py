@@ -1,6 +1,6 @@
 """Re-derive upstream's verdict for every parity case with the reference binary (not run in CI).
 
-    python tests/config/parity/check_with_otelcol.py [bench/.build/bin/otelcol-ref] [component-dir ...]
+    PYTHONPATH=src python tests/config/parity/check_with_otelcol.py [bench/.build/bin/otelcol-ref] [component-dir ...]
 
 Each component case is placed in a minimal whole config (otlp receiver -> component -> debug
 exporter) and run through ``otelcol-ref validate``; collector-scope cases are run as they are. Prints
@@ -29,6 +29,25 @@ def _sub(tree, key):
     return tree
 
 
+def _signals(spec: dict) -> tuple[str, str]:
+    """A pipeline signal the component takes (and, for a connector, the one it emits), from
+    otelflow's registry when it is importable, else traces."""
+    try:
+        from otelflow.core.component import Kind, Signal
+        from otelflow.core.registry import default_registry
+
+        factory = default_registry.get(Kind(spec["kind"]), spec["type"])
+        if spec["kind"] == "connector":
+            a, b = sorted(factory.pairs, key=lambda p: (p[0].value, p[1].value))[0]
+            return a.value, b.value
+        if spec["kind"] != "extension":
+            signal = next(s for s in Signal if s in factory.signals)
+            return signal.value, signal.value
+    except Exception:  # noqa: BLE001 - only a better guess is lost
+        pass
+    return "traces", "traces"
+
+
 def _whole(spec: dict, case: dict, folder: Path) -> dict:
     if case.get("scope") == "collector":
         if not case.get("embed"):
@@ -42,6 +61,7 @@ def _whole(spec: dict, case: dict, folder: Path) -> dict:
         return tree
     body = _sub(yaml.safe_load((folder / case["file"]).read_text()), case.get("sub"))
     kind, type_ = spec["kind"], spec["type"]
+    signal, out_signal = _signals(spec)
     tree: dict = {"receivers": dict(RECEIVER), "exporters": {"debug": None}}
     pipeline = {"receivers": ["otlp"], "exporters": ["debug"]}
     if kind == "receiver":
@@ -56,12 +76,12 @@ def _whole(spec: dict, case: dict, folder: Path) -> dict:
     elif kind == "connector":
         tree["connectors"] = {type_: body}
         return {**tree, "service": {"pipelines": {
-            "traces/in": {"receivers": ["otlp"], "exporters": [type_]},
-            "traces/out": {"receivers": [type_], "exporters": ["debug"]}}}}
+            f"{signal}/in": {"receivers": ["otlp"], "exporters": [type_]},
+            f"{out_signal}/out": {"receivers": [type_], "exporters": ["debug"]}}}}
     else:
         tree["extensions"] = {type_: body}
-        return {**tree, "service": {"extensions": [type_], "pipelines": {"traces": pipeline}}}
-    return {**tree, "service": {"pipelines": {"traces": pipeline}}}
+        return {**tree, "service": {"extensions": [type_], "pipelines": {signal: pipeline}}}
+    return {**tree, "service": {"pipelines": {signal: pipeline}}}
 
 
 def main(argv: list[str]) -> int:
