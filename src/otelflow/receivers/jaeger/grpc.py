@@ -35,10 +35,6 @@ class GRPCServer(Component):
         self.grpc = GRPCEndpoint(settings, log)
 
     @property
-    def auth(self):
-        return self.grpc.auth
-
-    @property
     def port(self) -> int | None:
         return self.grpc.port
 
@@ -50,9 +46,9 @@ class GRPCServer(Component):
                 request, traces = _translate(body)
         except (DecodeError, InvalidIDError) as exc:
             await context.abort(grpc.StatusCode.INTERNAL, f"grpc: failed to unmarshal the received message: {exc}")
-        if self.auth is not None:
+        if self.grpc.auth is not None:
             try:
-                await self.auth.authenticate(header_map(context.invocation_metadata() or ()))
+                await self.grpc.auth.authenticate(header_map(context.invocation_metadata() or ()))
             except AuthError as exc:
                 await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
         token = request_metadata.set(metadata_of(context.invocation_metadata() or ()))

@@ -79,10 +79,6 @@ class ThriftHTTPServer(Component):
         self.http = HTTPEndpoint(settings, log)
 
     @property
-    def auth(self):
-        return self.http.auth
-
-    @property
     def port(self) -> int | None:
         return self.http.port
 
@@ -115,7 +111,7 @@ class ThriftHTTPServer(Component):
             if param in request.query:
                 sources[param.lower()] = request.query.getall(param)
         try:
-            await self.auth.authenticate(sources)
+            await self.http.auth.authenticate(sources)
         except AuthError as exc:
             return http_error(401, str(exc))
         return await handler(request)
@@ -148,7 +144,7 @@ class ThriftHTTPServer(Component):
         return web.Response(status=202)
 
     def _app(self) -> web.Application:
-        middlewares = [self._authenticate] if self.auth is not None else []
+        middlewares = [self._authenticate] if self.http.auth is not None else []
         app = web.Application(client_max_size=2**62, handler_args={"auto_decompress": False}, middlewares=middlewares)
         if not self.settings.keep_alives_enabled:  # upstream's default for this server
             app.on_response_prepare.append(_close_connection)

@@ -31,10 +31,6 @@ class GRPCServer(Component):
         self.grpc = GRPCEndpoint(settings, log)
 
     @property
-    def auth(self):
-        return self.grpc.auth
-
-    @property
     def port(self) -> int | None:
         return self.grpc.port
 
@@ -50,10 +46,10 @@ class GRPCServer(Component):
             except (DecodeError, InvalidIDError) as exc:
                 # What a Go gRPC server answers when its codec cannot unmarshal the request.
                 await context.abort(grpc.StatusCode.INTERNAL, f"grpc: error unmarshalling request: {exc}")
-            if self.auth is not None:
+            if self.grpc.auth is not None:
                 # grpc-go decodes the message before the auth interceptor runs, so this comes second.
                 try:
-                    await self.auth.authenticate(header_map(context.invocation_metadata() or ()))
+                    await self.grpc.auth.authenticate(header_map(context.invocation_metadata() or ()))
                 except AuthError as exc:
                     await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
             token = request_metadata.set(metadata_of(context.invocation_metadata() or ()))

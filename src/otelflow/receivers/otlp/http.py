@@ -73,16 +73,12 @@ class HTTPServer(Component):
         self._json_response = {s: otlpjson.encode(success_response(s)) for s in Signal}
 
     @property
-    def auth(self):
-        return self.http.auth
-
-    @property
     def port(self) -> int | None:
         return self.http.port
 
     def _app(self) -> web.Application:
         # aiohttp's own body limit is replaced by ours, which also bounds the decompressed size.
-        middlewares = [self._authenticate] if self.auth is not None else []
+        middlewares = [self._authenticate] if self.http.auth is not None else []
         middlewares.append(self._decompress)
         app = web.Application(
             client_max_size=2**62, handler_args={"max_field_size": 65536, "auto_decompress": False}, middlewares=middlewares
@@ -165,7 +161,7 @@ class HTTPServer(Component):
             if param in request.query:
                 sources[param.lower()] = request.query.getall(param)
         try:
-            await self.auth.authenticate(sources)
+            await self.http.auth.authenticate(sources)
         except AuthError as exc:
             return self._unauthorized(request, str(exc))
         return await handler(request)

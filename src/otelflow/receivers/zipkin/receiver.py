@@ -44,10 +44,6 @@ class ZipkinReceiver(Component):
         self.http = HTTPEndpoint(config, log)
 
     @property
-    def auth(self):
-        return self.http.auth
-
-    @property
     def port(self) -> int | None:
         return self.http.port
 
@@ -91,9 +87,9 @@ class ZipkinReceiver(Component):
         return response
 
     async def _serve(self, request: web.Request) -> web.StreamResponse:
-        if self.auth is not None:
+        if self.http.auth is not None:
             try:
-                await self.auth.authenticate(header_map(request.headers.items()))
+                await self.http.auth.authenticate(header_map(request.headers.items()))
             except AuthError as exc:
                 return _text(401, str(exc))
         limit = self.config.body_limit
