@@ -127,10 +127,13 @@ def test_gzip_file(tmp_path: Path) -> None:
         await rec.start(Host())
         try:
             await _until(lambda: len(sink.records) >= 3)
+            with gzip.open(tmp_path / "a.log.gz", "ab") as f:  # a second gzip member, read on its own
+                f.write(b"g4\n")
+            await _until(lambda: len(sink.records) >= 4)
             await _settle(sink)
         finally:
             await rec.shutdown()
-        assert sink.bodies == ["g1", "g2", "g3"]
+        assert sink.bodies == ["g1", "g2", "g3", "g4"]
 
     asyncio.run(run())
 

@@ -106,7 +106,7 @@ class Tracker:
                 continue
             gz = self.compression == "gzip" or (self.compression == "auto" and path.endswith(".gz"))
             reader = FileReader(path=path, fingerprint=fp, fd=fd, gz=gz)  # type: ignore[arg-type]
-            if self.first_poll and not self.from_beginning and not gz:
+            if self.first_poll and not self.from_beginning:
                 try:
                     reader.offset = os.fstat(fd.fileno()).st_size  # type: ignore[attr-defined]
                 except OSError:

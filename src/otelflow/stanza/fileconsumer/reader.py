@@ -33,8 +33,9 @@ class FileReader:
     # when unterminated data was first seen at the current offset (force_flush_period starts then)
     pending_since: float | None = None
     pending_offset: int = -1
-    gz_size: int = -1  # compressed size when last read to the end
+    gz_size: int = -1  # compressed size of the stream being (or last) read
     _gz_data: bytes | None = field(default=None, repr=False)
+    _gz_pos: int = 0
 
     def to_checkpoint(self) -> dict:
         return {"fp": self.fingerprint.hex(), "offset": self.offset, "record_num": self.record_num, "path": self.path, "gz": self.gz}
@@ -53,13 +54,12 @@ class FileReader:
             self.fd = None
         self._gz_data = None
 
-    def update_fingerprint(self, size: int) -> None:
-        """Extend a short fingerprint as the file grows (it still starts with the old one)."""
-        if self.fd is None or len(self.fingerprint) >= size or self.gz:
-            return
-        fp = os.pread(self.fd.fileno(), size, 0)
-        if fp.startswith(self.fingerprint):
-            self.fingerprint = fp
+    def same_file(self) -> bool:
+        """The open file still starts with the fingerprint. Checked after each read: a file truncated
+        and rewritten under the handle (copytruncate between planning and reading) must not be read
+        as the file it was; the next poll matches the copy and the new content by fingerprint."""
+        assert self.fd is not None
+        return os.pread(self.fd.fileno(), len(self.fingerprint), 0) == self.fingerprint
 
     def read_batch(self, splitter: Splitter, trim, max_tokens: int, flush_period: float) -> Batch | None:
         """The next tokens from the offset (at most ``max_tokens``), or None when there are none yet."""
@@ -70,7 +70,7 @@ class FileReader:
         chunk = _FIRST_CHUNK
         while True:
             data = os.pread(self.fd.fileno(), chunk, self.offset)
-            if not data:
+            if not data or not self.same_file():
                 return None
             at_end = len(data) < chunk
             tokens, used = splitter.split(data, False, max_tokens, at_end)
@@ -93,23 +93,28 @@ class FileReader:
         return Batch([trim(t) for t in tokens] if trim else tokens, self.offset + used, self.record_num + 1)
 
     def _read_gz(self, splitter: Splitter, trim, max_tokens: int) -> Batch | None:
-        """A compressed file is complete when written: decompress once, offsets count decompressed bytes."""
+        """As upstream: the offset of a compressed file counts compressed bytes. What was appended
+        since (whole gzip members) is decompressed at once and cut into batches; the offset moves to
+        the compressed end only with the last batch, so an interrupted read is redone whole."""
         assert self.fd is not None
-        size = os.fstat(self.fd.fileno()).st_size
         if self._gz_data is None:
-            if size == self.gz_size:
+            size = os.fstat(self.fd.fileno()).st_size
+            if size <= self.offset:
                 return None
+            self.fd.seek(self.offset)
+            raw = self.fd.read(size - self.offset)
             try:
-                self.fd.seek(0)
-                self._gz_data = gzip.decompress(self.fd.read())
+                self._gz_data = gzip.decompress(raw)
             except (OSError, EOFError, zlib.error):
+                if size == self.gz_size:
+                    return None  # the same broken stream: reported once already
                 self.gz_size = size
                 raise
-            self.gz_size = size
-        data = self._gz_data[self.offset:]
-        tokens, used = splitter.split(data, True, max_tokens, True)
-        if not used:
-            self._gz_data = None
-            return None
-        return Batch([trim(t) for t in tokens] if trim else tokens, self.offset + used, self.record_num + 1)
-
+            self._gz_pos, self.gz_size = 0, size
+        data = self._gz_data
+        tokens, used = splitter.split(data, True, max_tokens, True, self._gz_pos)
+        self._gz_pos += used
+        end = self.offset
+        if self._gz_pos >= len(data) or not used:
+            end, self._gz_data = self.gz_size, None
+        return Batch([trim(t) for t in tokens] if trim else tokens, end, self.record_num + 1)

@@ -51,8 +51,9 @@ class Splitter:
         self.omit = omit
         self.truncate = truncate
 
-    def split(self, data: bytes, flush: bool, max_tokens: int, at_eof: bool | None = None) -> tuple[list[bytes], int]:
-        """Up to ``max_tokens`` tokens from ``data`` and the bytes they consume.
+    def split(self, data: bytes, flush: bool, max_tokens: int, at_eof: bool | None = None,
+              start: int = 0) -> tuple[list[bytes], int]:
+        """Up to ``max_tokens`` tokens from ``data[start:]`` and the bytes they consume.
 
         ``at_eof``: ``data`` reaches the end of the file (bufio's atEOF; defaults to ``flush``).
         ``flush``: force_flush_period elapsed (or a whole gzip stream was read), so an unterminated
@@ -61,7 +62,7 @@ class Splitter:
         if at_eof is None:
             at_eof = flush
         tokens: list[bytes] = []
-        pos, size, mx = 0, len(data), self.max
+        pos, size, mx = start, len(data), self.max
         while pos < size and len(tokens) < max_tokens:
             limit = min(size, pos + mx)
             adv, tok = self._next(data, pos, limit, at_eof and limit == size)
@@ -83,7 +84,7 @@ class Splitter:
             pos += adv
             if tok is not None:
                 tokens.append(tok)
-        return tokens, pos
+        return tokens, pos - start
 
     def _skip(self, data: bytes, pos: int, flush: bool) -> int | None:
         """After a truncated token: the offset after the rest of that entry, None when unknown yet."""
