@@ -78,13 +78,12 @@ _NOT_RUN = {
     "header": "header metadata parsing is not implemented; headers are read as ordinary lines",
     "acquire_fs_lock": "acquire_fs_lock is accepted but no lock is taken",
     "polls_to_archive": "polls_to_archive is accepted; file metadata is kept for 3 polls as by default",
-    "include_file_owner_name": "include_file_owner_name is accepted; the attribute is not added",
-    "include_file_owner_group_name": "include_file_owner_group_name is accepted; the attribute is not added",
-    "include_file_permissions": "include_file_permissions is accepted; the attribute is not added",
     "include_file_record_offset": "include_file_record_offset is accepted; the attribute is not added",
     "file_cache_advise": "file_cache_advise is accepted and ignored",
     "skip_unmodified_files": "skip_unmodified_files is accepted and ignored",
     "initial_buffer_size": "initial_buffer_size is accepted; buffers are sized by Python",
+    "max_concurrent_files": "max_concurrent_files is accepted; every matched file is read each poll, one at a time",
+    "max_batches": "max_batches is accepted; every matched file is read each poll",
 }
 
 
@@ -93,8 +92,8 @@ class Config(Model):
     id: str = ""
     type: str = ""
     output: list[str] = []
-    attributes: dict[str, Any] = {}
-    resource: dict[str, Any] = {}
+    attributes: dict[str, str] = {}
+    resource: dict[str, str] = {}
     # matcher.Criteria
     include: list[str] = []
     exclude: list[str] = []

@@ -6,9 +6,12 @@ so a restart resumes after the last accepted batch."""
 from __future__ import annotations
 
 import asyncio
+import grp
 import json
 import logging
 import os
+import pwd
+import stat
 import time
 from typing import Any
 
@@ -20,6 +23,7 @@ from otelflow.core.consumer import Consumer, ConsumerError
 from otelflow.receivers.filelog.config import Config
 from otelflow.stanza.convert import to_logs_request
 from otelflow.stanza.entry import Entry
+from otelflow.stanza.expr import ExprString
 from otelflow.stanza.fileconsumer import FileReader, Finder, Splitter, Tracker, trimmer
 from otelflow.stanza.fileconsumer.encoding import NOP, lookup_encoding
 from otelflow.stanza.pipeline import build_pipeline
@@ -28,6 +32,21 @@ from otelflow.stanza.pipeline import build_pipeline
 DEFAULT_SCOPE = "github.com/open-telemetry/opentelemetry-collector-contrib/pkg/stanza"
 CHECKPOINT_KEY = "file_input.knownFiles"
 BATCH_TOKENS = 1000
+
+
+class ValueMap:
+    """The input operator's ``attributes``/``resource``: literal strings, or ExprStrings with
+    ``EXPR(...)`` parts rendered per entry."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.static = {k: v for k, v in values.items() if "EXPR(" not in v}
+        self.dynamic = [(k, ExprString(v)) for k, v in values.items() if "EXPR(" in v]
+
+    def render(self, entry: Entry) -> dict[str, Any]:
+        out: dict[str, Any] = dict(self.static)
+        for key, expr in self.dynamic:
+            out[key] = expr.render(entry)
+        return out
 
 
 class FileLogReceiver(Component):
@@ -44,6 +63,8 @@ class FileLogReceiver(Component):
         self.trim = trimmer(config.preserve_leading_whitespaces, config.preserve_trailing_whitespaces, self.codec == NOP)
         self.tracker = Tracker(Finder(config.include, config.exclude, config.exclude_older_than), config.fingerprint_size,
                                config.start_at == "beginning", config.compression, config.max_concurrent_files, self.log)
+        self.attributes = ValueMap(config.attributes)
+        self.resource = ValueMap(config.resource)
         self.storage: Any = None
         self._stop = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -135,18 +156,7 @@ class FileLogReceiver(Component):
             return None
         cfg = self.config
         now = time.time_ns()
-        static: dict[str, Any] = dict(cfg.attributes)
-        if cfg.include_file_name:
-            static["log.file.name"] = os.path.basename(reader.path)
-        if cfg.include_file_path:
-            static["log.file.path"] = reader.path
-        if cfg.include_file_name_resolved or cfg.include_file_path_resolved:
-            resolved = os.path.realpath(reader.path)
-            if cfg.include_file_name_resolved:
-                static["log.file.name_resolved"] = os.path.basename(resolved)
-            if cfg.include_file_path_resolved:
-                static["log.file.path_resolved"] = resolved
-        resource = dict(cfg.resource) or None
+        file_attrs = self._file_attributes(reader)
         nop = self.codec == NOP
         codec = self.codec
         numbered = cfg.include_file_record_number
@@ -154,15 +164,49 @@ class FileLogReceiver(Component):
         for i, token in enumerate(batch.tokens):
             if not token:
                 continue
-            attrs = dict(static)
-            if numbered:
-                attrs["log.file.record_number"] = batch.first_record + i
             body: Any = token if nop else token.decode(codec, "replace")
-            entries.append(Entry(body=body, attributes=attrs, resource=dict(resource) if resource else None,
-                                 observed_timestamp=now))
+            entry = Entry(body=body, observed_timestamp=now)
+            try:  # helper.Attributer/Identifier first (EXPR() sees the body), then the file's attributes
+                entry.attributes = self.attributes.render(entry)
+                entry.resource = self.resource.render(entry) or None
+            except Exception as exc:  # noqa: BLE001 - one entry's bad expression drops that entry only
+                self._warn_once("expr", "create entry error=%s", exc)
+                continue
+            entry.attributes.update(file_attrs)
+            if numbered:
+                entry.attributes["log.file.record_number"] = batch.first_record + i
+            entries.append(entry)
         out = self.pipeline.process(entries) if entries else []
         request = to_logs_request(out, DEFAULT_SCOPE, __version__) if out else None
         return request, batch.end_offset, len(batch.tokens)
+
+    def _file_attributes(self, reader: FileReader) -> dict[str, Any]:
+        """attrs.Resolver's attributes of one file."""
+        cfg = self.config
+        out: dict[str, Any] = {}
+        if cfg.include_file_name:
+            out["log.file.name"] = os.path.basename(reader.path)
+        if cfg.include_file_path:
+            out["log.file.path"] = reader.path
+        if (cfg.include_file_owner_name or cfg.include_file_owner_group_name or cfg.include_file_permissions) \
+                and reader.fd is not None:
+            try:
+                st = os.fstat(reader.fd.fileno())
+                if cfg.include_file_permissions:
+                    out["log.file.permissions"] = format(stat.S_IMODE(st.st_mode) & 0o777, "03o")
+                if cfg.include_file_owner_name:
+                    out["log.file.owner.name"] = pwd.getpwuid(st.st_uid).pw_name
+                if cfg.include_file_owner_group_name:
+                    out["log.file.owner.group.name"] = grp.getgrgid(st.st_gid).gr_name
+            except (OSError, KeyError) as exc:
+                self._warn_once("owner:" + reader.path, "resolving file owner failed path=%s error=%s", reader.path, exc)
+        if cfg.include_file_name_resolved or cfg.include_file_path_resolved:
+            resolved = os.path.realpath(reader.path)
+            if cfg.include_file_name_resolved:
+                out["log.file.name_resolved"] = os.path.basename(resolved)
+            if cfg.include_file_path_resolved:
+                out["log.file.path_resolved"] = resolved
+        return out
 
     async def _send(self, request: ExportLogsServiceRequest) -> bool:
         """Hand a batch on; True once accepted or given up on, False when stopping while retrying."""

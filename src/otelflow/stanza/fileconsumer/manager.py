@@ -63,8 +63,6 @@ class Tracker:
         opened: list[tuple[int, str, object, bytes]] = []
         seen_fps: set[bytes] = set()
         for path in paths:
-            if len(opened) >= self.max_files:
-                break
             try:
                 fd = open(path, "rb")
             except OSError as exc:
