@@ -291,6 +291,8 @@ def test_refused_batch_is_retried_when_enabled(tmp_path: Path) -> None:
     ({"include": ["x"], "multiline": {"line_start_pattern": "a", "line_end_pattern": "b"}},
      "only one of line_start_pattern or line_end_pattern can be set"),
     ({"include": ["x"], "delete_after_read": True}, "'delete_after_read' cannot be used with 'start_at: end'"),
+    ({"include": ["x"], "multiline": {"line_start_pattern": "a("}}, "compile line start regex: "),
+    ({"include": ["/tmp/[x"]}, "include: parse glob: "),
 ])
 def test_config_errors(raw: dict[str, Any], message: str) -> None:
     with pytest.raises(Exception, match=message):

@@ -11,7 +11,9 @@ from pydantic import BeforeValidator, field_validator, model_validator
 from typing_extensions import Annotated
 
 from otelflow.config.model import ComponentIDText, Duration, Model
+from otelflow.pdata.goregexp import compile_go_regex
 from otelflow.stanza.fileconsumer.encoding import NOP, lookup_encoding
+from otelflow.stanza.fileconsumer.finder import validate as validate_globs
 
 _BYTE_SIZE = re.compile(r"^(\d+\.?\d*)\s*([kKmMgGtTpP]i?[bB])?$")
 _UNITS = {"": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2, "gb": 1000**3, "gib": 1024**3,
@@ -74,16 +76,16 @@ class HeaderConfig(Model):
 
 
 _NOT_RUN = {
-    "ordering_criteria": "ordering_criteria is accepted but not applied: every matched file is read",
-    "header": "header metadata parsing is not implemented; headers are read as ordinary lines",
-    "acquire_fs_lock": "acquire_fs_lock is accepted but no lock is taken",
-    "polls_to_archive": "polls_to_archive is accepted; file metadata is kept for 3 polls as by default",
-    "include_file_record_offset": "include_file_record_offset is accepted; the attribute is not added",
-    "file_cache_advise": "file_cache_advise is accepted and ignored",
-    "skip_unmodified_files": "skip_unmodified_files is accepted and ignored",
-    "initial_buffer_size": "initial_buffer_size is accepted; buffers are sized by Python",
-    "max_concurrent_files": "max_concurrent_files is accepted; every matched file is read each poll, one at a time",
-    "max_batches": "max_batches is accepted; every matched file is read each poll",
+    "ordering_criteria": "accepted but not applied: every matched file is read",
+    "header": "header metadata is not parsed; header lines are read as ordinary lines",
+    "acquire_fs_lock": "accepted but no lock is taken",
+    "polls_to_archive": "accepted; known files are kept for 3 polls",
+    "include_file_record_offset": "accepted; the log.file.record_offset attribute is not added",
+    "file_cache_advise": "accepted and ignored",
+    "skip_unmodified_files": "accepted and ignored",
+    "initial_buffer_size": "accepted; buffers are sized by Python",
+    "max_concurrent_files": "accepted; every matched file is read each poll, one at a time",
+    "max_batches": "accepted; every matched file is read each poll",
 }
 
 
@@ -178,6 +180,17 @@ class Config(Model):
             raise ValueError(f"{which} should not be set when using nop encoding")
         if ml.line_end_pattern and ml.line_start_pattern:
             raise ValueError("only one of line_start_pattern or line_end_pattern can be set")
+        for what, pattern in (("line end", ml.line_end_pattern), ("line start", ml.line_start_pattern)):
+            if pattern:
+                try:
+                    compile_go_regex("(?m)" + pattern)
+                except Exception as exc:  # noqa: BLE001 - GoRegexpError carries Go's text
+                    raise ValueError(f"compile {what} regex: {exc}") from None
+        for key, globs in (("include", self.include), ("exclude", self.exclude)):
+            try:
+                validate_globs(globs)
+            except ValueError as exc:
+                raise ValueError(f"{key}: parse glob: {exc}") from None
         return self
 
     def upstream_incompatibilities(self) -> list[str]:
@@ -186,5 +199,6 @@ class Config(Model):
             if key in self.model_fields_set:
                 out.append(f"{key}: {message}")
         if self.on_truncate != "ignore":
-            out.append("on_truncate: only 'ignore' semantics are implemented (a shrunk file is re-read as a new file)")
+            out.append("on_truncate: only 'ignore' is implemented: a file that shrinks keeps its offset while its "
+                       "first bytes match its fingerprint, and is read from its start as a new file when not")
         return out
