@@ -370,3 +370,21 @@ def test_matches_otelcol_ref_goldens() -> None:
     assert sorted(want) == sorted(cases.CASES)
     for name in want:
         assert got[name] == want[name], name
+
+
+def test_entries_held_by_operators_are_sent_at_shutdown(tmp_path: Path) -> None:
+    async def run() -> None:
+        (tmp_path / "a.log").write_text("S a\n b\nS c\n")
+        rec, sink = _receiver({"include": [str(tmp_path / "a.log")], "start_at": "beginning", "operators": [
+            {"type": "recombine", "combine_field": "body", "is_first_entry": 'body matches "^S"',
+             "force_flush_period": "1h"}]})
+        await rec.start(Host())
+        try:
+            await _until(lambda: len(sink.records) >= 1)
+            await asyncio.sleep(0.2)
+            assert sink.bodies == ["S a\nb"]
+        finally:
+            await rec.shutdown()
+        assert sink.bodies == ["S a\nb", "S c"]
+
+    asyncio.run(run())

@@ -50,6 +50,8 @@ class ValueMap:
 
 
 class FileLogReceiver(Component):
+    """One poll loop task; files are planned and read in worker threads, OTLP is handed on here."""
+
     def __init__(self, settings: Settings, config: Config, consumers: dict[Signal, Consumer]):
         self.settings = settings
         self.config = config
@@ -69,7 +71,6 @@ class FileLogReceiver(Component):
         self._stop = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._warned: set[str] = set()
-        self.accepted = 0
 
     async def start(self, host: Host) -> None:
         if self.config.storage:
@@ -93,6 +94,9 @@ class FileLogReceiver(Component):
             except (asyncio.TimeoutError, Exception):
                 self._task.cancel()
                 await asyncio.gather(self._task, return_exceptions=True)
+        held = self.pipeline.flush(time.time_ns(), force=True)  # e.g. recombine's pending entries
+        if held:
+            await self._send(to_logs_request(held, DEFAULT_SCOPE, __version__))
         if self.storage is not None:
             try:
                 await self._checkpoint()
