@@ -388,3 +388,49 @@ def test_entries_held_by_operators_are_sent_at_shutdown(tmp_path: Path) -> None:
         assert sink.bodies == ["S a\nb", "S c"]
 
     asyncio.run(run())
+
+
+def test_rotation_by_rename_and_copytruncate_while_tailing(tmp_path: Path) -> None:
+    """Two files written in bursts while the receiver tails them: one rotated by rename, one by
+    copytruncate (copy appears whole, then the original is truncated). Exactly once, in order."""
+    import shutil
+
+    async def run() -> None:
+        seq, since, rotations = [0, 0], [0, 0], [0, 0]
+
+        def write(n: int) -> None:
+            for i in (0, 1):
+                src = tmp_path / f"f{i}.log"
+                with src.open("a") as f:
+                    f.write("".join(f"f{i} {s:07d} {'x' * 30}\n" for s in range(seq[i], seq[i] + n)))
+                seq[i] += n
+                since[i] += n
+                if since[i] >= 3000:
+                    rotations[i] += 1
+                    dst = tmp_path / f"f{i}.log.{rotations[i]}"
+                    if i == 0:
+                        os.rename(src, dst)
+                    else:
+                        shutil.copyfile(src, tmp_path / "copy.tmp")
+                        os.rename(tmp_path / "copy.tmp", dst)
+                        with src.open("r+") as f:
+                            f.truncate(0)
+                    since[i] = 0
+
+        write(1000)
+        rec, sink = _receiver({"include": [str(tmp_path / "*.log*")], "start_at": "beginning"})
+        await rec.start(Host())
+        try:
+            for _ in range(11):
+                await asyncio.to_thread(write, 1000)
+                await asyncio.sleep(0.05)
+            await _until(lambda: len(sink.records) >= sum(seq), 20)
+            await _settle(sink, 0.5)
+        finally:
+            await rec.shutdown()
+        assert sum(rotations) >= 6
+        for i in (0, 1):
+            got = [int(b.split()[1]) for b in sink.bodies if b.startswith(f"f{i} ")]
+            assert got == list(range(seq[i]))
+
+    asyncio.run(run())
