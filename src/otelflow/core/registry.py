@@ -13,6 +13,10 @@ _BUILTIN: dict[Kind, dict[str, str]] = {
         "prometheus": "otelflow.receivers.prometheus:factory",
         "host_metrics": "otelflow.receivers.hostmetrics:factory",
         "hostmetrics": "otelflow.receivers.hostmetrics:factory",  # upstream's deprecated name
+        "file_log": "otelflow.receivers.filelog:factory",
+        "filelog": "otelflow.receivers.filelog:factory",  # upstream's deprecated name
+        "zipkin": "otelflow.receivers.zipkin:factory",
+        "jaeger": "otelflow.receivers.jaeger:factory",
     },
     Kind.PROCESSOR: {
         "memory_limiter": "otelflow.processors.memory_limiter:factory",
@@ -41,6 +45,7 @@ _BUILTIN: dict[Kind, dict[str, str]] = {
         "embedded_store": "otelflow.exporters.embedded_store:factory",
         "prometheus_remote_write": "otelflow.exporters.prometheusremotewrite:factory",
         "prometheusremotewrite": "otelflow.exporters.prometheusremotewrite:factory",  # upstream's deprecated name
+        "zipkin": "otelflow.exporters.zipkin:factory",
     },
     Kind.CONNECTOR: {
         "forward": "otelflow.connectors.forward:factory",
