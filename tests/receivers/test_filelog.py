@@ -359,11 +359,14 @@ def test_start_at_end_skips_existing_gzip(tmp_path: Path) -> None:
 def test_matches_otelcol_ref_goldens() -> None:
     """Splitting, trimming, encodings, gzip, attributes and operators against upstream's output
     (tests/receivers/testdata/filelog/cases.py, goldens recorded from otelcol-ref), one otelflow process."""
+    import importlib.util
     import json
-    import sys
 
-    sys.path.insert(0, str(Path(__file__).parent / "testdata" / "filelog"))
-    import cases
+    # loaded under its own name: other receivers' testdata also hold a module called cases.py
+    path = Path(__file__).parent / "testdata" / "filelog" / "cases.py"
+    spec = importlib.util.spec_from_file_location("filelog_cases", path)
+    cases = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cases)
 
     want = json.loads(cases.GOLDENS.read_text())
     got = cases.run(cases.otelflow_command(), {k: len(v) for k, v in want.items()})
