@@ -82,6 +82,10 @@ exporters:
     endpoint: 127.0.0.1:{port}
     tls:
       insecure: true
+    # no queue: each batch is sent before the receiver reads on (otherwise upstream drops with
+    # "sending queue is full" when files are read faster than one gRPC sink drains them)
+    sending_queue:
+      enabled: false
 service:
   telemetry:
     metrics:
@@ -105,7 +109,8 @@ def run(name: str, cmd: list[str], sink: Sink, expected: int, workdir: Path, tim
             if proc.poll() is not None:
                 raise RuntimeError(f"{name} exited: {(workdir / f'{name}.log').read_text()[-2000:]}")
             if time.perf_counter() - started > timeout:
-                raise RuntimeError(f"{name}: {sink.count}/{expected} records after {timeout}s")
+                raise RuntimeError(f"{name}: {sink.count}/{expected} records after {timeout}s; log tail:\n"
+                                   f"{(workdir / f'{name}.log').read_text()[-3000:]}")
             time.sleep(0.02)
     finally:
         proc.terminate()
