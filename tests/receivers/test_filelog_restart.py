@@ -96,41 +96,52 @@ class Writer:
         self.since_rotation[i] = 0
 
 
+class Received:
+    """Reads the file exporter's output incrementally: sequence numbers per file, in arrival order."""
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.pos = 0
+        self.seqs: dict[str, list[int]] = {}
+        self.count = 0
+
+    def update(self) -> int:
+        if not self.out.exists():
+            return self.count
+        with open(self.out, "rb") as f:
+            f.seek(self.pos)
+            data = f.read()
+        end = data.rfind(b"\n") + 1
+        self.pos += end
+        for line in data[:end].splitlines():
+            if not line.strip():
+                continue
+            for rl in json.loads(line).get("resourceLogs", []):
+                for sl in rl.get("scopeLogs", []):
+                    for rec in sl.get("logRecords", []):
+                        name, seq, _ = rec["body"]["stringValue"].split(" ")
+                        self.seqs.setdefault(name, []).append(int(seq))
+                        self.count += 1
+        return self.count
+
+    def wait_for(self, expected: int, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while self.update() < expected and time.monotonic() < deadline:
+            time.sleep(0.5)
+        return self.count
+
+
 def _received(out: Path) -> dict[str, list[int]]:
-    got: dict[str, list[int]] = {}
-    if not out.exists():
-        return got
-    for line in out.read_text().splitlines():
-        if not line.strip():
-            continue
-        for rl in json.loads(line).get("resourceLogs", []):
-            for sl in rl.get("scopeLogs", []):
-                for rec in sl.get("logRecords", []):
-                    body = rec["body"]["stringValue"]
-                    name, seq, _ = body.split(" ")
-                    got.setdefault(name, []).append(int(seq))
-    return got
-
-
-def _count(out: Path) -> int:
-    return sum(len(v) for v in _received(out).values())
-
-
-def _wait_for(out: Path, expected: int, timeout: float) -> int:
-    deadline = time.monotonic() + timeout
-    n = 0
-    while time.monotonic() < deadline:
-        n = _count(out)
-        if n >= expected:
-            return n
-        time.sleep(0.5)
-    return n
+    r = Received(out)
+    r.update()
+    return r.seqs
 
 
 def test_rotation_and_restart_exactly_once_in_order(tmp_path: Path) -> None:
     logs, storage, out = tmp_path / "logs", tmp_path / "storage", tmp_path / "out.jsonl"
     logs.mkdir()
     writer = Writer(logs)
+    received = Received(out)
     per_file = TOTAL // FILES
     rounds = 8
     step = per_file // rounds
@@ -141,7 +152,7 @@ def test_rotation_and_restart_exactly_once_in_order(tmp_path: Path) -> None:
             if r == rounds // 2:
                 # restart in the middle: wait until part of the data went out, stop, keep
                 # writing and rotating while the collector is down, start again
-                _wait_for(out, step * FILES * (r - 1), 60)
+                received.wait_for(step * FILES * (r - 1), 60)
                 assert col.stop() == 0, col.output()
                 writer.write(step if r < rounds - 1 else per_file - step * (rounds - 1))
                 col = Collector(_config(logs, storage, out)).start()
@@ -150,12 +161,13 @@ def test_rotation_and_restart_exactly_once_in_order(tmp_path: Path) -> None:
             time.sleep(0.2)
         expected = sum(writer.seq)
         assert expected == TOTAL
-        n = _wait_for(out, expected, 120)
+        n = received.wait_for(expected, 60 + TOTAL / 5000)
         time.sleep(1.0)  # anything extra (duplicates) would show up now
     finally:
         code = col.stop()
     assert code == 0, col.output()
-    got = _received(out)
+    received.update()
+    got = received.seqs
     assert sum(writer.rotations) >= FILES, "the case must rotate every file"
     assert "Traceback" not in col.output(), col.output()
     for i in range(FILES):
@@ -166,4 +178,4 @@ def test_rotation_and_restart_exactly_once_in_order(tmp_path: Path) -> None:
             f"missing {sorted(set(range(writer.seq[i])) - set(seqs))[:5]} "
             f"duplicated {len(seqs) - len(set(seqs))}; first out-of-order at "
             f"{next((k for k in range(1, len(seqs)) if seqs[k] <= seqs[k - 1]), None)}")
-    assert n == expected
+    assert n == expected == received.count
