@@ -84,3 +84,15 @@ class HTTPEndpoint:
         if self.tls is not None:
             await self.tls.stop()
             self.tls = None
+
+
+async def read_body(request: web.Request, limit: int) -> tuple[bytes, bool]:
+    """confighttp's body limit: read at most ``limit`` + 1 bytes (never the whole of a huge body) and
+    say whether the body stayed within the limit; the caller's decompressor enforces the rest."""
+    chunks, size = [], 0
+    async for chunk in request.content.iter_any():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            break
+    return b"".join(chunks), size <= limit

@@ -14,7 +14,7 @@ from aiohttp import web
 from otelflow.core.component import Component, Host
 from otelflow.core.compression import DecompressionError, decompress
 from otelflow.core.consumer import ConsumerError
-from otelflow.core.httpserver import HTTPEndpoint
+from otelflow.core.httpserver import HTTPEndpoint, read_body
 from otelflow.extensions.auth import AuthError, header_map
 from otelflow.receivers.jaeger.config import ThriftHTTPProtocol
 from otelflow.receivers.jaeger.decode import ThriftDecodeError, decode_batch
@@ -90,18 +90,12 @@ class ThriftHTTPServer(Component):
 
     async def _read(self, request: web.Request) -> bytes:
         limit = self.settings.max_request_body_size
-        chunks, size = [], 0
-        async for chunk in request.content.iter_any():
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > limit:
-                break
-        raw = b"".join(chunks)
+        raw, within = await read_body(request, limit)
         encoding = request.headers.get("Content-Encoding", "")
-        if size > _THREAD_BYTES:
+        if len(raw) > _THREAD_BYTES:
             return await asyncio.to_thread(decompress, encoding, raw, limit, self.settings.compression_algorithms,
-                                           size <= limit)
-        return decompress(encoding, raw, limit, self.settings.compression_algorithms, size <= limit)
+                                           within)
+        return decompress(encoding, raw, limit, self.settings.compression_algorithms, within)
 
     @web.middleware
     async def _authenticate(self, request: web.Request, handler) -> web.StreamResponse:

@@ -13,7 +13,7 @@ from otelflow.core.component import Component, Host, Signal
 from otelflow.core.consumer import ConsumerError
 from otelflow.core.grpcserver import GRPCEndpoint
 from otelflow.extensions.auth import AuthError, header_map
-from otelflow.pdata import REQUEST_TYPES, RESPONSE_TYPES, success_response, InvalidIDError, check_ids_encoded
+from otelflow.pdata import REQUEST_TYPES, success_response, InvalidIDError, check_ids_encoded
 
 log = logging.getLogger("otelflow.receiver.otlp")
 

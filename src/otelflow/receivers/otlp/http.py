@@ -18,11 +18,11 @@ from google.rpc import status_pb2
 
 from otelflow.core.client import metadata_of, request_metadata
 from otelflow.core.component import Component, Host, Signal
-from otelflow.core.compression import DEFAULT_ALGORITHMS, DecompressionError, TooLargeError, decompress
+from otelflow.core.compression import DecompressionError, TooLargeError, decompress
 from otelflow.core.consumer import ConsumerError
-from otelflow.core.httpserver import HTTPEndpoint
+from otelflow.core.httpserver import HTTPEndpoint, read_body
 from otelflow.extensions.auth import AuthError, header_map
-from otelflow.pdata import REQUEST_TYPES, RESPONSE_TYPES, success_response, InvalidIDError, check_ids_encoded, otlpjson
+from otelflow.pdata import REQUEST_TYPES, success_response, InvalidIDError, check_ids_encoded, otlpjson
 from otelflow.receivers.otlp.config import HTTPProtocol
 from otelflow.receivers.otlp.mediatype import media_type
 
@@ -178,24 +178,18 @@ class HTTPServer(Component):
                 and cors is not None and cors.allowed_origins):
             return await handler(request)  # the CORS handler, outside the decompressor, answers it
         limit = self.settings.body_limit
-        chunks, size = [], 0
-        async for chunk in request.content.iter_any():
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > limit:
-                break
-        raw = b"".join(chunks)
+        raw, within = await read_body(request, limit)
         encoding = request.headers.get("Content-Encoding", "")
         allowed = self.settings.compression_algorithms
         try:
             if not allowed:  # an empty list turns decompression off: the body goes on as it came
-                if size > limit:
+                if not within:
                     raise TooLargeError()
                 body = raw
-            elif size > _THREAD_BYTES:
-                body = await asyncio.to_thread(decompress, encoding, raw, limit, allowed, size <= limit)
+            elif len(raw) > _THREAD_BYTES:
+                body = await asyncio.to_thread(decompress, encoding, raw, limit, allowed, within)
             else:
-                body = decompress(encoding, raw, limit, allowed, size <= limit)
+                body = decompress(encoding, raw, limit, allowed, within)
             request[_BODY] = body
         except DecompressionError as exc:
             if exc.eager:

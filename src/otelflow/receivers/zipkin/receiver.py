@@ -19,7 +19,7 @@ from otelflow.core.client import metadata_of, request_metadata
 from otelflow.core.component import Component, Host, Settings, Signal
 from otelflow.core.compression import DecompressionError, decompress
 from otelflow.core.consumer import Consumer, ConsumerError
-from otelflow.core.httpserver import HTTPEndpoint
+from otelflow.core.httpserver import HTTPEndpoint, read_body
 from otelflow.extensions.auth import AuthError, header_map
 from otelflow.pdata import COUNTERS
 from otelflow.receivers.zipkin.config import Config
@@ -93,13 +93,7 @@ class ZipkinReceiver(Component):
             except AuthError as exc:
                 return _text(401, str(exc))
         limit = self.config.body_limit
-        chunks, size = [], 0
-        async for chunk in request.content.iter_any():
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > limit:
-                break
-        raw = b"".join(chunks)
+        raw, within = await read_body(request, limit)
         encoding = request.headers.get("Content-Encoding", "")
         v1 = "api/v1/spans" in request.path
         content_type = request.headers.get("Content-Type", "")
@@ -110,12 +104,12 @@ class ZipkinReceiver(Component):
         def work():
             body = raw
             if self.config.compression_algorithms:
-                body = decompress(encoding, raw, limit, self.config.compression_algorithms, size <= limit)
+                body = decompress(encoding, raw, limit, self.config.compression_algorithms, within)
             return self.translate(body[:limit], v1, content_type, debug)
 
         try:
             # a compressed body may inflate up to the limit (a gzip bomb): decode it off the event loop
-            traces = await asyncio.to_thread(work) if size > _THREAD_BYTES or encoding else work()
+            traces = await asyncio.to_thread(work) if len(raw) > _THREAD_BYTES or encoding else work()
         except (ZipkinError, DecompressionError) as exc:
             return _text(400, str(exc))
         count = COUNTERS[Signal.TRACES](traces)  # an empty batch is still handed on, as upstream does

@@ -8,7 +8,6 @@ import re
 from typing import Any, Callable, Literal
 
 from otelflow.ottl.funcs.strptime import load_zone
-from otelflow.ottl.values import GoTime
 from otelflow.stanza.entry import Entry
 from otelflow.stanza.field import Field
 from otelflow.stanza.helper.parser import Parser, ParserConfig
