@@ -46,6 +46,8 @@ _BUILTIN: dict[Kind, dict[str, str]] = {
         "prometheus_remote_write": "otelflow.exporters.prometheusremotewrite:factory",
         "prometheusremotewrite": "otelflow.exporters.prometheusremotewrite:factory",  # upstream's deprecated name
         "zipkin": "otelflow.exporters.zipkin:factory",
+        "loadbalancing": "otelflow.exporters.loadbalancing:factory",
+        "load_balancing": "otelflow.exporters.loadbalancing:factory",  # the name upstream gave it in v0.161
     },
     Kind.CONNECTOR: {
         "forward": "otelflow.connectors.forward:factory",

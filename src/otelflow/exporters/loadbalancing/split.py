@@ -1,0 +1,207 @@
+"""Cut one OTLP request into per-backend requests by routing key, staying in protobuf messages.
+
+Keys are those upstream hashes, so otelflow and otelcol-ref agree on the backend for: trace IDs of
+spans (the 16 raw bytes), ``service`` and ``attributes`` keys of traces (``name=value|`` ...),
+``service`` of metrics and logs (the bare service name), metric names, and log trace IDs (lower hex).
+``resource`` and ``streamID`` keys are otelflow's own stable digests (upstream hashes pdata identities
+with its own scheme), so they keep data together but may pick another backend than otelcol-ref."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable
+
+from google.protobuf.json_format import MessageToDict
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+Pick = Callable[[bytes], str]  # routing key -> backend endpoint
+_SPAN_KINDS = ("Unspecified", "Internal", "Server", "Client", "Producer", "Consumer")
+
+
+def as_string(value: AnyValue) -> str:
+    """pcommon.Value.AsString for the common kinds."""
+    kind = value.WhichOneof("value")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "bool_value":
+        return "true" if value.bool_value else "false"
+    if kind == "int_value":
+        return str(value.int_value)
+    if kind == "double_value":
+        return repr(value.double_value)
+    if kind is None:
+        return ""
+    return json.dumps(MessageToDict(value), separators=(",", ":"))
+
+
+def _get(attrs: Iterable[KeyValue], key: str) -> AnyValue | None:
+    for kv in attrs:
+        if kv.key == key:
+            return kv.value
+    return None
+
+
+def _digest(*parts: bytes) -> bytes:
+    h = hashlib.blake2b(digest_size=16)
+    for p in parts:
+        h.update(p)
+    return h.hexdigest().encode()
+
+
+def _resource_key(resource) -> bytes:
+    return _digest(b"r", *sorted(kv.SerializeToString(deterministic=True) for kv in resource.attributes))
+
+
+class _Builder:
+    """Per-backend requests holding copies of the source's resource and scope envelopes."""
+
+    def __init__(self, request_type, resources_field: str, scopes_field: str):
+        self.request_type = request_type
+        self.rf, self.sf = resources_field, scopes_field
+        self.out: dict[str, object] = {}
+        self._slots: dict[tuple, object] = {}
+
+    def scope(self, endpoint: str, src_r, ri: int, src_s, si: int):
+        slot = self._slots.get((endpoint, ri, si))
+        if slot is None:
+            req = self.out.get(endpoint)
+            if req is None:
+                req = self.out[endpoint] = self.request_type()
+            res = self._slots.get((endpoint, ri))
+            if res is None:
+                res = self._slots[(endpoint, ri)] = getattr(req, self.rf).add()
+                res.resource.CopyFrom(src_r.resource)
+                res.schema_url = src_r.schema_url
+            slot = self._slots[(endpoint, ri, si)] = getattr(res, self.sf).add()
+            slot.scope.CopyFrom(src_s.scope)
+            slot.schema_url = src_s.schema_url
+        return slot
+
+
+def _single(endpoints: set[str], request) -> dict[str, object] | None:
+    return {next(iter(endpoints)): request} if len(endpoints) == 1 else None
+
+
+def split_traces(req: ExportTraceServiceRequest, key: str, attrs: list[str], pick: Pick) -> dict[str, object]:
+    # the key of each (resource, scope, trace) batch, as upstream's SplitTraces + routing identifiers
+    if key == "service":
+        attrs = ["service.name"]
+    owner: dict[tuple, str] = {}
+    for ri, rs in enumerate(req.resource_spans):
+        for si, ss in enumerate(rs.scope_spans):
+            for span in ss.spans:
+                batch = (ri, si, span.trace_id) if key != "traceID" else span.trace_id
+                if batch not in owner:
+                    owner[batch] = pick(span.trace_id if key == "traceID" else _attr_key(attrs, rs, ss, span))
+    whole = _single(set(owner.values()), req)
+    if whole is not None:
+        return whole
+    b = _Builder(ExportTraceServiceRequest, "resource_spans", "scope_spans")
+    for ri, rs in enumerate(req.resource_spans):
+        for si, ss in enumerate(rs.scope_spans):
+            for span in ss.spans:
+                endpoint = owner[(ri, si, span.trace_id) if key != "traceID" else span.trace_id]
+                b.scope(endpoint, rs, ri, ss, si).spans.append(span)
+    return b.out
+
+
+def _attr_key(attrs: list[str], rs, ss, span) -> bytes:
+    """Upstream's composite key: resource, then scope, then span attributes (and span.kind/name)."""
+    parts = []
+    for a in attrs:
+        v = _get(rs.resource.attributes, a)
+        if v is None:
+            v = _get(ss.scope.attributes, a)
+        if v is not None:
+            parts.append(f"{a}={as_string(v)}|")
+        elif a == "span.kind":
+            kind = _SPAN_KINDS[span.kind] if 0 <= span.kind < len(_SPAN_KINDS) else ""
+            parts.append(f"{a}={kind}|")
+        elif a == "span.name":
+            parts.append(f"{a}={span.name}|")
+        elif (v := _get(span.attributes, a)) is not None:
+            parts.append(f"{a}={as_string(v)}|")
+        else:
+            parts.append(f"{a}=|")
+    return "".join(parts).encode()
+
+
+def split_logs(req: ExportLogsServiceRequest, key: str, pick: Pick) -> dict[str, object]:
+    if key == "traceID":
+        b = _Builder(ExportLogsServiceRequest, "resource_logs", "scope_logs")
+        for ri, rl in enumerate(req.resource_logs):
+            for si, sl in enumerate(rl.scope_logs):
+                for record in sl.log_records:
+                    tid = record.trace_id if any(record.trace_id) else os.urandom(4) + bytes(12)
+                    b.scope(pick(tid.hex().encode()), rl, ri, sl, si).log_records.append(record)
+        return b.out
+    out: dict[str, object] = {}
+    for rl in req.resource_logs:
+        if key == "service":
+            v = _get(rl.resource.attributes, "service.name")
+            k = (v.string_value if v is not None else "").encode()
+        else:
+            k = _resource_key(rl.resource)
+        out.setdefault(pick(k), ExportLogsServiceRequest()).resource_logs.append(rl)
+    return _single(set(out), req) or out
+
+
+_POINT_FIELDS = {"gauge": "data_points", "sum": "data_points", "histogram": "data_points",
+                 "exponential_histogram": "data_points", "summary": "data_points"}
+
+
+def split_metrics(req: ExportMetricsServiceRequest, key: str, pick: Pick) -> tuple[dict[str, object], list[str]]:
+    """Per-backend requests and the errors of resources that could not be routed (no service.name)."""
+    errors: list[str] = []
+    if key in ("service", "resource"):
+        out: dict[str, object] = {}
+        for rm in req.resource_metrics:
+            if key == "service":
+                v = _get(rm.resource.attributes, "service.name")
+                if v is None:
+                    attrs = {kv.key: as_string(kv.value) for kv in rm.resource.attributes}
+                    errors.append(f"unable to get service name from resource metric with attributes: {attrs}")
+                    continue
+                k = v.string_value.encode()
+            else:
+                k = _resource_key(rm.resource)
+            out.setdefault(pick(k), ExportMetricsServiceRequest()).resource_metrics.append(rm)
+        return (out if errors else _single(set(out), req) or out), errors
+    b = _Builder(ExportMetricsServiceRequest, "resource_metrics", "scope_metrics")
+    for ri, rm in enumerate(req.resource_metrics):
+        rkey = _resource_key(rm.resource) if key == "streamID" else b""
+        for si, sm in enumerate(rm.scope_metrics):
+            for metric in sm.metrics:
+                if key == "metric":
+                    b.scope(pick(metric.name.encode()), rm, ri, sm, si).metrics.append(metric)
+                    continue
+                _split_stream(b, rm, ri, sm, si, metric, rkey, pick)
+    return b.out, errors
+
+
+def _split_stream(b: _Builder, rm, ri: int, sm, si: int, metric, rkey: bytes, pick: Pick) -> None:
+    """One metric's data points grouped by stream (resource, scope, metric, point attributes)."""
+    data = metric.WhichOneof("data")
+    if data is None:
+        b.scope(pick(_digest(rkey, metric.name.encode())), rm, ri, sm, si).metrics.append(metric)
+        return
+    mkey = _digest(rkey, sm.scope.SerializeToString(deterministic=True), metric.name.encode(), data.encode())
+    groups: dict[str, list] = {}
+    for point in getattr(metric, data).data_points:
+        attrs = sorted(kv.SerializeToString(deterministic=True) for kv in point.attributes)
+        groups.setdefault(pick(_digest(mkey, *attrs)), []).append(point)
+    if len(groups) == 1:
+        b.scope(next(iter(groups)), rm, ri, sm, si).metrics.append(metric)
+        return
+    template = type(metric)()
+    template.CopyFrom(metric)
+    del getattr(template, data).data_points[:]
+    for endpoint, points in groups.items():
+        m = b.scope(endpoint, rm, ri, sm, si).metrics.add()
+        m.CopyFrom(template)
+        getattr(m, data).data_points.extend(points)
