@@ -80,3 +80,139 @@ async def test_end_to_end_matches_otelcol_ref(n):
     finally:
         for s in sinks:
             await s.stop()
+
+
+GATEWAY = """receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: {listen}
+exporters:
+  otlp:
+    endpoint: {sink}
+    tls:
+      insecure: true
+service:
+  telemetry:
+    metrics:
+      level: none
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [otlp]
+"""
+
+AGENT = """receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: {listen}
+exporters:
+  loadbalancing:
+    routing_key: traceID
+    protocol:
+      otlp:
+        tls:
+          insecure: true
+    resolver:
+      static:
+        hostnames: [{gateways}]
+service:
+  telemetry:
+    metrics:
+      level: none
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [loadbalancing]
+"""
+
+
+async def test_two_gateways_each_see_whole_traces():
+    """agent (otelflow, loadbalancing) -> two gateway otelflows -> one sink each; every trace's
+    spans, sent in four requests, end up together on the gateway the ring names."""
+    from tests.process import Collector
+
+    env = {"PYTHONPATH": str(Path(__file__).parents[2] / "src")}
+    gateways = ["127.0.0.1:47341", "127.0.0.1:47342"]
+    sinks = await started_sinks(["127.0.0.1:47351", "127.0.0.1:47352"])
+    procs = [Collector(GATEWAY.format(listen=g, sink=s.endpoint), env=env) for g, s in zip(gateways, sinks)]
+    procs.append(Collector(AGENT.format(listen="127.0.0.1:47340", gateways=", ".join(gateways)), env=env))
+    try:
+        await asyncio.gather(*(asyncio.to_thread(p.start) for p in procs))
+        ids = record.trace_ids(400)
+        for part in range(4):  # span `part` of every trace, in its own requests
+            for i in range(0, len(ids), 100):
+                req = record.request(ids[i:i + 100], service=f"svc-{part % 2}")
+                for span in req.resource_spans[0].scope_spans[0].spans:
+                    span.span_id = bytes([part + 1]) + span.span_id[1:]
+                await _send_request("127.0.0.1:47340", req)
+        await record.wait_for(sinks, 4 * len(ids), timeout=30)
+    finally:
+        for p in procs[::-1]:
+            await asyncio.to_thread(p.stop)
+        for s in sinks:
+            await s.stop()
+    ring = HashRing(gateways)
+    for n, sink in enumerate(sinks):
+        counts: dict[bytes, int] = {}
+        for tid in sink.trace_ids:
+            counts[tid] = counts.get(tid, 0) + 1
+        assert all(c == 4 for c in counts.values()), "a gateway saw part of a trace"
+        assert {ring.endpoint_for(t) for t in counts} == {gateways[n]}
+    assert sum(len(s.trace_ids) for s in sinks) == 4 * len(ids)
+    assert all(len(s.trace_ids) > 0 for s in sinks)
+
+
+async def _send_request(endpoint: str, req) -> None:
+    import grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
+
+    async with grpc.aio.insecure_channel(endpoint) as channel:
+        call = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+                                   request_serializer=ts.ExportTraceServiceRequest.SerializeToString,
+                                   response_deserializer=ts.ExportTraceServiceResponse.FromString)
+        await call(req, timeout=10, wait_for_ready=True)
+
+
+async def test_backend_leaving_dns_moves_only_its_keys_and_loses_nothing():
+    """Three backends on 127.0.0.1-3 behind one DNS name; backend 2 dies mid-stream and then
+    leaves the DNS answer: its queued and retried data goes to the new owners, other keys stay."""
+    port = 47361
+    ips = ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
+    sinks = await started_sinks([f"{ip}:{port}" for ip in ips])
+    answer = list(ips)
+
+    async def lookup(hostname: str) -> list[str]:
+        return list(answer)
+
+    exp = await started_exporter("loadbalancing", {
+        **lb_config([]), "resolver": {"dns": {"hostname": "localhost", "port": str(port), "interval": "100ms"}}})
+    exp.resolver.lookup = lookup
+    await exp.resolver.resolve()
+    assert sorted(exp.exporters) == [f"{ip}:{port}" for ip in ips]
+    ids = record.trace_ids(3000)
+    before, after = ids[:1500], ids[1500:]
+    try:
+        for i in range(0, len(before), 100):
+            await exp.consume(record.request(before[i:i + 100]))
+        await record.wait_for(sinks, len(before), timeout=10)
+        await sinks[1].stop()  # the backend goes away; the exporter's requests to it now fail
+        for i in range(0, len(after), 100):
+            await exp.consume(record.request(after[i:i + 100]))  # acknowledged by the balancer
+        answer.remove("127.0.0.2")  # ... and DNS stops naming it
+        await record.wait_for([sinks[0], sinks[2]], len(after) + len(before) - len(sinks[1].trace_ids), timeout=15)
+        await exp.shutdown()
+    finally:
+        for s in sinks:
+            await s.stop()
+    got = {t: n for n, s in enumerate(sinks) for t in s.trace_ids}
+    assert set(got) == set(ids), f"{len(set(ids) - set(got))} acknowledged trace IDs lost"
+    old, new = HashRing([f"{ip}:{port}" for ip in ips]), HashRing([f"{ip}:{port}" for ip in answer])
+    owner = {f"{ip}:{port}": n for n, ip in enumerate(ips)}
+    for t in after:
+        if old.endpoint_for(t) != f"127.0.0.2:{port}":
+            assert got[t] == owner[old.endpoint_for(t)], "a key of a staying backend moved"
+        else:
+            assert got[t] == owner[new.endpoint_for(t)]
+    assert any(old.endpoint_for(t) == f"127.0.0.2:{port}" for t in after)
