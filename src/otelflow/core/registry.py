@@ -46,6 +46,7 @@ _BUILTIN: dict[Kind, dict[str, str]] = {
         "prometheus_remote_write": "otelflow.exporters.prometheusremotewrite:factory",
         "prometheusremotewrite": "otelflow.exporters.prometheusremotewrite:factory",  # upstream's deprecated name
         "zipkin": "otelflow.exporters.zipkin:factory",
+        "kafka": "otelflow.exporters.kafka:factory",
         "loadbalancing": "otelflow.exporters.loadbalancing:factory",
         "load_balancing": "otelflow.exporters.loadbalancing:factory",  # the name upstream gave it in v0.161
     },

@@ -1,0 +1,178 @@
+"""The ``kafka`` exporter: OTLP batches as Kafka records, with exporterhelper's queue and retries.
+
+Record values are what upstream writes: ``otlp_proto`` is the serialized ``TracesData`` /
+``MetricsData`` / ``LogsData``, which is byte-for-byte the Export*ServiceRequest message otelflow
+carries (both are field 1, repeated resource entries); ``otlp_json`` is upstream's OTLP/JSON.
+With ``partition_traces_by_id`` a batch is cut into one record per trace ID, keyed by the lower-hex
+trace ID, and the partition is chosen as upstream's default ``sarama_compat`` sticky-key
+partitioner does (FNV-1a 32 of the key as a signed int, modulo partitions, absolute value), so
+otelflow and otelcol-ref put a trace on the same partition.
+
+The client is confluent-kafka (librdkafka; see docs/scaling.md for the measurement). ``produce``
+only appends to librdkafka's buffer; a thread runs ``poll`` and resolves each record's future on
+the event loop when the broker acknowledges it (or librdkafka gives up after ``timeout``)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+from google.protobuf.message import Message
+
+from otelflow.core.component import Factory, Host, Kind, Settings, Signal
+from otelflow.core.consumer import ConsumerError, PermanentError
+from otelflow.core.exporterhelper import QueuedRetryExporter
+from otelflow.exporters.kafka.config import Config
+from otelflow.exporters.loadbalancing.split import split_traces
+from otelflow.pdata import otlpjson
+
+_METADATA_TTL = 10.0  # seconds a topic's partition count is trusted before asking the broker again
+_ZERO_TRACE_ID = bytes(16)
+
+# librdkafka errors that no retry can fix; upstream marks franz-go's non-retriable errors permanent.
+_PERMANENT = {
+    KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.TOPIC_EXCEPTION,
+    KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.RECORD_LIST_TOO_LARGE, KafkaError._INVALID_ARG,
+    KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+}
+
+
+def sarama_partition(key: bytes, partitions: int) -> int:
+    """Sarama's hash partitioner (upstream's ``sarama_compat`` hasher): FNV-1a 32-bit."""
+    h = 0x811C9DC5
+    for b in key:
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    signed = h - (1 << 32) if h & 0x80000000 else h
+    p = abs(signed) % partitions  # Go's % truncates toward zero, then sarama negates a negative result
+    return p
+
+
+def _trace_key(trace_id: bytes) -> str:
+    return "" if trace_id == _ZERO_TRACE_ID else trace_id.hex()
+
+
+class KafkaExporter(QueuedRetryExporter):
+    def __init__(self, settings: Settings, config: Config):
+        super().__init__(settings, config.sending_queue, config.retry_on_failure, config.timeout)
+        self.config = config
+        sig = {Signal.TRACES: config.traces, Signal.METRICS: config.metrics, Signal.LOGS: config.logs}[settings.signal]
+        self.topic = sig.topic
+        self.serialize = (lambda m: m.SerializeToString()) if sig.encoding == "otlp_proto" else otlpjson.encode
+        self.by_trace = settings.signal is Signal.TRACES and config.partition_traces_by_id
+        self.producer: Producer | None = None
+        self._poller: threading.Thread | None = None
+        self._running = False
+        self._partitions: tuple[float, int] | None = None
+
+    def _client_config(self) -> dict:
+        c = self.config
+        p = c.producer
+        conf = {
+            "bootstrap.servers": ",".join(c.brokers),
+            "client.id": c.client_id,
+            "acks": p.required_acks,
+            "compression.type": p.compression,
+            "message.max.bytes": p.max_message_bytes,
+            "log.connection.close": False,
+        }
+        if p.compression_params is not None and p.compression_params.level:
+            conf["compression.level"] = p.compression_params.level
+        if c.timeout:
+            # librdkafka gives up on a record when the exporter's attempt would have timed out
+            conf["message.timeout.ms"] = max(1, int(c.timeout * 1000))
+        return conf
+
+    async def start_client(self, host: Host) -> None:
+        self.producer = Producer(self._client_config(), logger=self.log)
+        self._running = True
+        self._poller = threading.Thread(target=self._poll, name=f"kafka-poll-{self.settings.id}", daemon=True)
+        self._poller.start()
+
+    def _poll(self) -> None:
+        producer = self.producer
+        while self._running:
+            producer.poll(0.1)
+
+    async def stop_client(self) -> None:
+        if self.producer is None:
+            return
+        producer = self.producer
+        await asyncio.to_thread(producer.flush, self.config.timeout or 5.0)
+        self._running = False
+        if self._poller is not None:
+            await asyncio.to_thread(self._poller.join)
+        self.producer = None
+
+    # -- one attempt ------------------------------------------------------------------------------
+
+    def _records(self, data: Message) -> list[tuple[bytes | None, bytes]]:
+        if not self.by_trace:
+            return [(None, self.serialize(data))]
+        parts = split_traces(data, "traceID", [], _trace_key)
+        return [(key.encode(), self.serialize(req)) for key, req in parts.items()]
+
+    async def _partition_count(self) -> int:
+        now = time.monotonic()
+        if self._partitions is not None and now - self._partitions[0] < _METADATA_TTL:
+            return self._partitions[1]
+        timeout = self.config.timeout or 5.0
+        try:
+            md = await asyncio.to_thread(self.producer.list_topics, self.topic, timeout)
+        except KafkaException as exc:
+            raise ConsumerError(f"error exporting to topic {self.topic!r}: {exc.args[0]}") from None
+        topic = md.topics.get(self.topic)
+        if topic is None or topic.error is not None or not topic.partitions:
+            why = topic.error if topic is not None and topic.error is not None else "no partitions known"
+            raise ConsumerError(f"error exporting to topic {self.topic!r}: {why}")
+        self._partitions = (now, len(topic.partitions))
+        return len(topic.partitions)
+
+    async def send(self, data: Message) -> None:
+        records = self._records(data)
+        partitions = await self._partition_count() if self.by_trace else 0
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future] = []
+
+        def settle(fut: asyncio.Future, err: KafkaError | None) -> None:
+            if not fut.done():
+                fut.set_result(err)
+
+        for key, value in records:
+            fut = loop.create_future()
+            futures.append(fut)
+            cb = lambda err, _msg, fut=fut: loop.call_soon_threadsafe(settle, fut, err)  # noqa: E731
+            kwargs = {"key": key, "on_delivery": cb}
+            if key:
+                kwargs["partition"] = sarama_partition(key, partitions)
+            while True:
+                try:
+                    self.producer.produce(self.topic, value, **kwargs)
+                    break
+                except BufferError:  # librdkafka's local queue is full: let the poller drain it
+                    await asyncio.sleep(0.01)
+                except KafkaException as exc:
+                    err = exc.args[0]
+                    fut.set_result(err)
+                    break
+        errors = [e for e in await asyncio.gather(*futures) if e is not None]
+        if errors:
+            self._partitions = None  # a partition may have moved or the topic changed
+            err = errors[0]
+            text = f"error exporting to topic {self.topic!r}: {err.str()}"
+            if err.code() in _PERMANENT or err.fatal():
+                raise PermanentError(text)
+            raise ConsumerError(text)
+
+
+factory = Factory(
+    type="kafka",
+    kind=Kind.EXPORTER,
+    config=Config,
+    create=lambda settings, config: KafkaExporter(settings, config),
+    signals=frozenset({Signal.TRACES, Signal.METRICS, Signal.LOGS}),
+    stability="beta",
+)
+
+__all__ = ["Config", "KafkaExporter", "factory", "sarama_partition"]

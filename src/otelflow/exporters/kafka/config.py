@@ -1,0 +1,76 @@
+"""Configuration of the ``kafka`` exporter: upstream v0.161.0's keys and defaults for the parts
+otelflow implements (brokers, client id, per-signal topic and encoding, trace-ID partitioning,
+producer settings, timeout, sending queue, retries). Keys otelflow does not implement yet (auth,
+tls, metadata, record headers, metadata-derived topics/keys, record_partitioner, ...) are rejected
+as unknown rather than silently ignored."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from otelflow.config.model import Duration, Model
+from otelflow.config.settings import QueueSettings, RetrySettings
+
+Encoding = Literal["otlp_proto", "otlp_json"]
+
+
+class SignalConfig(Model):
+    topic: str = ""
+    encoding: Encoding = "otlp_proto"
+
+
+class TracesConfig(SignalConfig):
+    topic: str = "otlp_spans"
+
+
+class MetricsConfig(SignalConfig):
+    topic: str = "otlp_metrics"
+
+
+class LogsConfig(SignalConfig):
+    topic: str = "otlp_logs"
+
+
+class CompressionParams(Model):
+    level: int = 0
+
+
+class ProducerConfig(Model):
+    max_message_bytes: int = 1000000
+    # 0 (no response), 1 (leader wrote it: upstream's default) or -1 / "all" (all in-sync replicas)
+    required_acks: int = 1
+    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "none"
+    compression_params: CompressionParams | None = None
+    flush_max_messages: int = 0
+    allow_auto_topic_creation: bool = True
+
+    @field_validator("required_acks", mode="before")
+    @classmethod
+    def _acks(cls, value: object) -> object:
+        if value == "all":
+            return -1
+        if isinstance(value, int) and not isinstance(value, bool) and not -1 <= value <= 1:
+            raise ValueError(f"expected 'all' (-1), 0, or 1; configured value is {value}")
+        return value
+
+
+class Config(Model):
+    brokers: list[str] = Field(default_factory=lambda: ["localhost:9092"])
+    client_id: str = "otel-collector"
+    timeout: Duration = 5.0
+    sending_queue: QueueSettings = QueueSettings()
+    retry_on_failure: RetrySettings = RetrySettings()
+    producer: ProducerConfig = ProducerConfig()
+    traces: TracesConfig = TracesConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    logs: LogsConfig = LogsConfig()
+    partition_traces_by_id: bool = False
+
+    @field_validator("brokers")
+    @classmethod
+    def _brokers(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("brokers must be specified")
+        return value
