@@ -1,7 +1,9 @@
 """Config of the ``loadbalancing`` exporter, keys and defaults as upstream v0.161.0.
 
-Upstream checks routing keys per signal and the resolver choice when the exporter is created, not
-when the config is validated; :func:`check_for` reproduces those errors at the same moment."""
+Upstream checks the resolver choice and the routing key when it creates the exporter, which
+``otelcol validate`` does; otelflow's ``validate`` does not create components, so those checks run
+with the config's validation here (same texts). Only a key that exists but that this signal does
+not accept (``metric`` for traces) is refused at creation, by :func:`routing_key_for`."""
 
 from __future__ import annotations
 
@@ -48,6 +50,14 @@ class DNSResolver(Model):
     port: str = ""
     interval: Duration = 5.0
     timeout: Duration = 1.0
+
+    @field_validator("port", mode="before")
+    @classmethod
+    def _string_port(cls, value: Any) -> Any:
+        """Upstream's field is a string and a YAML number is not converted (otelcol-ref refuses it)."""
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"'port' expected type 'string', got unconvertible type '{type(value).__name__}'")
+        return value
 
 
 class K8sResolver(Model):
@@ -100,6 +110,9 @@ class Config(Model):
                 f'routing_attributes can only be used when routing_key is "{ATTRIBUTES}"; got "{self.routing_key}". '
                 f'Remove routing_attributes or set routing_key to "{ATTRIBUTES}"'
             )
+        if self.routing_key and not any(self.routing_key in keys for keys in ROUTING_KEYS.values()):
+            raise ValueError(f"unsupported routing_key: {self.routing_key}")
+        check_resolver(self)
         return self
 
 
