@@ -216,3 +216,75 @@ async def test_backend_leaving_dns_moves_only_its_keys_and_loses_nothing():
         else:
             assert got[t] == owner[new.endpoint_for(t)]
     assert any(old.endpoint_for(t) == f"127.0.0.2:{port}" for t in after)
+
+
+async def test_k8s_resolver_refused_at_start_naming_the_api():
+    with pytest.raises(ValueError, match="Kubernetes API server"):
+        await started_exporter("loadbalancing", {"resolver": {"k8s": {"service": "lb.ns"}}})
+
+
+async def test_routing_key_a_signal_does_not_accept_is_refused_at_creation():
+    with pytest.raises(ValueError, match="cannot configure loadbalancing metrics exporter: unsupported routing_key: traceID"):
+        await started_exporter("loadbalancing", lb_config(["a"], routing_key="traceID"), signal=Signal.METRICS)
+    with pytest.raises(ConfigError, match="only one resolver"):
+        validate(Config, {"resolver": {"static": {"hostnames": ["a"]}, "dns": {"hostname": "b"}}}, "exporters::loadbalancing")
+
+
+def _logs(records: list[tuple[str, bytes]]) -> ExportLogsServiceRequest:
+    req = ExportLogsServiceRequest()
+    for service, tid in records:
+        rl = req.resource_logs.add()
+        rl.resource.attributes.add(key="service.name").value.string_value = service
+        rl.scope_logs.add().log_records.add(trace_id=tid).body.string_value = service
+    return req
+
+
+def test_logs_by_trace_id_and_by_service_keep_every_record():
+    from otelflow.exporters.loadbalancing import split
+
+    ring = HashRing(record.ENDPOINTS[:3])
+    ids = record.trace_ids(300)
+    req = _logs([(f"svc-{i % 7}", t) for i, t in enumerate(ids)])
+    parts = split.split_logs(req, "traceID", ring.endpoint_for)
+    seen = {}
+    for endpoint, part in parts.items():
+        for rl in part.resource_logs:
+            for sl in rl.scope_logs:
+                for lr in sl.log_records:
+                    seen[lr.trace_id] = endpoint
+    # upstream hashes the lower-case hex form of a log record's trace ID
+    assert seen == {t: ring.endpoint_for(t.hex().encode()) for t in ids}
+    parts = split.split_logs(req, "service", ring.endpoint_for)
+    for endpoint, part in parts.items():
+        for rl in part.resource_logs:
+            assert ring.endpoint_for(rl.resource.attributes[0].value.string_value.encode()) == endpoint
+    assert sum(len(p.resource_logs) for p in parts.values()) == 300
+
+
+def test_metrics_by_service_name_and_stream():
+    from otelflow.exporters.loadbalancing import split
+
+    ring = HashRing(record.ENDPOINTS[:5])
+    req = ExportMetricsServiceRequest()
+    for s in range(4):
+        rm = req.resource_metrics.add()
+        if s:
+            rm.resource.attributes.add(key="service.name").value.string_value = f"svc-{s}"
+        m = rm.scope_metrics.add().metrics.add(name=f"m{s}")
+        for p in range(50):
+            dp = m.sum.data_points.add(as_int=p)
+            dp.attributes.add(key="p").value.int_value = p
+    parts, errors = split.split_metrics(req, "service", ring.endpoint_for)
+    assert len(errors) == 1 and "unable to get service name" in errors[0]
+    assert sum(len(p.resource_metrics) for p in parts.values()) == 3
+    parts, _ = split.split_metrics(req, "metric", ring.endpoint_for)
+    for endpoint, part in parts.items():
+        for rm in part.resource_metrics:
+            assert all(ring.endpoint_for(m.name.encode()) == endpoint for m in rm.scope_metrics[0].metrics)
+    parts, _ = split.split_metrics(req, "streamID", ring.endpoint_for)
+    assert len(parts) > 1
+    points = [dp.as_int for p in parts.values() for rm in p.resource_metrics for m in rm.scope_metrics[0].metrics
+              for dp in m.sum.data_points]
+    assert sorted(points) == sorted(list(range(50)) * 4)
+    again, _ = split.split_metrics(req, "streamID", ring.endpoint_for)
+    assert {k: v.SerializeToString() for k, v in again.items()} == {k: v.SerializeToString() for k, v in parts.items()}
