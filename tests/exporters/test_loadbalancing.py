@@ -288,3 +288,19 @@ def test_metrics_by_service_name_and_stream():
     assert sorted(points) == sorted(list(range(50)) * 4)
     again, _ = split.split_metrics(req, "streamID", ring.endpoint_for)
     assert {k: v.SerializeToString() for k, v in again.items()} == {k: v.SerializeToString() for k, v in parts.items()}
+
+
+@pytest.mark.parametrize("n", [3, 5])
+async def test_service_routing_matches_otelcol_ref(n):
+    """routing_key: service, 500 services: each resource goes where otelcol-ref sent it."""
+    sinks = await started_sinks(record.ENDPOINTS[:n])
+    exp = await started_exporter("loadbalancing", lb_config(record.ENDPOINTS[:n], routing_key="service"))
+    try:
+        for first in range(0, record.SERVICES, 100):
+            await exp.consume(record.service_request(first, 100))
+        await exp.shutdown()
+        await record.wait_for(sinks, record.SERVICES, timeout=10)
+        assert record.golden_digits(sinks, record.trace_ids(record.SERVICES)) == golden(f"service_{n}")
+    finally:
+        for s in sinks:
+            await s.stop()

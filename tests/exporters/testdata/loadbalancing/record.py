@@ -25,11 +25,21 @@ HERE = Path(__file__).parent
 BASE_PORT = 47311
 ENDPOINTS = [f"127.0.0.1:{BASE_PORT + i}" for i in range(5)]
 COUNT = 10_000
+SERVICES = 500  # routing_key: service goldens: one service per resource, svc-0 .. svc-499
 
 
 def trace_ids(count: int = COUNT) -> list[bytes]:
     """Deterministic trace IDs, so goldens need not store them."""
     return [hashlib.sha256(b"lb-%d" % i).digest()[:16] for i in range(count)]
+
+
+def service_request(first: int, count: int) -> ts.ExportTraceServiceRequest:
+    """One resource per service ``svc-<n>``, each with one span whose trace ID is ``trace_ids()[n]``."""
+    req = ts.ExportTraceServiceRequest()
+    ids = trace_ids(first + count)
+    for n in range(first, first + count):
+        req.resource_spans.append(request([ids[n]], service=f"svc-{n}").resource_spans[0])
+    return req
 
 
 def request(ids: list[bytes], service: str = "svc") -> ts.ExportTraceServiceRequest:
@@ -105,6 +115,7 @@ CONFIG = """receivers:
         endpoint: 127.0.0.1:{port}
 exporters:
   loadbalancing:
+    routing_key: {key}
     protocol:
       otlp:
         tls:
@@ -123,18 +134,27 @@ service:
 """
 
 
-async def record(n: int, binary: Path) -> str:
+async def send_services(endpoint: str) -> None:
+    async with grpc.aio.insecure_channel(endpoint) as channel:
+        call = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+                                   request_serializer=ts.ExportTraceServiceRequest.SerializeToString,
+                                   response_deserializer=ts.ExportTraceServiceResponse.FromString)
+        for first in range(0, SERVICES, 100):
+            await call(service_request(first, 100), timeout=10, wait_for_ready=True)
+
+
+async def record(n: int, binary: Path, key: str = "traceID") -> str:
     sinks = [Sink(e) for e in ENDPOINTS[:n]]
     for s in sinks:
         await s.start()
     port = BASE_PORT + 20
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as cfg:
-        cfg.write(CONFIG.format(port=port, hostnames=", ".join(ENDPOINTS[:n])))
+        cfg.write(CONFIG.format(port=port, hostnames=", ".join(ENDPOINTS[:n]), key=key))
         cfg.flush()
         proc = subprocess.Popen([str(binary), "--config", cfg.name], stderr=subprocess.DEVNULL)
         try:
-            ids = trace_ids()
-            await send(f"127.0.0.1:{port}", ids)
+            ids = trace_ids() if key == "traceID" else trace_ids(SERVICES)
+            await (send(f"127.0.0.1:{port}", ids) if key == "traceID" else send_services(f"127.0.0.1:{port}"))
             await wait_for(sinks, len(ids))
             return golden_digits(sinks, ids)
         finally:
@@ -150,6 +170,9 @@ def main() -> None:
         digits = asyncio.run(record(n, binary))
         (HERE / f"golden_{n}.txt").write_text(digits + "\n")
         print(n, {d: digits.count(d) for d in sorted(set(digits))})
+        digits = asyncio.run(record(n, binary, key="service"))
+        (HERE / f"golden_service_{n}.txt").write_text(digits + "\n")
+        print(n, "service", {d: digits.count(d) for d in sorted(set(digits))})
 
 
 if __name__ == "__main__":
