@@ -9,6 +9,7 @@ import asyncio
 import time
 
 import aiohttp
+import xxhash
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -17,6 +18,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from otelflow.config.model import ConfigError, validate
 from otelflow.exporters.kafka import Config, sarama_partition
+from otelflow.exporters.kafka.partition import map_hash
+from otelflow.core.component import Signal
+from tests.exporters.helpers import started_exporter
 from otelflow.pdata import otlpjson
 from tests.backends import free_port
 from tests.conftest import running
@@ -78,7 +82,9 @@ def test_config_defaults_and_errors():
     for bad, text in [({"producer": {"required_acks": 2}}, "expected 'all' (-1), 0, or 1"),
                       ({"brokers": []}, "brokers must be specified"),
                       ({"producer": {"compression": "brotli"}}, "compression"),
-                      ({"topic_from_metadata": "x"}, "topic_from_metadata")]:
+                      ({"topic_from_metadata": "x"}, "topic_from_metadata"),
+                      ({"partition_logs_by_resource_attributes": True, "partition_logs_by_trace_id": True},
+                       "partition_logs_by_resource_attributes and partition_logs_by_trace_id cannot both be enabled")]:
         with pytest.raises(ConfigError, match=text.replace("(", r"\(").replace(")", r"\)")):
             validate(Config, bad, "exporters::kafka")
 
@@ -154,3 +160,70 @@ async def test_broker_down_retries_and_keeps_serving(kafka_broker):
     got = {ExportTraceServiceRequest.FromString(r.value()).resource_spans[0].scope_spans[0].spans[0].trace_id
            for r in records}
     assert len(expected) == 4 and got == expected  # nothing accepted was lost (the repeated request may add duplicates)
+
+
+def test_map_hash_as_pdatautil():
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+    kvs = [KeyValue(key="service.name", value=AnyValue(string_value="api")),
+           KeyValue(key="host.id", value=AnyValue(int_value=7))]
+    canon = b"\xf4host.id\xfa" + (7).to_bytes(8, "little") + b"\xf4service.name\xf7api"
+    want = xxhash.xxh64_intdigest(canon).to_bytes(8, "little") + xxhash.xxh64_intdigest(canon + b"\xf3").to_bytes(8, "little")
+    assert map_hash(kvs) == want == map_hash(list(reversed(kvs)))
+    assert map_hash([]) == bytes(16)
+
+
+def _resource(name: str):
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+    return [KeyValue(key="service.name", value=AnyValue(string_value=name))]
+
+
+async def test_metrics_by_resource_and_logs_by_trace_id(kafka_broker):
+    from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
+    from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
+
+    for t in ("res_metrics", "tid_logs"):
+        kafka_broker.create_topic(t, 4)
+    metrics = ExportMetricsServiceRequest()
+    for name in ("a", "b", "c"):
+        rm = metrics.resource_metrics.add()
+        rm.resource.attributes.extend(_resource(name))
+        rm.scope_metrics.add().metrics.append(Metric(name=f"m_{name}"))
+    logs = ExportLogsServiceRequest()
+    rl = logs.resource_logs.add()
+    rl.resource.attributes.extend(_resource("a"))
+    sl = rl.scope_logs.add()
+    ids = [bytes([i]) * 16 for i in (1, 2)]
+    for tid in (ids[0], ids[1], ids[0], b""):
+        sl.log_records.append(LogRecord(trace_id=tid, body={"string_value": tid.hex()}))
+
+    common = {"brokers": [kafka_broker.bootstrap], "sending_queue": {"enabled": False}}
+    m_exp = await started_exporter("kafka", {**common, "metrics": {"topic": "res_metrics"},
+                                             "partition_metrics_by_resource_attributes": True}, Signal.METRICS)
+    l_exp = await started_exporter("kafka", {**common, "logs": {"topic": "tid_logs"},
+                                             "partition_logs_by_trace_id": True}, Signal.LOGS)
+    try:
+        await m_exp.consume(metrics)  # returns once the broker acknowledged every record
+        await l_exp.consume(logs)
+    finally:
+        await m_exp.shutdown()
+        await l_exp.shutdown()
+
+    m_recs = await asyncio.to_thread(read_topic, kafka_broker.bootstrap, "res_metrics", 3)
+    assert len(m_recs) == 3
+    for r in m_recs:
+        req = ExportMetricsServiceRequest.FromString(r.value())
+        assert len(req.resource_metrics) == 1
+        assert r.key() == map_hash(req.resource_metrics[0].resource.attributes)
+        assert r.partition() == sarama_partition(r.key(), 4)
+    assert flatten(merged([ExportMetricsServiceRequest.FromString(r.value()) for r in m_recs])) == flatten(metrics)
+
+    l_recs = await asyncio.to_thread(read_topic, kafka_broker.bootstrap, "tid_logs", 3)
+    by_key = {r.key(): ExportLogsServiceRequest.FromString(r.value()) for r in l_recs}
+    assert len(l_recs) == 3 and set(by_key) == {ids[0].hex().encode(), ids[1].hex().encode(), None}
+    assert len(by_key[ids[0].hex().encode()].resource_logs[0].scope_logs[0].log_records) == 2
+    for r in l_recs:
+        if r.key() is not None:
+            assert r.partition() == sarama_partition(r.key(), 4)
+    assert flatten(merged(list(by_key.values()))) == flatten(logs)

@@ -6,7 +6,9 @@ carries (both are field 1, repeated resource entries); ``otlp_json`` is upstream
 With ``partition_traces_by_id`` a batch is cut into one record per trace ID, keyed by the lower-hex
 trace ID, and the partition is chosen as upstream's default ``sarama_compat`` sticky-key
 partitioner does (FNV-1a 32 of the key as a signed int, modulo partitions, absolute value), so
-otelflow and otelcol-ref put a trace on the same partition.
+otelflow and otelcol-ref put a trace on the same partition. ``partition_logs_by_trace_id`` does
+the same for logs; ``partition_{metrics,logs}_by_resource_attributes`` send one record per resource
+keyed by upstream's MapHash of its attributes (see partition.py).
 
 The client is confluent-kafka (librdkafka; see docs/scaling.md for the measurement). ``produce``
 only appends to librdkafka's buffer; a thread runs ``poll`` and resolves each record's future on
@@ -25,11 +27,10 @@ from otelflow.core.component import Factory, Host, Kind, Settings, Signal
 from otelflow.core.consumer import ConsumerError, PermanentError
 from otelflow.core.exporterhelper import QueuedRetryExporter
 from otelflow.exporters.kafka.config import Config
-from otelflow.exporters.loadbalancing.split import split_traces
+from otelflow.exporters.kafka.partition import by_resource, by_trace_id, sarama_partition
 from otelflow.pdata import otlpjson
 
 _METADATA_TTL = 10.0  # seconds a topic's partition count is trusted before asking the broker again
-_ZERO_TRACE_ID = bytes(16)
 
 # librdkafka errors that no retry can fix; upstream marks franz-go's non-retriable errors permanent.
 _PERMANENT = {
@@ -39,20 +40,6 @@ _PERMANENT = {
 }
 
 
-def sarama_partition(key: bytes, partitions: int) -> int:
-    """Sarama's hash partitioner (upstream's ``sarama_compat`` hasher): FNV-1a 32-bit."""
-    h = 0x811C9DC5
-    for b in key:
-        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
-    signed = h - (1 << 32) if h & 0x80000000 else h
-    p = abs(signed) % partitions  # Go's % truncates toward zero, then sarama negates a negative result
-    return p
-
-
-def _trace_key(trace_id: bytes) -> str:
-    return "" if trace_id == _ZERO_TRACE_ID else trace_id.hex()
-
-
 class KafkaExporter(QueuedRetryExporter):
     def __init__(self, settings: Settings, config: Config):
         super().__init__(settings, config.sending_queue, config.retry_on_failure, config.timeout)
@@ -60,7 +47,7 @@ class KafkaExporter(QueuedRetryExporter):
         sig = {Signal.TRACES: config.traces, Signal.METRICS: config.metrics, Signal.LOGS: config.logs}[settings.signal]
         self.topic = sig.topic
         self.serialize = (lambda m: m.SerializeToString()) if sig.encoding == "otlp_proto" else otlpjson.encode
-        self.by_trace = settings.signal is Signal.TRACES and config.partition_traces_by_id
+        self.split = self._splitter(settings.signal, config)
         self.producer: Producer | None = None
         self._poller: threading.Thread | None = None
         self._running = False
@@ -107,11 +94,25 @@ class KafkaExporter(QueuedRetryExporter):
 
     # -- one attempt ------------------------------------------------------------------------------
 
+    @staticmethod
+    def _splitter(signal: Signal, c: Config):
+        """The upstream partition_* option that applies to this signal, as a function to keyed parts."""
+        if signal is Signal.TRACES and c.partition_traces_by_id:
+            # upstream keys a zero trace ID with the empty string (still hashed), not with no key
+            return lambda req: [(k if k is not None else b"", r) for k, r in
+                                by_trace_id(req, "resource_spans", "scope_spans", "spans")]
+        if signal is Signal.LOGS and c.partition_logs_by_trace_id:
+            return lambda req: by_trace_id(req, "resource_logs", "scope_logs", "log_records")
+        if signal is Signal.LOGS and c.partition_logs_by_resource_attributes:
+            return lambda req: by_resource(req, "resource_logs")
+        if signal is Signal.METRICS and c.partition_metrics_by_resource_attributes:
+            return lambda req: by_resource(req, "resource_metrics")
+        return None
+
     def _records(self, data: Message) -> list[tuple[bytes | None, bytes]]:
-        if not self.by_trace:
+        if self.split is None:
             return [(None, self.serialize(data))]
-        parts = split_traces(data, "traceID", [], _trace_key)
-        return [(key.encode(), self.serialize(req)) for key, req in parts.items()]
+        return [(key, self.serialize(req)) for key, req in self.split(data)]
 
     async def _partition_count(self) -> int:
         now = time.monotonic()
@@ -131,7 +132,7 @@ class KafkaExporter(QueuedRetryExporter):
 
     async def send(self, data: Message) -> None:
         records = self._records(data)
-        partitions = await self._partition_count() if self.by_trace else 0
+        partitions = await self._partition_count() if self.split is not None else 0
         loop = asyncio.get_running_loop()
         futures: list[asyncio.Future] = []
 
@@ -144,7 +145,7 @@ class KafkaExporter(QueuedRetryExporter):
             futures.append(fut)
             cb = lambda err, _msg, fut=fut: loop.call_soon_threadsafe(settle, fut, err)  # noqa: E731
             kwargs = {"key": key, "on_delivery": cb}
-            if key:
+            if key is not None:
                 kwargs["partition"] = sarama_partition(key, partitions)
             while True:
                 try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from otelflow.config.model import Duration, Model
 from otelflow.config.settings import QueueSettings, RetrySettings
@@ -67,6 +67,15 @@ class Config(Model):
     metrics: MetricsConfig = MetricsConfig()
     logs: LogsConfig = LogsConfig()
     partition_traces_by_id: bool = False
+    partition_metrics_by_resource_attributes: bool = False
+    partition_logs_by_resource_attributes: bool = False
+    partition_logs_by_trace_id: bool = False
+
+    @model_validator(mode="after")
+    def _exclusive(self) -> "Config":
+        if self.partition_logs_by_resource_attributes and self.partition_logs_by_trace_id:
+            raise ValueError("partition_logs_by_resource_attributes and partition_logs_by_trace_id cannot both be enabled")
+        return self
 
     @field_validator("brokers")
     @classmethod
