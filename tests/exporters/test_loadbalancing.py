@@ -304,3 +304,20 @@ async def test_service_routing_matches_otelcol_ref(n):
     finally:
         for s in sinks:
             await s.stop()
+
+
+async def test_backend_metrics_reported():
+    sinks = await started_sinks(record.ENDPOINTS[:3])
+    exp = await started_exporter("loadbalancing", lb_config(record.ENDPOINTS[:3], sending_queue={"enabled": False}))
+    try:
+        await exp.consume(record.request(record.trace_ids(30)))
+        await exp.shutdown()
+    finally:
+        for s in sinks:
+            await s.stop()
+    tel = exp.settings.telemetry
+    assert tel.value("otelcol_loadbalancer_num_backends", resolver="static") == 3
+    assert tel.value("otelcol_loadbalancer_num_backend_updates", resolver="static") == 1
+    ring = HashRing(record.ENDPOINTS[:3])
+    used = {ring.endpoint_for(t) for t in record.trace_ids(30)}
+    assert tel.value("otelcol_loadbalancer_backend_outcome", success="true") == len(used)

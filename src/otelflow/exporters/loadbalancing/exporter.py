@@ -70,6 +70,7 @@ class LoadBalancingExporter(QueuedRetryExporter):
             raise ValueError(f"cannot configure loadbalancing {self.signal.value} exporter: routing_key attributes "
                              "is supported for traces only in otelflow")
         self.resolver_kind = check_resolver(config)
+        self._resolver_label = "aws" if self.resolver_kind == "aws_cloud_map" else self.resolver_kind
         self.ring = HashRing(())
         self._names: dict[str, str] = {}  # ring endpoint -> endpoint with port
         self.exporters: dict[str, BackendExporter] = {}
@@ -111,6 +112,9 @@ class LoadBalancingExporter(QueuedRetryExporter):
                 task = asyncio.create_task(exp.shutdown())
                 self._retiring.add(task)
                 task.add_done_callback(self._retiring.discard)
+            tel = self.settings.telemetry
+            tel.set("otelcol_loadbalancer_num_backends", len(self.exporters), resolver=self._resolver_label)
+            tel.add("otelcol_loadbalancer_num_backend_updates", 1, resolver=self._resolver_label)
             self.log.info("backends now %s", sorted(self.exporters))
 
     def _pick(self, key: bytes) -> str:
@@ -118,7 +122,7 @@ class LoadBalancingExporter(QueuedRetryExporter):
 
     # -- data path -------------------------------------------------------------------------------
 
-    async def route(self, data: Message) -> None:
+    async def route(self, data: Message, depth: int = 0) -> None:
         """Split ``data`` over the current ring and hand each part to its backend's exporter."""
         if not self.ring:
             raise ConsumerError('couldn\'t find the exporter for the endpoint ""')
@@ -136,11 +140,18 @@ class LoadBalancingExporter(QueuedRetryExporter):
         failures = []
         for endpoint, part in parts.items():
             exp = self.exporters.get(endpoint)
-            if exp is None:
-                failures.append(f'couldn\'t find the exporter for the endpoint "{endpoint}"')
-                continue
             try:
-                await exp.consume(part)
+                if exp is not None:
+                    ok = "false"
+                    try:
+                        await exp.consume(part)
+                        ok = "true"
+                    finally:
+                        self.settings.telemetry.add("otelcol_loadbalancer_backend_outcome", 1, endpoint=endpoint, success=ok)
+                elif endpoint in self._names.values() or depth >= 2:
+                    raise ConsumerError(f'couldn\'t find the exporter for the endpoint "{endpoint}"')
+                else:  # the ring changed while this request was being cut: cut the part again
+                    await self.route(part, depth + 1)
             except ConsumerError as exc:
                 failures.append(str(exc))
         if failures:
