@@ -53,6 +53,9 @@ class BackendExporter(OTLPExporter):
         """Back off as usual, but stop waiting the moment this backend is retired."""
         if self.persistent:
             return await super()._pause(delay)
+        if self.retired:  # rerouting: short waits, so a ring with no backend left is not spun on
+            await asyncio.sleep(min(delay, 0.1))
+            return True
         try:
             await asyncio.wait_for(self._retired.wait(), delay)
         except asyncio.TimeoutError:
