@@ -4,23 +4,24 @@ sinks as backends, whole traces per gateway, and backends leaving at runtime wit
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
+import logging
 import sys
-import time
 from pathlib import Path
 
+import grpc
 import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
 
 from otelflow.config.errors import ConfigError
 from otelflow.config.model import validate
 from otelflow.core.component import Signal
 from otelflow.exporters.loadbalancing.config import Config
+from otelflow.exporters.loadbalancing.resolver import DNSResolver
 from otelflow.exporters.loadbalancing.ring import HashRing
 from tests.exporters.helpers import started_exporter
+from tests.process import Collector
 
 DATA = Path(__file__).parent / "testdata" / "loadbalancing"
 sys.path.insert(0, str(DATA))
@@ -131,8 +132,6 @@ service:
 async def test_two_gateways_each_see_whole_traces():
     """agent (otelflow, loadbalancing) -> two gateway otelflows -> one sink each; every trace's
     spans, sent in four requests, end up together on the gateway the ring names."""
-    from tests.process import Collector
-
     env = {"PYTHONPATH": str(Path(__file__).parents[2] / "src")}
     gateways = ["127.0.0.1:47341", "127.0.0.1:47342"]
     sinks = await started_sinks(["127.0.0.1:47351", "127.0.0.1:47352"])
@@ -165,9 +164,6 @@ async def test_two_gateways_each_see_whole_traces():
 
 
 async def _send_request(endpoint: str, req) -> None:
-    import grpc
-    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
-
     async with grpc.aio.insecure_channel(endpoint) as channel:
         call = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export",
                                    request_serializer=ts.ExportTraceServiceRequest.SerializeToString,
@@ -321,3 +317,17 @@ async def test_backend_metrics_reported():
     ring = HashRing(record.ENDPOINTS[:3])
     used = {ring.endpoint_for(t) for t in record.trace_ids(30)}
     assert tel.value("otelcol_loadbalancer_backend_outcome", success="true") == len(used)
+
+
+async def test_dns_resolver_resolves_through_the_system_resolver():
+    seen: list[list[str]] = []
+
+    async def on_change(endpoints: list[str]) -> None:
+        seen.append(endpoints)
+
+    r = DNSResolver("localhost", "4317", 0.05, 1.0, logging.getLogger("test"))
+    await r.start(on_change)
+    await asyncio.sleep(0.2)
+    await r.stop()
+    assert len(seen) == 1, "an unchanged answer must not rebuild the ring"
+    assert "127.0.0.1:4317" in seen[0] and seen[0] == sorted(seen[0])
