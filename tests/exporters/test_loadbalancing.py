@@ -331,3 +331,26 @@ async def test_dns_resolver_resolves_through_the_system_resolver():
     await r.stop()
     assert len(seen) == 1, "an unchanged answer must not rebuild the ring"
     assert "127.0.0.1:4317" in seen[0] and seen[0] == sorted(seen[0])
+
+
+async def test_static_backend_restarting_gets_its_keys_back_without_loss():
+    """A listed backend that restarts keeps its keys: its exporter queues and retries meanwhile."""
+    sinks = await started_sinks(record.ENDPOINTS[:3])
+    exp = await started_exporter("loadbalancing", lb_config(record.ENDPOINTS[:3]))
+    ids = record.trace_ids(900)
+    try:
+        await sinks[1].stop()
+        for i in range(0, len(ids), 100):
+            await exp.consume(record.request(ids[i:i + 100]))
+        await asyncio.sleep(0.3)
+        sinks[1] = record.Sink(record.ENDPOINTS[1])
+        await sinks[1].start()
+        await record.wait_for(sinks, len(ids), timeout=15)
+        await exp.shutdown()
+    finally:
+        for s in sinks:
+            await s.stop()
+    ring = HashRing(record.ENDPOINTS[:3])
+    for n, sink in enumerate(sinks):
+        assert {ring.endpoint_for(t) for t in sink.trace_ids} == {record.ENDPOINTS[n]}
+    assert sorted(t for s in sinks for t in s.trace_ids) == sorted(ids)
