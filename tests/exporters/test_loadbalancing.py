@@ -354,3 +354,32 @@ async def test_static_backend_restarting_gets_its_keys_back_without_loss():
     for n, sink in enumerate(sinks):
         assert {ring.endpoint_for(t) for t in sink.trace_ids} == {record.ENDPOINTS[n]}
     assert sorted(t for s in sinks for t in s.trace_ids) == sorted(ids)
+
+
+def test_logs_and_metrics_by_attributes_use_upstreams_layered_key():
+    from otelflow.exporters.loadbalancing import split
+
+    ring = HashRing(record.ENDPOINTS[:5])
+    req = _logs([("checkout", t) for t in record.trace_ids(40)])
+    for n, rl in enumerate(req.resource_logs):
+        lr = rl.scope_logs[0].log_records[0]
+        lr.severity_text = "WARN"
+        lr.attributes.add(key="tenant").value.string_value = f"t{n % 9}"
+    parts = split.split_logs(req, "attributes", ring.endpoint_for, ["tenant", "service.name", "log.severity"])
+    for endpoint, part in parts.items():
+        for rl in part.resource_logs:
+            for lr in rl.scope_logs[0].log_records:
+                # resource attributes first (service.name), then the record's, in configured order
+                tenant = lr.attributes[0].value.string_value
+                assert ring.endpoint_for(f"service.name=checkout|tenant={tenant}|log.severity=WARN|".encode()) == endpoint
+    assert sum(len(rl.scope_logs[0].log_records) for p in parts.values() for rl in p.resource_logs) == 40
+
+    mreq = ExportMetricsServiceRequest()
+    m = mreq.resource_metrics.add().scope_metrics.add().metrics.add(name="m")
+    for p in range(30):
+        m.gauge.data_points.add(as_int=p).attributes.add(key="host").value.string_value = f"h{p}"
+    parts, _ = split.split_metrics(mreq, "attributes", ring.endpoint_for, ["host", "zone"])
+    for endpoint, part in parts.items():
+        for dp in part.resource_metrics[0].scope_metrics[0].metrics[0].gauge.data_points:
+            assert ring.endpoint_for(f"host=h{dp.as_int}|zone=|".encode()) == endpoint
+    assert len(parts) > 1

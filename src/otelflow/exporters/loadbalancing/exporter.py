@@ -69,9 +69,6 @@ class LoadBalancingExporter(QueuedRetryExporter):
         self.config = config
         self.signal = settings.signal
         self.routing_key = routing_key_for(config, self.signal)
-        if self.routing_key == "attributes" and self.signal is not Signal.TRACES:
-            raise ValueError(f"cannot configure loadbalancing {self.signal.value} exporter: routing_key attributes "
-                             "is supported for traces only in otelflow")
         self.resolver_kind = check_resolver(config)
         self._resolver_label = "aws" if self.resolver_kind == "aws_cloud_map" else self.resolver_kind
         self.ring = HashRing(())
@@ -133,9 +130,9 @@ class LoadBalancingExporter(QueuedRetryExporter):
         if self.signal is Signal.TRACES:
             parts = split.split_traces(data, self.routing_key, self.config.routing_attributes, pick)
         elif self.signal is Signal.LOGS:
-            parts = split.split_logs(data, self.routing_key, pick)
+            parts = split.split_logs(data, self.routing_key, pick, self.config.routing_attributes)
         else:
-            parts, errors = split.split_metrics(data, self.routing_key, pick)
+            parts, errors = split.split_metrics(data, self.routing_key, pick, self.config.routing_attributes)
             for error in errors:
                 self.log.error("failed to export metric: %s", error)
             if errors and not parts:

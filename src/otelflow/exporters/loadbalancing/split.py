@@ -2,12 +2,14 @@
 
 Keys are those upstream hashes, so otelflow and otelcol-ref agree on the backend for: trace IDs of
 spans (the 16 raw bytes), ``service`` and ``attributes`` keys of traces (``name=value|`` ...),
-``service`` of metrics and logs (the bare service name), metric names, and log trace IDs (lower hex).
+``service`` of metrics and logs (the bare service name), metric names, log trace IDs (lower hex), and
+``attributes`` of logs and metrics (resource, then scope, then record or data-point attributes).
 ``resource`` and ``streamID`` keys are otelflow's own stable digests (upstream hashes pdata identities
 with its own scheme), so they keep data together but may pick another backend than otelcol-ref."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -131,7 +133,40 @@ def _attr_key(attrs: list[str], rs, ss, span) -> bytes:
     return "".join(parts).encode()
 
 
-def split_logs(req: ExportLogsServiceRequest, key: str, pick: Pick) -> dict[str, object]:
+def _found(attrs: list[str], source) -> tuple[str, list[str]]:
+    """Upstream's layered attribute key: the attributes ``source`` has (in order) and those left."""
+    parts, pending = [], []
+    for a in attrs:
+        v = _get(source, a)
+        if v is None:
+            pending.append(a)
+        else:
+            parts.append(f"{a}={as_string(v)}|")
+    return "".join(parts), pending
+
+
+def _log_attr(a: str, record) -> str:
+    if a == "log.severity":
+        return f"{a}={record.severity_text}|"
+    if a == "log.body":
+        return f"{a}={as_string(record.body)}|"
+    v = _get(record.attributes, a)
+    return f"{a}=|" if v is None else f"{a}={as_string(v)}|"
+
+
+def split_logs(req: ExportLogsServiceRequest, key: str, pick: Pick, attrs: list[str] = ()) -> dict[str, object]:
+    if key == "attributes":
+        # resource attributes first, then the scope's, then each record's (log.severity, log.body)
+        b = _Builder(ExportLogsServiceRequest, "resource_logs", "scope_logs")
+        for ri, rl in enumerate(req.resource_logs):
+            rkey, rpending = _found(list(attrs), rl.resource.attributes)
+            for si, sl in enumerate(rl.scope_logs):
+                skey, pending = _found(rpending, sl.scope.attributes)
+                base = rkey + skey
+                for record in sl.log_records:
+                    k = base + "".join(_log_attr(a, record) for a in pending)
+                    b.scope(pick(k.encode()), rl, ri, sl, si).log_records.append(record)
+        return b.out
     if key == "traceID":
         b = _Builder(ExportLogsServiceRequest, "resource_logs", "scope_logs")
         for ri, rl in enumerate(req.resource_logs):
@@ -155,7 +190,8 @@ _POINT_FIELDS = {"gauge": "data_points", "sum": "data_points", "histogram": "dat
                  "exponential_histogram": "data_points", "summary": "data_points"}
 
 
-def split_metrics(req: ExportMetricsServiceRequest, key: str, pick: Pick) -> tuple[dict[str, object], list[str]]:
+def split_metrics(req: ExportMetricsServiceRequest, key: str, pick: Pick,
+                  attrs: list[str] = ()) -> tuple[dict[str, object], list[str]]:
     """Per-backend requests and the errors of resources that could not be routed (no service.name)."""
     errors: list[str] = []
     if key in ("service", "resource"):
@@ -175,26 +211,41 @@ def split_metrics(req: ExportMetricsServiceRequest, key: str, pick: Pick) -> tup
     b = _Builder(ExportMetricsServiceRequest, "resource_metrics", "scope_metrics")
     for ri, rm in enumerate(req.resource_metrics):
         rkey = _resource_key(rm.resource) if key == "streamID" else b""
+        rattr, rpending = _found(list(attrs), rm.resource.attributes) if key == "attributes" else ("", [])
         for si, sm in enumerate(rm.scope_metrics):
+            if key == "attributes":
+                sattr, pending = _found(rpending, sm.scope.attributes)
+                point_key = functools.partial(_attr_point_key, rattr + sattr, pending)
             for metric in sm.metrics:
                 if key == "metric":
                     b.scope(pick(metric.name.encode()), rm, ri, sm, si).metrics.append(metric)
                     continue
-                _split_stream(b, rm, ri, sm, si, metric, rkey, pick)
+                if key == "streamID":
+                    data = metric.WhichOneof("data") or ""
+                    mkey = _digest(rkey, sm.scope.SerializeToString(deterministic=True), metric.name.encode(), data.encode())
+                    point_key = functools.partial(_stream_point_key, mkey)
+                _split_points(b, rm, ri, sm, si, metric, point_key, pick)
     return b.out, errors
 
 
-def _split_stream(b: _Builder, rm, ri: int, sm, si: int, metric, rkey: bytes, pick: Pick) -> None:
-    """One metric's data points grouped by stream (resource, scope, metric, point attributes)."""
+def _attr_point_key(base: str, pending: list[str], point) -> bytes:
+    return (base + "".join(f"{a}={'' if (v := _get(point.attributes, a)) is None else as_string(v)}|"
+                           for a in pending)).encode()
+
+
+def _stream_point_key(mkey: bytes, point) -> bytes:
+    return _digest(mkey, *sorted(kv.SerializeToString(deterministic=True) for kv in point.attributes))
+
+
+def _split_points(b: _Builder, rm, ri: int, sm, si: int, metric, point_key: Callable[[object], bytes], pick: Pick) -> None:
+    """One metric's data points grouped by the backend of each point's key."""
     data = metric.WhichOneof("data")
     if data is None:
-        b.scope(pick(_digest(rkey, metric.name.encode())), rm, ri, sm, si).metrics.append(metric)
+        b.scope(pick(metric.name.encode()), rm, ri, sm, si).metrics.append(metric)
         return
-    mkey = _digest(rkey, sm.scope.SerializeToString(deterministic=True), metric.name.encode(), data.encode())
     groups: dict[str, list] = {}
     for point in getattr(metric, data).data_points:
-        attrs = sorted(kv.SerializeToString(deterministic=True) for kv in point.attributes)
-        groups.setdefault(pick(_digest(mkey, *attrs)), []).append(point)
+        groups.setdefault(pick(point_key(point)), []).append(point)
     if len(groups) == 1:
         b.scope(next(iter(groups)), rm, ri, sm, si).metrics.append(metric)
         return
