@@ -227,3 +227,28 @@ async def test_metrics_by_resource_and_logs_by_trace_id(kafka_broker):
         if r.key() is not None:
             assert r.partition() == sarama_partition(r.key(), 4)
     assert flatten(merged(list(by_key.values()))) == flatten(logs)
+
+
+@pytest.mark.parametrize("compression", ["gzip", "snappy", "lz4", "zstd"])
+async def test_compression_acks_all_and_too_large(kafka_broker, compression):
+    from otelflow.core.consumer import PermanentError
+
+    topic = f"comp_{compression}"
+    kafka_broker.create_topic(topic, 1)
+    small = ExportTraceServiceRequest()
+    small.resource_spans.add().scope_spans.add().spans.add(trace_id=b"\x01" * 16, span_id=b"\x02" * 8, name="s")
+    big = ExportTraceServiceRequest()
+    span = big.resource_spans.add().scope_spans.add().spans.add(trace_id=b"\x03" * 16, span_id=b"\x04" * 8, name="b")
+    span.attributes.add(key="blob").value.string_value = "x" * 4000
+    exp = await started_exporter("kafka", {"brokers": [kafka_broker.bootstrap], "traces": {"topic": topic},
+                                           "sending_queue": {"enabled": False},
+                                           "producer": {"compression": compression, "required_acks": "all",
+                                                        "max_message_bytes": 3000}})
+    try:
+        with pytest.raises(PermanentError, match=f"error exporting to topic '{topic}'"):
+            await exp.consume(big)  # larger than max_message_bytes: no retry can help
+        await exp.consume(small)  # the exporter keeps working
+    finally:
+        await exp.shutdown()
+    recs = await asyncio.to_thread(read_topic, kafka_broker.bootstrap, topic, 1)
+    assert [ExportTraceServiceRequest.FromString(r.value()) for r in recs] == [small]
