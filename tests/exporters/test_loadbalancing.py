@@ -16,7 +16,9 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
 
 from otelflow.config.errors import ConfigError
 from otelflow.config.model import validate
-from otelflow.core.component import Signal
+from otelflow.core.component import ComponentID, Host, Kind, Settings, Signal
+from otelflow.core.telemetry import Telemetry
+from otelflow.extensions import file_storage as fs
 from otelflow.exporters.loadbalancing.config import Config
 from otelflow.exporters.loadbalancing.resolver import DNSResolver
 from otelflow.exporters.loadbalancing.ring import HashRing
@@ -26,6 +28,16 @@ from tests.process import Collector
 DATA = Path(__file__).parent / "testdata" / "loadbalancing"
 sys.path.insert(0, str(DATA))
 import record  # noqa: E402  (sinks, trace IDs and endpoints shared with the recording script)
+
+
+async def _started(config: dict, host: Host):
+    """The exporter started with the extensions of ``host`` (tests.exporters.helpers uses none)."""
+    from otelflow.exporters.loadbalancing import factory
+
+    settings = Settings(id=ComponentID("loadbalancing"), kind=Kind.EXPORTER, telemetry=Telemetry(), signal=Signal.TRACES)
+    exp = factory.create(settings=settings, config=validate(Config, config, "exporters::loadbalancing"))
+    await exp.start(host)
+    return exp
 
 
 def golden(n: int) -> str:
@@ -171,10 +183,11 @@ async def _send_request(endpoint: str, req) -> None:
         await call(req, timeout=10, wait_for_ready=True)
 
 
-async def test_backend_leaving_dns_moves_only_its_keys_and_loses_nothing():
+@pytest.mark.parametrize("persistent", [False, True], ids=["memory-queue", "file-storage-queue"])
+async def test_backend_leaving_dns_moves_only_its_keys_and_loses_nothing(persistent, tmp_path):
     """Three backends on 127.0.0.1-3 behind one DNS name; backend 2 dies mid-stream and then
     leaves the DNS answer: its queued and retried data goes to the new owners, other keys stay."""
-    port = 47361
+    port = 47361 + persistent
     ips = ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
     sinks = await started_sinks([f"{ip}:{port}" for ip in ips])
     answer = list(ips)
@@ -182,11 +195,19 @@ async def test_backend_leaving_dns_moves_only_its_keys_and_loses_nothing():
     async def lookup(hostname: str) -> list[str]:
         return list(answer)
 
-    exp = await started_exporter("loadbalancing", {
-        **lb_config([]), "resolver": {"dns": {"hostname": "localhost", "port": str(port), "interval": "100ms"}}})
+    cfg = {**lb_config([]), "resolver": {"dns": {"hostname": "localhost", "port": str(port), "interval": "100ms"}}}
+    host = Host()
+    if persistent:
+        cfg["protocol"]["otlp"]["sending_queue"] = {"storage": "file_storage"}
+        store = fs.FileStorage(Settings(id=ComponentID("file_storage"), kind=Kind.EXTENSION, telemetry=Telemetry()),
+                               validate(fs.Config, {"directory": str(tmp_path)}, "extensions::file_storage"))
+        await store.start(Host())
+        host = Host({ComponentID("file_storage"): store})
+    exp = await _started(cfg, host)
     exp.resolver.lookup = lookup
     await exp.resolver.resolve()
     assert sorted(exp.exporters) == [f"{ip}:{port}" for ip in ips]
+    assert all(e.persistent is persistent for e in exp.exporters.values())
     ids = record.trace_ids(3000)
     before, after = ids[:1500], ids[1500:]
     try:
@@ -202,6 +223,8 @@ async def test_backend_leaving_dns_moves_only_its_keys_and_loses_nothing():
     finally:
         for s in sinks:
             await s.stop()
+        if persistent:
+            await store.shutdown()
     got = {t: n for n, s in enumerate(sinks) for t in s.trace_ids}
     assert set(got) == set(ids), f"{len(set(ids) - set(got))} acknowledged trace IDs lost"
     old, new = HashRing([f"{ip}:{port}" for ip in ips]), HashRing([f"{ip}:{port}" for ip in answer])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 
 from google.protobuf.message import Message
 
@@ -85,7 +86,8 @@ class LoadBalancingExporter(QueuedRetryExporter):
 
     def _backend(self, endpoint: str) -> BackendExporter:
         cfg = self.config.protocol.otlp.model_copy(update={"endpoint": endpoint})
-        sid = ComponentID("otlp", self.settings.id.name)
+        # one ID per backend: a persistent queue's storage is keyed by it
+        sid = ComponentID("otlp", "_".join(filter(None, (self.settings.id.name, re.sub(r"[^\w.-]", "_", endpoint)))))
         s = Settings(id=sid, kind=Kind.EXPORTER, telemetry=self._backend_telemetry, signal=self.signal)
         s.logger = self.log.getChild(endpoint)
         return BackendExporter(s, cfg, self.route)
@@ -109,13 +111,23 @@ class LoadBalancingExporter(QueuedRetryExporter):
             for name in set(self.exporters) - set(wanted.values()):
                 exp = self.exporters.pop(name)
                 exp.retire()
-                task = asyncio.create_task(exp.shutdown())
+                task = asyncio.create_task(self._drain(exp))
                 self._retiring.add(task)
                 task.add_done_callback(self._retiring.discard)
             tel = self.settings.telemetry
             tel.set("otelcol_loadbalancer_num_backends", len(self.exporters), resolver=self._resolver_label)
             tel.add("otelcol_loadbalancer_num_backend_updates", 1, resolver=self._resolver_label)
             self.log.info("backends now %s", sorted(self.exporters))
+
+    @staticmethod
+    async def _drain(exp: BackendExporter) -> None:
+        """Stop a retired backend once its data went elsewhere; a persistent queue is emptied first
+        (its workers reroute every item) instead of being left on disk for a backend that is gone."""
+        try:
+            while exp.pqueue is not None and exp.pqueue.size > 0:
+                await asyncio.sleep(0.05)
+        finally:
+            await exp.shutdown()
 
     def _pick(self, key: bytes) -> str:
         return self._names.get(self.ring.endpoint_for(key), "")
@@ -170,4 +182,6 @@ class LoadBalancingExporter(QueuedRetryExporter):
             await self.resolver.stop()
         async with self._change:
             exporters, self.exporters = list(self.exporters.values()), {}
+        for task in list(self._retiring):  # a persistent queue not yet emptied stays on disk
+            task.cancel()
         await asyncio.gather(*(e.shutdown() for e in exporters), *self._retiring, return_exceptions=True)
