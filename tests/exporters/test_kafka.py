@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import aiohttp
 import xxhash
@@ -94,6 +95,16 @@ def test_sarama_partition():
     assert sarama_partition(b"a", 7) == 468965076 % 7
     assert sarama_partition(b"", 5) == abs(0x811C9DC5 - (1 << 32)) % 5
     assert all(0 <= sarama_partition(bytes([i]), 3) < 3 for i in range(256))
+
+
+def test_sarama_partition_matches_franz_go():
+    """Golden from franz-go v1.21.6's SaramaCompatHasher(FNV-1a), the hasher upstream's default
+    ``sarama_compat`` partitioner uses (generator: testdata/kafka/sarama_partitions.go.txt)."""
+    lines = (Path(__file__).parent / "testdata" / "kafka" / "sarama_partitions.txt").read_text().split("\n")
+    rows = [line.split() for line in lines if line]
+    assert len(rows) == 2000
+    for key, *parts in rows:
+        assert [sarama_partition(key.encode(), n) for n in (3, 5, 7)] == [int(p) for p in parts], key
 
 
 async def _post(session: aiohttp.ClientSession, port: int, path: str, message) -> int:
