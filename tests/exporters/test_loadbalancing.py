@@ -406,3 +406,22 @@ def test_logs_and_metrics_by_attributes_use_upstreams_layered_key():
         for dp in part.resource_metrics[0].scope_metrics[0].metrics[0].gauge.data_points:
             assert ring.endpoint_for(f"host=h{dp.as_int}|zone=|".encode()) == endpoint
     assert len(parts) > 1
+
+
+@pytest.mark.parametrize("n", [3, 5])
+async def test_metric_routing_matches_otelcol_ref(n):
+    """routing_key: metric, 500 metric names in one request: each goes where otelcol-ref sent it."""
+    sinks = await started_sinks(record.ENDPOINTS[:n])
+    exp = await started_exporter("loadbalancing", lb_config(record.ENDPOINTS[:n], routing_key="metric"),
+                                 signal=Signal.METRICS)
+    try:
+        await exp.consume(record.metrics_request())
+        await exp.shutdown()
+        for _ in range(100):
+            if sum(len(s.metric_names) for s in sinks) >= record.SERVICES:
+                break
+            await asyncio.sleep(0.05)
+        assert record.metric_digits(sinks) == golden(f"metric_{n}")
+    finally:
+        for s in sinks:
+            await s.stop()

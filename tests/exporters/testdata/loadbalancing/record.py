@@ -18,6 +18,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import grpc
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as ms
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
 from opentelemetry.proto.trace.v1 import trace_pb2
 
@@ -59,6 +60,7 @@ class Sink:
     def __init__(self, endpoint: str):
         self.endpoint = endpoint
         self.trace_ids: list[bytes] = []
+        self.metric_names: list[str] = []
         self.requests: list[ts.ExportTraceServiceRequest] = []
         self.server: grpc.aio.Server | None = None
 
@@ -69,13 +71,23 @@ class Sink:
                 self.trace_ids.extend(s.trace_id for s in ss.spans)
         return ts.ExportTraceServiceResponse()
 
+    async def _export_metrics(self, req: ms.ExportMetricsServiceRequest, context) -> ms.ExportMetricsServiceResponse:
+        for rm in req.resource_metrics:
+            for sm in rm.scope_metrics:
+                self.metric_names.extend(m.name for m in sm.metrics)
+        return ms.ExportMetricsServiceResponse()
+
     async def start(self) -> None:
         self.server = grpc.aio.server()
+        metrics = grpc.method_handlers_generic_handler("opentelemetry.proto.collector.metrics.v1.MetricsService", {
+            "Export": grpc.unary_unary_rpc_method_handler(
+                self._export_metrics, request_deserializer=ms.ExportMetricsServiceRequest.FromString,
+                response_serializer=ms.ExportMetricsServiceResponse.SerializeToString)})
         handler = grpc.method_handlers_generic_handler("opentelemetry.proto.collector.trace.v1.TraceService", {
             "Export": grpc.unary_unary_rpc_method_handler(
                 self._export, request_deserializer=ts.ExportTraceServiceRequest.FromString,
                 response_serializer=ts.ExportTraceServiceResponse.SerializeToString)})
-        self.server.add_generic_rpc_handlers((handler,))
+        self.server.add_generic_rpc_handlers((handler, metrics))
         self.server.add_insecure_port(self.endpoint)
         await self.server.start()
 
@@ -106,6 +118,72 @@ def golden_digits(sinks: list[Sink], ids: list[bytes]) -> str:
             owner[tid].add(n)
     assert all(len(owner[t]) == 1 for t in ids), "a trace ID reached no sink or several"
     return "".join(str(next(iter(owner[t]))) for t in ids)
+
+
+def metrics_request() -> ms.ExportMetricsServiceRequest:
+    """``SERVICES`` gauges named m-0 .. m-499 in one resource (routing_key: metric goldens)."""
+    req = ms.ExportMetricsServiceRequest()
+    sm = req.resource_metrics.add().scope_metrics.add()
+    for n in range(SERVICES):
+        sm.metrics.add(name=f"m-{n}").gauge.data_points.add(as_int=n, time_unix_nano=1)
+    return req
+
+
+def metric_digits(sinks: list[Sink]) -> str:
+    owner = {name: n for n, s in enumerate(sinks) for name in s.metric_names}
+    return "".join(str(owner[f"m-{n}"]) for n in range(SERVICES))
+
+
+METRICS_CONFIG = """receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:{port}
+exporters:
+  loadbalancing:
+    routing_key: metric
+    protocol:
+      otlp:
+        tls:
+          insecure: true
+    resolver:
+      static:
+        hostnames: [{hostnames}]
+service:
+  telemetry:
+    metrics:
+      level: none
+  pipelines:
+    metrics:
+      receivers: [otlp]
+      exporters: [loadbalancing]
+"""
+
+
+async def record_metrics(n: int, binary: Path) -> str:
+    sinks = [Sink(e) for e in ENDPOINTS[:n]]
+    for s in sinks:
+        await s.start()
+    port = BASE_PORT + 21
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as cfg:
+        cfg.write(METRICS_CONFIG.format(port=port, hostnames=", ".join(ENDPOINTS[:n])))
+        cfg.flush()
+        proc = subprocess.Popen([str(binary), "--config", cfg.name], stderr=subprocess.DEVNULL)
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+                call = channel.unary_unary("/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+                                           request_serializer=ms.ExportMetricsServiceRequest.SerializeToString,
+                                           response_deserializer=ms.ExportMetricsServiceResponse.FromString)
+                await call(metrics_request(), timeout=10, wait_for_ready=True)
+            deadline = time.monotonic() + 30
+            while sum(len(s.metric_names) for s in sinks) < SERVICES and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            return metric_digits(sinks)
+        finally:
+            proc.terminate()
+            proc.wait()
+            for s in sinks:
+                await s.stop()
 
 
 CONFIG = """receivers:
@@ -173,6 +251,9 @@ def main() -> None:
         digits = asyncio.run(record(n, binary, key="service"))
         (HERE / f"golden_service_{n}.txt").write_text(digits + "\n")
         print(n, "service", {d: digits.count(d) for d in sorted(set(digits))})
+        digits = asyncio.run(record_metrics(n, binary))
+        (HERE / f"golden_metric_{n}.txt").write_text(digits + "\n")
+        print(n, "metric", {d: digits.count(d) for d in sorted(set(digits))})
 
 
 if __name__ == "__main__":
