@@ -3,7 +3,8 @@
 Starts N OTLP/gRPC trace sinks on fixed 127.0.0.1 ports (backend names are part of the ring hash),
 runs ``bench/.build/bin/otelcol-ref`` with otlp receiver -> loadbalancing (static resolver) and sends
 one span per trace ID. Writes ``golden_<N>.txt``: one digit per trace ID (index of the sink in
-``ENDPOINTS``). Run from the repo root: ``python tests/exporters/testdata/loadbalancing/record.py``.
+``ENDPOINTS``); ``golden_service_<N>.txt`` (routing_key service, services svc-0..499) and
+``golden_metric_<N>.txt`` (routing_key metric, gauges m-0..499) likewise. Run from the repo root: ``python tests/exporters/testdata/loadbalancing/record.py``.
 The sinks and trace IDs are shared with the tests, which import this module."""
 
 from __future__ import annotations
