@@ -184,6 +184,28 @@ def test_map_hash_as_pdatautil():
     assert map_hash([]) == bytes(16)
 
 
+def test_map_hash_matches_upstream_go():
+    """Hex digests printed by contrib pdatautil v0.161.0 (testdata/kafka/maphash.go.txt)."""
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
+
+    def kv(key, **value):
+        return KeyValue(key=key, value=AnyValue(**value))
+
+    maps = [
+        [],
+        [kv("service.name", string_value="api")],
+        [kv("service.name", string_value="api"), kv("host.id", int_value=7)],
+        [kv("service.name", string_value="checkout"), kv("ok", bool_value=True), kv("ratio", double_value=0.5),
+         kv("raw", bytes_value=bytes([1, 2, 3])),
+         kv("tags", array_value=ArrayValue(values=[AnyValue(string_value="a"), AnyValue(int_value=2)])),
+         kv("nested", kvlist_value=KeyValueList(values=[kv("z", string_value="last"), kv("a", string_value="first")])),
+         KeyValue(key="none")],
+    ]
+    golden = ["00000000000000000000000000000000", "29f1ab300aa7f78f23f077d69c837d53",
+              "98f5301d22111df57a911118e200b223", "7bed715f0febbce9c86cfe8a62c711ef"]
+    assert [map_hash(m).hex() for m in maps] == golden
+
+
 def _resource(name: str):
     from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
