@@ -18,6 +18,7 @@ install-test: ui
 	bash scripts/install-prometheus.sh
 	bash scripts/install-browser.sh
 	bash scripts/install-fleet-deps.sh
+	bash scripts/install-kafka.sh
 	bash scripts/build-fleet.sh
 
 run: install

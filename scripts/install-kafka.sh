@@ -4,7 +4,7 @@
 #
 # - the jars land in $OTELFLOW_KAFKA_HOME (default ~/.cache/otelflow/kafka-<version>);
 # - does nothing when that directory already holds the broker jar (idempotent, instant);
-# - needs only `mvn` (Debian's maven) and Java 17+; the version is pinned in scripts/kafka/pom.xml.
+# - needs `mvn` and Java 17+ (installed from Debian when missing); the version is pinned in scripts/kafka/pom.xml.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -17,9 +17,11 @@ if [ -f "$dest/kafka_2.13-$version.jar" ]; then
   exit 0
 fi
 
-if ! command -v mvn >/dev/null; then
-  echo "install-kafka.sh needs maven (apt-get install maven)" >&2
-  exit 1
+if ! command -v mvn >/dev/null 2>&1 || ! command -v java >/dev/null 2>&1; then
+  # Debian's maven brings a JDK along; both are all the broker needs.
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends maven default-jre-headless >/dev/null
 fi
 
 tmp="$dest.tmp.$$"
