@@ -44,6 +44,19 @@ class Model(BaseModel):
         return out
 
 
+
+class OptionalBlocks(Model):
+    """A set of optional blocks (protocols, resolvers) where a key written with no value (``grpc:``)
+    turns that block on with its defaults, as upstream's configoptional does."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _present_means_enabled(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: ({} if v is None else v) for k, v in data.items()}
+        return data
+
+
 _HOOKS: dict[type, dict[str, str]] = {}
 _OWN_CHECKS = (AfterValidator, BeforeValidator, PlainValidator, WrapValidator, Strict)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import field_validator, model_validator
 
-from otelflow.config.model import Duration, Model
+from otelflow.config.model import Duration, Model, OptionalBlocks
 from otelflow.config.settings import QueueSettings, RetrySettings
 from otelflow.core.component import Signal
 from otelflow.exporters.otlp import Config as OTLPConfig
@@ -77,19 +77,11 @@ class AWSCloudMapResolver(Model):
     owner_account: str | None = None
 
 
-class Resolver(Model):
+class Resolver(OptionalBlocks):
     static: StaticResolver | None = None
     dns: DNSResolver | None = None
     k8s: K8sResolver | None = None
     aws_cloud_map: AWSCloudMapResolver | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _present_means_enabled(cls, data: Any) -> Any:
-        """``dns:`` with no value still selects that resolver, as configoptional does."""
-        if isinstance(data, dict):
-            return {k: ({} if v is None else v) for k, v in data.items()}
-        return data
 
 
 class Config(Model):

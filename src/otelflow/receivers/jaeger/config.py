@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import model_validator
 
-from otelflow.config.model import Duration, Model
+from otelflow.config.model import Duration, Model, OptionalBlocks
 from otelflow.config.settings import GRPCServerSettings, HTTPServerSettings
 from otelflow.core.tls import CheckedServerTLS
 from otelflow.receivers.otlp.config import HTTPAuth
@@ -47,18 +47,11 @@ class BinaryProtocol(UDPProtocol):
     endpoint: str = "localhost:6832"
 
 
-class Protocols(Model):
+class Protocols(OptionalBlocks):
     grpc: GRPCProtocol | None = None
     thrift_http: ThriftHTTPProtocol | None = None
     thrift_binary: BinaryProtocol | None = None
     thrift_compact: CompactProtocol | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _present_means_enabled(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {k: ({} if v is None else v) for k, v in data.items()}
-        return data
 
 
 def check_port(endpoint: str) -> None:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 from urllib.parse import unquote
 
 from pydantic import field_validator, model_validator
 
-from otelflow.config.model import Model, UInt32
+from otelflow.config.model import Model, OptionalBlocks, UInt32
 from otelflow.config.settings import AuthRef, GRPCServerSettings, HTTPServerSettings
 from otelflow.core.compression import DEFAULT_ALGORITHMS
 from otelflow.core.tls import CheckedServerTLS
@@ -76,17 +75,9 @@ def go_url_path(text: str) -> str:
     return unquote(rest)
 
 
-class Protocols(Model):
+class Protocols(OptionalBlocks):
     grpc: GRPCProtocol | None = None
     http: HTTPProtocol | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _present_means_enabled(cls, data: Any) -> Any:
-        # `grpc:` with nothing under it turns the protocol on with its defaults, as upstream.
-        if isinstance(data, dict):
-            return {k: ({} if v is None else v) for k, v in data.items()}
-        return data
 
 
 class Config(Model):
