@@ -27,6 +27,8 @@ from tests.conformance.rig import OTELCOL_REF, wait_port
 from tests.exporters.test_kafka import read_topic
 from tests.kafka_broker import kafka_broker  # noqa: F401 - the session fixture
 
+pytestmark = pytest.mark.skipif(not OTELCOL_REF.exists(),
+                                reason=f"{OTELCOL_REF} is missing (build it with `make bench-ref`)")
 PARTITIONS = 3
 SIGNALS = {"traces": ExportTraceServiceRequest, "metrics": ExportMetricsServiceRequest,
            "logs": ExportLogsServiceRequest}
@@ -165,8 +167,6 @@ def grouped(records: list, cls) -> dict[tuple[int, bytes | None], list]:
         "one per trace ID per request"))),
 ])
 async def test_records_agree_with_otelcol_ref(kafka_broker, tmp_path: Path, plan: list):
-    if not OTELCOL_REF.exists():
-        pytest.skip(f"{OTELCOL_REF} is missing (build it with `make bench-ref`)")
     requests = {"traces": trace_requests(plan), "metrics": metric_requests(), "logs": log_requests(plan is SHARED)}
     run = "shared" if plan is SHARED else "disjoint"
     for prefix in (f"flow_{run}", f"ref_{run}"):
