@@ -161,10 +161,8 @@ def grouped(records: list, cls) -> dict[tuple[int, bytes | None], list]:
 
 @pytest.mark.parametrize("plan", [
     pytest.param(DISJOINT, id="trace-per-resource"),
-    pytest.param(SHARED, id="trace-across-resources", marks=pytest.mark.xfail(strict=True, reason=(
-        "known disagreement: upstream (batchpersignal.SplitTraces) writes one record per "
-        "(resource, scope, trace ID), SplitLogs likewise for logs (the empty ID included); otelflow "
-        "one per trace ID per request"))),
+    # one record per (resource, scope, trace ID), as batchpersignal splits upstream
+    pytest.param(SHARED, id="trace-across-resources"),
 ])
 async def test_records_agree_with_otelcol_ref(kafka_broker, tmp_path: Path, plan: list):
     requests = {"traces": trace_requests(plan), "metrics": metric_requests(), "logs": log_requests(plan is SHARED)}

@@ -46,25 +46,23 @@ def by_resource(request, field: str) -> list[tuple[bytes, object]]:
 
 
 def by_trace_id(request, field: str, scope_field: str, leaf_field: str) -> list[tuple[bytes | None, object]]:
-    """One request per trace ID (keeping resource and scope envelopes), keyed by its lower hex."""
-    parts: dict[bytes, object] = {}
-    slots: dict[tuple, object] = {}
-    for ri, res in enumerate(getattr(request, field)):
-        for si, scope in enumerate(getattr(res, scope_field)):
+    """One request per (resource, scope, trace ID), as upstream's batchpersignal splits: a trace
+    seen under two resources or scopes becomes two records with the same key. Keyed by lower hex."""
+    out: list[tuple[bytes | None, object]] = []
+    for res in getattr(request, field):
+        for scope in getattr(res, scope_field):
+            batches: dict[bytes, object] = {}
             for leaf in getattr(scope, leaf_field):
                 tid = leaf.trace_id
-                slot = slots.get((tid, ri, si))
+                slot = batches.get(tid)
                 if slot is None:
-                    req = parts.get(tid)
-                    if req is None:
-                        req = parts[tid] = type(request)()
-                    r = slots.get((tid, ri))
-                    if r is None:
-                        r = slots[(tid, ri)] = getattr(req, field).add()
-                        r.resource.CopyFrom(res.resource)
-                        r.schema_url = res.schema_url
-                    slot = slots[(tid, ri, si)] = getattr(r, scope_field).add()
+                    req = type(request)()
+                    r = getattr(req, field).add()
+                    r.resource.CopyFrom(res.resource)
+                    r.schema_url = res.schema_url
+                    slot = batches[tid] = getattr(r, scope_field).add()
                     slot.scope.CopyFrom(scope.scope)
                     slot.schema_url = scope.schema_url
+                    out.append((tid.hex().encode() if tid and tid != _ZERO_ID else None, req))
                 getattr(slot, leaf_field).append(leaf)
-    return [(tid.hex().encode() if tid and tid != _ZERO_ID else None, req) for tid, req in parts.items()]
+    return out
