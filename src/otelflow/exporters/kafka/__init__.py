@@ -3,7 +3,7 @@
 Record values are what upstream writes: ``otlp_proto`` is the serialized ``TracesData`` /
 ``MetricsData`` / ``LogsData``, which is byte-for-byte the Export*ServiceRequest message otelflow
 carries (both are field 1, repeated resource entries); ``otlp_json`` is upstream's OTLP/JSON.
-With ``partition_traces_by_id`` a batch is cut into one record per trace ID, keyed by the lower-hex
+With ``partition_traces_by_id`` a batch is cut into one record per (resource, scope, trace ID), keyed by the lower-hex
 trace ID, and the partition is chosen as upstream's default ``sarama_compat`` sticky-key
 partitioner does (FNV-1a 32 of the key as a signed int, modulo partitions, absolute value), so
 otelflow and otelcol-ref put a trace on the same partition. ``partition_logs_by_trace_id`` does
