@@ -28,8 +28,6 @@ import random
 import re
 import shutil
 import signal as _signal
-import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -40,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from netutil import free_port, wait_port  # noqa: E402 - bench/ is the script's directory
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -110,25 +109,6 @@ BASELINE = "(no collector)"
 
 # ---------------------------------------------------------------------------------------------
 # small helpers
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, proc: subprocess.Popen | None, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited ({proc.returncode}) before listening on {port}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
 
 
 def parse_duration(text: Any) -> float:

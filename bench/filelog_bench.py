@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 import grpc  # noqa: E402
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc  # noqa: E402
+from netutil import free_port  # noqa: E402 - bench/ is the script's directory
 
 OTELCOL_REF = Path(os.environ.get("OTELCOL_REF", REPO / "bench" / ".build" / "bin" / "otelcol-ref"))
 
@@ -54,12 +54,6 @@ class Sink(logs_service_pb2_grpc.LogsServiceServicer):
             self.count += n
             self.last = now
         return logs_service_pb2.ExportLogsServiceResponse()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_files(directory: Path, files: int, lines: int) -> None:

@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from thriftpy2.utils import serialize  # noqa: E402
 
 from otelflow.receivers.jaeger.idl import api_v2  # noqa: E402
 from tests.receivers.testdata.jaeger.thriftpy_idl import jaeger  # noqa: E402
+from netutil import free_port, wait_port  # noqa: E402 - bench/ is the script's directory
 
 OTELCOL_REF = Path(os.environ.get("OTELCOL_REF", REPO / "bench" / ".build" / "bin" / "otelcol-ref"))
 
@@ -66,12 +66,6 @@ def grpc_body(spans: int) -> bytes:
     return api_v2.PostSpansRequest(batch=batch).SerializeToString()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def config(protocol: str, port: int) -> str:
     return f"""
 receivers:
@@ -84,19 +78,6 @@ service:
   pipelines:
     traces: {{receivers: [jaeger], exporters: [debug]}}
 """
-
-
-async def wait_port(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.2)
 
 
 async def load(protocol: str, port: int, body: bytes, spans: int, concurrency: int, duration: float) -> float:
@@ -144,7 +125,7 @@ async def run_peer(peer: str, args, body: bytes) -> float:
         env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         try:
-            await wait_port(port)
+            await asyncio.to_thread(wait_port, port)
             await load(args.protocol, port, body, args.spans, args.concurrency, 1.0)  # warm-up
             return await load(args.protocol, port, body, args.spans, args.concurrency, args.duration)
         finally:

@@ -21,7 +21,6 @@ import asyncio
 import gc
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,7 @@ from otelflow.config.model import validate  # noqa: E402
 from otelflow.core.component import ComponentID, Kind, Settings, Signal  # noqa: E402
 from otelflow.core.telemetry import Telemetry  # noqa: E402
 from otelflow.processors.tail_sampling import Config, factory  # noqa: E402
+from netutil import free_port  # noqa: E402 - bench/ is the script's directory
 
 POLICIES = [
     {"name": "errors", "type": "status_code", "status_code": {"status_codes": ["ERROR"]}},
@@ -144,12 +144,6 @@ async def memory(blobs: list[bytes], n_spans: int) -> None:
     after = rss()
     print(f"in-process RSS per buffered span: {(after - before) / n_spans:,.0f} bytes "
           f"({n_spans:,} spans, {len(proc.traces):,} traces, wire {sum(map(len, blobs)) / n_spans:,.0f} bytes/span)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def go_heap(metrics_port: int | None) -> int | None:

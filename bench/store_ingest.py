@@ -26,7 +26,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue  # noqa: E402
 
 from otelflow.store import ingest  # noqa: E402
 from otelflow.store.database import Retention, Store  # noqa: E402
+from netutil import free_port  # noqa: E402 - bench/ is the script's directory
 
 TARGET = 100_000
 ROOT = Path(__file__).resolve().parent
@@ -144,12 +144,6 @@ def end_to_end(duration: float) -> dict:
     return {"spans_stored": count, "load_seconds": duration, "seconds_until_stored": round(elapsed, 3),
             "spans_per_s": round(count / elapsed), "collector_cpu_seconds": round(cpu, 3),
             "spans_per_cpu_s": round(count / cpu) if cpu else None}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _cpu_seconds(pid: int) -> float:

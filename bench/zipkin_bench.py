@@ -15,7 +15,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ sys.path.insert(0, str(REPO / "src"))
 import aiohttp  # noqa: E402
 
 from otelflow.translators.zipkin import proto  # noqa: E402
+from netutil import free_port, wait_port  # noqa: E402 - bench/ is the script's directory
 
 OTELCOL_REF = Path(os.environ.get("OTELCOL_REF", REPO / "bench" / ".build" / "bin" / "otelcol-ref"))
 
@@ -61,12 +61,6 @@ def body(fmt: str, n: int) -> bytes:
     return message.SerializeToString()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def config(port: int) -> str:
     return f"""
 receivers:
@@ -78,19 +72,6 @@ service:
   pipelines:
     traces: {{receivers: [zipkin], exporters: [debug]}}
 """
-
-
-async def wait_port(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.2)
 
 
 async def load(port: int, payload: bytes, content_type: str, batches: int, concurrency: int) -> tuple[int, float]:
@@ -124,7 +105,7 @@ async def run_peer(peer: str, args, payload: bytes, content_type: str) -> float:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, env=env)
         try:
             try:
-                await wait_port(port, 60)
+                await asyncio.to_thread(wait_port, port, None, 60)
             except OSError:
                 raise SystemExit(f"{peer} did not start:\n" + (Path(tmp) / "log.txt").read_text()[-2000:]) from None
             await load(port, payload, content_type, max(10, args.batches // 10), args.concurrency)  # warm-up
