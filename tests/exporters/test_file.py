@@ -362,7 +362,7 @@ BACKUP = re.compile(r"^out-(\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3})-size\.json$")
 @pytest.fixture
 def tiny_megabyte(monkeypatch):
     """max_megabytes: 1 means 1000 bytes, and each rotation gets its own distinct timestamp."""
-    monkeypatch.setattr(fileexp, "MEGABYTE", 1000)
+    monkeypatch.setattr(fileexp.config, "MEGABYTE", 1000)
     base = dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=dt.timezone.utc)
     ticks = iter(range(10_000))
     monkeypatch.setattr(fileexp._RotatingWriter, "_now", lambda self: base + dt.timedelta(seconds=next(ticks)))
@@ -435,7 +435,7 @@ async def test_rotation_rejects_a_write_larger_than_the_limit(tmp_path, tiny_meg
 
 
 async def test_rotation_localtime_names(tmp_path, monkeypatch):
-    monkeypatch.setattr(fileexp, "MEGABYTE", 1000)
+    monkeypatch.setattr(fileexp.config, "MEGABYTE", 1000)
     path = tmp_path / "out.json"
     path.write_bytes(b"y" * 999)
     before = dt.datetime.now().astimezone()
