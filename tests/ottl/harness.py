@@ -416,7 +416,7 @@ def _run_batch(cases: list[Case], collector: str, workdir: Path, expected: dict[
             return BatchResult(collector, {}, refused, log_text, None)
         outdir = workdir / f"out{attempt}"
         outdir.mkdir(parents=True, exist_ok=True)
-        ports = {c.name: rig.free_port() for c in todo}
+        ports = dict(zip((c.name for c in todo), rig.free_ports(len(todo))))
         config_path = workdir / f"config{attempt}.yaml"
         config_path.write_text(dump_config(build_config(todo, ports, outdir)), encoding="utf-8")
         log_path = workdir / f"{collector}{attempt}.log"
@@ -424,6 +424,8 @@ def _run_batch(cases: list[Case], collector: str, workdir: Path, expected: dict[
                              todo[0].feature_gates)
         if error is not None:
             log_text = error
+            if "address already in use" in error:
+                continue  # another process took a port between picking and binding: pick again
             named = _refused_cases(error, todo)
             if not named and collector == "otelflow":
                 # otelflow's validate lists every problem: ask it which cases it refuses
