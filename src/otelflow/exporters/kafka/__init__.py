@@ -27,6 +27,7 @@ from otelflow.core.component import Factory, Host, Kind, Settings, Signal
 from otelflow.core.consumer import ConsumerError, PermanentError
 from otelflow.core.exporterhelper import QueuedRetryExporter
 from otelflow.exporters.kafka.config import Config
+from otelflow.kafka.client import librdkafka_settings
 from otelflow.exporters.kafka.partition import by_resource, by_trace_id, sarama_partition
 from otelflow.pdata import otlpjson
 
@@ -54,16 +55,16 @@ class KafkaExporter(QueuedRetryExporter):
         self._partitions: tuple[float, int] | None = None
 
     def _client_config(self) -> dict:
+        """The shared client settings (auth, tls, metadata) plus the producer's own.
+        May read a CA bundle (see librdkafka_settings): called from a worker thread."""
         c = self.config
         p = c.producer
-        conf = {
-            "bootstrap.servers": ",".join(c.brokers),
-            "client.id": c.client_id,
+        conf = librdkafka_settings(c)
+        conf.update({
             "acks": p.required_acks,
             "compression.type": p.compression,
             "message.max.bytes": p.max_message_bytes,
-            "log.connection.close": False,
-        }
+        })
         if p.compression_params is not None and p.compression_params.level:
             conf["compression.level"] = p.compression_params.level
         if c.timeout:
@@ -72,7 +73,8 @@ class KafkaExporter(QueuedRetryExporter):
         return conf
 
     async def start_client(self, host: Host) -> None:
-        self.producer = Producer(self._client_config(), logger=self.log)
+        conf = await asyncio.to_thread(self._client_config)
+        self.producer = Producer(conf, logger=self.log)
         self._running = True
         self._poller = threading.Thread(target=self._poll, name=f"kafka-poll-{self.settings.id}", daemon=True)
         self._poller.start()

@@ -1,17 +1,18 @@
 """Configuration of the ``kafka`` exporter: upstream v0.161.0's keys and defaults for the parts
-otelflow implements (brokers, client id, per-signal topic and encoding, trace-ID partitioning,
-producer settings, timeout, sending queue, retries). Keys otelflow does not implement yet (auth,
-tls, metadata, record headers, metadata-derived topics/keys, record_partitioner, ...) are rejected
-as unknown rather than silently ignored."""
+otelflow implements (the shared client settings of ``otelflow.kafka`` -- brokers, client id, auth,
+tls, metadata -- per-signal topic and encoding, trace-ID partitioning, producer settings, timeout,
+sending queue, retries). Keys otelflow does not implement yet (record headers, metadata-derived
+topics/keys, record_partitioner, ...) are rejected as unknown rather than silently ignored."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import field_validator, model_validator
 
 from otelflow.config.model import Duration, Model
 from otelflow.config.settings import QueueSettings, RetrySettings
+from otelflow.kafka.client import ClientConfig
 
 Encoding = Literal["otlp_proto", "otlp_json"]
 
@@ -56,9 +57,7 @@ class ProducerConfig(Model):
         return value
 
 
-class Config(Model):
-    brokers: list[str] = Field(default_factory=lambda: ["localhost:9092"])
-    client_id: str = "otel-collector"
+class Config(ClientConfig):
     timeout: Duration = 5.0
     sending_queue: QueueSettings = QueueSettings()
     retry_on_failure: RetrySettings = RetrySettings()
@@ -76,10 +75,3 @@ class Config(Model):
         if self.partition_logs_by_resource_attributes and self.partition_logs_by_trace_id:
             raise ValueError("partition_logs_by_resource_attributes and partition_logs_by_trace_id cannot both be enabled")
         return self
-
-    @field_validator("brokers")
-    @classmethod
-    def _brokers(cls, value: list[str]) -> list[str]:
-        if not value:
-            raise ValueError("brokers must be specified")
-        return value
