@@ -17,6 +17,7 @@ _BUILTIN: dict[Kind, dict[str, str]] = {
         "filelog": "otelflow.receivers.filelog:factory",  # upstream's deprecated name
         "zipkin": "otelflow.receivers.zipkin:factory",
         "jaeger": "otelflow.receivers.jaeger:factory",
+        "kafka": "otelflow.receivers.kafka:factory",
     },
     Kind.PROCESSOR: {
         "memory_limiter": "otelflow.processors.memory_limiter:factory",
