@@ -1,4 +1,5 @@
 import contextlib
+import os
 from typing import AsyncIterator
 
 import pytest
@@ -7,6 +8,10 @@ from otelflow.config import collector, loader
 from otelflow.core.registry import Registry, default_registry
 from otelflow.core.service import Service
 from tests.backends import HTTPBackend
+
+# otelflow runs one worker per CPU by default; the suite starts many collectors side by side, so
+# they run as one process each unless a test asks for workers (tests/core/workers/).
+os.environ["OTELFLOW_WORKERS"] = "1"
 
 
 @contextlib.asynccontextmanager

@@ -16,6 +16,8 @@ from otelflow.core import featuregates, logging_setup
 from otelflow.core.component import Kind, Signal
 from otelflow.core.registry import Registry, default_registry
 from otelflow.core.service import DEFAULT_SHUTDOWN_TIMEOUT, Service, StartError
+from otelflow.core.workers.context import WorkerContext, worker_count
+from otelflow.core.workers.supervisor import Supervisor
 from otelflow.defaults import DEFAULT_CONFIG
 
 def _add_config_args(p: argparse.ArgumentParser, default=None) -> None:
@@ -35,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--print-default-config", action="store_true", help="print the config used when none is given")
     p.add_argument("--feature-gates", action="append", default=[], metavar="GATES",
                    help="comma-separated feature gates to turn on (+id or id) or off (-id), as otelcol's flag")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="worker processes (default $OTELFLOW_WORKERS, else one per CPU this process may use); "
+                        "1 runs everything in this process")
     p.add_argument("--data-dir", metavar="PATH",
                    help="where embedded_store extensions keep their database (default $OTELFLOW_DATA_DIR or ~/.local/share/otelflow)")
     sub = p.add_subparsers(dest="command")
@@ -120,9 +125,15 @@ def cmd_components(registry: Registry) -> int:
     return 0
 
 
-def cmd_run(args: argparse.Namespace, registry: Registry) -> int:
+def cmd_run(args: argparse.Namespace, registry: Registry, argv: Sequence[str]) -> int:
     if hasattr(signal, "SIGHUP"):  # a reload asked for while starting must not kill the process
         signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the config is read after this point
+    worker = WorkerContext.from_env()
+    try:
+        count = worker_count(args.workers)
+    except ValueError as err:
+        print(f"Error: {err}", file=sys.stderr)
+        return 1
     try:
         cfg = _load(args, registry)
     except ConfigError as err:
@@ -133,9 +144,14 @@ def cmd_run(args: argparse.Namespace, registry: Registry) -> int:
     except logging_setup.SinkError as err:
         print(f"Error: failed to create logger: {err}", file=sys.stderr)
         return 1
+    if worker is None and count > 1:  # this process only watches over the workers
+        try:
+            return Supervisor(count, argv, args.shutdown_timeout).run()
+        finally:
+            logging_setup.shutdown()
     # SIGHUP reads the same sources again (files, --set, env) and swaps to the result if it is valid
     service = Service(cfg, registry, load_config=lambda: _load(args, registry),
-                      on_reload=lambda new: logging_setup.reconfigure(new.telemetry))
+                      on_reload=lambda new: logging_setup.reconfigure(new.telemetry), worker=worker)
     try:
         asyncio.run(service.run(args.shutdown_timeout))
     except StartError as err:
@@ -150,6 +166,7 @@ def cmd_run(args: argparse.Namespace, registry: Registry) -> int:
 
 
 def main(argv: Sequence[str] | None = None, registry: Registry = default_registry) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     try:
         for spec in args.feature_gates:
@@ -164,7 +181,7 @@ def main(argv: Sequence[str] | None = None, registry: Registry = default_registr
         return cmd_validate(args, registry)
     if args.command == "components":
         return cmd_components(registry)
-    return cmd_run(args, registry)
+    return cmd_run(args, registry, argv)
 
 
 if __name__ == "__main__":

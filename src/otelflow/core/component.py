@@ -109,3 +109,8 @@ class Factory:
     # connectors: which (exporter-side, receiver-side) signal pairs they join
     pairs: frozenset[tuple[Signal, Signal]] = frozenset()
     stability: str = "beta"
+    # With several workers (core/workers): the key this component keeps state by ("trace_id" or
+    # "resource"), so each key reaches one worker; or whether it owns something that exists once
+    # (a port, a file, a database) and so runs in worker 0 only.
+    state_key: str | None = None
+    one_instance: bool = False

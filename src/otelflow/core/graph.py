@@ -23,6 +23,8 @@ from otelflow.core.component import Component, ComponentID, Kind, Settings, Sign
 from otelflow.core.consumer import Consumer, Fanout, Router
 from otelflow.core.registry import Registry
 from otelflow.core.telemetry import Telemetry
+from otelflow.core.workers.exchange import Exchange
+from otelflow.core.workers.placement import Absent, Forwarder, KeyRouter
 
 
 @dataclass
@@ -46,8 +48,10 @@ def fan_out(consumers: list[Consumer]) -> Consumer:
 
 
 class Graph:
-    def __init__(self, cfg: CollectorConfig, registry: Registry, telemetry: Telemetry):
+    def __init__(self, cfg: CollectorConfig, registry: Registry, telemetry: Telemetry,
+                 exchange: Exchange | None = None):
         self.cfg = cfg
+        self.exchange = exchange  # set when this is one of several workers
         self.registry = registry
         self.telemetry = telemetry
         self.nodes: list[Node] = []  # in creation (= start) order
@@ -121,6 +125,11 @@ class Graph:
 
     def _create(self, kind: Kind, cid: ComponentID, signal: Signal | None, where: str, **kwargs: Any) -> Component:
         factory = self.registry.get(kind, cid.type)
+        node_name = f"{kind.value}/{cid}/{where}"
+        if self.exchange is not None and factory.one_instance and not self.exchange.ctx.owner:
+            stand_in = Absent() if kind is Kind.RECEIVER else Forwarder(node_name, self.exchange)
+            self.nodes.append(Node(kind, cid, stand_in, where))
+            return stand_in
         shared = self._shared.setdefault((kind, cid), {})
         settings = Settings(id=cid, kind=kind, telemetry=self.telemetry, signal=signal, shared=shared)
         try:
@@ -130,4 +139,9 @@ class Graph:
         except Exception as exc:  # a factory refusing its config is a config problem
             raise ConfigError([ConfigIssue(join_path(kind.section, cid), f"cannot create {kind.value} for {where}: {exc}")]) from exc
         self.nodes.append(Node(kind, cid, component, where))
+        if self.exchange is None or kind is Kind.RECEIVER or not (factory.one_instance or factory.state_key):
+            return component
+        self.exchange.register(node_name, signal.value, component)  # type: ignore[union-attr]
+        if factory.state_key:
+            return KeyRouter(component, node_name, factory.state_key, self.exchange)  # type: ignore[return-value]
         return component

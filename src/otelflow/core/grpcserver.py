@@ -12,6 +12,7 @@ from otelflow.core.component import Host
 from otelflow.core.httpserver import lookup_authenticator
 from otelflow.core.netaddr import bind_address
 from otelflow.core.tls import ServerTLS
+from otelflow.core.workers.context import share_ports
 
 
 class GRPCEndpoint:
@@ -29,7 +30,7 @@ class GRPCEndpoint:
         """Bind and serve; ``bind_error`` is the OSError text when the address cannot be bound."""
         s = self.settings
         self.auth = lookup_authenticator(host, s)
-        options = [("grpc.max_receive_message_length", s.max_recv_bytes), ("grpc.so_reuseport", 0)]
+        options = [("grpc.max_receive_message_length", s.max_recv_bytes), ("grpc.so_reuseport", int(share_ports()))]
         if s.max_concurrent_streams:
             options.append(("grpc.max_concurrent_streams", s.max_concurrent_streams))
         server = grpc.aio.server(options=options)

@@ -13,6 +13,7 @@ from aiohttp import web
 from otelflow.core.component import Host
 from otelflow.core.netaddr import split_host_port
 from otelflow.core.tls import ServerTLS
+from otelflow.core.workers.context import share_ports
 
 
 async def listen(app: web.Application, host: str | None, port: int,
@@ -21,7 +22,8 @@ async def listen(app: web.Application, host: str | None, port: int,
     (host, port) pairs bound. If binding fails the runner is cleaned up and the error raised."""
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_address=True)
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_address=True,
+                       reuse_port=share_ports() or None)
     try:
         await site.start()
     except BaseException:

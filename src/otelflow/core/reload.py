@@ -256,6 +256,8 @@ def carry_over(old: Generation, cfg: CollectorConfig) -> dict[Key, Component]:
                 needed.setdefault(cid, set()).add(pid.signal)
     exporters: dict[ComponentID, dict[Signal, Component]] = {}
     for node in old.graph.nodes:
+        if id(node.component) not in old.keys:
+            continue  # a worker's stand-in for a component that runs in worker 0 (core/workers)
         kind, cid, sig = old.keys[id(node.component)]
         if kind is Kind.EXPORTER:
             exporters.setdefault(cid, {})[sig] = node.component

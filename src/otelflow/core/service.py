@@ -12,6 +12,7 @@ handover). An invalid or unstartable config is logged and the running one stays.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import signal
 from typing import Callable, Iterable
@@ -24,7 +25,10 @@ from otelflow.core.registry import Registry, default_registry
 from otelflow.core.reload import (Gate, Generation, HandoverRegistry, Key, carry_over, drained, overlap_ok,
                                   same_collector_config)
 from otelflow.core.telemetry import Telemetry
-from otelflow.core.telemetry_server import TelemetryServer, parse_settings
+from otelflow.core.telemetry_server import TelemetryServer, parse_settings, process_figures
+from otelflow.core.workers.context import WorkerContext
+from otelflow.core.workers.exchange import Exchange
+from otelflow.core.workers.placement import Absent
 
 log = logging.getLogger("otelflow.service")
 
@@ -44,8 +48,13 @@ class _Failed(Exception):
 class Service:
     def __init__(self, cfg: CollectorConfig, registry: Registry = default_registry, telemetry: Telemetry | None = None,
                  load_config: Callable[[], CollectorConfig] | None = None,
-                 on_reload: Callable[[CollectorConfig], None] | None = None):
+                 on_reload: Callable[[CollectorConfig], None] | None = None,
+                 worker: WorkerContext | None = None):
         self.cfg = cfg
+        self.worker = worker or WorkerContext()
+        # with several workers, the channel to the others (keyed data, worker 0's totals, shutdown steps)
+        self.exchange = None if self.worker.single else Exchange(
+            self.worker, lambda: {**self.telemetry.snapshot(), "process": process_figures()})
         self.registry = registry
         self.telemetry = telemetry or Telemetry()
         self.load_config = load_config  # re-reads the config sources on SIGHUP (runs on a worker thread)
@@ -60,7 +69,16 @@ class Service:
         self._reload_task: asyncio.Task | None = None
         self._reload_again = False
         self._draining: set[asyncio.Task] = set()
-        self.telemetry_server = TelemetryServer(self.telemetry, parse_settings(cfg.telemetry))
+        self.telemetry_server = self._telemetry_server(parse_settings(cfg.telemetry))
+
+    def _telemetry_server(self, settings) -> TelemetryServer:
+        """Worker 0 serves :8888 for the whole collector, summing what the other workers report."""
+        if not self.worker.owner:
+            settings = dataclasses.replace(settings, level="none")
+        server = TelemetryServer(self.telemetry, settings)
+        if self.exchange is not None:
+            server.peers = self.exchange.peer_snapshots
+        return server
 
     @property
     def graph(self) -> Graph | None:
@@ -78,12 +96,16 @@ class Service:
                 log.warning("%s", warning)
             gen = self._prepare(self.cfg, {}, {})
             self.gen = gen
+            if self.exchange is not None:
+                await self.exchange.start()
             await self.telemetry_server.start()
             try:
                 await self._start_nodes(gen.nodes(), gen.host())
             except _Failed as exc:
                 self._closing = True
                 await self.telemetry_server.shutdown()
+                if self.exchange is not None:
+                    await self.exchange.shutdown()
                 raise StartError(str(exc)) from exc.__cause__
             self._started = gen.nodes()
             self._notify(gen.extensions, "ready")
@@ -107,6 +129,8 @@ class Service:
         except asyncio.TimeoutError:
             log.error("shutdown did not finish within %.0fs; data still queued is lost", timeout)
         await self.telemetry_server.shutdown()
+        if self.exchange is not None:
+            await self.exchange.shutdown()
         log.info("Shutdown complete.")
 
     async def _stop_all(self) -> None:
@@ -115,9 +139,15 @@ class Service:
         await self._stop_started()
 
     async def _stop_started(self) -> None:
+        step = 0
         while self._started:
             node = self._started.pop()
+            if self.exchange is not None:  # what other workers' earlier steps flush may still come here
+                await self.exchange.wait_for_peers(step, self.shutdown_timeout)
             await self._stop_nodes([node])
+            if self.exchange is not None:
+                self.exchange.progress = step
+            step += 1
 
     @staticmethod
     async def _stop_nodes(nodes: Iterable[Node]) -> None:
@@ -247,7 +277,7 @@ class Service:
             self._notify([n for n in new.extensions if id(n.component) not in new.reused], "ready")
             if metrics != self.telemetry_server.settings:
                 await self.telemetry_server.shutdown()
-                self.telemetry_server = TelemetryServer(self.telemetry, metrics)
+                self.telemetry_server = self._telemetry_server(metrics)
                 await self.telemetry_server.start()
         if self.on_reload is not None:
             try:
@@ -281,7 +311,9 @@ class Service:
         for eid in cfg.extensions:
             key: Key = (Kind.EXTENSION, eid, None)
             ext = reuse.get(key)
-            if ext is None:
+            if ext is None and not self.worker.owner and self.registry.get(Kind.EXTENSION, eid.type).one_instance:
+                ext = Absent()  # it runs in worker 0
+            elif ext is None:
                 factory = self.registry.get(Kind.EXTENSION, eid.type)
                 settings = Settings(id=eid, kind=Kind.EXTENSION, telemetry=self.telemetry)
                 ext = factory.create(settings=settings, config=cfg.config_of(Kind.EXTENSION, eid))
@@ -290,7 +322,7 @@ class Service:
             keys[id(ext)] = key
             extensions.append(Node(Kind.EXTENSION, eid, ext, "extension"))
         registry = HandoverRegistry(self.registry, reuse, gates)
-        graph = Graph(cfg, registry, self.telemetry)  # type: ignore[arg-type]  # a Registry look-alike
+        graph = Graph(cfg, registry, self.telemetry, self.exchange)  # type: ignore[arg-type]  # a Registry look-alike
         graph.build()
         return Generation(cfg, graph, extensions, registry.gates, {**keys, **registry.keys},
                           reused | registry.reused, registry.targets)

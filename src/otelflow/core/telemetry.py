@@ -32,3 +32,21 @@ class Telemetry:
                 if n == name and want <= set(series):
                     total += v
         return total
+
+    def snapshot(self) -> dict:
+        """Every series as plain lists, for another worker to add up (core/workers)."""
+        return {"counters": [[n, list(map(list, labels)), v] for (n, labels), v in list(self.counters.items())],
+                "gauges": [[n, list(map(list, labels)), v] for (n, labels), v in list(self.gauges.items())]}
+
+    def merged(self, snapshots: list[dict]) -> "Telemetry":
+        """This worker's series plus those of ``snapshots``: the collector's totals."""
+        total = Telemetry()
+        total.counters.update(self.counters)
+        total.gauges.update(self.gauges)
+        for snap in snapshots:
+            for n, labels, v in snap.get("counters", ()):
+                total.counters[(n, tuple(tuple(kv) for kv in labels))] += v
+            for n, labels, v in snap.get("gauges", ()):
+                key = (n, tuple(tuple(kv) for kv in labels))
+                total.gauges[key] = total.gauges.get(key, 0.0) + v
+        return total

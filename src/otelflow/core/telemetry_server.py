@@ -11,7 +11,7 @@ import math
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
@@ -104,8 +104,16 @@ def _rss_bytes() -> float:
         return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 
 
-def render(telemetry: Telemetry, started: float | None = None) -> str:
-    """Prometheus text exposition of every counter and gauge, plus process metrics."""
+def process_figures() -> dict[str, float]:
+    cpu = os.times()
+    return {"cpu": cpu.user + cpu.system, "rss": _rss_bytes()}
+
+
+def render(telemetry: Telemetry, started: float | None = None, peers: list[dict] = ()) -> str:
+    """Prometheus text exposition of every counter and gauge, plus process metrics; with ``peers``
+    (the other workers' snapshots) every figure is the sum over the workers."""
+    if peers:
+        telemetry = telemetry.merged(list(peers))
     families: dict[str, tuple[str, list[str]]] = {}
 
     def add(name: str, kind: str, labels: tuple[tuple[str, str], ...], value: float) -> None:
@@ -118,10 +126,10 @@ def render(telemetry: Telemetry, started: float | None = None) -> str:
     for (name, labels), value in list(telemetry.gauges.items()):
         add(name, "gauge", labels, value)
     if started is not None:
-        cpu = os.times()
+        figures = [process_figures(), *(p.get("process", {}) for p in peers)]
         add("otelcol_process_uptime", "counter", (), time.monotonic() - started)
-        add("otelcol_process_cpu_seconds", "counter", (), cpu.user + cpu.system)
-        add("otelcol_process_memory_rss", "gauge", (), _rss_bytes())
+        add("otelcol_process_cpu_seconds", "counter", (), sum(f.get("cpu", 0.0) for f in figures))
+        add("otelcol_process_memory_rss", "gauge", (), sum(f.get("rss", 0.0) for f in figures))
     lines: list[str] = []
     for name in sorted(families):
         kind, series = families[name]
@@ -142,9 +150,11 @@ class TelemetryServer:
         self.started = time.monotonic()
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
+        self.peers: Callable[[], Awaitable[list[dict]]] | None = None  # the other workers' snapshots
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        body = render(self.telemetry, self.started)
+        peers = await self.peers() if self.peers is not None else []
+        body = render(self.telemetry, self.started, peers)
         return web.Response(body=body.encode(), headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
     async def start(self) -> None:

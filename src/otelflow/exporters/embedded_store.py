@@ -66,4 +66,4 @@ def create(settings: Settings, config: Config, **_: Any) -> EmbeddedStoreExporte
     return EmbeddedStoreExporter(settings, config)
 
 
-factory = Factory(type="embedded_store", kind=Kind.EXPORTER, config=Config, create=create, stability="alpha")
+factory = Factory(type="embedded_store", kind=Kind.EXPORTER, config=Config, create=create, stability="alpha", one_instance=True)

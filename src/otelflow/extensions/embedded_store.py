@@ -74,4 +74,4 @@ def create(settings: Settings, config: Config, **_: Any) -> EmbeddedStore:
     return EmbeddedStore(settings, config)
 
 
-factory = Factory(type="embedded_store", kind=Kind.EXTENSION, config=Config, create=create, stability="alpha")
+factory = Factory(type="embedded_store", kind=Kind.EXTENSION, config=Config, create=create, stability="alpha", one_instance=True)

@@ -27,6 +27,7 @@ from pydantic import model_validator
 
 from otelflow.config.model import Duration, Model
 from otelflow.core.component import Component, ComponentID, Factory, Host, Kind, Settings
+from otelflow.core.workers.context import WorkerContext
 
 DEFAULT_DIRECTORY = "/var/lib/otelcol/file_storage"
 TEMP_DB_PREFIX = "tempdb"  # upstream's compaction scratch files, removed by cleanup_on_start
@@ -382,7 +383,13 @@ class FileStorage(Component):
     async def client(self, kind: Kind, component: ComponentID, name: str = "") -> StorageClient:
         """Open (creating if needed) the store of one component; ``name`` tells apart several stores
         of the same component (the exporter queue uses the signal)."""
-        path = Path(self.config.directory) / file_name(kind, component, name)
+        stored = file_name(kind, component, name)
+        worker = WorkerContext.from_env()
+        if worker is not None and worker.index > 0:
+            # each worker keeps its own queue; worker 0 keeps the name a single process uses, and a
+            # restarted worker finds its own file again
+            stored += f"_worker{worker.index}"
+        path = Path(self.config.directory) / stored
         client = StorageClient(path, self.config, self.log)
         try:
             await client._run(self._open, client)

@@ -180,4 +180,4 @@ def create(settings: Settings, config: Config, **_: Any) -> HealthCheck:
     return HealthCheck(settings, config)
 
 
-factory = Factory(type="health_check", kind=Kind.EXTENSION, config=Config, create=create, stability="beta")
+factory = Factory(type="health_check", kind=Kind.EXTENSION, config=Config, create=create, stability="beta", one_instance=True)

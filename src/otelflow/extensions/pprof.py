@@ -252,4 +252,4 @@ def create(settings: Settings, config: Config, **_: Any) -> PprofExtension:
     return PprofExtension(settings, config)
 
 
-factory = Factory(type="pprof", kind=Kind.EXTENSION, config=Config, create=create, stability="beta")
+factory = Factory(type="pprof", kind=Kind.EXTENSION, config=Config, create=create, stability="beta", one_instance=True)

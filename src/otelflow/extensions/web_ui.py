@@ -235,4 +235,4 @@ def create(settings: Settings, config: Config, **_: Any) -> WebUI:
     return WebUI(settings, config)
 
 
-factory = Factory(type="web_ui", kind=Kind.EXTENSION, config=Config, create=create, stability="alpha")
+factory = Factory(type="web_ui", kind=Kind.EXTENSION, config=Config, create=create, stability="alpha", one_instance=True)

@@ -138,4 +138,4 @@ def create(settings: Settings, config: Config, **_: Any) -> ZPages:
     return ZPages(settings, config)
 
 
-factory = Factory(type="zpages", kind=Kind.EXTENSION, config=Config, create=create, stability="beta")
+factory = Factory(type="zpages", kind=Kind.EXTENSION, config=Config, create=create, stability="beta", one_instance=True)

@@ -40,6 +40,7 @@ from otelflow.core.component import Component, ComponentID, Factory, Host, Kind,
 from otelflow.core.consumer import Consumer, ConsumerError
 from otelflow.core.telemetry import ITEM_NAMES
 from otelflow.pdata import COUNTERS
+from otelflow.core.workers.context import sibling_pids
 
 MIB = 1024 * 1024
 GC_EFFECTIVENESS_PERCENT = 5  # a forced collection that frees less than this is "ineffective"
@@ -106,10 +107,17 @@ _UNLIMITED_CGROUP_V1 = 9223372036854771712
 
 
 def current_rss() -> int:
-    """Resident set size of this process, in bytes."""
+    """Resident set size of the collector in bytes: with several workers, of all its processes,
+    since the limit is the collector's and not each worker's."""
     try:
-        with open("/proc/self/statm", "rb") as f:
-            return int(f.read().split()[1]) * _PAGE
+        total = 0
+        for pid in sibling_pids():
+            try:
+                with open(f"/proc/{pid}/statm", "rb") as f:
+                    total += int(f.read().split()[1]) * _PAGE
+            except FileNotFoundError:  # a worker that just exited
+                continue
+        return total
     except OSError:
         import resource  # not Linux: the peak is the best the standard library offers
 

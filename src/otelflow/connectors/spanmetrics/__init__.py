@@ -590,4 +590,5 @@ factory = Factory(
     create=_create,
     pairs=frozenset({(Signal.TRACES, Signal.METRICS)}),
     stability="alpha",
+    state_key="resource",
 )

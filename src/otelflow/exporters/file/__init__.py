@@ -287,6 +287,7 @@ factory = Factory(
     create=create,
     signals=frozenset(Signal),
     stability="alpha",
+    one_instance=True,
 )
 
 __all__ = ["Config", "FileExporter", "GroupBy", "Rotation", "factory", "read_length_prefixed"]

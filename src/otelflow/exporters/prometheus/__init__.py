@@ -164,4 +164,5 @@ factory = Factory(
     create=lambda settings, config: PrometheusExporter(settings, config),
     signals=frozenset({Signal.METRICS}),
     stability="beta",
+    one_instance=True,
 )

@@ -283,4 +283,5 @@ factory = Factory(
     create=lambda settings, config, next: CumulativeToDeltaProcessor(settings, config, next),
     signals=frozenset({Signal.METRICS}),
     stability="beta",
+    state_key="resource",
 )

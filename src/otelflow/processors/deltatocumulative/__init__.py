@@ -212,4 +212,5 @@ factory = Factory(
     create=lambda settings, config, next: DeltaToCumulativeProcessor(settings, config, next),
     signals=frozenset({Signal.METRICS}),
     stability="alpha",
+    state_key="resource",
 )

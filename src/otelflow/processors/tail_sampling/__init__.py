@@ -23,6 +23,7 @@ factory = Factory(
     create=lambda settings, config, next: TailSamplingProcessor(settings, config, next),
     signals=frozenset({Signal.TRACES}),
     stability="beta",
+    state_key="trace_id",
 )
 
 __all__ = ["Config", "TailSamplingProcessor", "factory"]

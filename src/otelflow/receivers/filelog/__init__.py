@@ -6,6 +6,8 @@ from otelflow.receivers.filelog.config import Config
 from otelflow.receivers.filelog.receiver import FileLogReceiver
 
 factory = Factory(type="file_log", kind=Kind.RECEIVER, config=Config, create=FileLogReceiver,
-                  signals=frozenset({Signal.LOGS}), stability="beta")
+                  signals=frozenset({Signal.LOGS}), stability="beta",
+    one_instance=True,
+)
 
 __all__ = ["Config", "FileLogReceiver", "factory"]

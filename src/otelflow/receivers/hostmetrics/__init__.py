@@ -6,6 +6,8 @@ from otelflow.receivers.hostmetrics.config import Config
 from otelflow.receivers.hostmetrics.receiver import HostMetricsReceiver
 
 factory = Factory(type="host_metrics", kind=Kind.RECEIVER, config=Config, create=HostMetricsReceiver,
-                  signals=frozenset({Signal.METRICS}), stability="beta")
+                  signals=frozenset({Signal.METRICS}), stability="beta",
+    one_instance=True,
+)
 
 __all__ = ["Config", "HostMetricsReceiver", "factory"]

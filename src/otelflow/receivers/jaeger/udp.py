@@ -17,6 +17,7 @@ from otelflow.receivers.jaeger.config import UDPProtocol
 from otelflow.receivers.jaeger.decode import ThriftDecodeError, decode_emit_batch
 from otelflow.receivers.jaeger.receiver import UDP_BINARY, UDP_COMPACT, log
 from otelflow.translators.jaeger import thrift_to_traces
+from otelflow.core.workers.context import share_ports
 
 DROPPED = "otelflow_receiver_jaeger_dropped_datagrams"
 _LOG_EVERY = 1000
@@ -91,6 +92,8 @@ class AgentServer(Component):
         try:
             if self.settings.socket_buffer_size > 0:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.settings.socket_buffer_size)
+            if share_ports():
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             sock.bind(address)
             sock.setblocking(False)
         except BaseException:

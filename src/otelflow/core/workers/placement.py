@@ -1,0 +1,105 @@
+"""Where a component's data goes when there are several workers: keyed routing and forwarding.
+
+``state_key`` on a factory says which key the component keeps state by:
+
+- ``"trace_id"``: every span of a trace must reach one instance (tail_sampling). Requests are cut
+  per trace ID as the loadbalancing exporter cuts them, and each trace goes to worker
+  ``trace ID mod N``.
+- ``"resource"``: every series of a resource must reach one instance (spanmetrics,
+  cumulativetodelta, deltatocumulative: their stream identities all contain the resource). Requests
+  are cut per resource and each goes to the worker its attribute digest picks.
+
+``one_instance`` means the component exists in worker 0 only; the others hold a :class:`Forwarder`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from google.protobuf.message import Message
+
+from otelflow.core.component import Component
+from otelflow.core.consumer import Consumer, combine
+from otelflow.core.workers.exchange import Exchange
+from otelflow.exporters.loadbalancing.split import _resource_key, split_traces
+
+TRACE_ID = "trace_id"
+RESOURCE = "resource"
+STATE_KEYS = (TRACE_ID, RESOURCE)
+
+_RESOURCES_FIELD = {"ExportTraceServiceRequest": "resource_spans", "ExportMetricsServiceRequest": "resource_metrics",
+                    "ExportLogsServiceRequest": "resource_logs"}
+
+
+def split_by_resource(request: Message, count: int) -> dict[int, Message]:
+    field = _RESOURCES_FIELD[type(request).__name__]
+    resources = getattr(request, field)
+    owners = [int(_resource_key(r.resource), 16) % count for r in resources]
+    if len(set(owners)) <= 1:
+        return {owners[0] if owners else 0: request}
+    out: dict[int, Message] = {}
+    for owner, r in zip(owners, resources):
+        part = out.get(owner)
+        if part is None:
+            part = out[owner] = type(request)()
+        getattr(part, field).append(r)
+    return out
+
+
+def split_by_trace_id(request: Message, count: int) -> dict[int, Message]:
+    if type(request).__name__ != "ExportTraceServiceRequest":
+        return split_by_resource(request, count)
+    return split_traces(request, "traceID", [], lambda tid: int.from_bytes(tid[8:], "big") % count)
+
+
+_SPLITTERS = {TRACE_ID: split_by_trace_id, RESOURCE: split_by_resource}
+
+
+class KeyRouter:
+    """Stands in front of a keyed component: its keys of this worker go straight in, the rest to
+    the worker that owns them. The request itself is never changed, so it mutates what the
+    component mutates."""
+
+    def __init__(self, local: Consumer, node: str, key: str, exchange: Exchange):
+        self.local = local
+        self.node = node
+        self.exchange = exchange
+        self.index, self.count = exchange.ctx.index, exchange.ctx.count
+        self.split = _SPLITTERS[key]
+        self.mutates_data = local.mutates_data
+
+    async def consume(self, data: Message) -> None:
+        parts = self.split(data, self.count)
+        if len(parts) == 1:
+            owner, part = next(iter(parts.items()))
+            if owner == self.index:
+                return await self.local.consume(part)
+            return await self.exchange.send(owner, self.node, part)
+        results = await asyncio.gather(
+            *(self.local.consume(part) if owner == self.index else self.exchange.send(owner, self.node, part)
+              for owner, part in parts.items()),
+            return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            for err in errors:
+                if not isinstance(err, Exception):
+                    raise err
+            raise combine(errors)
+
+
+class Forwarder(Component):
+    """What a worker other than 0 holds for a component that runs once: its data goes to worker 0."""
+
+    mutates_data = False
+
+    def __init__(self, node: str, exchange: Exchange):
+        self.node = node
+        self.exchange = exchange
+
+    async def consume(self, data: Message) -> None:
+        await self.exchange.send(0, self.node, data)
+
+
+class Absent(Component):
+    """The place of a receiver or extension that runs in worker 0 only, so that every worker's
+    graph has the same steps (shutdown walks them in step with the other workers)."""
