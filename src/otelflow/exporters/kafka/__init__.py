@@ -17,6 +17,8 @@ the event loop when the broker acknowledges it (or librdkafka gives up after ``t
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import threading
 import time
 
@@ -31,6 +33,8 @@ from otelflow.kafka.client import librdkafka_settings
 from otelflow.exporters.kafka.partition import by_resource, by_trace_id, sarama_partition
 from otelflow.pdata import otlpjson
 
+_RDKAFKA_SHARE = 0.9  # of ``timeout``: when librdkafka gives up on a record
+_WAIT_SHARE = 0.97  # of ``timeout``: when an attempt stops waiting for delivery reports
 _METADATA_TTL = 10.0  # seconds a topic's partition count is trusted before asking the broker again
 
 # librdkafka errors that no retry can fix; upstream marks franz-go's non-retriable errors permanent.
@@ -38,6 +42,41 @@ _PERMANENT = {
     KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.TOPIC_EXCEPTION,
     KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.RECORD_LIST_TOO_LARGE, KafkaError._INVALID_ARG,
     KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+}
+
+class _Repeats(logging.Filter):
+    """librdkafka logs every failed connection attempt (several a second while a password or a
+    certificate is wrong): let one of each kind through per interval."""
+
+    def __init__(self, interval: float = 30.0):
+        super().__init__()
+        self.interval = interval
+        self.seen: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        kind = re.sub(r"\d+", "#", record.getMessage())
+        now = time.monotonic()
+        if now - self.seen.get(kind, -self.interval) < self.interval:
+            return False
+        if len(self.seen) > 1000:
+            self.seen.clear()
+        self.seen[kind] = now
+        return True
+
+
+def _quiet(log: logging.Logger) -> logging.Logger:
+    child = log.getChild("librdkafka")
+    if not any(isinstance(f, _Repeats) for f in child.filters):
+        child.addFilter(_Repeats())
+    return child
+
+
+# Connection-level errors worth naming when records time out: credentials and certificates can be
+# fixed on either side while the data waits in the queue, so they stay retryable.
+_CLIENT_ERRORS = {
+    KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED, KafkaError._SSL,
+    KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._RESOLVE,
+    KafkaError.UNSUPPORTED_SASL_MECHANISM, KafkaError.ILLEGAL_SASL_STATE,
 }
 
 
@@ -53,6 +92,7 @@ class KafkaExporter(QueuedRetryExporter):
         self._poller: threading.Thread | None = None
         self._running = False
         self._partitions: tuple[float, int] | None = None
+        self._last_client_error: KafkaError | None = None
 
     def _client_config(self) -> dict:
         """The shared client settings (auth, tls, metadata) plus the producer's own.
@@ -68,16 +108,30 @@ class KafkaExporter(QueuedRetryExporter):
         if p.compression_params is not None and p.compression_params.level:
             conf["compression.level"] = p.compression_params.level
         if c.timeout:
-            # librdkafka gives up on a record when the exporter's attempt would have timed out
-            conf["message.timeout.ms"] = max(1, int(c.timeout * 1000))
+            # librdkafka gives up on a record a little before the exporter's attempt times out, so
+            # the attempt ends with librdkafka's reason rather than a bare timeout
+            conf["message.timeout.ms"] = max(1, int(c.timeout * 1000 * _RDKAFKA_SHARE))
         return conf
 
     async def start_client(self, host: Host) -> None:
         conf = await asyncio.to_thread(self._client_config)
-        self.producer = Producer(conf, logger=self.log)
+        conf["error_cb"] = self._client_error
+        self._last_client_error = None
+        self.producer = Producer(conf, logger=_quiet(self.log))
         self._running = True
         self._poller = threading.Thread(target=self._poll, name=f"kafka-poll-{self.settings.id}", daemon=True)
         self._poller.start()
+
+    def _client_error(self, err: KafkaError) -> None:
+        """librdkafka's connection-level errors (authentication, TLS, brokers down) never reach a
+        record's delivery report, which only says it timed out: keep the latest to explain that."""
+        self._last_client_error = err
+
+    def _why(self, text: str) -> str:
+        err = self._last_client_error
+        if err is not None and err.code() in _CLIENT_ERRORS:
+            return f"{text} (client error: {err.str()})"
+        return text
 
     def _poll(self) -> None:
         producer = self.producer
@@ -124,11 +178,11 @@ class KafkaExporter(QueuedRetryExporter):
         try:
             md = await asyncio.to_thread(self.producer.list_topics, self.topic, timeout)
         except KafkaException as exc:
-            raise ConsumerError(f"error exporting to topic {self.topic!r}: {exc.args[0]}") from None
+            raise ConsumerError(self._why(f"error exporting to topic {self.topic!r}: {exc.args[0]}")) from None
         topic = md.topics.get(self.topic)
         if topic is None or topic.error is not None or not topic.partitions:
             why = topic.error if topic is not None and topic.error is not None else "no partitions known"
-            raise ConsumerError(f"error exporting to topic {self.topic!r}: {why}")
+            raise ConsumerError(self._why(f"error exporting to topic {self.topic!r}: {why}"))
         self._partitions = (now, len(topic.partitions))
         return len(topic.partitions)
 
@@ -159,14 +213,24 @@ class KafkaExporter(QueuedRetryExporter):
                     err = exc.args[0]
                     fut.set_result(err)
                     break
-        errors = [e for e in await asyncio.gather(*futures) if e is not None]
+        results = asyncio.gather(*futures)
+        if self.config.timeout:
+            try:
+                results = await asyncio.wait_for(results, self.config.timeout * _WAIT_SHARE)
+            except asyncio.TimeoutError:
+                raise ConsumerError(self._why(f"error exporting to topic {self.topic!r}: "
+                                              "no acknowledgement from the broker in time")) from None
+        else:
+            results = await results
+        errors = [e for e in results if e is not None]
         if errors:
             self._partitions = None  # a partition may have moved or the topic changed
             err = errors[0]
             text = f"error exporting to topic {self.topic!r}: {err.str()}"
             if err.code() in _PERMANENT or err.fatal():
                 raise PermanentError(text)
-            raise ConsumerError(text)
+            raise ConsumerError(self._why(text))
+        self._last_client_error = None
 
 
 factory = Factory(
