@@ -13,15 +13,15 @@ from tests.backends import free_port
 from tests.sdk import SDKApp
 
 
-def _start(data_dir: Path, grpc: int, http: int, ui: int, log: Path) -> subprocess.Popen:
-    args = [sys.executable, "-m", "otelflow", "--data-dir", str(data_dir),
+def _start(data_dir: Path, grpc: int, http: int, ui: int, log: Path, workers: int = 1) -> subprocess.Popen:
+    args = [sys.executable, "-m", "otelflow", "--workers", str(workers), "--data-dir", str(data_dir),
             "--set", f"receivers::otlp::protocols::grpc::endpoint=127.0.0.1:{grpc}",
             "--set", f"receivers::otlp::protocols::http::endpoint=127.0.0.1:{http}",
             "--set", f"extensions::web_ui::endpoint=127.0.0.1:{ui}",
             "--set", "service::telemetry::metrics::level=none"]
     proc = subprocess.Popen(args, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
-    while b"Everything is ready" not in log.read_bytes():
+    while log.read_bytes().count(b"Everything is ready") < workers:
         assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
         time.sleep(0.05)
     return proc
@@ -67,6 +67,28 @@ def test_default_config_stores_what_the_sdk_sends_and_keeps_it_across_a_restart(
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_default_config_on_two_workers_keeps_one_store_fed_by_both(tmp_path):
+    """Both workers take requests (one connection per app); worker 0 alone owns the database and UI."""
+    grpc, http, ui = free_port(), free_port(), free_port()
+    data = tmp_path / "data"
+    proc = _start(data, grpc, http, ui, tmp_path / "workers.log", workers=2)
+    try:
+        apps = [SDKApp("http/protobuf", f"http://127.0.0.1:{http}", service_name=f"svc{i}") for i in range(6)]
+        for app in apps:
+            app.emit(1)
+            app.shutdown()
+        stats = _wait_for(ui, lambda s: s["spans"] >= 12 and s["logs"] >= 12)
+        assert (stats["spans"], stats["logs"]) == (12, 12)  # per app: 2 spans, a log per order and "done"
+        services = _get(ui, "/api/v1/services")["services"]
+        assert sorted(s["name"] for s in services) == [f"svc{i}" for i in range(6)]
+        log = (tmp_path / "workers.log").read_text()
+        assert log.count("otelflow UI: http://") == 1  # the UI runs once
+    finally:
+        proc.terminate()
+        assert proc.wait(30) == 0
+    assert [p.name for p in data.glob("*.duckdb")] == ["otelflow.duckdb"]
 
 
 def test_print_default_config_is_a_valid_config(tmp_path):

@@ -36,7 +36,12 @@ LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "": logging.INFO, "warn"
           "panic": logging.CRITICAL, "fatal": logging.CRITICAL}
 ENCODINGS = ("console", "json")
 _COMPONENT_KINDS = ("receiver", "processor", "exporter", "connector", "extension")
-_INSTANCE_ID = str(uuid.uuid4())  # service.instance.id: one per process, kept across reloads
+# service.instance.id: one per collector, kept across reloads; workers take their supervisor's
+_INSTANCE_ID = os.environ.get("OTELFLOW_INSTANCE_ID") or str(uuid.uuid4())
+
+
+def instance_id() -> str:
+    return _INSTANCE_ID
 
 
 class SamplingConfig(Model):
@@ -172,6 +177,9 @@ class Encoder:
         self.base_fields: dict[str, Any] = dict(cfg.initial_fields)
         if not cfg.disable_zap_resource and resource:
             self.base_fields["resource"] = resource
+        worker = os.environ.get("OTELFLOW_WORKER_INDEX")
+        if worker is not None:  # one of several worker processes (core/workers): say which
+            self.base_fields["worker"] = int(worker)
 
     def prepare(self, record: logging.LogRecord, message: str) -> dict[str, Any]:
         entry: dict[str, Any] = {"level": level_name(record.levelno), "ts": iso8601(record.created)}

@@ -15,13 +15,14 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 
 from google.protobuf.message import Message
 
 from otelflow.core.component import Component
 from otelflow.core.consumer import Consumer, combine
 from otelflow.core.workers.exchange import Exchange
-from otelflow.exporters.loadbalancing.split import _resource_key, split_traces
+from otelflow.exporters.loadbalancing.split import split_traces
 
 TRACE_ID = "trace_id"
 RESOURCE = "resource"
@@ -31,10 +32,18 @@ _RESOURCES_FIELD = {"ExportTraceServiceRequest": "resource_spans", "ExportMetric
                     "ExportLogsServiceRequest": "resource_logs"}
 
 
+def resource_owner(resource, count: int) -> int:
+    """The worker of a resource: a digest of its attributes in any order."""
+    h = hashlib.blake2b(digest_size=8)
+    for kv in sorted(kv.SerializeToString(deterministic=True) for kv in resource.attributes):
+        h.update(kv)
+    return int.from_bytes(h.digest(), "big") % count
+
+
 def split_by_resource(request: Message, count: int) -> dict[int, Message]:
     field = _RESOURCES_FIELD[type(request).__name__]
     resources = getattr(request, field)
-    owners = [int(_resource_key(r.resource), 16) % count for r in resources]
+    owners = [resource_owner(r.resource, count) for r in resources]
     if len(set(owners)) <= 1:
         return {owners[0] if owners else 0: request}
     out: dict[int, Message] = {}

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from otelflow.core.logging_setup import instance_id
 from otelflow.core.workers.context import ENV_COUNT, ENV_DIR, ENV_INDEX
 
 log = logging.getLogger("otelflow.workers")
@@ -38,7 +39,8 @@ class Supervisor:
         self.first_failure: int | None = None
 
     def _spawn(self, index: int) -> None:
-        env = dict(os.environ, **{ENV_INDEX: str(index), ENV_COUNT: str(self.count), ENV_DIR: str(self.directory)})
+        env = dict(os.environ, **{ENV_INDEX: str(index), ENV_COUNT: str(self.count), ENV_DIR: str(self.directory),
+                                  "OTELFLOW_INSTANCE_ID": instance_id()})
         cmd = [sys.executable, "-m", "otelflow", *self.argv]
         self.procs[index] = subprocess.Popen(cmd, env=env)
         self.started_at[index] = time.monotonic()

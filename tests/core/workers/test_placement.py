@@ -1,0 +1,128 @@
+"""Keyed routing between workers: each trace / resource reaches exactly one worker, verdicts travel back."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import pytest
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from otelflow.core.consumer import ConsumerError, PermanentError
+from otelflow.core.workers.context import WorkerContext
+from otelflow.core.workers.exchange import Exchange
+from otelflow.core.workers.placement import Forwarder, KeyRouter, split_by_resource, split_by_trace_id
+
+
+def _traces(rnd: random.Random, traces: int, services: int) -> ExportTraceServiceRequest:
+    req = ExportTraceServiceRequest()
+    ids = [rnd.randbytes(16) for _ in range(traces)]
+    for s in range(services):
+        rs = req.resource_spans.add()
+        rs.resource.attributes.add(key="service.name").value.string_value = f"svc{s}"
+        ss = rs.scope_spans.add()
+        ss.scope.name = "lib"
+        for tid in ids:
+            ss.spans.add(trace_id=tid, span_id=rnd.randbytes(8), name=f"op{s}")
+    return req
+
+
+def _spans(req) -> list[tuple[bytes, bytes, str, str]]:
+    return sorted((span.trace_id, span.span_id, rs.resource.attributes[0].value.string_value, ss.scope.name)
+                  for rs in req.resource_spans for ss in rs.scope_spans for span in ss.spans)
+
+
+@pytest.mark.parametrize("count", [2, 3, 5])
+def test_trace_split_sends_each_trace_to_one_worker_and_loses_nothing(count):
+    req = _traces(random.Random(count), traces=300, services=3)
+    parts = split_by_trace_id(req, count)
+    assert set(parts) == set(range(count))  # 300 random traces reach every worker
+    owner_of: dict[bytes, int] = {}
+    for owner, part in parts.items():
+        for tid, *_ in _spans(part):
+            assert owner_of.setdefault(tid, owner) == owner
+    assert sorted(s for p in parts.values() for s in _spans(p)) == _spans(req)
+    assert split_by_trace_id(req, count).keys() == parts.keys()  # deterministic
+
+
+def test_one_owner_passes_the_request_itself_through():
+    req = _traces(random.Random(1), traces=1, services=2)
+    (owner, part), = split_by_trace_id(req, 4).items()
+    assert part is req
+
+
+def test_resource_split_keeps_each_resource_whole_and_stable():
+    req = ExportLogsServiceRequest()
+    for i in range(40):
+        rl = req.resource_logs.add()
+        rl.resource.attributes.add(key="service.name").value.string_value = f"svc{i % 10}"
+        rl.scope_logs.add().log_records.add().body.string_value = str(i)
+    parts = split_by_resource(req, 2)
+    assert len(parts) == 2
+    where = {}
+    for owner, part in parts.items():
+        for rl in part.resource_logs:
+            assert where.setdefault(rl.resource.attributes[0].value.string_value, owner) == owner
+    assert sum(len(p.resource_logs) for p in parts.values()) == 40
+
+
+class _Sink:
+    mutates_data = False
+
+    def __init__(self, fail: Exception | None = None):
+        self.got: list = []
+        self.fail = fail
+
+    async def consume(self, data) -> None:
+        if self.fail is not None:
+            raise self.fail
+        self.got.append(data)
+
+
+@pytest.fixture
+async def pair(tmp_path):
+    exchanges = [Exchange(WorkerContext(i, 2, tmp_path), dict) for i in range(2)]
+    for ex in exchanges:
+        await ex.start()
+    yield exchanges
+    for ex in exchanges:
+        await ex.shutdown()
+
+
+async def test_router_delivers_local_keys_here_and_the_rest_to_their_worker(pair):
+    sinks = [_Sink(), _Sink()]
+    for ex, sink in zip(pair, sinks):
+        ex.register("processor/tail_sampling/traces", "traces", sink)
+    router = KeyRouter(sinks[0], "processor/tail_sampling/traces", "trace_id", pair[0])
+    req = _traces(random.Random(7), traces=200, services=2)
+    await router.consume(req)
+    got = [sorted(s for r in sink.got for s in _spans(r)) for sink in sinks]
+    assert got[0] and got[1]
+    assert sorted(got[0] + got[1]) == _spans(req)
+    assert not {s[0] for s in got[0]} & {s[0] for s in got[1]}
+
+
+async def test_the_owning_workers_verdict_reaches_the_sender(pair):
+    pair[1].register("exporter/file/traces", "traces", _Sink(PermanentError("bad data")))
+    with pytest.raises(PermanentError, match="bad data"):
+        await Forwarder("exporter/file/traces", pair[1]).exchange.send(1, "exporter/file/traces", ExportTraceServiceRequest())
+    pair[0].register("exporter/file/traces", "traces", _Sink(ConsumerError("queue full")))
+    with pytest.raises(ConsumerError, match="queue full") as err:
+        await Forwarder("exporter/file/traces", pair[1]).consume(ExportTraceServiceRequest())
+    assert not err.value.permanent
+    with pytest.raises(ConsumerError, match="no pipeline node"):
+        await pair[0].send(1, "exporter/unknown/traces", ExportTraceServiceRequest())
+
+
+async def test_an_unreachable_worker_is_a_retryable_error(tmp_path):
+    alone = Exchange(WorkerContext(0, 2, tmp_path), dict)
+    await alone.start()
+    try:
+        with pytest.raises(ConsumerError, match="worker 1 is not reachable") as err:
+            await alone.send(1, "exporter/file/traces", ExportTraceServiceRequest())
+        assert not err.value.permanent
+        await alone.wait_for_peers(5, timeout=2)  # a worker that is gone does not hold up shutdown
+    finally:
+        await alone.shutdown()
+    assert not os.path.exists(tmp_path / "worker-0.sock")
