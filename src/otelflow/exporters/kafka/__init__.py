@@ -10,7 +10,8 @@ otelflow and otelcol-ref put a trace on the same partition. ``partition_logs_by_
 the same for logs; ``partition_{metrics,logs}_by_resource_attributes`` send one record per resource
 keyed by upstream's MapHash of its attributes (see partition.py).
 
-The client is confluent-kafka (librdkafka; see docs/scaling.md for the measurement). ``produce``
+The client is confluent-kafka (librdkafka; see docs/scaling.md for the measurement), configured
+from the shared client settings in ``otelflow.kafka`` (brokers, SASL, TLS, metadata). ``produce``
 only appends to librdkafka's buffer; a thread runs ``poll`` and resolves each record's future on
 the event loop when the broker acknowledges it (or librdkafka gives up after ``timeout``)."""
 
