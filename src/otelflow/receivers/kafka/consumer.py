@@ -69,6 +69,17 @@ class _Throttled:
         self.log.log(level, text, *args)
 
 
+class _ClientLog:
+    """librdkafka's log lines (``logger.log(level, "%s [%s] %s", facility, name, text)``), at most one
+    per facility every few seconds: a broker that is down would otherwise log every reconnect."""
+
+    def __init__(self, log: logging.Logger):
+        self.throttled = _Throttled(log, every=5.0)
+
+    def log(self, level: int, fmt: str, *args: object) -> None:
+        self.throttled(level, f"client:{args[0] if args else fmt}", fmt, *args)
+
+
 class SignalConsumer:
     def __init__(self, settings: Settings, config: Config, signal: Signal, topics: list[str],
                  decode: Decoder, next_consumer: Next):
@@ -102,7 +113,7 @@ class SignalConsumer:
             # librdkafka drops a member that does not poll within this; franz-go has no such limit
             # and a slow pipeline (error_backoff) must not cost the assignment: librdkafka's max
             conf["max.poll.interval.ms"] = 86_400_000
-            consumer = Consumer(conf, logger=self.log)
+            consumer = Consumer(conf, logger=_ClientLog(self.log))
             consumer.subscribe(self.topics, on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._lost)
             return consumer
 
