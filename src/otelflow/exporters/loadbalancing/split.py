@@ -3,42 +3,32 @@
 Keys are those upstream hashes, so otelflow and otelcol-ref agree on the backend for: trace IDs of
 spans (the 16 raw bytes), ``service`` and ``attributes`` keys of traces (``name=value|`` ...),
 ``service`` of metrics and logs (the bare service name), metric names, log trace IDs (lower hex), and
-``attributes`` of logs and metrics (resource, then scope, then record or data-point attributes).
-``resource`` and ``streamID`` keys are otelflow's own stable digests (upstream hashes pdata identities
-with its own scheme), so they keep data together but may pick another backend than otelcol-ref."""
+``attributes`` of logs and metrics (resource, then scope, then record or data-point attributes),
+and the ``resource`` and ``streamID`` identities (``resource/<hex>``, ``stream/<hex>``: FNV-1a 64 over
+pdatautil's MapHash of each attribute map and the scope and metric fields, as contrib's
+internal/exp/metrics/identity writes them). Attribute values are written as pcommon's AsString."""
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import os
 from collections.abc import Callable, Iterable
 
-from google.protobuf.json_format import MessageToDict
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+from otelflow.exporters.kafka.partition import map_hash
+from otelflow.pdata.govalue import value_as_string
 
 Pick = Callable[[bytes], str]  # routing key -> backend endpoint
 _SPAN_KINDS = ("Unspecified", "Internal", "Server", "Client", "Producer", "Consumer")
 
 
 def as_string(value: AnyValue) -> str:
-    """pcommon.Value.AsString for the common kinds."""
-    kind = value.WhichOneof("value")
-    if kind == "string_value":
-        return value.string_value
-    if kind == "bool_value":
-        return "true" if value.bool_value else "false"
-    if kind == "int_value":
-        return str(value.int_value)
-    if kind == "double_value":
-        return repr(value.double_value)
-    if kind is None:
-        return ""
-    return json.dumps(MessageToDict(value), separators=(",", ":"))
+    """pcommon.Value.AsString (pdata v1.67: NaN and infinities as "NaN", "Infinity")."""
+    return value_as_string(value, js_nonfinite=True)
 
 
 def _get(attrs: Iterable[KeyValue], key: str) -> AnyValue | None:
@@ -48,15 +38,32 @@ def _get(attrs: Iterable[KeyValue], key: str) -> AnyValue | None:
     return None
 
 
-def _digest(*parts: bytes) -> bytes:
-    h = hashlib.blake2b(digest_size=16)
-    for p in parts:
-        h.update(p)
-    return h.hexdigest().encode()
+_FNV64_OFFSET, _FNV64_PRIME, _U64 = 0xCBF29CE484222325, 0x100000001B3, (1 << 64) - 1
+# pmetric.MetricType of each data oneof
+_METRIC_TYPE = {"gauge": 1, "sum": 2, "histogram": 3, "exponential_histogram": 4, "summary": 5}
+
+
+def _fnv(data: bytes, state: int = _FNV64_OFFSET) -> int:
+    for b in data:
+        state = ((state ^ b) * _FNV64_PRIME) & _U64
+    return state
 
 
 def _resource_key(resource) -> bytes:
-    return _digest(b"r", *sorted(kv.SerializeToString(deterministic=True) for kv in resource.attributes))
+    """identity.OfResource(r).String(): FNV-1a 64 of the MapHash of the resource attributes."""
+    return b"resource/%x" % _fnv(map_hash(resource.attributes))
+
+
+def _metric_state(resource, scope, metric) -> int:
+    """The FNV state of identity.OfResourceMetric: resource, scope (name, version, attributes),
+    then metric name, unit, type, monotonicity and temporality."""
+    data = metric.WhichOneof("data") or ""
+    body = getattr(metric, data) if data else None
+    mono = 1 if data in ("histogram", "exponential_histogram") or (data == "sum" and body.is_monotonic) else 0
+    temporality = body.aggregation_temporality if data in ("sum", "histogram", "exponential_histogram") else 0
+    return _fnv(b"".join((map_hash(resource.attributes), scope.name.encode(), scope.version.encode(),
+                          map_hash(scope.attributes), metric.name.encode(), metric.unit.encode(),
+                          bytes((_METRIC_TYPE.get(data, 0), mono, temporality)))))
 
 
 class _Builder:
@@ -210,7 +217,6 @@ def split_metrics(req: ExportMetricsServiceRequest, key: str, pick: Pick,
         return (out if errors else _single(set(out), req) or out), errors
     b = _Builder(ExportMetricsServiceRequest, "resource_metrics", "scope_metrics")
     for ri, rm in enumerate(req.resource_metrics):
-        rkey = _resource_key(rm.resource) if key == "streamID" else b""
         rattr, rpending = _found(list(attrs), rm.resource.attributes) if key == "attributes" else ("", [])
         for si, sm in enumerate(rm.scope_metrics):
             if key == "attributes":
@@ -221,9 +227,7 @@ def split_metrics(req: ExportMetricsServiceRequest, key: str, pick: Pick,
                     b.scope(pick(metric.name.encode()), rm, ri, sm, si).metrics.append(metric)
                     continue
                 if key == "streamID":
-                    data = metric.WhichOneof("data") or ""
-                    mkey = _digest(rkey, sm.scope.SerializeToString(deterministic=True), metric.name.encode(), data.encode())
-                    point_key = functools.partial(_stream_point_key, mkey)
+                    point_key = functools.partial(_stream_point_key, _metric_state(rm.resource, sm.scope, metric))
                 _split_points(b, rm, ri, sm, si, metric, point_key, pick)
     return b.out, errors
 
@@ -233,8 +237,8 @@ def _attr_point_key(base: str, pending: list[str], point) -> bytes:
                            for a in pending)).encode()
 
 
-def _stream_point_key(mkey: bytes, point) -> bytes:
-    return _digest(mkey, *sorted(kv.SerializeToString(deterministic=True) for kv in point.attributes))
+def _stream_point_key(state: int, point) -> bytes:
+    return b"stream/%x" % _fnv(map_hash(point.attributes), state)
 
 
 def _split_points(b: _Builder, rm, ri: int, sm, si: int, metric, point_key: Callable[[object], bytes], pick: Pick) -> None:
