@@ -1,4 +1,4 @@
-"""Builds the native helpers (the C extensions otelflow.native._wire and _spancols, and the Rust
+"""Builds the native helpers (the C extensions otelflow.native._wire, _route and _spancols, and the Rust
 extension otelflow.native._ottl from native/ottl/ when cargo is there) and, when they are missing,
 the web UI's static files (scripts/build-ui.sh), so wheels and sdists ship them; everything else is
 in pyproject.toml. Every native part is optional: without a compiler the pure-Python paths run."""
@@ -48,6 +48,7 @@ setup(
     rust_extensions=RUST_EXTENSIONS,
     ext_modules=[
         Extension("otelflow.native._wire", ["src/otelflow/native/_wire.c"], extra_compile_args=["-O2"], optional=True),
+        Extension("otelflow.native._route", ["src/otelflow/native/_route.c"], extra_compile_args=["-O2"], optional=True),
         Extension("otelflow.native._spancols", ["src/otelflow/native/_spancols.c"], extra_compile_args=["-O2"], optional=True),
     ],
 )

@@ -126,3 +126,21 @@ async def test_an_unreachable_worker_is_a_retryable_error(tmp_path):
     finally:
         await alone.shutdown()
     assert not os.path.exists(tmp_path / "worker-0.sock")
+
+
+def test_native_cut_matches_the_parsed_cut():
+    from otelflow.native import _route
+
+    rnd = random.Random(11)
+    req = _traces(rnd, traces=120, services=3)
+    req.resource_spans[1].schema_url = "https://opentelemetry.io/schemas/1.4.0"
+    req.resource_spans[2].scope_spans[0].scope.version = "1.2"
+    for count in (2, 3, 7):
+        cut = _route.split_traces(req.SerializeToString(), count)
+        parsed = split_by_trace_id(req, count)
+        assert [i for i, part in enumerate(cut) if part is not None] == sorted(parsed)
+        for owner, part in parsed.items():
+            assert ExportTraceServiceRequest.FromString(cut[owner]) == part
+    one = _traces(rnd, traces=1, services=2)
+    assert _route.split_traces(one.SerializeToString(), 4) == next(iter(split_by_trace_id(one, 4)))
+    assert _route.split_traces(b"\x0a\x05\x12", 2) is None  # truncated: left to the parsed way

@@ -121,10 +121,12 @@ class Exchange:
         call = self._channel(index).unary_unary(method, request_serializer=_identity, response_deserializer=_identity)
         return await call(body, timeout=timeout, metadata=metadata)
 
-    async def send(self, index: int, node: str, request: Message) -> None:
-        """Hand ``request`` to ``node`` in worker ``index``; raises as that consumer raised."""
+    async def send(self, index: int, node: str, request: Message | bytes) -> None:
+        """Hand ``request`` (a message, or one already encoded) to ``node`` in worker ``index``;
+        raises as that consumer raised."""
+        body = request if isinstance(request, bytes) else request.SerializeToString()
         try:
-            answer = await self._call(index, _CONSUME, request.SerializeToString(), None, (("node", node),))
+            answer = await self._call(index, _CONSUME, body, None, (("node", node),))
         except grpc.aio.AioRpcError as exc:
             raise ConsumerError(f"worker {index} is not reachable: {exc.code().name} {exc.details()}") from None
         if answer:

@@ -18,11 +18,17 @@ import asyncio
 import hashlib
 
 from google.protobuf.message import Message
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from otelflow.core.component import Component
 from otelflow.core.consumer import Consumer, combine
 from otelflow.core.workers.exchange import Exchange
 from otelflow.exporters.loadbalancing.split import split_traces
+
+try:
+    from otelflow.native import _route
+except ImportError:  # built without a C compiler: cut the parsed message instead
+    _route = None
 
 TRACE_ID = "trace_id"
 RESOURCE = "resource"
@@ -78,22 +84,49 @@ class KeyRouter:
         self.mutates_data = local.mutates_data
 
     async def consume(self, data: Message) -> None:
+        if self.split is split_by_trace_id and _route is not None and isinstance(data, ExportTraceServiceRequest):
+            return await self._consume_encoded(data)
         parts = self.split(data, self.count)
         if len(parts) == 1:
             owner, part = next(iter(parts.items()))
             if owner == self.index:
                 return await self.local.consume(part)
             return await self.exchange.send(owner, self.node, part)
-        results = await asyncio.gather(
-            *(self.local.consume(part) if owner == self.index else self.exchange.send(owner, self.node, part)
-              for owner, part in parts.items()),
-            return_exceptions=True)
-        errors = [r for r in results if isinstance(r, BaseException)]
-        if errors:
-            for err in errors:
-                if not isinstance(err, Exception):
-                    raise err
-            raise combine(errors)
+        await _all([self.local.consume(part) if owner == self.index else self.exchange.send(owner, self.node, part)
+                    for owner, part in parts.items()])
+
+
+    async def _consume_encoded(self, data: ExportTraceServiceRequest) -> None:
+        """Cut the encoded request: spans are copied as bytes, and remote parts are sent as cut."""
+        cut = _route.split_traces(data.SerializeToString(), self.count)
+        if cut is None:  # not what the cutter understands: the parsed way
+            parts = split_by_trace_id(data, self.count)
+            cut = [parts.get(i) for i in range(self.count)]
+        elif isinstance(cut, int):
+            if cut == self.index:
+                return await self.local.consume(data)
+            return await self.exchange.send(cut, self.node, data)
+        calls = []
+        for owner, part in enumerate(cut):
+            if part is None:
+                continue
+            if owner == self.index:
+                calls.append(self.local.consume(part if isinstance(part, Message) else
+                                                ExportTraceServiceRequest.FromString(part)))
+            else:
+                calls.append(self.exchange.send(owner, self.node, part))
+        await _all(calls)
+
+
+async def _all(calls: list) -> None:
+    """Run the calls together; one error back as upstream's multierr would combine them."""
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    errors = [r for r in results if isinstance(r, BaseException)]
+    for err in errors:
+        if not isinstance(err, Exception):
+            raise err
+    if errors:
+        raise combine(errors)
 
 
 class Forwarder(Component):

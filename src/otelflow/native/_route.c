@@ -1,0 +1,271 @@
+/* Cuts an encoded ExportTraceServiceRequest into one request per worker by trace ID.
+ *
+ * With several workers, tail sampling needs every span of a trace in one worker. Cutting the
+ * parsed message costs a Python loop and a message copy per span; here the spans' encoded bytes are
+ * copied as they are, each under a copy of its resource and scope envelope (every field of those
+ * messages other than the nested list). A span goes to worker
+ * (the last 8 bytes of its trace ID, big-endian) mod count, as the Python fallback computes it.
+ * When the bytes are not the structure expected the answer is None and the caller cuts the parsed
+ * message instead.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct { const uint8_t *p; Py_ssize_t n; } Chunk;          /* one whole encoded field */
+typedef struct { Py_ssize_t env0, nenv, span0, nspan; } Scope;      /* ranges in envs / spans */
+typedef struct { Py_ssize_t env0, nenv, scope0, nscope; } Resource; /* ranges in envs / scopes */
+typedef struct { Chunk field; int owner; } SpanRef;
+
+typedef struct {
+    Chunk *envs; Py_ssize_t nenvs, capenvs;
+    SpanRef *spans; Py_ssize_t nspans, capspans;
+    Scope *scopes; Py_ssize_t nscopes, capscopes;
+    Resource *res; Py_ssize_t nres, capres;
+} Parsed;
+
+#define GROW(arr, n, cap, type)                                                        \
+    do {                                                                               \
+        if ((n) == (cap)) {                                                            \
+            Py_ssize_t c2 = (cap) ? (cap) * 2 : 16;                                    \
+            type *a2 = PyMem_Realloc((arr), (size_t)c2 * sizeof(type));                 \
+            if (!a2) return -2;                                                        \
+            (arr) = a2; (cap) = c2;                                                    \
+        }                                                                              \
+    } while (0)
+
+static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out) {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (*p >= end) return 0;
+        uint8_t b = *(*p)++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) { *out = v; return 1; }
+    }
+    return 0;
+}
+
+static Py_ssize_t varint_len(uint64_t v) {
+    Py_ssize_t n = 1;
+    while (v >= 0x80) { v >>= 7; n++; }
+    return n;
+}
+
+static uint8_t *put_varint(uint8_t *o, uint64_t v) {
+    while (v >= 0x80) { *o++ = (uint8_t)(v | 0x80); v >>= 7; }
+    *o++ = (uint8_t)v;
+    return o;
+}
+
+/* Reads one field at *p: its number, wire type, the whole field [start, *p) and, for LEN fields,
+ * the payload. Returns 0 when the bytes do not hold a field. */
+static int next_field(const uint8_t **p, const uint8_t *end, uint32_t *field, int *wt,
+                      const uint8_t **payload, Py_ssize_t *plen) {
+    uint64_t key, v;
+    if (!read_varint(p, end, &key)) return 0;
+    *field = (uint32_t)(key >> 3);
+    *wt = (int)(key & 7);
+    switch (*wt) {
+    case 0: return read_varint(p, end, &v);
+    case 1: if (end - *p < 8) return 0; *p += 8; return 1;
+    case 5: if (end - *p < 4) return 0; *p += 4; return 1;
+    case 2:
+        if (!read_varint(p, end, &v) || v > (uint64_t)(end - *p)) return 0;
+        *payload = *p; *plen = (Py_ssize_t)v; *p += v;
+        return 1;
+    default: return 0;
+    }
+}
+
+static int owner_of(const uint8_t *p, const uint8_t *end, int count) {
+    uint32_t field; int wt; const uint8_t *pl = NULL; Py_ssize_t n = 0;
+    while (p < end) {
+        if (!next_field(&p, end, &field, &wt, &pl, &n)) return -1;
+        if (field == 1 && wt == 2) {
+            uint64_t v = 0;
+            for (Py_ssize_t i = n > 8 ? n - 8 : 0; i < n; i++) v = (v << 8) | pl[i];
+            return (int)(v % (uint64_t)count);
+        }
+    }
+    return 0; /* no trace ID: as an empty one */
+}
+
+/* Walks one message whose field `child` (LEN) holds nested items; everything else is envelope. */
+static int parse_scope(Parsed *ps, const uint8_t *p, const uint8_t *end, int count) {
+    Scope sc = {ps->nenvs, 0, ps->nspans, 0};
+    while (p < end) {
+        const uint8_t *start = p, *pl = NULL; uint32_t field; int wt; Py_ssize_t n = 0;
+        if (!next_field(&p, end, &field, &wt, &pl, &n)) return -1;
+        if (field == 2 && wt == 2) {
+            GROW(ps->spans, ps->nspans, ps->capspans, SpanRef);
+            int owner = owner_of(pl, pl + n, count);
+            if (owner < 0) return -1;
+            ps->spans[ps->nspans++] = (SpanRef){{start, p - start}, owner};
+            sc.nspan++;
+        } else {
+            GROW(ps->envs, ps->nenvs, ps->capenvs, Chunk);
+            ps->envs[ps->nenvs++] = (Chunk){start, p - start};
+            sc.nenv++;
+        }
+    }
+    GROW(ps->scopes, ps->nscopes, ps->capscopes, Scope);
+    ps->scopes[ps->nscopes++] = sc;
+    return 0;
+}
+
+static int parse(Parsed *ps, const uint8_t *p, const uint8_t *end, int count) {
+    while (p < end) {
+        const uint8_t *pl = NULL; uint32_t field; int wt; Py_ssize_t n = 0;
+        if (!next_field(&p, end, &field, &wt, &pl, &n)) return -1;
+        if (field != 1 || wt != 2) return -1; /* the request holds nothing but resource_spans */
+        Resource r = {0, 0, ps->nscopes, 0};
+        /* envelope chunks of the resource first, then its scopes (which add their own chunks) */
+        const uint8_t *q = pl, *qend = pl + n;
+        r.env0 = ps->nenvs;
+        while (q < qend) {
+            const uint8_t *start = q, *sp = NULL; uint32_t f; int w; Py_ssize_t sn = 0;
+            if (!next_field(&q, qend, &f, &w, &sp, &sn)) return -1;
+            if (f == 2 && w == 2) continue;
+            GROW(ps->envs, ps->nenvs, ps->capenvs, Chunk);
+            ps->envs[ps->nenvs++] = (Chunk){start, q - start};
+            r.nenv++;
+        }
+        q = pl;
+        while (q < qend) {
+            const uint8_t *sp = NULL; uint32_t f; int w; Py_ssize_t sn = 0;
+            if (!next_field(&q, qend, &f, &w, &sp, &sn)) return -1;
+            if (f == 2 && w == 2) {
+                int rc = parse_scope(ps, sp, sp + sn, count);
+                if (rc) return rc;
+                r.nscope++;
+            }
+        }
+        GROW(ps->res, ps->nres, ps->capres, Resource);
+        ps->res[ps->nres++] = r;
+    }
+    return 0;
+}
+
+static Py_ssize_t env_size(const Parsed *ps, Py_ssize_t first, Py_ssize_t n) {
+    Py_ssize_t total = 0;
+    for (Py_ssize_t i = 0; i < n; i++) total += ps->envs[first + i].n;
+    return total;
+}
+
+/* Size of scope s's part for worker w (0: it has no span there). */
+static Py_ssize_t scope_size(const Parsed *ps, const Scope *s, int w) {
+    Py_ssize_t total = 0, any = 0;
+    for (Py_ssize_t i = 0; i < s->nspan; i++) {
+        const SpanRef *sr = &ps->spans[s->span0 + i];
+        if (sr->owner == w) { total += sr->field.n; any = 1; }
+    }
+    return any ? total + env_size(ps, s->env0, s->nenv) : 0;
+}
+
+static PyObject *emit(const Parsed *ps, int w) {
+    /* sizes first, so each length prefix is written once */
+    Py_ssize_t total = 0;
+    Py_ssize_t *rsize = PyMem_Calloc((size_t)(ps->nres ? ps->nres : 1), sizeof(Py_ssize_t));
+    Py_ssize_t *ssize = PyMem_Calloc((size_t)(ps->nscopes ? ps->nscopes : 1), sizeof(Py_ssize_t));
+    if (!rsize || !ssize) { PyMem_Free(rsize); PyMem_Free(ssize); return PyErr_NoMemory(); }
+    for (Py_ssize_t r = 0; r < ps->nres; r++) {
+        const Resource *res = &ps->res[r];
+        Py_ssize_t inner = 0;
+        for (Py_ssize_t k = 0; k < res->nscope; k++) {
+            Py_ssize_t si = res->scope0 + k, s = scope_size(ps, &ps->scopes[si], w);
+            ssize[si] = s;
+            if (s) inner += 1 + varint_len((uint64_t)s) + s;
+        }
+        if (inner) {
+            rsize[r] = inner + env_size(ps, res->env0, res->nenv);
+            total += 1 + varint_len((uint64_t)rsize[r]) + rsize[r];
+        }
+    }
+    PyObject *out = PyBytes_FromStringAndSize(NULL, total);
+    if (out) {
+        uint8_t *o = (uint8_t *)PyBytes_AS_STRING(out);
+        for (Py_ssize_t r = 0; r < ps->nres; r++) {
+            if (!rsize[r]) continue;
+            const Resource *res = &ps->res[r];
+            *o++ = 0x0a; /* field 1, LEN */
+            o = put_varint(o, (uint64_t)rsize[r]);
+            for (Py_ssize_t i = 0; i < res->nenv; i++) {
+                memcpy(o, ps->envs[res->env0 + i].p, (size_t)ps->envs[res->env0 + i].n);
+                o += ps->envs[res->env0 + i].n;
+            }
+            for (Py_ssize_t k = 0; k < res->nscope; k++) {
+                Py_ssize_t si = res->scope0 + k;
+                if (!ssize[si]) continue;
+                const Scope *sc = &ps->scopes[si];
+                *o++ = 0x12; /* field 2, LEN */
+                o = put_varint(o, (uint64_t)ssize[si]);
+                for (Py_ssize_t i = 0; i < sc->nenv; i++) {
+                    memcpy(o, ps->envs[sc->env0 + i].p, (size_t)ps->envs[sc->env0 + i].n);
+                    o += ps->envs[sc->env0 + i].n;
+                }
+                for (Py_ssize_t i = 0; i < sc->nspan; i++) {
+                    const SpanRef *sr = &ps->spans[sc->span0 + i];
+                    if (sr->owner != w) continue;
+                    memcpy(o, sr->field.p, (size_t)sr->field.n);
+                    o += sr->field.n;
+                }
+            }
+        }
+    }
+    PyMem_Free(rsize);
+    PyMem_Free(ssize);
+    return out;
+}
+
+static PyObject *split_traces(PyObject *self, PyObject *args) {
+    Py_buffer buf;
+    int count;
+    if (!PyArg_ParseTuple(args, "y*i", &buf, &count)) return NULL;
+    if (count < 1 || count > 4096) {
+        PyBuffer_Release(&buf);
+        PyErr_SetString(PyExc_ValueError, "count must be between 1 and 4096");
+        return NULL;
+    }
+    Parsed ps = {0};
+    const uint8_t *p = (const uint8_t *)buf.buf;
+    int rc = parse(&ps, p, p + buf.len, count);
+    PyObject *result = NULL;
+    if (rc == -2) {
+        PyErr_NoMemory();
+    } else if (rc != 0) {
+        result = Py_NewRef(Py_None);
+    } else {
+        int first = ps.nspans ? ps.spans[0].owner : 0, single = 1;
+        for (Py_ssize_t i = 1; i < ps.nspans && single; i++) single = ps.spans[i].owner == first;
+        if (single) {
+            result = PyLong_FromLong(first);
+        } else {
+            result = PyList_New(count);
+            for (int w = 0; result && w < count; w++) {
+                int has = 0;
+                for (Py_ssize_t i = 0; i < ps.nspans && !has; i++) has = ps.spans[i].owner == w;
+                PyObject *part = has ? emit(&ps, w) : Py_NewRef(Py_None);
+                if (!part) { Py_CLEAR(result); break; }
+                PyList_SET_ITEM(result, w, part);
+            }
+        }
+    }
+    PyMem_Free(ps.envs);
+    PyMem_Free(ps.spans);
+    PyMem_Free(ps.scopes);
+    PyMem_Free(ps.res);
+    PyBuffer_Release(&buf);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"split_traces", split_traces, METH_VARARGS,
+     "split_traces(request_bytes, count) -> the one worker (int) when every span goes there, else a list of "
+     "`count` encoded requests (None where a worker gets nothing); None when the bytes are not understood"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_route", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__route(void) { return PyModule_Create(&module); }
