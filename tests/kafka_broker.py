@@ -84,6 +84,7 @@ class KafkaBroker:
         self.config = workdir / "server.properties"
         self.output = workdir / "broker.out"
         self.proc: subprocess.Popen | None = None
+        self.launch_prefix: list[str] = []  # e.g. ["taskset", "-c", "0"] to pin the broker (bench/)
 
     @property
     def bootstrap(self) -> str:
@@ -190,7 +191,7 @@ class KafkaBroker:
     def start(self, timeout: float = 60) -> "KafkaBroker":
         out = self.output.open("ab")
         self.proc = subprocess.Popen(
-            self._java("kafka.Kafka", str(self.config)), stdout=out, stderr=subprocess.STDOUT,
+            [*self.launch_prefix, *self._java("kafka.Kafka", str(self.config))], stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         out.close()

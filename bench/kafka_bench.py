@@ -1,0 +1,380 @@
+#!/usr/bin/env python3
+"""Kafka end to end: telemetrygen -> collector A (otlp -> kafka exporter) -> Kafka -> collector B
+(kafka receiver -> otlphttp) -> counting sink, with otelflow and otelcol-ref on either side.
+
+  kafka_bench.py --quick     otelflow->otelflow and otelcol-ref->otelcol-ref, flat out, 10 s (< 2 min)
+  kafka_bench.py             both pairs and the two mixed ones, fixed rate and flat out, 30 s each
+  kafka_bench.py --pairs otelflow:otelcol-ref --scenarios max --duration 20
+
+Layout (2 cores, as bench.py): collectors A and B share core 1 (taskset), so the end-to-end rate
+of a pair is what one core does with the spans on both sides; telemetrygen, the sink (otelcol-ref
+otlp -> debug, counted by its otelcol_receiver_accepted_spans) and the single-node Kafka 4.1.1
+broker (tests/kafka_broker.py, scripts/install-kafka.sh) run on core 0. Each run gets a fresh topic
+of 4 partitions and a fresh consumer group reading from the earliest offset, so nothing produced
+before B joins its group is missed. A and B run no processors: this measures the Kafka transport.
+
+Figures, all measured from outside the collectors:
+  e2e spans/s   delivered spans / time from load start until the last span reached the sink
+                (B may lag while A takes the shared core, and catch up after the load)
+  sent          what telemetrygen generated (its SDK drops spans it cannot export fast enough)
+  accepted      spans A's otlp receiver accepted (A's own counter; accounting only)
+  delivered     spans at the sink once B has drained the topic; lost = accepted - delivered
+  CPU-s/M A, B  utime+stime of each collector (/proc) from load start to drain end, per million
+                delivered spans
+  ratios        otelflow pair / otelcol-ref pair for each of those
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO))
+
+import bench  # noqa: E402 - bench/ is the script's directory
+from netutil import free_port, wait_port  # noqa: E402
+
+PEERS = ("otelflow", "otelcol-ref")
+TOPIC_PARTITIONS = 4
+# telemetrygen loads (processes, arguments), as bench.py's traces scenarios
+LOADS = {"fixed": bench.LOADS[("traces", "fixed")], "max": bench.LOADS[("traces", "max")]}
+
+
+@dataclass
+class Result:
+    producer: str
+    consumer: str
+    scenario: str
+    duration: float
+    sent: int = 0
+    accepted: int = 0  # by A's otlp receiver (A's own counter)
+    records: int = 0  # Kafka records in the topic
+    delivered: int = 0
+    rate_e2e: float = 0.0
+    drain_seconds: float = 0.0
+    cpu_a: float = 0.0
+    cpu_b: float = 0.0
+    core0_util: float = 0.0
+    error: str = ""
+
+    @property
+    def pair(self) -> str:
+        return f"{self.producer}->{self.consumer}"
+
+    def per_million(self, cpu: float) -> float | None:
+        return cpu / self.delivered * 1e6 if self.delivered else None
+
+
+# ---------------------------------------------------------------------------------------------
+# broker
+
+
+def start_broker(workdir: Path):
+    from tests.kafka_broker import INSTALL, KafkaBroker, kafka_home
+
+    if shutil.which("java") is None:
+        raise SystemExit("java is not installed (scripts/install-kafka.sh installs a JRE with the broker)")
+    subprocess.run(["bash", str(INSTALL)], check=True, capture_output=True, timeout=900)
+    broker = KafkaBroker(workdir / "kafka", kafka_home())
+    broker.workdir.mkdir(parents=True, exist_ok=True)
+    broker.format()
+    broker.launch_prefix = ["taskset", "-c", bench.LOAD_CORE]  # load side: off the collectors' core
+    broker.start()
+    return broker
+
+
+# ---------------------------------------------------------------------------------------------
+# collectors
+
+
+def telemetry(port: int) -> dict:
+    return {"logs": {"level": "warn"},
+            "metrics": {"readers": [{"pull": {"exporter": {"prometheus": {"host": "127.0.0.1", "port": port}}}}]}}
+
+
+def producer_config(bootstrap: str, topic: str, grpc_port: int, http_port: int, metrics_port: int) -> dict:
+    return {
+        "receivers": {"otlp": {"protocols": {"grpc": {"endpoint": f"127.0.0.1:{grpc_port}"},
+                                             "http": {"endpoint": f"127.0.0.1:{http_port}"}}}},
+        "exporters": {"kafka": {"brokers": [bootstrap], "traces": {"topic": topic}}},
+        "service": {"telemetry": telemetry(metrics_port),
+                    "pipelines": {"traces": {"receivers": ["otlp"], "exporters": ["kafka"]}}},
+    }
+
+
+def consumer_config(bootstrap: str, topic: str, group: str, sink_http: int, metrics_port: int) -> dict:
+    return {
+        "receivers": {"kafka": {"brokers": [bootstrap], "traces": {"topics": [topic]},
+                                "group_id": group, "initial_offset": "earliest"}},
+        "exporters": {"otlphttp": {"endpoint": f"http://127.0.0.1:{sink_http}"}},
+        "service": {"telemetry": telemetry(metrics_port),
+                    "pipelines": {"traces": {"receivers": ["kafka"], "exporters": ["otlphttp"]}}},
+    }
+
+
+def scrape(port: int) -> dict[str, float]:
+    """A collector's own counters (used only to account for spans, never for speed)."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return {}
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name = line.split("{", 1)[0].split(" ", 1)[0]
+            try:
+                out[name] = out.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
+            except ValueError:
+                pass
+    return out
+
+
+def topic_records(bootstrap: str, topic: str) -> int:
+    """Records in the topic (sum of high watermarks), read by a plain client after the run."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-offsets"})
+    try:
+        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+        return sum(c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts)
+    finally:
+        c.close()
+
+
+def command(peer: str, path: Path) -> list[str]:
+    if peer == "otelflow":
+        return [sys.executable, "-m", "otelflow", "--config", str(path)]
+    return [str(bench.OTELCOL_REF), "--config", str(path)]
+
+
+def env_for(peer: str) -> dict[str, str]:
+    env = dict(os.environ)
+    if peer == "otelflow":
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), env.get("PYTHONPATH")]))
+    return env
+
+
+def validate(peer: str, path: Path) -> str | None:
+    """None when the peer accepts the config, else its complaint (e.g. a component it lacks)."""
+    if peer == "otelflow":
+        cmd = [sys.executable, "-m", "otelflow", "validate", "--config", str(path)]
+    else:
+        cmd = [str(bench.OTELCOL_REF), "validate", "--config", str(path)]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env_for(peer), timeout=120)
+    if out.returncode == 0:
+        return None
+    lines = [line for line in (out.stdout + out.stderr).splitlines() if line.strip()]
+    return lines[-1] if lines else f"exit {out.returncode}"
+
+
+def launch(peer: str, path: Path, log: Path) -> subprocess.Popen:
+    with open(log, "wb") as out:
+        return subprocess.Popen(["taskset", "-c", bench.COLLECTOR_CORE, *command(peer, path)], stdout=out,
+                                stderr=subprocess.STDOUT, env=env_for(peer), cwd=path.parent)
+
+
+# ---------------------------------------------------------------------------------------------
+# one run
+
+
+def run_one(producer: str, consumer: str, scenario: str, duration: float, broker, workdir: Path) -> Result:
+    result = Result(producer, consumer, scenario, duration)
+    workdir.mkdir(parents=True, exist_ok=True)
+    stamp = f"{producer}_{consumer}_{scenario}_{int(time.time())}".replace("-", "")
+    topic, group = f"bench_{stamp}", f"bench-{stamp}"
+    broker.create_topic(topic, TOPIC_PARTITIONS)
+    sink = bench.Sink(workdir, probe=False)
+    a = b = None
+    try:
+        sink.start()
+        grpc_port, http_port, a_metrics, b_metrics = free_port(), free_port(), free_port(), free_port()
+        a_path, b_path = workdir / f"A-{producer}.yaml", workdir / f"B-{consumer}.yaml"
+        a_path.write_text(yaml.safe_dump(producer_config(broker.bootstrap, topic, grpc_port, http_port, a_metrics)))
+        b_path.write_text(yaml.safe_dump(consumer_config(broker.bootstrap, topic, group, sink.http_port, b_metrics)))
+        for peer, path in ((producer, a_path), (consumer, b_path)):
+            why = validate(peer, path)
+            if why is not None:
+                raise RuntimeError(f"{peer} rejects {path.name}: {why}")
+        b = launch(consumer, b_path, workdir / "B.log")
+        a = launch(producer, a_path, workdir / "A.log")
+        wait_port(grpc_port, a, timeout=60)
+        wait_port(http_port, a, timeout=60)
+        time.sleep(3.0)  # B joins its consumer group
+        if b.poll() is not None:
+            raise RuntimeError(f"collector B exited {b.returncode}: {(workdir / 'B.log').read_text()[-2000:]}")
+
+        c0 = sink.count("traces")
+        cpu_a0, cpu_b0 = bench.cpu_seconds(a.pid), bench.cpu_seconds(b.pid)
+        sink_cpu0 = bench.cpu_seconds(sink.proc.pid)
+        t0 = time.monotonic()
+        procs, _ = LOADS[scenario]
+        logs = [workdir / f"telemetrygen-{i}.log" for i in range(procs)]
+        tgs, load_cpu = [], 0.0
+        for path in logs:
+            with open(path, "wb") as out:
+                tgs.append(subprocess.Popen(_telemetrygen(scenario, grpc_port, http_port, duration),
+                                            stdout=out, stderr=subprocess.STDOUT))
+        series: list[tuple[float, float]] = [(0.0, c0)]
+        running = list(tgs)
+        while running:
+            for tg in list(running):
+                pid, status, usage = os.wait4(tg.pid, os.WNOHANG)
+                if pid:
+                    tg.returncode = os.waitstatus_to_exitcode(status)
+                    load_cpu += usage.ru_utime + usage.ru_stime
+                    running.remove(tg)
+            if not running:
+                break
+            time.sleep(0.5)
+            series.append((time.monotonic() - t0, sink.count("traces")))
+            if time.monotonic() - t0 > duration + 60:
+                for tg in running:
+                    tg.kill()
+        t1 = time.monotonic()
+        series.append((t1 - t0, sink.count("traces")))
+        result.sent = bench.generated_items("traces", "".join(p.read_text(errors="replace") for p in logs))
+        result.accepted = int(scrape(a_metrics).get("otelcol_receiver_accepted_spans", 0))
+        # drain: until the sink has all A accepted, or nothing arrived for 5 s (at most 120 s)
+        last, last_change = series[-1][1], t1
+        while last - c0 < result.accepted and time.monotonic() - last_change < 5.0 and time.monotonic() - t1 < 120:
+            time.sleep(0.25)
+            count = sink.count("traces")
+            if count != last:
+                last, last_change = count, time.monotonic()
+        if last != series[-1][1]:
+            series.append((last_change - t0, last))
+        result.drain_seconds = max(0.0, last_change - t1)
+        result.delivered = int(sink.count("traces") - c0)
+        result.rate_e2e = result.delivered / (max(t1, last_change) - t0)
+        result.records = topic_records(broker.bootstrap, topic)
+        result.cpu_a = bench.cpu_seconds(a.pid) - cpu_a0
+        result.cpu_b = bench.cpu_seconds(b.pid) - cpu_b0
+        result.core0_util = (load_cpu + bench.cpu_seconds(sink.proc.pid) - sink_cpu0) / (t1 - t0)
+        (workdir / "series.json").write_text(json.dumps(series))
+        for name, proc in (("A", a), ("B", b)):
+            if proc.poll() is not None:
+                result.error = f"collector {name} exited {proc.returncode} during the run"
+    except Exception as exc:  # keep going with the other pairs; the error is in the results
+        result.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        bench.stop(a)
+        bench.stop(b)
+        sink.stop()
+    return result
+
+
+def _telemetrygen(scenario: str, grpc_port: int, http_port: int, duration: float) -> list[str]:
+    return ["taskset", "-c", bench.LOAD_CORE, str(bench.TELEMETRYGEN), "traces", "--otlp-insecure",
+            "--duration", f"{duration:g}s", "--otlp-http", "--otlp-endpoint", f"127.0.0.1:{http_port}",
+            *LOADS[scenario][1], *bench.COMMON_ATTRS]
+
+
+# ---------------------------------------------------------------------------------------------
+# report
+
+
+def _num(value: float | None, spec: str = ",.0f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return "n/a" if a is None or not b else f"{a / b:.2f}x"
+
+
+def report(results: list[Result]) -> str:
+    lines = []
+    for scenario in dict.fromkeys(r.scenario for r in results):
+        rows = [r for r in results if r.scenario == scenario]
+        procs, args = LOADS[scenario]
+        lines.append(f"\n== traces, {scenario} ({procs} x telemetrygen {' '.join(args)}; A+B on core "
+                     f"{bench.COLLECTOR_CORE}, load+sink+broker on core {bench.LOAD_CORE})")
+        lines.append(f"{'A -> B':28} {'e2e spans/s':>12} {'sent':>10} {'accepted':>10} {'delivered':>10} {'drain s':>8} "
+                     f"{'CPU-s/M A':>10} {'CPU-s/M B':>10} {'core0%':>7}")
+        for r in rows:
+            if r.error:
+                lines.append(f"{r.pair:28} error: {r.error}")
+                continue
+            lines.append(f"{r.pair:28} {_num(r.rate_e2e):>12} {r.sent:>10,} {r.accepted:>10,} {r.delivered:>10,} "
+                         f"{r.drain_seconds:>8.1f} {_num(r.per_million(r.cpu_a), '.2f'):>10} "
+                         f"{_num(r.per_million(r.cpu_b), '.2f'):>10} {r.core0_util * 100:>6.0f}%")
+        flow = next((r for r in rows if r.pair == "otelflow->otelflow" and not r.error), None)
+        ref = next((r for r in rows if r.pair == "otelcol-ref->otelcol-ref" and not r.error), None)
+        if flow and ref:
+            lines.append(f"{'otelflow/otelcol-ref':28} {_ratio(flow.rate_e2e, ref.rate_e2e):>12} {'':>10} {'':>10} {'':>10} "
+                         f"{'':>8} {_ratio(flow.per_million(flow.cpu_a), ref.per_million(ref.cpu_a)):>10} "
+                         f"{_ratio(flow.per_million(flow.cpu_b), ref.per_million(ref.cpu_b)):>10}")
+    lines.append("\nCPU-s/M: CPU seconds of that collector per million delivered spans (lower is better); "
+                 "drain s: time after the load\nuntil the sink had everything (B's backlog); core0%: "
+                 "telemetrygen + sink CPU per second of load (the broker also runs there).\n"
+                 "Spans lost between A's receiver and the sink (accepted - delivered): "
+                 + ", ".join(f"{r.pair} {r.scenario} {r.accepted - r.delivered:,}" for r in results if not r.error))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="the two same-kind pairs, flat out, 10 s each")
+    p.add_argument("--pairs", help="comma-separated A:B pairs, e.g. otelflow:otelflow,otelflow:otelcol-ref")
+    p.add_argument("--scenarios", help="comma-separated: fixed, max")
+    p.add_argument("--duration", type=float, help="seconds of load per run")
+    p.add_argument("--out", type=Path, help="write the results as JSON here")
+    args = p.parse_args(argv)
+    same = [("otelflow", "otelflow"), ("otelcol-ref", "otelcol-ref")]
+    mixed = [("otelflow", "otelcol-ref"), ("otelcol-ref", "otelflow")]
+    pairs = same if args.quick else same + mixed
+    if args.pairs:
+        pairs = [tuple(x.split(":")) for x in args.pairs.split(",")]  # type: ignore[misc]
+        for a, b in pairs:
+            if a not in PEERS or b not in PEERS:
+                p.error(f"unknown peer in {a}:{b}; peers are {', '.join(PEERS)}")
+    scenarios = args.scenarios.split(",") if args.scenarios else (["max"] if args.quick else ["fixed", "max"])
+    duration = args.duration or (10.0 if args.quick else 30.0)
+    for tool in (bench.OTELCOL_REF, bench.TELEMETRYGEN):
+        if not tool.exists():
+            raise SystemExit(f"{tool} is missing (built by bench/Makefile)")
+    if shutil.which("taskset") is None:
+        raise SystemExit("taskset is required")
+
+    workdir = Path(tempfile.mkdtemp(prefix="otelflow-kafka-bench-"))
+    started = time.monotonic()
+    print(f"broker starting (work dir {workdir})", flush=True)
+    broker = start_broker(workdir)
+    results: list[Result] = []
+    try:
+        for scenario in scenarios:
+            for a, b in pairs:
+                print(f"  {scenario:5} {a} -> kafka -> {b} ({duration:g}s) ...", flush=True)
+                r = run_one(a, b, scenario, duration, broker, workdir / f"{scenario}-{a}-{b}")
+                print(f"    {'error: ' + r.error if r.error else f'{r.rate_e2e:,.0f} spans/s, {r.delivered:,}/{r.sent:,} delivered'}",
+                      flush=True)
+                results.append(r)
+    finally:
+        broker.stop()
+    text = report(results)
+    print(text)
+    print(f"\n({time.monotonic() - started:.0f} s; {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; "
+          f"logs in {workdir})")
+    if args.out:
+        args.out.write_text(json.dumps([asdict(r) for r in results], indent=2))
+    return 0 if results and not all(r.error for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
