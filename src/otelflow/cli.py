@@ -17,7 +17,7 @@ from otelflow.core.component import Kind, Signal
 from otelflow.core.registry import Registry, default_registry
 from otelflow.core.service import DEFAULT_SHUTDOWN_TIMEOUT, Service, StartError
 from otelflow.core.workers.context import WorkerContext, worker_count
-from otelflow.core.workers.supervisor import Supervisor
+from otelflow.core.workers.supervisor import exec_supervisor
 from otelflow.defaults import DEFAULT_CONFIG
 
 def _add_config_args(p: argparse.ArgumentParser, default=None) -> None:
@@ -144,11 +144,9 @@ def cmd_run(args: argparse.Namespace, registry: Registry, argv: Sequence[str]) -
     except logging_setup.SinkError as err:
         print(f"Error: failed to create logger: {err}", file=sys.stderr)
         return 1
-    if worker is None and count > 1:  # this process only watches over the workers
-        try:
-            return Supervisor(count, argv, args.shutdown_timeout).run()
-        finally:
-            logging_setup.shutdown()
+    if worker is None and count > 1:  # the config is fine: this process becomes the workers' supervisor
+        logging_setup.shutdown()
+        exec_supervisor(count, argv, args.shutdown_timeout, logging_setup.instance_id())
     # SIGHUP reads the same sources again (files, --set, env) and swaps to the result if it is valid
     service = Service(cfg, registry, load_config=lambda: _load(args, registry),
                       on_reload=lambda new: logging_setup.reconfigure(new.telemetry), worker=worker)

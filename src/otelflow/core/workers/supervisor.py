@@ -1,7 +1,10 @@
 """The supervisor: starts the workers, passes signals on, restarts a worker that dies.
 
-It runs no pipeline itself. Each worker is this same program started again with the same arguments
-and ``OTELFLOW_WORKER_INDEX`` set, so every worker reads the config sources itself (also on SIGHUP).
+It runs no pipeline itself. ``otelflow`` checks the config and then replaces itself (same pid, so
+signals sent to it still arrive) with ``python -m otelflow.core.workers.supervisor``, which imports
+nothing of the collector and so stays small: the memory limiter counts it. Each worker is
+``otelflow`` started again with the same arguments and ``OTELFLOW_WORKER_INDEX`` set, so every worker
+reads the config sources itself (also on SIGHUP).
 """
 
 from __future__ import annotations
@@ -16,14 +19,14 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from otelflow.core.logging_setup import instance_id
 from otelflow.core.workers.context import ENV_COUNT, ENV_DIR, ENV_INDEX
 
 log = logging.getLogger("otelflow.workers")
+ENV_INSTANCE_ID = "OTELFLOW_INSTANCE_ID"  # the one service.instance.id of all workers
 
 RESTART_BACKOFF = (0.1, 0.5, 1.0, 2.0, 5.0)  # seconds before restarting a worker, by crashes in a row
 STABLE_AFTER = 10.0  # a worker that ran this long before dying starts a new crash series
-STARTUP_GRACE = 5.0  # a worker failing this soon after the first start means the config cannot run
+STARTUP_GRACE = 5.0  # a worker exiting with an error this soon after the first start: the config cannot run
 
 
 class Supervisor:
@@ -39,8 +42,7 @@ class Supervisor:
         self.first_failure: int | None = None
 
     def _spawn(self, index: int) -> None:
-        env = dict(os.environ, **{ENV_INDEX: str(index), ENV_COUNT: str(self.count), ENV_DIR: str(self.directory),
-                                  "OTELFLOW_INSTANCE_ID": instance_id()})
+        env = dict(os.environ, **{ENV_INDEX: str(index), ENV_COUNT: str(self.count), ENV_DIR: str(self.directory)})
         cmd = [sys.executable, "-m", "otelflow", *self.argv]
         self.procs[index] = subprocess.Popen(cmd, env=env)
         self.started_at[index] = time.monotonic()
@@ -75,7 +77,7 @@ class Supervisor:
                     code = proc.poll()
                     if code is None or self.stopping:
                         continue
-                    if time.monotonic() - began < STARTUP_GRACE and self.crashes.get(index, 0) == 0 and code != 0:
+                    if time.monotonic() - began < STARTUP_GRACE and self.crashes.get(index, 0) == 0 and code > 0:
                         # the config could not start (the worker printed why): stop the others
                         self.stopping = True
                         self._forward(signal.SIGTERM)
@@ -123,3 +125,34 @@ class Supervisor:
             self.directory.rmdir()
         except OSError:
             pass
+
+
+def exec_supervisor(count: int, argv: Sequence[str], shutdown_timeout: float, instance_id: str) -> None:
+    """Become the supervisor (never returns)."""
+    os.environ[ENV_INSTANCE_ID] = instance_id
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "otelflow.core.workers.supervisor", str(count),
+                              repr(shutdown_timeout), *argv])
+
+
+class _ConsoleFormat(logging.Formatter):
+    """The console layout of the collector's own log lines, for the few lines the supervisor writes."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
+        return f"{ts}\t{record.levelname.lower()}\tworkers/supervisor.py:{record.lineno}\t{record.getMessage()}"
+
+
+def main(args: Sequence[str]) -> int:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_ConsoleFormat())
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    count, timeout, *argv = args
+    return Supervisor(int(count), argv, float(timeout)).run()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
