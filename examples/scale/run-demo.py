@@ -25,6 +25,7 @@ work directory it prints (``--keep``; otherwise it is removed).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -282,15 +283,13 @@ def run_kafka(workdir: Path, traces: int = 400, broker: str | None = None, parti
     """Agents with the kafka exporter -> topic otlp_spans -> 2 gateways in one consumer group."""
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    started = None
-    if broker is None:
-        sys.path.insert(0, str(ROOT))
-        from tests.kafka_broker import KafkaBroker, install
+    with contextlib.ExitStack() as stack:
+        if broker is None:
+            sys.path.insert(0, str(ROOT))
+            from tests.kafka_broker import running_broker  # Kafka 4.1.1 from scripts/install-kafka.sh
 
-        started = KafkaBroker(workdir / "kafka", install()).start()
-        broker = started.bootstrap
-    try:
-        admin = AdminClient({"bootstrap.servers": broker})
+            broker = stack.enter_context(running_broker()).bootstrap
+        admin = AdminClient({"bootstrap.servers": broker, "log_level": 3})
         for f in admin.create_topics([NewTopic("otlp_spans", partitions, 1)]).values():
             try:
                 f.result(30)
@@ -308,16 +307,15 @@ def run_kafka(workdir: Path, traces: int = 400, broker: str | None = None, parti
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
                 group = admin.describe_consumer_groups(["otelflow-gateways"])["otelflow-gateways"].result(10)
-                if len(group.members) == 2 and str(group.state).endswith("STABLE") and all(
+                # a gateway with several worker processes has a member per worker
+                clients = {m.client_id for m in group.members}
+                if clients >= {"gateway-1", "gateway-2"} and str(group.state).endswith("STABLE") and all(
                         m.assignment.topic_partitions for m in group.members):
                     return
                 time.sleep(0.5)
-            raise RuntimeError("the gateways' consumer group did not settle with two members")
+            raise RuntimeError("the gateways' consumer group did not settle with both gateways in it")
 
         return _run(workdir, gateways, agents, agent_endpoints, traces, before_load=group_stable)
-    finally:
-        if started is not None:
-            started.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

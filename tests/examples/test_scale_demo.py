@@ -71,3 +71,17 @@ def test_loadbalancing_demo_keeps_traces_and_decisions_whole(tmp_path):
     kinds = {result.sent[t].kind for t in kept}
     assert {"error", "slow"} <= kinds
     assert len(kept) < len(result.sent)  # something was dropped, so both outcomes were exercised
+
+
+def test_kafka_demo_keeps_traces_and_decisions_whole(tmp_path):
+    """agents -> kafka exporter (key = trace ID) -> a real broker -> two gateways in one consumer
+    group: each trace on one gateway, decided whole."""
+    from tests.kafka_broker import running_broker
+
+    demo = _demo()
+    with running_broker() as broker:
+        result = demo.run_kafka(tmp_path, traces=200, broker=broker.bootstrap)
+    print(demo.report(result))
+    assert result.ok, result.problems
+    assert set(result.received) == {"gateway-1", "gateway-2"} and all(result.received.values())
+    assert {t for c in result.received.values() for t in c} == set(result.sent)
