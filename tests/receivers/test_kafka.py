@@ -7,29 +7,29 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
+import yaml
 from confluent_kafka import Producer
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
 from otelflow.config.model import ConfigError, validate
-from otelflow.core.component import Kind, Signal
+from otelflow.core.component import Signal
 from otelflow.pdata import otlpjson
 from otelflow.receivers.kafka import Config
 from otelflow.receivers.kafka.encoding import DecodeError, decoder
 from tests.backends import HTTPBackend, free_port
 from tests.conftest import running
 from tests.exporters.test_kafka_otelcol import normalized
-from tests.kafka_broker import KafkaBroker, install
+from tests.kafka_broker import SECURE_USERS, running_broker
+from tests.kafka.test_client_auth import _secure_configs
 from tests.sdk import SDKApp, flatten, merged
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,17 +38,10 @@ TESTDATA = Path(__file__).parent / "testdata" / "kafka"
 
 @pytest.fixture(scope="module")
 def broker():
-    """This module's own broker: the restart test must not disturb other modules' topics."""
-    home = install()
-    workdir = Path(tempfile.mkdtemp(prefix="otelflow-kafkarecv-"))
-    b = KafkaBroker(workdir, home)
-    b.format()
-    b.start()
-    try:
+    """This module's own broker (the restart test must not disturb other modules' topics), with
+    SASL and TLS listeners besides the plaintext one."""
+    with running_broker(sasl_users=SECURE_USERS, tls=True) as b:
         yield b
-    finally:
-        b.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 class SlowBackend(HTTPBackend):
@@ -242,15 +235,15 @@ service:
             sent = app.sent()
             want = {s: flatten(sent[s]) for s in topics}
 
-            def arrived(signal: Signal) -> bool:
-                got = backend.messages(signal)
-                return bool(got) and len(flatten(merged(got))) >= len(want[signal.value])
+            def arrived(sig: Signal) -> bool:
+                got = backend.messages(sig)
+                return bool(got) and len(flatten(merged(got))) >= len(want[sig.value])
 
             await wait_for(lambda: all(arrived(s) for s in Signal), 30, "every signal back from Kafka")
             await asyncio.sleep(0.3)  # a duplicate would show now
             telemetry = service.telemetry
-        for signal in Signal:
-            assert flatten(merged(backend.messages(signal))) == want[signal.value], signal
+        for sig in Signal:
+            assert flatten(merged(backend.messages(sig))) == want[sig.value], sig
         assert telemetry.value("otelcol_receiver_accepted_spans", receiver="kafka", transport="kafka") == \
             len(want["traces"])
         assert telemetry.value("otelcol_receiver_refused_spans", receiver="kafka") == 0
@@ -397,5 +390,26 @@ async def test_broker_restart_mid_stream_loses_nothing(broker):
         assert want == set(got), f"lost {len(want - set(got))}; {len(got) - len(set(got))} duplicates"
         assert mid < n // 2, "the first half was through before the restart"
         assert backend.attempts >= len(got) + 8
+    finally:
+        await backend.stop()
+
+
+@pytest.mark.parametrize("case", ["scram256", "mtls", "sasl_ssl"])
+async def test_receiver_over_sasl_and_tls(broker, case):
+    """The shared client settings work in the receiver: SCRAM over plaintext, TLS with a client
+    certificate, SCRAM-SHA-512 over TLS."""
+    topic = f"auth_{case}"
+    broker.create_topic(topic, 1)
+    await asyncio.to_thread(produce, broker.bootstrap, topic, [log_request(f"{case}-{i}").SerializeToString()
+                                                              for i in range(3)])
+    backend = await SlowBackend().start()
+    receiver = {**_secure_configs(broker)[case], "group_id": topic, "initial_offset": "earliest",
+                "logs": {"topics": [topic]}}
+    text = yaml.safe_dump({"receivers": {"kafka": receiver}}) + sink_yaml(backend, ["kafka/x"]).replace(
+        "kafka/x", "kafka").replace("logs/x:", "logs:")
+    try:
+        async with running(text):
+            await wait_for(lambda: len(bodies(backend)) >= 3, 30, f"records over {case}")
+        assert sorted(bodies(backend)) == [f"{case}-{i}" for i in range(3)]
     finally:
         await backend.stop()
