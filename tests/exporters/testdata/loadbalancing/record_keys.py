@@ -323,7 +323,6 @@ def build(case: Case):
 
 # -- items ------------------------------------------------------------------------------------------
 
-_POINTS = ("gauge", "sum", "histogram", "exponential_histogram", "summary")
 
 
 def item_ids(signal: str, request) -> list[int]:
