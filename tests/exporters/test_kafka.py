@@ -6,6 +6,7 @@ collector keeps accepting, and nothing accepted is lost once the broker is back.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from pathlib import Path
 
@@ -329,3 +330,15 @@ async def test_broker_killed_mid_stream_loses_nothing_acknowledged(kafka_broker)
     names = {s.name for r in recs for rs in ExportTraceServiceRequest.FromString(r.value()).resource_spans
              for ss in rs.scope_spans for s in ss.spans}
     assert names == {f"b{i}-{j}" for i in range(40) for j in range(5)}
+
+
+def test_producer_settings_as_configkafka_v0162():
+    c = validate(Config, {}, "exporters::kafka")
+    assert (c.producer.flush_max_messages, c.producer.linger, c.producer.max_broker_write_bytes) == (10000, 0.01, 100 << 20)
+    for bad, text in [({"flush_max_messages": 0}, "flush_max_messages (0) must be at least 1"),
+                      ({"max_broker_write_bytes": 1000}, "max_broker_write_bytes (1000) must be at least 104857600"),
+                      ({"max_message_bytes": 209715200},
+                       "max_message_bytes (209715200) cannot be greater than max_broker_write_bytes (104857600)"),
+                      ({"max_message_bytes": -1000}, "max_message_bytes (-1000) must be non-negative")]:
+        with pytest.raises(ConfigError, match=re.escape(f"exporters::kafka::producer: {text}")):
+            validate(Config, {"producer": bad}, "exporters::kafka")

@@ -89,6 +89,11 @@ def test_librdkafka_settings():
     assert conf({"tls": {"insecure": True}})["security.protocol"] == "PLAINTEXT"
     assert conf({"tls": {"insecure": True, "ca_file": "/ca"}})["security.protocol"] == "SSL"
     assert conf({"tls": {}})["security.protocol"] == "SSL"
+    # include_system_ca_certs_pool: one bundle file with the system roots and the configured CA
+    bundle = conf({"tls": {"ca_pem": "-----CONFIGURED CA-----", "include_system_ca_certs_pool": True}})["ssl.ca.location"]
+    with open(bundle) as f:
+        text = f.read()
+    assert text.rstrip().endswith("-----CONFIGURED CA-----") and len(text) > 1000
     assert conf({"protocol_version": "3.1.2"})["broker.version.fallback"] == "3.1.0"
     assert conf({"protocol_version": "0.8.2"})["api.version.request"] is False
 

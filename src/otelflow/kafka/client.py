@@ -13,6 +13,7 @@ retries metadata requests on its own schedule) and are accepted without effect.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import ssl
@@ -256,11 +257,16 @@ def _tls_settings(tls: TLSConfig) -> dict[str, Any]:
 
 
 def _system_plus(tls: TLSConfig) -> str:
-    """The system roots and the configured CA in one bundle file (Go's pool with both)."""
+    """The system roots and the configured CA in one bundle file (Go's pool with both), named by
+    its content so restarts reuse it instead of leaving new files behind."""
     cafile = ssl.get_default_verify_paths().cafile
     system = open(cafile, "rb").read() if cafile and os.path.exists(cafile) else b""
     ca = open(tls.ca_file, "rb").read() if tls.ca_file else tls.ca_pem.encode()
-    fd, path = tempfile.mkstemp(prefix="otelflow-kafka-ca-", suffix=".pem")
-    with os.fdopen(fd, "wb") as f:
-        f.write(system + b"\n" + ca)
+    bundle = system + b"\n" + ca
+    path = os.path.join(tempfile.gettempdir(), f"otelflow-kafka-ca-{hashlib.sha256(bundle).hexdigest()[:24]}.pem")
+    if not os.path.exists(path):
+        fd, tmp = tempfile.mkstemp(prefix="otelflow-kafka-ca-", suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(bundle)
+        os.replace(tmp, path)
     return path

@@ -105,6 +105,9 @@ class KafkaExporter(QueuedRetryExporter):
             "acks": p.required_acks,
             "compression.type": p.compression,
             "message.max.bytes": p.max_message_bytes,
+            # librdkafka caps a batch at 1,000,000 messages
+            "batch.num.messages": min(p.flush_max_messages, 1_000_000),
+            "linger.ms": p.linger * 1000,
         })
         if p.compression_params is not None and p.compression_params.level:
             conf["compression.level"] = p.compression_params.level

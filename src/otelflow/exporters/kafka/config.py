@@ -38,14 +38,43 @@ class CompressionParams(Model):
     level: int = 0
 
 
+_MIN_BROKER_WRITE = 100 << 20  # franz-go's floor (and default) for one write to a broker
+_INT32_MAX = 2**31 - 1
+
+
 class ProducerConfig(Model):
+    """configkafka v0.162.0 ProducerConfig."""
+
     max_message_bytes: int = 1000000
+    max_broker_write_bytes: int = _MIN_BROKER_WRITE  # checked as upstream; librdkafka has no such cap
     # 0 (no response), 1 (leader wrote it: upstream's default) or -1 / "all" (all in-sync replicas)
     required_acks: int = 1
     compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "none"
     compression_params: CompressionParams | None = None
-    flush_max_messages: int = 0
+    flush_max_messages: int = 10000  # -> batch.num.messages
     allow_auto_topic_creation: bool = True
+    linger: Duration = 0.01  # -> linger.ms
+
+    @model_validator(mode="after")
+    def _sizes(self) -> "ProducerConfig":
+        if self.max_message_bytes < 0:
+            raise ValueError(f"max_message_bytes ({self.max_message_bytes}) must be non-negative")
+        if self.max_message_bytes > _INT32_MAX:
+            raise ValueError(f"max_message_bytes ({self.max_message_bytes}) must not exceed {_INT32_MAX}")
+        w = self.max_broker_write_bytes
+        if w < 0:
+            raise ValueError(f"max_broker_write_bytes ({w}) must be non-negative")
+        if w < _MIN_BROKER_WRITE:
+            raise ValueError(f"max_broker_write_bytes ({w}) must be at least {_MIN_BROKER_WRITE} "
+                             f"({_MIN_BROKER_WRITE >> 20} MiB, franz-go minimum)")
+        if w > _INT32_MAX:
+            raise ValueError(f"max_broker_write_bytes ({w}) must not exceed {_INT32_MAX}")
+        if self.max_message_bytes > w:
+            raise ValueError(f"max_message_bytes ({self.max_message_bytes}) cannot be greater than "
+                             f"max_broker_write_bytes ({w})")
+        if self.flush_max_messages < 1:
+            raise ValueError(f"flush_max_messages ({self.flush_max_messages}) must be at least 1")
+        return self
 
     @field_validator("required_acks", mode="before")
     @classmethod
