@@ -67,3 +67,17 @@ def test_random_bytes_never_crash_and_truncation_is_unknown():
     for _ in range(2000):
         blob = bytes(rng.randrange(256) for _ in range(rng.randrange(64)))
         assert _wire.check_ids(_wire.TRACES, blob) in (-1, 0, 1)
+
+
+def test_trace_cutters_never_crash_on_random_or_truncated_bytes():
+    _route = pytest.importorskip("otelflow.native._route")
+    rng = random.Random(8)
+    body = traces().SerializeToString() + traces().SerializeToString()
+    for cut in range(len(body)):
+        for blob in (body[:cut], bytes(b ^ 0x55 for b in body[:cut])):
+            assert _route.split_traces(blob, 3) is None or isinstance(_route.split_traces(blob, 3), (int, list))
+            assert _route.by_trace_id(blob, 1) is None or isinstance(_route.by_trace_id(blob, 1), list)
+    for _ in range(2000):
+        blob = bytes(rng.randrange(256) for _ in range(rng.randrange(64)))
+        _route.split_traces(blob, 2)
+        _route.by_trace_id(blob, 9)

@@ -1,10 +1,14 @@
-/* Cuts an encoded ExportTraceServiceRequest into one request per worker by trace ID.
+/* Cuts encoded OTLP requests by trace ID without parsing them into messages.
+ *
+ * split_traces: one ExportTraceServiceRequest per worker.
  *
  * With several workers, tail sampling needs every span of a trace in one worker. Cutting the
  * parsed message costs a Python loop and a message copy per span; here the spans' encoded bytes are
  * copied as they are, each under a copy of its resource and scope envelope (every field of those
  * messages other than the nested list). A span goes to worker
  * (the last 8 bytes of its trace ID, big-endian) mod count, as the Python fallback computes it.
+ * by_trace_id: one request per (resource, scope, trace ID), for the kafka exporter's keyed records
+ * (traces and logs share the layout: field 1 resources, 2 scopes, 2 items; only the ID field differs).
  * When the bytes are not the structure expected the answer is None and the caller cuts the parsed
  * message instead.
  */
@@ -16,7 +20,7 @@
 typedef struct { const uint8_t *p; Py_ssize_t n; } Chunk;          /* one whole encoded field */
 typedef struct { Py_ssize_t env0, nenv, span0, nspan; } Scope;      /* ranges in envs / spans */
 typedef struct { Py_ssize_t env0, nenv, scope0, nscope; } Resource; /* ranges in envs / scopes */
-typedef struct { Chunk field; int owner; } SpanRef;
+typedef struct { Chunk field; const uint8_t *tid; Py_ssize_t tidlen; int owner; } SpanRef;
 
 typedef struct {
     Chunk *envs; Py_ssize_t nenvs, capenvs;
@@ -78,30 +82,37 @@ static int next_field(const uint8_t **p, const uint8_t *end, uint32_t *field, in
     }
 }
 
-static int owner_of(const uint8_t *p, const uint8_t *end, int count) {
+/* Finds the trace ID (field `id_field`) of a span or log record; 0 when the bytes are not a message. */
+static int trace_id_of(const uint8_t *p, const uint8_t *end, uint32_t id_field, SpanRef *out) {
     uint32_t field; int wt; const uint8_t *pl = NULL; Py_ssize_t n = 0;
+    out->tid = NULL;
+    out->tidlen = 0;
     while (p < end) {
-        if (!next_field(&p, end, &field, &wt, &pl, &n)) return -1;
-        if (field == 1 && wt == 2) {
-            uint64_t v = 0;
-            for (Py_ssize_t i = n > 8 ? n - 8 : 0; i < n; i++) v = (v << 8) | pl[i];
-            return (int)(v % (uint64_t)count);
-        }
+        if (!next_field(&p, end, &field, &wt, &pl, &n)) return 0;
+        if (field == id_field && wt == 2) { out->tid = pl; out->tidlen = n; }
     }
-    return 0; /* no trace ID: as an empty one */
+    return 1;
+}
+
+static int owner_of(const SpanRef *sr, int count) {
+    uint64_t v = 0;
+    for (Py_ssize_t i = sr->tidlen > 8 ? sr->tidlen - 8 : 0; i < sr->tidlen; i++) v = (v << 8) | sr->tid[i];
+    return (int)(v % (uint64_t)count); /* no trace ID: as an empty one, worker 0 */
 }
 
 /* Walks one message whose field `child` (LEN) holds nested items; everything else is envelope. */
-static int parse_scope(Parsed *ps, const uint8_t *p, const uint8_t *end, int count) {
+static int parse_scope(Parsed *ps, const uint8_t *p, const uint8_t *end, int count, uint32_t id_field) {
     Scope sc = {ps->nenvs, 0, ps->nspans, 0};
     while (p < end) {
         const uint8_t *start = p, *pl = NULL; uint32_t field; int wt; Py_ssize_t n = 0;
         if (!next_field(&p, end, &field, &wt, &pl, &n)) return -1;
         if (field == 2 && wt == 2) {
             GROW(ps->spans, ps->nspans, ps->capspans, SpanRef);
-            int owner = owner_of(pl, pl + n, count);
-            if (owner < 0) return -1;
-            ps->spans[ps->nspans++] = (SpanRef){{start, p - start}, owner};
+            SpanRef *sr = &ps->spans[ps->nspans];
+            if (!trace_id_of(pl, pl + n, id_field, sr)) return -1;
+            sr->field = (Chunk){start, p - start};
+            sr->owner = count > 0 ? owner_of(sr, count) : 0;
+            ps->nspans++;
             sc.nspan++;
         } else {
             GROW(ps->envs, ps->nenvs, ps->capenvs, Chunk);
@@ -114,7 +125,7 @@ static int parse_scope(Parsed *ps, const uint8_t *p, const uint8_t *end, int cou
     return 0;
 }
 
-static int parse(Parsed *ps, const uint8_t *p, const uint8_t *end, int count) {
+static int parse(Parsed *ps, const uint8_t *p, const uint8_t *end, int count, uint32_t id_field) {
     while (p < end) {
         const uint8_t *pl = NULL; uint32_t field; int wt; Py_ssize_t n = 0;
         if (!next_field(&p, end, &field, &wt, &pl, &n)) return -1;
@@ -136,7 +147,7 @@ static int parse(Parsed *ps, const uint8_t *p, const uint8_t *end, int count) {
             const uint8_t *sp = NULL; uint32_t f; int w; Py_ssize_t sn = 0;
             if (!next_field(&q, qend, &f, &w, &sp, &sn)) return -1;
             if (f == 2 && w == 2) {
-                int rc = parse_scope(ps, sp, sp + sn, count);
+                int rc = parse_scope(ps, sp, sp + sn, count, id_field);
                 if (rc) return rc;
                 r.nscope++;
             }
@@ -229,7 +240,7 @@ static PyObject *split_traces(PyObject *self, PyObject *args) {
     }
     Parsed ps = {0};
     const uint8_t *p = (const uint8_t *)buf.buf;
-    int rc = parse(&ps, p, p + buf.len, count);
+    int rc = parse(&ps, p, p + buf.len, count, 1);
     PyObject *result = NULL;
     if (rc == -2) {
         PyErr_NoMemory();
@@ -259,7 +270,123 @@ static PyObject *split_traces(PyObject *self, PyObject *args) {
     return result;
 }
 
+static uint64_t id_hash(const uint8_t *p, Py_ssize_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (Py_ssize_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* One record per (resource, scope, trace ID), in order of first appearance, as the Python cut in
+ * exporters/kafka/partition.py makes them (upstream's batchpersignal split). */
+static PyObject *emit_groups(const Parsed *ps, PyObject *out) {
+    Py_ssize_t cap = 16;
+    while (cap < 2 * ps->nspans) cap *= 2;
+    Py_ssize_t *table = PyMem_Malloc((size_t)cap * sizeof(Py_ssize_t));
+    Py_ssize_t *next = PyMem_Malloc((size_t)(ps->nspans ? ps->nspans : 1) * sizeof(Py_ssize_t));
+    Py_ssize_t *heads = PyMem_Malloc((size_t)(ps->nspans ? ps->nspans : 1) * sizeof(Py_ssize_t));
+    Py_ssize_t *last = PyMem_Malloc((size_t)(ps->nspans ? ps->nspans : 1) * sizeof(Py_ssize_t));
+    if (!table || !next || !heads || !last) { out = NULL; PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t r = 0; r < ps->nres; r++) {
+        const Resource *res = &ps->res[r];
+        Py_ssize_t renv = env_size(ps, res->env0, res->nenv);
+        for (Py_ssize_t k = 0; k < res->nscope; k++) {
+            const Scope *sc = &ps->scopes[res->scope0 + k];
+            Py_ssize_t senv = env_size(ps, sc->env0, sc->nenv);
+            for (Py_ssize_t i = 0; i < cap; i++) table[i] = -1;
+            /* heads[g]: the first span of group g (groups in order of appearance); last[g]: its last
+             * span so far; next[]: chains each group's spans; table: trace ID hash -> group */
+            Py_ssize_t nheads = 0;
+            for (Py_ssize_t i = 0; i < sc->nspan; i++) {
+                Py_ssize_t si = sc->span0 + i;
+                const SpanRef *sr = &ps->spans[si];
+                next[si] = -1;
+                Py_ssize_t slot = (Py_ssize_t)(id_hash(sr->tid, sr->tidlen) & (uint64_t)(cap - 1));
+                for (;;) {
+                    Py_ssize_t g = table[slot];
+                    if (g < 0) {
+                        table[slot] = nheads;
+                        heads[nheads] = si;
+                        last[nheads] = si;
+                        nheads++;
+                        break;
+                    }
+                    const SpanRef *h = &ps->spans[heads[g]];
+                    if (h->tidlen == sr->tidlen && (sr->tidlen == 0 || memcmp(h->tid, sr->tid, (size_t)sr->tidlen) == 0)) {
+                        next[last[g]] = si;
+                        last[g] = si;
+                        break;
+                    }
+                    slot = (slot + 1) & (cap - 1);
+                }
+            }
+            for (Py_ssize_t g = 0; g < nheads; g++) {
+                Py_ssize_t ssz = senv;
+                for (Py_ssize_t si = heads[g]; si >= 0; si = next[si]) ssz += ps->spans[si].field.n;
+                Py_ssize_t rsz = renv + 1 + varint_len((uint64_t)ssz) + ssz;
+                Py_ssize_t total = 1 + varint_len((uint64_t)rsz) + rsz;
+                PyObject *body = PyBytes_FromStringAndSize(NULL, total);
+                if (!body) { out = NULL; goto done; }
+                uint8_t *o = (uint8_t *)PyBytes_AS_STRING(body);
+                *o++ = 0x0a;
+                o = put_varint(o, (uint64_t)rsz);
+                for (Py_ssize_t i = 0; i < res->nenv; i++) {
+                    memcpy(o, ps->envs[res->env0 + i].p, (size_t)ps->envs[res->env0 + i].n);
+                    o += ps->envs[res->env0 + i].n;
+                }
+                *o++ = 0x12;
+                o = put_varint(o, (uint64_t)ssz);
+                for (Py_ssize_t i = 0; i < sc->nenv; i++) {
+                    memcpy(o, ps->envs[sc->env0 + i].p, (size_t)ps->envs[sc->env0 + i].n);
+                    o += ps->envs[sc->env0 + i].n;
+                }
+                for (Py_ssize_t si = heads[g]; si >= 0; si = next[si]) {
+                    memcpy(o, ps->spans[si].field.p, (size_t)ps->spans[si].field.n);
+                    o += ps->spans[si].field.n;
+                }
+                const SpanRef *h = &ps->spans[heads[g]];
+                PyObject *item = Py_BuildValue("(y#N)", (const char *)h->tid, h->tidlen, body);
+                if (!item || PyList_Append(out, item) < 0) { Py_XDECREF(item); out = NULL; goto done; }
+                Py_DECREF(item);
+            }
+        }
+    }
+done:
+    PyMem_Free(table);
+    PyMem_Free(next);
+    PyMem_Free(heads);
+    PyMem_Free(last);
+    return out;
+}
+
+static PyObject *by_trace_id(PyObject *self, PyObject *args) {
+    Py_buffer buf;
+    unsigned int id_field;
+    if (!PyArg_ParseTuple(args, "y*I", &buf, &id_field)) return NULL;
+    Parsed ps = {0};
+    const uint8_t *p = (const uint8_t *)buf.buf;
+    int rc = parse(&ps, p, p + buf.len, 0, id_field);
+    PyObject *result = NULL;
+    if (rc == -2) {
+        PyErr_NoMemory();
+    } else if (rc != 0) {
+        result = Py_NewRef(Py_None);
+    } else {
+        PyObject *list = PyList_New(0);
+        if (list && emit_groups(&ps, list) == NULL) Py_CLEAR(list);
+        result = list;
+    }
+    PyMem_Free(ps.envs);
+    PyMem_Free(ps.spans);
+    PyMem_Free(ps.scopes);
+    PyMem_Free(ps.res);
+    PyBuffer_Release(&buf);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"by_trace_id", by_trace_id, METH_VARARGS,
+     "by_trace_id(request_bytes, id_field) -> [(trace_id, encoded request)] one per (resource, scope, trace ID) "
+     "(id_field 1 for spans, 9 for log records); None when the bytes are not understood"},
     {"split_traces", split_traces, METH_VARARGS,
      "split_traces(request_bytes, count) -> the one worker (int) when every span goes there, else a list of "
      "`count` encoded requests (None where a worker gets nothing); None when the bytes are not understood"},

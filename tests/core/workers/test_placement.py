@@ -144,3 +144,29 @@ def test_native_cut_matches_the_parsed_cut():
     one = _traces(rnd, traces=1, services=2)
     assert _route.split_traces(one.SerializeToString(), 4) == next(iter(split_by_trace_id(one, 4)))
     assert _route.split_traces(b"\x0a\x05\x12", 2) is None  # truncated: left to the parsed way
+
+
+def test_native_cut_per_trace_matches_the_kafka_exporters_cut():
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest as Logs
+
+    from otelflow.exporters.kafka.partition import by_trace_id
+    from otelflow.native import _route
+
+    rnd = random.Random(5)
+    req = _traces(rnd, traces=50, services=2)
+    req.resource_spans[0].scope_spans[0].spans.add(name="no trace id")
+    native = _route.by_trace_id(req.SerializeToString(), 1)
+    parsed = by_trace_id(req, "resource_spans", "scope_spans", "spans")
+    assert len(native) == len(parsed) == 101
+    for (tid, body), (key, part) in zip(native, parsed):
+        assert key == (tid.hex().encode() if tid else None)
+        assert ExportTraceServiceRequest.FromString(body) == part
+    logs = Logs()
+    scope = logs.resource_logs.add().scope_logs.add()
+    ids = [rnd.randbytes(16) for _ in range(3)]
+    for i in range(9):
+        scope.log_records.add(trace_id=ids[i % 3]).body.string_value = str(i)
+    cut = _route.by_trace_id(logs.SerializeToString(), 9)
+    assert [tid for tid, _ in cut] == ids
+    assert [[r.body.string_value for r in Logs.FromString(b).resource_logs[0].scope_logs[0].log_records]
+            for _, b in cut] == [["0", "3", "6"], ["1", "4", "7"], ["2", "5", "8"]]
