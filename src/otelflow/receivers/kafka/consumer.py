@@ -206,13 +206,14 @@ class SignalConsumer:
     async def _handle(self, record: KafkaMessage, attrs: dict[str, str]) -> BaseException | None:
         """None when the record is done with (accepted, or skipped as message_marking says); the
         error when it must stay unmarked."""
-        backoff = Backoff(self.config.error_backoff) if self.config.error_backoff.enabled else None
+        backoff: Backoff | None = None  # made on the first refusal: most records never need one
         while True:
             err = await self._consume(record, attrs)
             if err is None:
                 return None
             permanent = is_permanent(err)
-            if backoff is not None and not permanent:
+            if self.config.error_backoff.enabled and not permanent:
+                backoff = backoff or Backoff(self.config.error_backoff)
                 delay = backoff.next_delay()
                 if delay is not None:
                     self.throttled(logging.INFO, "backoff", "Backing off due to error from the next consumer: %s "
