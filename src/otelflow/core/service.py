@@ -29,6 +29,7 @@ from otelflow.core.telemetry_server import TelemetryServer, parse_settings, proc
 from otelflow.core.workers.context import WorkerContext
 from otelflow.core.workers.exchange import Exchange
 from otelflow.core.workers.placement import Absent
+from otelflow.core.workers.supervisor import ready_marker
 
 log = logging.getLogger("otelflow.service")
 
@@ -109,6 +110,8 @@ class Service:
                 raise StartError(str(exc)) from exc.__cause__
             self._started = gen.nodes()
             self._notify(gen.extensions, "ready")
+        if self.worker.directory is not None:
+            ready_marker(self.worker.directory, self.worker.index).touch()  # the supervisor waits for it
         log.info("Everything is ready. Begin running and processing data.")
 
     async def shutdown(self, timeout: float = DEFAULT_SHUTDOWN_TIMEOUT) -> None:

@@ -44,6 +44,7 @@ class Supervisor:
     def _spawn(self, index: int) -> None:
         env = dict(os.environ, **{ENV_INDEX: str(index), ENV_COUNT: str(self.count), ENV_DIR: str(self.directory)})
         cmd = [sys.executable, "-m", "otelflow", *self.argv]
+        ready_marker(self.directory, index).unlink(missing_ok=True)
         self.procs[index] = subprocess.Popen(cmd, env=env)
         self.started_at[index] = time.monotonic()
 
@@ -68,7 +69,14 @@ class Supervisor:
         signal.signal(signal.SIGHUP, self._on_hup)
         began = time.monotonic()
         try:
-            for i in range(self.count):
+            # worker 0 first: a config that cannot start (a port taken) then fails once, not N times
+            self._spawn(0)
+            code = self._wait_ready(0)
+            if code is not None:
+                return code if code > 0 else 1
+            if self.stopping:
+                return self._wait_all()
+            for i in range(1, self.count):
                 self._spawn(i)
             while True:
                 if self.stopping:
@@ -87,6 +95,17 @@ class Supervisor:
                 time.sleep(0.05)
         finally:
             self._cleanup()
+
+    def _wait_ready(self, index: int, timeout: float = 60.0) -> int | None:
+        """Until worker ``index`` runs its pipelines (None) or exits (its exit code)."""
+        marker = ready_marker(self.directory, index)
+        deadline = time.monotonic() + timeout
+        while not marker.exists() and time.monotonic() < deadline and not self.stopping:
+            code = self.procs[index].poll()
+            if code is not None:
+                return code
+            time.sleep(0.02)
+        return None
 
     def _restart(self, index: int, code: int) -> None:
         ran = time.monotonic() - self.started_at[index]
@@ -125,6 +144,11 @@ class Supervisor:
             self.directory.rmdir()
         except OSError:
             pass
+
+
+def ready_marker(directory: Path, index: int) -> Path:
+    """The file a worker creates once its pipelines run."""
+    return directory / f"ready-{index}"
 
 
 def exec_supervisor(count: int, argv: Sequence[str], shutdown_timeout: float, instance_id: str) -> None:
