@@ -31,6 +31,9 @@ _CONSUME = "/otelflow.Exchange/Consume"
 _TELEMETRY = "/otelflow.Exchange/Telemetry"
 _PROGRESS = "/otelflow.Exchange/Progress"
 _OPTIONS = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
+# a restarted worker is back within a second: reconnect quickly instead of gRPC's backoff up to 2 min
+_CHANNEL_OPTIONS = [*_OPTIONS, ("grpc.initial_reconnect_backoff_ms", 100), ("grpc.min_reconnect_backoff_ms", 100),
+                    ("grpc.max_reconnect_backoff_ms", 1000)]
 _REQUEST_TYPES = {
     "traces": ExportTraceServiceRequest,
     "metrics": ExportMetricsServiceRequest,
@@ -112,7 +115,7 @@ class Exchange:
     def _channel(self, index: int) -> grpc.aio.Channel:
         channel = self._channels.get(index)
         if channel is None:
-            channel = grpc.aio.insecure_channel(f"unix://{self.ctx.socket_path(index)}", options=_OPTIONS)
+            channel = grpc.aio.insecure_channel(f"unix://{self.ctx.socket_path(index)}", options=_CHANNEL_OPTIONS)
             self._channels[index] = channel
         return channel
 
