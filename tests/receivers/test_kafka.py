@@ -176,6 +176,22 @@ def test_encodings_as_upstream_names_them():
     for encoding in ("otlp_proto", "otlp_json", "zipkin_json", "zipkin_proto", "jaeger_proto", "jaeger_json"):
         with pytest.raises(DecodeError):
             decoder(Signal.TRACES, encoding)(b"\xff\x00not this")
+    # logs-only encodings: one record, the value as its body
+    body = decoder(Signal.LOGS, "raw")(b"\x00\xff").resource_logs[0].scope_logs[0].log_records[0].body
+    assert body.bytes_value == b"\x00\xff"
+    text = decoder(Signal.LOGS, "text_utf-16")("d\u00e9j\u00e0".encode("utf-16-le"))
+    record = text.resource_logs[0].scope_logs[0].log_records[0]
+    assert record.body.string_value == "d\u00e9j\u00e0" and record.observed_time_unix_nano > 0
+    logs = decoder(Signal.LOGS, "json")(b'{"n": 2, "m": {"a": [true]}}')
+    body = logs.resource_logs[0].scope_logs[0].log_records[0].body
+    assert body.kvlist_value.values[0].value.double_value == 2.0  # Go's float64 for every JSON number
+    assert body.kvlist_value.values[1].value.kvlist_value.values[0].value.array_value.values[0].bool_value
+    with pytest.raises(DecodeError):
+        decoder(Signal.LOGS, "json")(b"[1, 2]")
+    with pytest.raises(ValueError, match="invalid text encoding: unsupported encoding 'klingon'"):
+        decoder(Signal.LOGS, "text_klingon")
+    with pytest.raises(ValueError, match='unrecognized metrics encoding "raw"'):
+        decoder(Signal.METRICS, "raw")
 
 
 @pytest.mark.parametrize("encoding", ["zipkin_proto", "zipkin_json", "jaeger_proto", "jaeger_json"])
