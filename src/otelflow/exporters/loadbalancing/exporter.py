@@ -4,7 +4,12 @@
 When the backend list changes only the keys of added or removed ring points move (upstream's ring).
 A removed backend's exporter is retired rather than simply stopped: everything still queued for it,
 and any attempt that fails or is retried after the change, goes through the current ring to the new
-owner, so nothing the load balancer accepted is dropped because its backend went away."""
+owner, so nothing the load balancer accepted is dropped because its backend went away.
+
+A config reload that changes the exporter starts its successor (same ID and signal) before this one
+stops. This one then hands over instead of draining to its own backends. Every backend is retired
+into the successor's ring, so data queued for a backend that the new list dropped, or that is down,
+reaches the new owner of its key."""
 
 from __future__ import annotations
 
@@ -23,6 +28,9 @@ from otelflow.exporters.loadbalancing.config import Config, check_resolver, endp
 from otelflow.exporters.loadbalancing.resolver import build_resolver
 from otelflow.exporters.loadbalancing.ring import HashRing
 from otelflow.exporters.otlp import OTLPExporter
+
+# the running load balancer of each (component ID, signal) that started last: a reload's successor
+_LATEST: dict[tuple[str, Signal], "LoadBalancingExporter"] = {}
 
 
 class BackendExporter(OTLPExporter):
@@ -79,6 +87,7 @@ class LoadBalancingExporter(QueuedRetryExporter):
         self._change = asyncio.Lock()
         self.resolver = None
         self.host: Host | None = None
+        self._successor: LoadBalancingExporter | None = None
         # as upstream: the backends' exporters report no telemetry of their own
         self._backend_telemetry = Telemetry()
 
@@ -136,6 +145,9 @@ class LoadBalancingExporter(QueuedRetryExporter):
 
     async def route(self, data: Message, depth: int = 0) -> None:
         """Split ``data`` over the current ring and hand each part to its backend's exporter."""
+        if self._successor is not None:
+            await self._successor.route(data)
+            return
         if not self.ring:
             raise ConsumerError('couldn\'t find the exporter for the endpoint ""')
         pick = functools.lru_cache(maxsize=4096)(self._pick)
@@ -176,12 +188,28 @@ class LoadBalancingExporter(QueuedRetryExporter):
         self.host = host
         self.resolver = build_resolver(self.resolver_kind, self.config, self.log)
         await self.resolver.start(self.on_backends)
+        _LATEST[self._key] = self
+
+    @property
+    def _key(self) -> tuple[str, Signal]:
+        return str(self.settings.id), self.signal
 
     async def stop_client(self) -> None:
         if self.resolver is not None:
             await self.resolver.stop()
+        successor = _LATEST.get(self._key)
+        if successor is self:
+            del _LATEST[self._key]
+            successor = None
         async with self._change:
             exporters, self.exporters = list(self.exporters.values()), {}
+            if successor is not None and not successor.persistent and not any(e.persistent for e in exporters):
+                # a reload started our replacement: what is still queued here follows its ring
+                self.log.info("handing queued data over to the reloaded load balancer")
+                self._successor = successor
+                for exp in exporters:
+                    exp.reroute = successor.route
+                    exp.retire()
         for task in list(self._retiring):  # a persistent queue not yet emptied stays on disk
             task.cancel()
         await asyncio.gather(*(e.shutdown() for e in exporters), *self._retiring, return_exceptions=True)
