@@ -152,7 +152,8 @@ def test_config_defaults_and_refusals():
         ({"min_fetch_size": 9, "max_fetch_size": 2}, r"max_fetch_size \(2\) cannot be less than min_fetch_size \(9\)"),
         ({"logs": {"topics": ["a"], "exclude_topics": ["b"]}},
          "logs.exclude_topics is configured but none of the configured logs.topics use regex pattern"),
-        ({"logs": {"topics": ["^a"], "exclude_topics": ["b"]}}, "cannot exclude topics"),
+        ({"logs": {"topics": ["^a"], "exclude_topics": [""]}}, "logs.exclude_topics contains empty string"),
+        ({"traces": {"topics": ["^a"], "exclude_topics": ["(x"]}}, "traces.exclude_topic contains invalid regex"),
         ({"group_rebalance_strategies": [" "]}, "group_rebalance_strategies entries cannot be empty"),
         ({"group_rebalance_strategies": ["sticky"]}, "implements only range, roundrobin, cooperative-sticky"),
         ({"partition_processing": {"independent": True, "max_buffered_batches": 0}},
@@ -429,3 +430,43 @@ async def test_receiver_over_sasl_and_tls(broker, case):
         assert sorted(bodies(backend)) == [f"{case}-{i}" for i in range(3)]
     finally:
         await backend.stop()
+
+
+async def test_regex_topics_with_and_without_exclusions(broker):
+    """``^``-topics are regexes (librdkafka's own regex subscription); exclude_topics removes
+    matching topics from them (the receiver resolves the names itself)."""
+    for name in ("xr_orders", "xr_debug_1", "xr_payments", "other"):
+        broker.create_topic(name, 1)
+        await asyncio.to_thread(produce, broker.bootstrap, name, [log_request(name).SerializeToString()])
+    excluding, plain = await SlowBackend().start(), await SlowBackend().start()
+    yaml_text = f"""
+receivers:
+  kafka/excluding:
+    brokers: ["{broker.bootstrap}"]
+    group_id: regex-excluding
+    initial_offset: earliest
+    logs: {{topics: ["^xr_.*"], exclude_topics: ["^xr_debug"]}}
+  kafka/plain:
+    brokers: ["{broker.bootstrap}"]
+    group_id: regex-plain
+    initial_offset: earliest
+    logs: {{topics: ["^xr_.*"]}}
+exporters:
+  otlphttp/excluding: {{endpoint: "{excluding.endpoint}", sending_queue: {{enabled: false}}}}
+  otlphttp/plain: {{endpoint: "{plain.endpoint}", sending_queue: {{enabled: false}}}}
+service:
+  telemetry: {{metrics: {{level: none}}}}
+  pipelines:
+    logs/excluding: {{receivers: [kafka/excluding], exporters: [otlphttp/excluding]}}
+    logs/plain: {{receivers: [kafka/plain], exporters: [otlphttp/plain]}}
+"""
+    try:
+        async with running(yaml_text):
+            await wait_for(lambda: len(bodies(excluding)) >= 2 and len(bodies(plain)) >= 3, 30,
+                           "records of the matching topics")
+            await asyncio.sleep(1.0)
+        assert sorted(bodies(excluding)) == ["xr_orders", "xr_payments"]
+        assert sorted(bodies(plain)) == ["xr_debug_1", "xr_orders", "xr_payments"]
+    finally:
+        await excluding.stop()
+        await plain.stop()

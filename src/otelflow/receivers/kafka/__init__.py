@@ -19,7 +19,8 @@ class KafkaReceiver(Component):
             block = config.topics_of(signal.value)
             # an unknown encoding fails here, when the pipeline is built, as upstream fails at start
             decode = decoder(signal, block.encoding)
-            self.members.append(SignalConsumer(settings, config, signal, list(block.topics), decode, next_consumer))
+            self.members.append(SignalConsumer(settings, config, signal, list(block.topics), decode, next_consumer,
+                                               list(block.exclude_topics)))
 
     async def start(self, host: Host) -> None:
         started = []

@@ -9,7 +9,7 @@ as upstream checks them at start (the name could be an encoding extension's ID).
 The client keys (brokers, client_id, auth, tls, metadata ...) are the shared
 ``otelflow.kafka.client.ClientConfig``. Values upstream accepts but otelflow cannot honour (the
 independent partition workers, the records-delay histogram, the eager ``sticky`` balancer and
-extension balancers, ``exclude_topics``) are rejected here with a message saying so."""
+extension balancers) are rejected here with a message saying so."""
 
 from __future__ import annotations
 
@@ -223,5 +223,3 @@ def _check_exclude(signal: str, block: TopicEncoding) -> None:
             re.compile(pattern)
         except re.error as exc:
             raise ValueError(f"{signal}.exclude_topic contains invalid regex pattern: {exc}") from None
-    raise ValueError(f"{signal}.exclude_topics: otelflow's Kafka client (librdkafka) subscribes to the "
-                     "regex itself and cannot exclude topics from it; narrow the regex instead")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import re
 import time
 from collections import defaultdict
 
@@ -82,11 +83,16 @@ class _ClientLog:
 
 class SignalConsumer:
     def __init__(self, settings: Settings, config: Config, signal: Signal, topics: list[str],
-                 decode: Decoder, next_consumer: Next):
+                 decode: Decoder, next_consumer: Next, exclude: list[str] | None = None):
         self.settings = settings
         self.config = config
         self.signal = signal
         self.topics = topics
+        # librdkafka subscribes to a regex itself but cannot exclude from it: with exclude_topics
+        # the receiver resolves the topic list and subscribes to the names (see _resolve)
+        self.exclude = [re.compile(x) for x in exclude or []]
+        self._subscribed: list[str] | None = None
+        self._resolved_at = 0.0
         self.decode = decode
         self.next = next_consumer
         self.log = settings.logger
@@ -114,7 +120,10 @@ class SignalConsumer:
             # and a slow pipeline (error_backoff) must not cost the assignment: librdkafka's max
             conf["max.poll.interval.ms"] = 86_400_000
             consumer = Consumer(conf, logger=_ClientLog(self.log))
-            consumer.subscribe(self.topics, on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._lost)
+            if self.exclude:
+                self._resolve(consumer)
+            else:
+                self._subscribe(consumer, self.topics)
             return consumer
 
         self.consumer = await asyncio.get_running_loop().run_in_executor(self._thread, build)
@@ -136,6 +145,31 @@ class SignalConsumer:
             self.consumer = None
         self._thread.shutdown(wait=False)
 
+    def _subscribe(self, consumer: Consumer, topics: list[str]) -> None:
+        if topics:
+            consumer.subscribe(topics, on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._lost)
+        else:
+            consumer.unsubscribe()
+        self._subscribed = topics
+
+    def _resolve(self, consumer: Consumer) -> None:
+        """Subscribe to the topics the regexes match minus ``exclude_topics`` (consume thread).
+        Checked again every ``metadata::refresh_interval``, as a regex subscription is."""
+        self._resolved_at = time.monotonic()
+        try:
+            names = consumer.list_topics(timeout=10).topics
+        except KafkaException as exc:
+            self.throttled(logging.ERROR, "resolve", "cannot list topics for the regex subscription: %s", exc.args[0])
+            return
+        wanted = sorted(name for name in names if not name.startswith("__") and self._wanted(name))
+        if wanted != self._subscribed:
+            self.log.info("subscribing to topics %s", wanted)
+            self._subscribe(consumer, wanted)
+
+    def _wanted(self, name: str) -> bool:
+        matches = any(re.search(t, name) if t.startswith("^") else t == name for t in self.topics)
+        return matches and not any(x.search(name) for x in self.exclude)
+
     # -- rebalance callbacks (run in the consume thread, between fetches) ----------------------------
 
     def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -156,7 +190,14 @@ class SignalConsumer:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         consumer = self.consumer
+        refresh = self.config.metadata.refresh_interval or 300.0
         while not self._closing.is_set():
+            due = refresh if self._subscribed else 5.0  # nothing matched yet: look again sooner
+            if self.exclude and time.monotonic() - self._resolved_at >= due:
+                await loop.run_in_executor(self._thread, self._resolve, consumer)
+            if not self._subscribed and self.exclude:  # nothing matches yet: consume() would raise
+                await self._sleep(min(refresh, 1.0))
+                continue
             try:
                 records = await loop.run_in_executor(self._thread, consumer.consume, _FETCH_MAX, _FETCH_WAIT)
             except KafkaException as exc:
