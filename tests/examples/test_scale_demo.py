@@ -39,6 +39,18 @@ def test_config_validates(config):
     assert "configuration is valid" in out.stdout
 
 
+OTELCOL_REF = ROOT / "bench" / ".build" / "bin" / "otelcol-ref"
+
+
+@pytest.mark.skipif(not OTELCOL_REF.exists(), reason="bench/.build/bin/otelcol-ref is not built")
+@pytest.mark.parametrize("config", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_config_validates_in_otelcol_ref(config):
+    """The configs use upstream's keys: otelcol v0.161.0 accepts them as they are."""
+    out = subprocess.run([str(OTELCOL_REF), "validate", "--config", str(config)], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
 def test_loadbalancing_demo_keeps_traces_and_decisions_whole(tmp_path):
     demo = _demo()
     result = demo.run_loadbalancing(tmp_path, traces=300)
