@@ -181,7 +181,9 @@ class KafkaBroker:
                 "",
             ])
         )
-        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cid = "-"
+        while cid.startswith("-"):  # an ID starting with "-" would be read as an option
+            cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         subprocess.run(
             self._java("kafka.tools.StorageTool", "format", "-t", cid, "-c", str(self.config),
                        *self._scram_args(), heap="-Xmx256m"),
