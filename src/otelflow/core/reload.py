@@ -188,6 +188,10 @@ def may_run_twice(kind: Kind, cid: ComponentID, config: BaseModel) -> bool:
     a storage extension (both would open the same file). Receivers never: they share the listener."""
     if kind in (Kind.PROCESSOR, Kind.CONNECTOR):
         return True
+    if kind is Kind.EXPORTER and cid.type in ("loadbalancing", "load_balancing"):
+        # no port or file of its own; a successor takes over its queues (unless they live in storage)
+        queues = (config.sending_queue, config.protocol.otlp.sending_queue)
+        return not any(getattr(q, "enabled", True) and getattr(q, "storage", None) for q in queues)
     if kind is Kind.EXPORTER and cid.type in NETWORK_EXPORTERS:
         queue = getattr(config, "sending_queue", None)
         return not (queue is not None and getattr(queue, "enabled", True) and getattr(queue, "storage", None))
