@@ -74,3 +74,16 @@ demo: install
 	bash scripts/install-fleet-deps.sh
 	bash scripts/build-fleet.sh
 	bash deploy/run-demo.sh
+
+# --- scaling out (docs/scaling.md, examples/scale/): agents -> loadbalancing -> two gateways with the
+# seed's tail sampling; and agents -> Kafka -> gateways in one consumer group ---------------------
+.PHONY: demo-scale demo-scale-kafka
+demo-scale: install
+	$(PIP) install --quiet --disable-pip-version-check opentelemetry-sdk==1.45.2 opentelemetry-exporter-otlp==1.45.2
+	$(PYTHON) examples/scale/run-demo.py
+
+# The Kafka variant borrows the test broker (tests/kafka_broker.py, which imports pytest).
+demo-scale-kafka: install
+	$(PIP) install --quiet --disable-pip-version-check -e '.[test]'
+	bash scripts/install-kafka.sh
+	$(PYTHON) examples/scale/run-demo.py --kafka
