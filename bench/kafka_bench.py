@@ -2,8 +2,8 @@
 """Kafka end to end: telemetrygen -> collector A (otlp -> kafka exporter) -> Kafka -> collector B
 (kafka receiver -> otlphttp) -> counting sink, with otelflow and otelcol-ref on either side.
 
-  kafka_bench.py --quick     otelflow->otelflow and otelcol-ref->otelcol-ref, flat out, 10 s (< 2 min)
-  kafka_bench.py             both pairs and the two mixed ones, fixed rate and flat out, 30 s each
+  kafka_bench.py --quick     otelflow->otelflow and otelcol-ref->otelcol-ref; max and split, 10 s (< 2 min)
+  kafka_bench.py             both pairs and the two mixed ones; fixed, max and split, 30 s each
   kafka_bench.py --pairs otelflow:otelcol-ref --scenarios max --duration 20
 
 Layout (2 cores, as bench.py): collectors A and B share core 1 (taskset), so the end-to-end rate
@@ -12,6 +12,12 @@ otlp -> debug, counted by its otelcol_receiver_accepted_spans) and the single-no
 broker (tests/kafka_broker.py, scripts/install-kafka.sh) run on core 0. Each run gets a fresh topic
 of 4 partitions and a fresh consumer group reading from the earliest offset, so nothing produced
 before B joins its group is missed. A and B run no processors: this measures the Kafka transport.
+
+Scenarios: "fixed" and "max" run telemetrygen (bench.py's traces loads) through A and B at once;
+"max" is bounded by the load side on core 0 (telemetrygen + sink + broker), not by core 1.
+"split" measures each side flat out: A alone under 8 connections posting pre-encoded 512-span
+requests (shaped like telemetrygen's) until the broker holds every accepted request, then B alone
+draining that topic into the sink (timed from its first delivered span).
 
 Figures, all measured from outside the collectors:
   e2e spans/s   delivered spans / time from load start until the last span reached the sink
@@ -68,6 +74,8 @@ class Result:
     drain_seconds: float = 0.0
     cpu_a: float = 0.0
     cpu_b: float = 0.0
+    rate_a: float = 0.0  # split: spans/s A accepted (and the broker acknowledged) with B not running
+    rate_b: float = 0.0  # split: spans/s B delivered draining the topic alone
     core0_util: float = 0.0
     error: str = ""
 
@@ -120,7 +128,11 @@ def consumer_config(bootstrap: str, topic: str, group: str, sink_http: int, metr
     return {
         "receivers": {"kafka": {"brokers": [bootstrap], "traces": {"topics": [topic]},
                                 "group_id": group, "initial_offset": "earliest"}},
-        "exporters": {"otlphttp": {"endpoint": f"http://127.0.0.1:{sink_http}"}},
+        # back-pressure instead of drops: with the default (non-blocking) queue, a consumer that
+        # reads faster than the exporter sends gets "sending queue is full" and, with upstream's
+        # default message_marking, skips those records (both collectors behave so)
+        "exporters": {"otlphttp": {"endpoint": f"http://127.0.0.1:{sink_http}",
+                                   "sending_queue": {"block_on_overflow": True}}},
         "service": {"telemetry": telemetry(metrics_port),
                     "pipelines": {"traces": {"receivers": ["kafka"], "exporters": ["otlphttp"]}}},
     }
@@ -167,6 +179,7 @@ def command(peer: str, path: Path) -> list[str]:
 def env_for(peer: str) -> dict[str, str]:
     env = dict(os.environ)
     if peer == "otelflow":
+        env["OTELFLOW_WORKERS"] = "1"  # one process, as taskset leaves it one CPU anyway
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), env.get("PYTHONPATH")]))
     return env
 
@@ -280,6 +293,140 @@ def run_one(producer: str, consumer: str, scenario: str, duration: float, broker
     return result
 
 
+# ---------------------------------------------------------------------------------------------
+# split: each side alone, flat out
+
+
+def requests(variants: int = 16, traces: int = 256) -> list[bytes]:
+    """OTLP/HTTP bodies shaped as telemetrygen's (parent + child span per trace, its attributes),
+    512 spans each, with distinct IDs per variant."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    out = []
+    for v in range(variants):
+        req = ExportTraceServiceRequest()
+        rs = req.resource_spans.add()
+        for key, value in (("service.name", "telemetrygen"), ("env", "bench")):
+            kv = rs.resource.attributes.add()
+            kv.key, kv.value.string_value = key, value
+        scope = rs.scope_spans.add()
+        scope.scope.name = "telemetrygen"
+        now = time.time_ns()
+        for t in range(traces):
+            trace_id = (v * traces + t + 1).to_bytes(16, "big")
+            for child in (0, 1):
+                span = scope.spans.add(trace_id=trace_id, span_id=(2 * t + child + 1).to_bytes(8, "big"),
+                                       name="okey-dokey-0" if child else "lets-go", kind=3 if child else 2,
+                                       start_time_unix_nano=now, end_time_unix_nano=now + 123_000)
+                if child:
+                    span.parent_span_id = (2 * t + 1).to_bytes(8, "big")
+                for key, value in (("http.url", "https://shop.example.com/checkout?card=4111111111111111"),
+                                   ("db.statement", "SELECT * FROM orders WHERE id = 42"),
+                                   ("net.sock.peer.addr", "1.2.3.4"), ("peer.service", "telemetrygen-server")):
+                    kv = span.attributes.add()
+                    kv.key, kv.value.string_value = key, value
+        out.append(req.SerializeToString())
+    return out
+
+
+def post_flat_out(port: int, bodies: list[bytes], duration: float, concurrency: int = 8) -> int:
+    """POST the bodies round-robin for ``duration`` s from ``concurrency`` connections; returns how
+    many requests were answered 200 (accepted)."""
+    import asyncio
+
+    import aiohttp
+
+    async def main() -> int:
+        ok = 0
+        deadline = time.monotonic() + duration
+        url = f"http://127.0.0.1:{port}/v1/traces"
+        headers = {"Content-Type": "application/x-protobuf"}
+
+        async def worker(i: int) -> None:
+            nonlocal ok
+            n = i
+            async with aiohttp.ClientSession() as session:
+                while time.monotonic() < deadline:
+                    try:
+                        async with session.post(url, data=bodies[n % len(bodies)], headers=headers) as resp:
+                            await resp.read()
+                            ok += resp.status == 200
+                    except aiohttp.ClientError:
+                        await asyncio.sleep(0.01)
+                    n += concurrency
+
+        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+        return ok
+
+    return asyncio.run(main())
+
+
+def run_split(producer: str, consumer: str, duration: float, broker, workdir: Path) -> Result:
+    """A alone under a flat-out pre-encoded load (acknowledged by the broker), then B alone
+    draining what A wrote into the sink."""
+    result = Result(producer, consumer, "split", duration)
+    workdir.mkdir(parents=True, exist_ok=True)
+    stamp = f"{producer}_{consumer}_split_{int(time.time())}".replace("-", "")
+    topic, group = f"bench_{stamp}", f"bench-{stamp}"
+    broker.create_topic(topic, TOPIC_PARTITIONS)
+    sink = bench.Sink(workdir, probe=False)
+    bodies = requests()
+    per_request = 512
+    a = b = None
+    try:
+        sink.start()
+        grpc_port, http_port, a_metrics, b_metrics = free_port(), free_port(), free_port(), free_port()
+        a_path, b_path = workdir / f"A-{producer}.yaml", workdir / f"B-{consumer}.yaml"
+        a_path.write_text(yaml.safe_dump(producer_config(broker.bootstrap, topic, grpc_port, http_port, a_metrics)))
+        b_path.write_text(yaml.safe_dump(consumer_config(broker.bootstrap, topic, group, sink.http_port, b_metrics)))
+        for peer, path in ((producer, a_path), (consumer, b_path)):
+            why = validate(peer, path)
+            if why is not None:
+                raise RuntimeError(f"{peer} rejects {path.name}: {why}")
+        # A alone; stopped (its queue flushed to the broker) before B starts
+        a = launch(producer, a_path, workdir / "A.log")
+        wait_port(http_port, a, timeout=60)
+        time.sleep(1.0)
+        cpu0, t0 = bench.cpu_seconds(a.pid), time.monotonic()
+        accepted = post_flat_out(http_port, bodies, duration) * per_request
+        # the sending queue drains into the broker: wait until the topic holds every request
+        expected_records = accepted // per_request
+        while topic_records(broker.bootstrap, topic) < expected_records and time.monotonic() - t0 < duration + 60:
+            time.sleep(0.25)
+        t1 = time.monotonic()
+        result.cpu_a = bench.cpu_seconds(a.pid) - cpu0
+        result.accepted, result.sent = accepted, accepted
+        result.rate_a = accepted / (t1 - t0)
+        bench.stop(a)
+        result.records = topic_records(broker.bootstrap, topic)
+        # B alone, from the earliest offset into the sink
+        c0 = sink.count("traces")
+        b = launch(consumer, b_path, workdir / "B.log")
+        t2 = time.monotonic()
+        cpu_b0 = 0.0
+        last, last_change = c0, t2
+        while last - c0 < accepted and time.monotonic() - last_change < 10.0:
+            time.sleep(0.2)
+            if b.poll() is not None:
+                raise RuntimeError(f"collector B exited {b.returncode}: {(workdir / 'B.log').read_text()[-2000:]}")
+            count = sink.count("traces")
+            if count != last:
+                if last == c0:  # first data: B is up and in its group; time from here
+                    t2, cpu_b0 = time.monotonic(), bench.cpu_seconds(b.pid)
+                last, last_change = count, time.monotonic()
+        result.delivered = int(last - c0)
+        result.cpu_b = bench.cpu_seconds(b.pid) - cpu_b0
+        result.rate_b = result.delivered / max(1e-9, last_change - t2)
+        result.rate_e2e = 0.0
+    except Exception as exc:  # keep going with the other pairs; the error is in the results
+        result.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        bench.stop(a)
+        bench.stop(b)
+        sink.stop()
+    return result
+
+
 def _telemetrygen(scenario: str, grpc_port: int, http_port: int, duration: float) -> list[str]:
     return ["taskset", "-c", bench.LOAD_CORE, str(bench.TELEMETRYGEN), "traces", "--otlp-insecure",
             "--duration", f"{duration:g}s", "--otlp-http", "--otlp-endpoint", f"127.0.0.1:{http_port}",
@@ -302,6 +449,9 @@ def report(results: list[Result]) -> str:
     lines = []
     for scenario in dict.fromkeys(r.scenario for r in results):
         rows = [r for r in results if r.scenario == scenario]
+        if scenario == "split":
+            lines.extend(split_report(rows))
+            continue
         procs, args = LOADS[scenario]
         lines.append(f"\n== traces, {scenario} ({procs} x telemetrygen {' '.join(args)}; A+B on core "
                      f"{bench.COLLECTOR_CORE}, load+sink+broker on core {bench.LOAD_CORE})")
@@ -328,11 +478,33 @@ def report(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def split_report(rows: list[Result]) -> list[str]:
+    lines = [f"\n== traces, split: A alone under 8 connections posting 512-span OTLP/HTTP requests flat out "
+             f"(until the broker has them all), then B alone draining the topic into the sink; each on core "
+             f"{bench.COLLECTOR_CORE}",
+             f"{'A -> B':28} {'A spans/s':>10} {'B spans/s':>10} {'accepted':>10} {'delivered':>10} "
+             f"{'CPU-s/M A':>10} {'CPU-s/M B':>10}"]
+    for r in rows:
+        if r.error:
+            lines.append(f"{r.pair:28} error: {r.error}")
+            continue
+        lines.append(f"{r.pair:28} {_num(r.rate_a):>10} {_num(r.rate_b):>10} {r.accepted:>10,} {r.delivered:>10,} "
+                     f"{_num(r.per_million(r.cpu_a), '.2f'):>10} {_num(r.per_million(r.cpu_b), '.2f'):>10}")
+    flow = next((r for r in rows if r.pair == "otelflow->otelflow" and not r.error), None)
+    ref = next((r for r in rows if r.pair == "otelcol-ref->otelcol-ref" and not r.error), None)
+    if flow and ref:
+        lines.append(f"{'otelflow/otelcol-ref':28} {_ratio(flow.rate_a, ref.rate_a):>10} {_ratio(flow.rate_b, ref.rate_b):>10} "
+                     f"{'':>10} {'':>10} {_ratio(flow.per_million(flow.cpu_a), ref.per_million(ref.cpu_a)):>10} "
+                     f"{_ratio(flow.per_million(flow.cpu_b), ref.per_million(ref.cpu_b)):>10}")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="the two same-kind pairs, flat out, 10 s each")
     p.add_argument("--pairs", help="comma-separated A:B pairs, e.g. otelflow:otelflow,otelflow:otelcol-ref")
-    p.add_argument("--scenarios", help="comma-separated: fixed, max")
+    p.add_argument("--scenarios", help="comma-separated: fixed, max (telemetrygen through both at once), "
+                                       "split (each side alone, flat out)")
     p.add_argument("--duration", type=float, help="seconds of load per run")
     p.add_argument("--out", type=Path, help="write the results as JSON here")
     args = p.parse_args(argv)
@@ -344,7 +516,10 @@ def main(argv: list[str] | None = None) -> int:
         for a, b in pairs:
             if a not in PEERS or b not in PEERS:
                 p.error(f"unknown peer in {a}:{b}; peers are {', '.join(PEERS)}")
-    scenarios = args.scenarios.split(",") if args.scenarios else (["max"] if args.quick else ["fixed", "max"])
+    scenarios = args.scenarios.split(",") if args.scenarios else (["max", "split"] if args.quick else ["fixed", "max", "split"])
+    for name in scenarios:
+        if name not in (*LOADS, "split"):
+            p.error(f"unknown scenario {name}")
     duration = args.duration or (10.0 if args.quick else 30.0)
     for tool in (bench.OTELCOL_REF, bench.TELEMETRYGEN):
         if not tool.exists():
@@ -352,6 +527,7 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("taskset") is None:
         raise SystemExit("taskset is required")
 
+    os.sched_setaffinity(0, {int(bench.LOAD_CORE)})  # this script is load side (split's sender)
     workdir = Path(tempfile.mkdtemp(prefix="otelflow-kafka-bench-"))
     started = time.monotonic()
     print(f"broker starting (work dir {workdir})", flush=True)
@@ -361,9 +537,13 @@ def main(argv: list[str] | None = None) -> int:
         for scenario in scenarios:
             for a, b in pairs:
                 print(f"  {scenario:5} {a} -> kafka -> {b} ({duration:g}s) ...", flush=True)
-                r = run_one(a, b, scenario, duration, broker, workdir / f"{scenario}-{a}-{b}")
-                print(f"    {'error: ' + r.error if r.error else f'{r.rate_e2e:,.0f} spans/s, {r.delivered:,}/{r.sent:,} delivered'}",
-                      flush=True)
+                if scenario == "split":
+                    r = run_split(a, b, duration, broker, workdir / f"{scenario}-{a}-{b}")
+                    line = f"A {r.rate_a:,.0f} spans/s, B {r.rate_b:,.0f} spans/s, {r.delivered:,}/{r.accepted:,} delivered"
+                else:
+                    r = run_one(a, b, scenario, duration, broker, workdir / f"{scenario}-{a}-{b}")
+                    line = f"{r.rate_e2e:,.0f} spans/s, {r.delivered:,}/{r.accepted:,} delivered"
+                print(f"    {'error: ' + r.error if r.error else line}", flush=True)
                 results.append(r)
     finally:
         broker.stop()
