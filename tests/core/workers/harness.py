@@ -15,8 +15,7 @@ from pathlib import Path
 
 import aiohttp
 import grpc
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (ExportTraceServiceRequest,
-                                                                      ExportTraceServiceResponse)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 from prometheus_client.parser import text_string_to_metric_families
@@ -25,6 +24,7 @@ from tests.process import Collector
 
 READY = b"Everything is ready"
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+METHODS = {"traces": EXPORT, "metrics": "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"}
 
 
 def kv(key: str, value: str) -> KeyValue:
@@ -78,6 +78,20 @@ class Workers(Collector):
                 if item.startswith(b"OTELFLOW_WORKER_INDEX="):
                     out[int(item.split(b"=", 1)[1])] = pid
         return out
+
+
+def connections(pids: dict[int, int], port: int) -> dict[int, int]:
+    """{worker index: established TCP connections it holds on ``port``}: where the kernel put them."""
+    import psutil
+
+    out = {}
+    for index, pid in pids.items():
+        try:
+            conns = psutil.Process(pid).net_connections(kind="tcp")
+        except psutil.Error:
+            conns = []
+        out[index] = sum(1 for c in conns if c.laddr and c.laddr.port == port and c.status == psutil.CONN_ESTABLISHED)
+    return out
 
 
 def cpu_seconds(pid: int) -> float:
@@ -207,8 +221,9 @@ class Clients:
     own TCP connection; ``send`` spreads requests over them round-robin, all in flight at once."""
 
     def __init__(self, grpc_port: int | None, http_port: int | None, grpc_channels: int = 4,
-                 http_connections: int = 2):
+                 http_connections: int = 2, signal: str = "traces"):
         self.grpc_port, self.http_port = grpc_port, http_port
+        self.signal = signal
         self.channels = [grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}", options=[("grpc.use_local_subchannel_pool", 1)])
                          for _ in range(grpc_channels if grpc_port else 0)]
         self.sessions = [aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1))
@@ -217,8 +232,7 @@ class Clients:
         self.failed: list[str] = []
 
     async def _grpc(self, channel: grpc.aio.Channel, body: bytes, timeout: float) -> str | None:
-        call = channel.unary_unary(EXPORT, request_serializer=None,
-                                   response_deserializer=ExportTraceServiceResponse.FromString)
+        call = channel.unary_unary(METHODS[self.signal], request_serializer=None, response_deserializer=None)
         try:
             await call(body, timeout=timeout)
         except grpc.aio.AioRpcError as err:
@@ -227,13 +241,17 @@ class Clients:
 
     async def _http(self, session: aiohttp.ClientSession, body: bytes, timeout: float) -> str | None:
         try:
-            async with session.post(f"http://127.0.0.1:{self.http_port}/v1/traces", data=body,
+            async with session.post(f"http://127.0.0.1:{self.http_port}/v1/{self.signal}", data=body,
                                     headers={"Content-Type": "application/x-protobuf"},
                                     timeout=aiohttp.ClientTimeout(total=timeout)) as r:
                 await r.read()
                 return None if r.status == 200 else f"http {r.status}"
         except (aiohttp.ClientError, asyncio.TimeoutError) as err:
             return f"http {type(err).__name__}: {err}"
+
+    async def connect(self) -> None:
+        """Open every gRPC channel's connection now (HTTP ones open with their first request)."""
+        await asyncio.gather(*(c.channel_ready() for c in self.channels))
 
     def _senders(self):
         return [(self._grpc, c) for c in self.channels] + [(self._http, s) for s in self.sessions]
@@ -301,3 +319,17 @@ def samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
 def series_count(text: str, name: str) -> int:
     """How many times a sample line for ``name`` appears (a summed exposition has each series once)."""
     return len(re.findall(rf"^{re.escape(name)}(\{{| )", text, re.M))
+
+
+async def spread_clients(collector: Workers, grpc_port: int, channels: int = 6, signal: str = "traces",
+                         tries: int = 10) -> Clients:
+    """gRPC clients whose connections the kernel gave to every worker (new ones until it did)."""
+    for _ in range(tries):
+        clients = Clients(grpc_port, None, grpc_channels=channels, http_connections=0, signal=signal)
+        await clients.connect()
+        await asyncio.sleep(0.1)
+        held = connections(collector.worker_pids(), grpc_port)
+        if len(held) == collector.workers and all(held.values()):
+            return clients
+        await clients.close()
+    raise AssertionError(f"the kernel never spread {channels} connections over {collector.workers} workers")
