@@ -97,17 +97,21 @@ class Service:
                 log.warning("%s", warning)
             gen = self._prepare(self.cfg, {}, {})
             self.gen = gen
-            if self.exchange is not None:
-                await self.exchange.start()
             await self.telemetry_server.start()
             try:
                 await self._start_nodes(gen.nodes(), gen.host())
             except _Failed as exc:
                 self._closing = True
                 await self.telemetry_server.shutdown()
-                if self.exchange is not None:
-                    await self.exchange.shutdown()
                 raise StartError(str(exc)) from exc.__cause__
+            if self.exchange is not None:  # other workers reach this one's nodes once they run
+                try:
+                    await self.exchange.start()
+                except OSError as exc:
+                    self._closing = True
+                    await self._stop_nodes(reversed(gen.nodes()))
+                    await self.telemetry_server.shutdown()
+                    raise StartError(str(exc)) from exc
             self._started = gen.nodes()
             self._notify(gen.extensions, "ready")
         if self.worker.directory is not None:

@@ -115,7 +115,8 @@ async def test_the_owning_workers_verdict_reaches_the_sender(pair):
         await pair[0].send(1, "exporter/unknown/traces", ExportTraceServiceRequest())
 
 
-async def test_an_unreachable_worker_is_a_retryable_error(tmp_path):
+async def test_an_unreachable_worker_is_a_retryable_error(tmp_path, monkeypatch):
+    monkeypatch.setattr("otelflow.core.workers.exchange.PEER_WAIT", 0.5)  # a starting worker gets 10 s
     alone = Exchange(WorkerContext(0, 2, tmp_path), dict)
     await alone.start()
     try:

@@ -1,4 +1,4 @@
-"""How workers hand data to each other: gRPC over a Unix socket per worker.
+"""How workers hand data to each other: framed calls over a Unix socket per worker (``wire``).
 
 A worker registers the consumers that other workers may feed (a keyed processor, a connector, an
 exporter that runs once) under a node name that is the same in every worker, because every worker
@@ -13,49 +13,42 @@ import asyncio
 import json
 import logging
 import os
+import struct
 import time
 from typing import Any, Callable
 
-import grpc
 from google.protobuf.message import Message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from otelflow.core.consumer import Consumer, ConsumerError, PermanentError
+from otelflow.core.workers import wire
 from otelflow.core.workers.context import WorkerContext
 
 log = logging.getLogger("otelflow.workers")
 
-_CONSUME = "/otelflow.Exchange/Consume"
-_TELEMETRY = "/otelflow.Exchange/Telemetry"
-_PROGRESS = "/otelflow.Exchange/Progress"
-_OPTIONS = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
-# a restarted worker is back within a second: reconnect quickly instead of gRPC's backoff up to 2 min
-_CHANNEL_OPTIONS = [*_OPTIONS, ("grpc.initial_reconnect_backoff_ms", 100), ("grpc.min_reconnect_backoff_ms", 100),
-                    ("grpc.max_reconnect_backoff_ms", 1000)]
+PEER_WAIT = 10.0  # how long data waits for a worker that is starting or restarting before it is refused
 _REQUEST_TYPES = {
     "traces": ExportTraceServiceRequest,
     "metrics": ExportMetricsServiceRequest,
     "logs": ExportLogsServiceRequest,
 }
-_OK, _RETRYABLE, _PERMANENT = b"", b"R", b"P"
-
-
-def _identity(b: bytes) -> bytes:
-    return b
+_NODE = struct.Struct("!H")  # a consume call's payload: node name length, node name, encoded request
 
 
 class Exchange:
-    """This worker's end: a server for its peers and a channel to each of them."""
+    """This worker's end: a server for its peers and a connection to each of them."""
 
     def __init__(self, ctx: WorkerContext, snapshot: Callable[[], dict[str, Any]]):
         self.ctx = ctx
         self.snapshot = snapshot  # this worker's self-telemetry, for worker 0's /metrics
         self.nodes: dict[str, tuple[Consumer, type[Message]]] = {}
         self.progress = -1  # shutdown steps this worker has finished (see wait_for_peers)
-        self._server: grpc.aio.Server | None = None
-        self._channels: dict[int, grpc.aio.Channel] = {}
+        self._server: asyncio.AbstractServer | None = None
+        self._served: set[wire.ServerConnection] = set()
+        self._peers: dict[int, wire.ClientConnection] = {}
+        self._connecting: dict[int, asyncio.Task] = {}
 
     # -- serving --------------------------------------------------------------------------------
 
@@ -65,83 +58,109 @@ class Exchange:
     async def start(self) -> None:
         path = self.ctx.socket_path(self.ctx.index)
         path.unlink(missing_ok=True)  # left by a worker that died
-        server = grpc.aio.server(options=_OPTIONS)
-        handlers = {
-            "Consume": grpc.unary_unary_rpc_method_handler(self._consume, _identity, _identity),
-            "Telemetry": grpc.unary_unary_rpc_method_handler(self._telemetry, _identity, _identity),
-            "Progress": grpc.unary_unary_rpc_method_handler(self._progress, _identity, _identity),
-        }
-        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("otelflow.Exchange", handlers),))
-        if not server.add_insecure_port(f"unix://{path}"):
-            raise OSError(f"cannot listen on {path} for the other workers")
-        await server.start()
-        self._server = server
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_unix_server(self._connection, str(path))
 
-    async def _consume(self, body: bytes, context: grpc.aio.ServicerContext) -> bytes:
-        node = dict(context.invocation_metadata() or ()).get("node", "")
+    def _connection(self) -> wire.ServerConnection:
+        conn = wire.ServerConnection(self._handle)
+        self._served.add(conn)
+        return conn
+
+    async def _handle(self, op: int, payload: bytes) -> tuple[int, bytes]:
+        if op == wire.CONSUME:
+            return await self._consume(payload)
+        if op == wire.TELEMETRY:
+            return wire.OK, json.dumps(self.snapshot()).encode()
+        if op == wire.PROGRESS:
+            return wire.OK, str(self.progress).encode()
+        return wire.PERMANENT, f"unknown call {op}".encode()
+
+    async def _consume(self, payload: bytes) -> tuple[int, bytes]:
+        (size,) = _NODE.unpack_from(payload)
+        node = payload[_NODE.size:_NODE.size + size].decode()
         target = self.nodes.get(node)
         if target is None:
-            return _RETRYABLE + f"worker {self.ctx.index} has no pipeline node {node} (yet)".encode()
+            return wire.RETRYABLE, f"worker {self.ctx.index} has no pipeline node {node} (yet)".encode()
         consumer, request_type = target
         try:
-            request = request_type.FromString(body)
-        except Exception as exc:  # noqa: BLE001 - a peer sent what it parsed itself: should not happen
-            return _PERMANENT + f"unparseable request from another worker: {exc}".encode()
+            request = request_type.FromString(payload[_NODE.size + size:])
+        except Exception as exc:  # noqa: BLE001 - a peer sent what it encoded itself: should not happen
+            return wire.PERMANENT, f"unparseable request from another worker: {exc}".encode()
         try:
             await consumer.consume(request)
         except PermanentError as exc:
-            return _PERMANENT + str(exc).encode()
+            return wire.PERMANENT, str(exc).encode()
         except ConsumerError as exc:
-            return _RETRYABLE + str(exc).encode()
-        return _OK
-
-    async def _telemetry(self, body: bytes, context: grpc.aio.ServicerContext) -> bytes:
-        return json.dumps(self.snapshot()).encode()
-
-    async def _progress(self, body: bytes, context: grpc.aio.ServicerContext) -> bytes:
-        return str(self.progress).encode()
+            return wire.RETRYABLE, str(exc).encode()
+        return wire.OK, b""
 
     async def shutdown(self) -> None:
-        for channel in self._channels.values():
-            await channel.close()
-        self._channels.clear()
+        for conn in self._peers.values():
+            if conn.transport is not None:
+                conn.transport.close()
+        self._peers.clear()
         if self._server is not None:
-            await self._server.stop(grace=1.0)
+            self._server.close()
+            tasks = [t for conn in self._served for t in conn.tasks]
+            if tasks:  # answers still being worked out finish first
+                await asyncio.wait(tasks, timeout=5)
+            for conn in self._served:
+                if conn.transport is not None:
+                    conn.transport.close()
             self._server = None
         self.ctx.socket_path(self.ctx.index).unlink(missing_ok=True)
 
     # -- calling peers --------------------------------------------------------------------------
 
-    def _channel(self, index: int) -> grpc.aio.Channel:
-        channel = self._channels.get(index)
-        if channel is None:
-            channel = grpc.aio.insecure_channel(f"unix://{self.ctx.socket_path(index)}", options=_CHANNEL_OPTIONS)
-            self._channels[index] = channel
-        return channel
+    async def _peer(self, index: int, wait: float) -> wire.ClientConnection:
+        """The connection to worker ``index``, (re)connecting for up to ``wait`` seconds."""
+        conn = self._peers.get(index)
+        if conn is not None and conn.usable:
+            return conn
+        task = self._connecting.get(index)
+        if task is None or task.done():
+            task = self._connecting[index] = asyncio.get_running_loop().create_task(self._connect(index, wait))
+        return await asyncio.shield(task)
 
-    async def _call(self, index: int, method: str, body: bytes, timeout: float | None,
-                    metadata: tuple = ()) -> bytes:
-        call = self._channel(index).unary_unary(method, request_serializer=_identity, response_deserializer=_identity)
-        return await call(body, timeout=timeout, metadata=metadata)
+    async def _connect(self, index: int, wait: float) -> wire.ClientConnection:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        path = str(self.ctx.socket_path(index))
+        while True:
+            try:
+                _, conn = await loop.create_unix_connection(wire.ClientConnection, path)
+            except OSError as exc:
+                if loop.time() >= deadline:
+                    raise ConsumerError(f"worker {index} is not reachable (waited {wait:.0f}s): {exc}") from None
+                await asyncio.sleep(0.05)  # a worker that is starting or restarting
+                continue
+            self._peers[index] = conn
+            return conn
+
+    async def _call(self, index: int, op: int, payload: bytes, wait: float) -> tuple[int, bytes]:
+        conn = await self._peer(index, wait)
+        try:
+            return await conn.call(op, payload)
+        except ConnectionError as exc:
+            raise ConsumerError(f"worker {index} went away: {exc}") from None
 
     async def send(self, index: int, node: str, request: Message | bytes) -> None:
         """Hand ``request`` (a message, or one already encoded) to ``node`` in worker ``index``;
         raises as that consumer raised."""
         body = request if isinstance(request, bytes) else request.SerializeToString()
-        try:
-            answer = await self._call(index, _CONSUME, body, None, (("node", node),))
-        except grpc.aio.AioRpcError as exc:
-            raise ConsumerError(f"worker {index} is not reachable: {exc.code().name} {exc.details()}") from None
-        if answer:
-            message = answer[1:].decode("utf-8", "replace")
-            raise (PermanentError if answer[:1] == _PERMANENT else ConsumerError)(message)
+        name = node.encode()
+        status, answer = await self._call(index, wire.CONSUME, _NODE.pack(len(name)) + name + body, PEER_WAIT)
+        if status != wire.OK:
+            message = answer.decode("utf-8", "replace")
+            raise (PermanentError if status == wire.PERMANENT else ConsumerError)(message)
 
     async def peer_snapshots(self, timeout: float = 2.0) -> list[dict[str, Any]]:
         """Every other worker's self-telemetry; a worker that does not answer is left out."""
         async def one(index: int) -> dict[str, Any] | None:
             try:
-                return json.loads(await self._call(index, _TELEMETRY, b"", timeout))
-            except grpc.aio.AioRpcError:
+                _, answer = await asyncio.wait_for(self._call(index, wire.TELEMETRY, b"", timeout), timeout)
+                return json.loads(answer)
+            except (ConsumerError, asyncio.TimeoutError, ValueError):
                 return None
         peers = [i for i in range(self.ctx.count) if i != self.ctx.index]
         return [s for s in await asyncio.gather(*(one(i) for i in peers)) if s is not None]
@@ -153,11 +172,13 @@ class Exchange:
         pending = {i for i in range(self.ctx.count) if i != self.ctx.index}
         while pending and time.monotonic() < deadline:
             for index in list(pending):
+                if not os.path.exists(self.ctx.socket_path(index)):
+                    pending.discard(index)  # that worker is gone (or never started): nothing comes from it
+                    continue
                 try:
-                    done = int(await self._call(index, _PROGRESS, b"", 1.0))
-                except (grpc.aio.AioRpcError, ValueError):
-                    if not os.path.exists(self.ctx.socket_path(index)):
-                        pending.discard(index)  # that worker is gone: nothing more comes from it
+                    _, answer = await asyncio.wait_for(self._call(index, wire.PROGRESS, b"", 1.0), 1.0)
+                    done = int(answer)
+                except (ConsumerError, asyncio.TimeoutError, ValueError):
                     continue
                 if done >= step - 1:
                     pending.discard(index)
