@@ -242,6 +242,12 @@ class QueuedRetryExporter(Component):
             raise
         if restored:
             self.log.info("Moved items left from the previous run back to the queue numberOfItems=%d", restored)
+        orphans = getattr(ext, "orphans", None)
+        if callable(orphans):  # queues of workers that no longer run (core/workers): this one sends them
+            for other in await orphans(Kind.EXPORTER, self.settings.id, self.settings.signal.value):
+                moved = await pq.adopt(other)
+                await ext.discard(other)
+                self.log.info("Took over the queue of a worker that no longer runs numberOfItems=%d", moved)
         return pq
 
     async def start(self, host: Host) -> None:

@@ -116,6 +116,29 @@ class PersistentQueue:
         self.size = sum(w for _, w in restored)
         return len(restored)
 
+    async def adopt(self, other: Any) -> int:
+        """Move every request of another store (a worker that no longer runs) behind this queue's
+        own, then delete them there; returns how many. Capacity is not checked, as on restore."""
+        indices = sorted(int(k) for k in await other.keys() if k.isdigit())
+        moved = 0
+        for start in range(0, len(indices), _RESTORE_CHUNK):
+            chunk = indices[start:start + _RESTORE_CHUNK]
+            values = await other.batch([("get", str(i)) for i in chunk])
+            writes = []
+            for value in values:
+                if value is None or len(value) < _HEADER.size:
+                    continue
+                count = _HEADER.unpack_from(value)[2]
+                weight = weight_of(self.sizer, count, len(value) - _HEADER.size)
+                writes.append(("set", str(self._next), value))
+                heapq.heappush(self._pending, (self._next, weight))
+                self.size += weight
+                self._next += 1
+                moved += 1
+            await self.client.batch(writes)  # ours on disk before theirs go
+            await other.batch([("delete", str(i)) for i in chunk])
+        return moved
+
     # -- producer side ---------------------------------------------------------------------------
 
     async def offer(self, data: Message, count: int) -> None:

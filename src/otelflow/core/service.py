@@ -78,7 +78,7 @@ class Service:
             settings = dataclasses.replace(settings, level="none")
         server = TelemetryServer(self.telemetry, settings)
         if self.exchange is not None:
-            server.peers = self.exchange.peer_snapshots
+            server.peers = self.exchange.collector_snapshots
         return server
 
     @property

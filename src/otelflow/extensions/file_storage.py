@@ -389,7 +389,31 @@ class FileStorage(Component):
             # each worker keeps its own queue; worker 0 keeps the name a single process uses, and a
             # restarted worker finds its own file again
             stored += f"_worker{worker.index}"
-        path = Path(self.config.directory) / stored
+        return await self._client_at(Path(self.config.directory) / stored)
+
+    async def orphans(self, kind: Kind, component: ComponentID, name: str = "") -> list["StorageClient"]:
+        """The stores of workers that no longer run (the collector was started with fewer workers
+        than wrote them) that fall to this worker: worker j's store goes to worker j mod N. The
+        owner empties each into its own store and then ``discard``s it."""
+        worker = WorkerContext.from_env()
+        index, count = (worker.index, worker.count) if worker is not None else (0, 1)
+        base = file_name(kind, component, name) + "_worker"
+        found = []
+        for path in sorted(Path(self.config.directory).glob(base + "*")):
+            suffix = path.name[len(base):]
+            if suffix.isdigit() and int(suffix) >= count and int(suffix) % count == index:
+                found.append(await self._client_at(path))
+        return found
+
+    async def discard(self, client: "StorageClient") -> None:
+        """Close an emptied store of a worker that no longer runs and delete its file."""
+        await client.close()
+        if client in self._clients:
+            self._clients.remove(client)
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{client.path}{suffix}").unlink(missing_ok=True)
+
+    async def _client_at(self, path: Path) -> "StorageClient":
         client = StorageClient(path, self.config, self.log)
         try:
             await client._run(self._open, client)

@@ -25,6 +25,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from otelflow.core.consumer import Consumer, ConsumerError, PermanentError
 from otelflow.core.workers import wire
 from otelflow.core.workers.context import WorkerContext
+from otelflow.core.workers.totals import Totals
 
 log = logging.getLogger("otelflow.workers")
 
@@ -49,6 +50,8 @@ class Exchange:
         self._served: set[wire.ServerConnection] = set()
         self._peers: dict[int, wire.ClientConnection] = {}
         self._connecting: dict[int, asyncio.Task] = {}
+        self.incarnation = f"{os.getpid()}-{time.time()}"  # tells a restarted worker from its predecessor
+        self._totals: Totals | None = None
 
     # -- serving --------------------------------------------------------------------------------
 
@@ -70,7 +73,7 @@ class Exchange:
         if op == wire.CONSUME:
             return await self._consume(payload)
         if op == wire.TELEMETRY:
-            return wire.OK, json.dumps(self.snapshot()).encode()
+            return wire.OK, json.dumps({**self.snapshot(), "incarnation": self.incarnation}).encode()
         if op == wire.PROGRESS:
             return wire.OK, str(self.progress).encode()
         return wire.PERMANENT, f"unknown call {op}".encode()
@@ -154,8 +157,8 @@ class Exchange:
             message = answer.decode("utf-8", "replace")
             raise (PermanentError if status == wire.PERMANENT else ConsumerError)(message)
 
-    async def peer_snapshots(self, timeout: float = 2.0) -> list[dict[str, Any]]:
-        """Every other worker's self-telemetry; a worker that does not answer is left out."""
+    async def collector_snapshots(self, timeout: float = 2.0) -> list[dict[str, Any]]:
+        """What worker 0 adds to its own telemetry for the collector's totals (see ``totals``)."""
         async def one(index: int) -> dict[str, Any] | None:
             try:
                 _, answer = await asyncio.wait_for(self._call(index, wire.TELEMETRY, b"", timeout), timeout)
@@ -163,7 +166,13 @@ class Exchange:
             except (ConsumerError, asyncio.TimeoutError, ValueError):
                 return None
         peers = [i for i in range(self.ctx.count) if i != self.ctx.index]
-        return [s for s in await asyncio.gather(*(one(i) for i in peers)) if s is not None]
+        answers = dict(zip(peers, await asyncio.gather(*(one(i) for i in peers))))
+        answers[self.ctx.index] = {"incarnation": self.incarnation, "counters": self.snapshot().get("counters", [])}
+        if self._totals is None:
+            self._totals = await asyncio.to_thread(Totals, self.ctx.directory / "telemetry-totals.json")
+        out = self._totals.combine(answers, self.ctx.index)
+        await asyncio.to_thread(self._totals.save)
+        return out
 
     async def wait_for_peers(self, step: int, timeout: float) -> None:
         """Wait until every live peer finished shutdown steps before ``step``: what a peer's earlier
