@@ -162,7 +162,7 @@ def topic_records(bootstrap: str, topic: str) -> int:
     """Records in the topic (sum of high watermarks), read by a plain client after the run."""
     from confluent_kafka import Consumer, TopicPartition
 
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-offsets"})
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-offsets", "log_level": 3})
     try:
         parts = c.list_topics(topic, timeout=10).topics[topic].partitions
         return sum(c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts)
