@@ -47,8 +47,10 @@ setup(
     cmdclass={"build_py": BuildPyWithUI, "sdist": SdistWithUI},
     rust_extensions=RUST_EXTENSIONS,
     ext_modules=[
-        Extension("otelflow.native._wire", ["src/otelflow/native/_wire.c"], extra_compile_args=["-O2"], optional=True),
-        Extension("otelflow.native._route", ["src/otelflow/native/_route.c"], extra_compile_args=["-O2"], optional=True),
+        Extension("otelflow.native._wire", ["src/otelflow/native/_wire.c"], depends=["src/otelflow/native/_varint.h"],
+                  extra_compile_args=["-O2"], optional=True),
+        Extension("otelflow.native._route", ["src/otelflow/native/_route.c"], depends=["src/otelflow/native/_varint.h"],
+                  extra_compile_args=["-O2"], optional=True),
         Extension("otelflow.native._spancols", ["src/otelflow/native/_spancols.c"], extra_compile_args=["-O2"], optional=True),
     ],
 )

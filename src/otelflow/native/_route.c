@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_varint.h"
+
 typedef struct { const uint8_t *p; Py_ssize_t n; } Chunk;          /* one whole encoded field */
 typedef struct { Py_ssize_t env0, nenv, span0, nspan; } Scope;      /* ranges in envs / spans */
 typedef struct { Py_ssize_t env0, nenv, scope0, nscope; } Resource; /* ranges in envs / scopes */
@@ -38,29 +40,6 @@ typedef struct {
             (arr) = a2; (cap) = c2;                                                    \
         }                                                                              \
     } while (0)
-
-static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out) {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (*p >= end) return 0;
-        uint8_t b = *(*p)++;
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) { *out = v; return 1; }
-    }
-    return 0;
-}
-
-static Py_ssize_t varint_len(uint64_t v) {
-    Py_ssize_t n = 1;
-    while (v >= 0x80) { v >>= 7; n++; }
-    return n;
-}
-
-static uint8_t *put_varint(uint8_t *o, uint64_t v) {
-    while (v >= 0x80) { *o++ = (uint8_t)(v | 0x80); v >>= 7; }
-    *o++ = (uint8_t)v;
-    return o;
-}
 
 /* Reads one field at *p: its number, wire type, the whole field [start, *p) and, for LEN fields,
  * the payload. Returns 0 when the bytes do not hold a field. */
@@ -158,6 +137,17 @@ static int parse(Parsed *ps, const uint8_t *p, const uint8_t *end, int count, ui
     return 0;
 }
 
+/* Writes a LEN field's key and length, then the envelope chunks [first, first + n). */
+static uint8_t *put_envelope(uint8_t *o, uint8_t key, Py_ssize_t len, const Parsed *ps, Py_ssize_t first, Py_ssize_t n) {
+    *o++ = key;
+    o = put_varint(o, (uint64_t)len);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        memcpy(o, ps->envs[first + i].p, (size_t)ps->envs[first + i].n);
+        o += ps->envs[first + i].n;
+    }
+    return o;
+}
+
 static Py_ssize_t env_size(const Parsed *ps, Py_ssize_t first, Py_ssize_t n) {
     Py_ssize_t total = 0;
     for (Py_ssize_t i = 0; i < n; i++) total += ps->envs[first + i].n;
@@ -199,22 +189,12 @@ static PyObject *emit(const Parsed *ps, int w) {
         for (Py_ssize_t r = 0; r < ps->nres; r++) {
             if (!rsize[r]) continue;
             const Resource *res = &ps->res[r];
-            *o++ = 0x0a; /* field 1, LEN */
-            o = put_varint(o, (uint64_t)rsize[r]);
-            for (Py_ssize_t i = 0; i < res->nenv; i++) {
-                memcpy(o, ps->envs[res->env0 + i].p, (size_t)ps->envs[res->env0 + i].n);
-                o += ps->envs[res->env0 + i].n;
-            }
+            o = put_envelope(o, 0x0a, rsize[r], ps, res->env0, res->nenv); /* field 1, LEN */
             for (Py_ssize_t k = 0; k < res->nscope; k++) {
                 Py_ssize_t si = res->scope0 + k;
                 if (!ssize[si]) continue;
                 const Scope *sc = &ps->scopes[si];
-                *o++ = 0x12; /* field 2, LEN */
-                o = put_varint(o, (uint64_t)ssize[si]);
-                for (Py_ssize_t i = 0; i < sc->nenv; i++) {
-                    memcpy(o, ps->envs[sc->env0 + i].p, (size_t)ps->envs[sc->env0 + i].n);
-                    o += ps->envs[sc->env0 + i].n;
-                }
+                o = put_envelope(o, 0x12, ssize[si], ps, sc->env0, sc->nenv); /* field 2, LEN */
                 for (Py_ssize_t i = 0; i < sc->nspan; i++) {
                     const SpanRef *sr = &ps->spans[sc->span0 + i];
                     if (sr->owner != w) continue;
@@ -327,18 +307,8 @@ static PyObject *emit_groups(const Parsed *ps, PyObject *out) {
                 PyObject *body = PyBytes_FromStringAndSize(NULL, total);
                 if (!body) { out = NULL; goto done; }
                 uint8_t *o = (uint8_t *)PyBytes_AS_STRING(body);
-                *o++ = 0x0a;
-                o = put_varint(o, (uint64_t)rsz);
-                for (Py_ssize_t i = 0; i < res->nenv; i++) {
-                    memcpy(o, ps->envs[res->env0 + i].p, (size_t)ps->envs[res->env0 + i].n);
-                    o += ps->envs[res->env0 + i].n;
-                }
-                *o++ = 0x12;
-                o = put_varint(o, (uint64_t)ssz);
-                for (Py_ssize_t i = 0; i < sc->nenv; i++) {
-                    memcpy(o, ps->envs[sc->env0 + i].p, (size_t)ps->envs[sc->env0 + i].n);
-                    o += ps->envs[sc->env0 + i].n;
-                }
+                o = put_envelope(o, 0x0a, rsz, ps, res->env0, res->nenv);
+                o = put_envelope(o, 0x12, ssz, ps, sc->env0, sc->nenv);
                 for (Py_ssize_t si = heads[g]; si >= 0; si = next[si]) {
                     memcpy(o, ps->spans[si].field.p, (size_t)ps->spans[si].field.n);
                     o += ps->spans[si].field.n;

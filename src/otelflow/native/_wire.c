@@ -11,6 +11,8 @@
 #include <Python.h>
 #include <stdint.h>
 
+#include "_varint.h"
+
 enum { OK = 0, BAD_ID = 1, UNKNOWN = -1 };
 
 /* A field of interest: either a nested message (child >= 0) or an ID of a fixed length. */
@@ -52,17 +54,6 @@ static const Node NODES[] = {
     NODE(m_req), NODE(m_res), NODE(m_scope), NODE(m_metric), NODE(m_numbers), NODE(m_histos), NODE(m_expos),
     NODE(m_num_pt), NODE(m_hist_pt), NODE(m_expo_pt), NODE(m_exemplar),
 };
-
-static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out) {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (*p >= end) return 0;
-        uint8_t b = *(*p)++;
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) { *out = v; return 1; }
-    }
-    return 0;
-}
 
 static int walk(const uint8_t *p, const uint8_t *end, int node, int depth) {
     if (depth > 16) return UNKNOWN;
