@@ -174,6 +174,8 @@ def run_one(peer: str, workers: int, pipeline: str, load: str, duration: float, 
                 for tg in running:
                     tg.kill()
         t1 = time.monotonic()
+        if collector.poll() is not None:  # its CPU would be gone from /proc: the run says nothing
+            raise RuntimeError(f"the collector exited during the load (code {collector.returncode})")
         result.sent = sum(generated_items("traces", p.read_text(errors="replace")) for p in logs)
         last, changed = sink.count("traces"), time.monotonic()
         while last - c0 < result.sent and time.monotonic() - changed < 3.0 and time.monotonic() - t1 < 60:
@@ -184,6 +186,8 @@ def run_one(peer: str, workers: int, pipeline: str, load: str, duration: float, 
         t2 = time.monotonic()
         result.drain_seconds = t2 - t1
         cpu1 = cpu_seconds(collector.pid)
+        if collector.poll() is not None or cpu1 < cpu0:
+            raise RuntimeError("the collector or one of its workers exited during the run")
         load_time = t1 - t0
         result.delivered = int(last - c0)
         result.cpu_seconds = cpu1 - cpu0
@@ -304,6 +308,9 @@ def main(argv: list[str] | None = None) -> int:
         name = f"{pl}-{ld}-{peer}-{n}-{k // (len(plan) // args.repeat)}"
         print(f"[{time.monotonic() - began:5.0f}s] {name} ...", flush=True)
         r = run_one(peer, n, pl, ld, duration, root / name)
+        if r.error:  # e.g. a free port taken by another program meanwhile: once more
+            print(f"        {r.error}; again", flush=True)
+            r = run_one(peer, n, pl, ld, duration, root / f"{name}-again")
         runs.append(r)
         rate = rate_of(r)
         print(f"        {fmt(rate)} spans/s, {fmt(r.cpu_per_million, '.1f')} CPU-s/M, "

@@ -103,6 +103,9 @@ async def run(workers: int, bodies: list[bytes], expected_spans: int, traces: in
         out["prom"] = prom_text
         out["cpu"] = {i: cpu_seconds(pid) - cpu0[i] for i, pid in out["pids"].items()}
         out["telemetry"] = await scrape(tele)
+        # one listener each, in worker 0: every scrape (a new connection each) sees the collector's totals
+        out["scrapes"] = [(total(await scrape(tele), "otelcol_receiver_accepted_spans"),
+                           total(await scrape(prom), "traces_span_metrics_calls_total")) for _ in range(8)]
     finally:
         code = await asyncio.to_thread(collector.stop)
         await sink.stop()
@@ -162,6 +165,7 @@ async def test_two_workers_keep_whole_traces_count_every_span_and_decide_as_one_
     jobs = {(lbl["job"], lbl["instance"]) for lbl, _ in samples(prom, "traces_span_metrics_calls_total")}
     assert len(jobs) == 6, jobs
 
+    assert set(two["scrapes"]) == {(spans, spans)}, two["scrapes"]
     # :8888 answers for the whole collector: the sum over the workers, each series once
     tele = two["telemetry"]
     assert total(tele, "otelcol_receiver_accepted_spans") == spans
