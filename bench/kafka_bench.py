@@ -55,6 +55,7 @@ import bench  # noqa: E402 - bench/ is the script's directory
 from netutil import free_port, wait_port  # noqa: E402
 
 PEERS = ("otelflow", "otelcol-ref")
+PARTITION_TRACES_BY_ID = False  # --partition-traces-by-id: one record per trace, as a gateway tier needs
 TOPIC_PARTITIONS = 4
 # telemetrygen loads (processes, arguments), as bench.py's traces scenarios
 LOADS = {"fixed": bench.LOADS[("traces", "fixed")], "max": bench.LOADS[("traces", "max")]}
@@ -118,14 +119,17 @@ def producer_config(bootstrap: str, topic: str, grpc_port: int, http_port: int, 
     return {
         "receivers": {"otlp": {"protocols": {"grpc": {"endpoint": f"127.0.0.1:{grpc_port}"},
                                              "http": {"endpoint": f"127.0.0.1:{http_port}"}}}},
-        "exporters": {"kafka": {"brokers": [bootstrap], "traces": {"topic": topic}}},
+        "exporters": {"kafka": {"brokers": [bootstrap], "traces": {"topic": topic},
+                                "partition_traces_by_id": PARTITION_TRACES_BY_ID}},
         "service": {"telemetry": telemetry(metrics_port),
                     "pipelines": {"traces": {"receivers": ["otlp"], "exporters": ["kafka"]}}},
     }
 
 
 def consumer_config(bootstrap: str, topic: str, group: str, sink_http: int, metrics_port: int) -> dict:
-    return {
+    """B. With one record per trace, B batches before exporting, as a gateway tier would: without
+    it every two-span record is one export request, for both collectors."""
+    cfg = {
         "receivers": {"kafka": {"brokers": [bootstrap], "traces": {"topics": [topic]},
                                 "group_id": group, "initial_offset": "earliest"}},
         # back-pressure instead of drops: with the default (non-blocking) queue, a consumer that
@@ -136,6 +140,10 @@ def consumer_config(bootstrap: str, topic: str, group: str, sink_http: int, metr
         "service": {"telemetry": telemetry(metrics_port),
                     "pipelines": {"traces": {"receivers": ["kafka"], "exporters": ["otlphttp"]}}},
     }
+    if PARTITION_TRACES_BY_ID:
+        cfg["processors"] = {"batch": {}}
+        cfg["service"]["pipelines"]["traces"]["processors"] = ["batch"]
+    return cfg
 
 
 def scrape(port: int) -> dict[str, float]:
@@ -389,9 +397,17 @@ def run_split(producer: str, consumer: str, duration: float, broker, workdir: Pa
         time.sleep(1.0)
         cpu0, t0 = bench.cpu_seconds(a.pid), time.monotonic()
         accepted = post_flat_out(http_port, bodies, duration) * per_request
-        # the sending queue drains into the broker: wait until the topic holds every request
-        expected_records = accepted // per_request
-        while topic_records(broker.bootstrap, topic) < expected_records and time.monotonic() - t0 < duration + 60:
+        # the sending queue drains into the broker: wait until A's exporter reports every span sent
+        # (A's own counter, used only to know when to stop the clock), or the topic stops growing
+        last_records, still = -1, time.monotonic()
+        while time.monotonic() - t0 < duration + 60:
+            if scrape(a_metrics).get("otelcol_exporter_sent_spans", 0) >= accepted:
+                break
+            records = topic_records(broker.bootstrap, topic)
+            if records != last_records:
+                last_records, still = records, time.monotonic()
+            elif time.monotonic() - still > 5:
+                break
             time.sleep(0.25)
         t1 = time.monotonic()
         result.cpu_a = bench.cpu_seconds(a.pid) - cpu0
@@ -506,8 +522,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scenarios", help="comma-separated: fixed, max (telemetrygen through both at once), "
                                        "split (each side alone, flat out)")
     p.add_argument("--duration", type=float, help="seconds of load per run")
+    p.add_argument("--partition-traces-by-id", action="store_true",
+                   help="A's kafka exporter writes one record per trace keyed by its ID (default: one per request)")
     p.add_argument("--out", type=Path, help="write the results as JSON here")
     args = p.parse_args(argv)
+    global PARTITION_TRACES_BY_ID
+    PARTITION_TRACES_BY_ID = args.partition_traces_by_id
     same = [("otelflow", "otelflow"), ("otelcol-ref", "otelcol-ref")]
     mixed = [("otelflow", "otelcol-ref"), ("otelcol-ref", "otelflow")]
     pairs = same if args.quick else same + mixed

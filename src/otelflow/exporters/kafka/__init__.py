@@ -31,7 +31,9 @@ from otelflow.core.consumer import ConsumerError, PermanentError
 from otelflow.core.exporterhelper import QueuedRetryExporter
 from otelflow.exporters.kafka.config import Config
 from otelflow.kafka.client import librdkafka_settings
-from otelflow.exporters.kafka.partition import by_resource, by_trace_id, sarama_partition
+from otelflow.exporters.kafka.partition import (
+    LOG_TRACE_ID, SPAN_TRACE_ID, by_resource, by_trace_id, encoded_by_trace_id, sarama_partition,
+)
 from otelflow.pdata import otlpjson
 
 _RDKAFKA_SHARE = 0.9  # of ``timeout``: when librdkafka gives up on a record
@@ -89,6 +91,13 @@ class KafkaExporter(QueuedRetryExporter):
         self.topic = sig.topic
         self.serialize = (lambda m: m.SerializeToString()) if sig.encoding == "otlp_proto" else otlpjson.encode
         self.split = self._splitter(settings.signal, config)
+        # (trace ID field, key of a zero trace ID) when the cut by trace ID can run on the bytes
+        self.native_cut: tuple[int, bytes | None] | None = None
+        if sig.encoding == "otlp_proto":
+            if settings.signal is Signal.TRACES and config.partition_traces_by_id:
+                self.native_cut = (SPAN_TRACE_ID, b"")
+            elif settings.signal is Signal.LOGS and config.partition_logs_by_trace_id:
+                self.native_cut = (LOG_TRACE_ID, None)
         self.producer: Producer | None = None
         self._poller: threading.Thread | None = None
         self._running = False
@@ -172,6 +181,10 @@ class KafkaExporter(QueuedRetryExporter):
     def _records(self, data: Message) -> list[tuple[bytes | None, bytes]]:
         if self.split is None:
             return [(None, self.serialize(data))]
+        if self.native_cut is not None:
+            records = encoded_by_trace_id(data, *self.native_cut)
+            if records is not None:
+                return records
         return [(key, self.serialize(req)) for key, req in self.split(data)]
 
     async def _partition_count(self) -> int:

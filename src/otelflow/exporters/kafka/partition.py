@@ -15,6 +15,11 @@ import xxhash
 
 from otelflow.pdata.maphash import _map
 
+try:
+    from otelflow.native import _route
+except ImportError:  # no compiler at install time: the parsed cut below does the same
+    _route = None
+
 _ZERO_ID = bytes(16)
 
 
@@ -66,3 +71,20 @@ def by_trace_id(request, field: str, scope_field: str, leaf_field: str) -> list[
                     out.append((tid.hex().encode() if tid and tid != _ZERO_ID else None, req))
                 getattr(slot, leaf_field).append(leaf)
     return out
+
+
+#: The field number of the trace ID in a Span and in a LogRecord.
+SPAN_TRACE_ID, LOG_TRACE_ID = 1, 9
+
+
+def encoded_by_trace_id(request, id_field: int, zero_key: bytes | None) -> list[tuple[bytes | None, bytes]] | None:
+    """``by_trace_id`` on the encoded request in C (items copied as bytes, no message built per
+    trace), as (key, encoded part); None when the native module is missing or does not understand
+    the bytes, and the caller cuts the parsed message instead. ``zero_key`` keys the parts with an
+    empty or all-zero trace ID."""
+    if _route is None:
+        return None
+    parts = _route.by_trace_id(request.SerializeToString(), id_field)
+    if parts is None:
+        return None
+    return [(tid.hex().encode() if tid and tid != _ZERO_ID else zero_key, body) for tid, body in parts]
