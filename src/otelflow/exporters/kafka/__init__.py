@@ -47,6 +47,35 @@ _PERMANENT = {
     KafkaError.CLUSTER_AUTHORIZATION_FAILED,
 }
 
+class _Pending:
+    """The delivery reports of one attempt's records, counted where librdkafka calls back (the
+    poll thread): the event loop hears once, with the first error, when the last report is in."""
+
+    __slots__ = ("loop", "future", "left", "error", "lock")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, count: int):
+        self.loop = loop
+        self.future: asyncio.Future = loop.create_future()
+        self.left = count
+        self.error: KafkaError | None = None
+        self.lock = threading.Lock()
+        if count == 0:
+            self.future.set_result(None)
+
+    def report(self, err: KafkaError | None, _msg=None) -> None:
+        with self.lock:
+            if err is not None and self.error is None:
+                self.error = err
+            self.left -= 1
+            last = self.left == 0
+        if last:
+            self.loop.call_soon_threadsafe(self._done)
+
+    def _done(self) -> None:
+        if not self.future.done():  # an attempt that timed out has cancelled it
+            self.future.set_result(self.error)
+
+
 class _Repeats(logging.Filter):
     """librdkafka logs every failed connection attempt (several a second while a password or a
     certificate is wrong): let one of each kind through per interval."""
@@ -206,43 +235,32 @@ class KafkaExporter(QueuedRetryExporter):
     async def send(self, data: Message) -> None:
         records = self._records(data)
         partitions = await self._partition_count() if self.split is not None else 0
-        loop = asyncio.get_running_loop()
-        futures: list[asyncio.Future] = []
-
-        def settle(fut: asyncio.Future, err: KafkaError | None) -> None:
-            if not fut.done():
-                fut.set_result(err)
-
+        pending = _Pending(asyncio.get_running_loop(), len(records))
+        report = pending.report
+        produce = self.producer.produce
         for key, value in records:
-            fut = loop.create_future()
-            futures.append(fut)
-            cb = lambda err, _msg, fut=fut: loop.call_soon_threadsafe(settle, fut, err)  # noqa: E731
-            kwargs = {"key": key, "on_delivery": cb}
+            kwargs = {"key": key, "on_delivery": report}
             if key is not None:
                 kwargs["partition"] = sarama_partition(key, partitions)
             while True:
                 try:
-                    self.producer.produce(self.topic, value, **kwargs)
+                    produce(self.topic, value, **kwargs)
                     break
                 except BufferError:  # librdkafka's local queue is full: let the poller drain it
                     await asyncio.sleep(0.01)
                 except KafkaException as exc:
-                    err = exc.args[0]
-                    fut.set_result(err)
+                    report(exc.args[0])
                     break
-        results = asyncio.gather(*futures)
         if self.config.timeout:
             try:
-                results = await asyncio.wait_for(results, self.config.timeout * _WAIT_SHARE)
+                err = await asyncio.wait_for(pending.future, self.config.timeout * _WAIT_SHARE)
             except asyncio.TimeoutError:
                 raise ConsumerError(self._why(f"error exporting to topic {self.topic!r}: "
                                               "no acknowledgement from the broker in time")) from None
         else:
-            results = await results
-        errors = [e for e in results if e is not None]
-        if errors:
+            err = await pending.future
+        if err is not None:
             self._partitions = None  # a partition may have moved or the topic changed
-            err = errors[0]
             text = f"error exporting to topic {self.topic!r}: {err.str()}"
             if err.code() in _PERMANENT or err.fatal():
                 raise PermanentError(text)
