@@ -132,7 +132,7 @@ async def test_two_workers_keep_whole_traces_count_every_span_and_decide_as_one_
     two = await run(2, bodies, spans, TRACES)
     assert len(two["pids"]) == 2 and two["exit"] == 0, two["log"][-3000:]
     assert two["log"].count("Everything is ready") == 2
-    assert min(two["cpu"].values()) > 0.3, f"both workers took part: CPU seconds {two['cpu']}"
+    assert min(two["cpu"].values()) > 0.1, f"both workers took part: CPU seconds {two['cpu']}"
 
     # whole traces: each trace arrives with its four spans, or not at all, and only once
     kept = spans_by_trace(two["received"])
