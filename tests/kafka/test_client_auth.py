@@ -17,7 +17,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from otelflow.config import collector, loader
 from otelflow.config.model import ConfigError, validate
-from otelflow.core.component import Signal
 from otelflow.core.consumer import ConsumerError, PermanentError
 from otelflow.core.registry import default_registry
 from otelflow.kafka import ClientConfig, librdkafka_settings

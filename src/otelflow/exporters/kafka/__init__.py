@@ -47,6 +47,7 @@ _PERMANENT = {
     KafkaError.CLUSTER_AUTHORIZATION_FAILED,
 }
 
+
 class _Pending:
     """The delivery reports of one attempt's records, counted where librdkafka calls back (the
     poll thread): the event loop hears once, with the first error, when the last report is in."""
