@@ -566,6 +566,7 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(r)
     finally:
         broker.stop()
+        shutil.rmtree(broker.logs, ignore_errors=True)  # gigabytes of records; the logs stay
     text = report(results)
     print(text)
     print(f"\n({time.monotonic() - started:.0f} s; {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; "
