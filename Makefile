@@ -59,6 +59,15 @@ bench-quick: install bench-ref
 bench-ottl: install bench-ref
 	$(PYTHON) bench/bench.py --seed bench/configs/ottl-traces.yaml --peers otelflow,otelcol-ref --scenarios traces-fixed,traces-max --no-baseline
 
+# Worker processes: spans/s and CPU-s per million spans for 1 and 2 workers, and the cost of routing
+# keyed data between them (bench/README.md, "Workers"); Kafka between two collectors ("Kafka").
+.PHONY: bench-workers bench-kafka
+bench-workers: install bench-ref
+	$(PYTHON) bench/workers_bench.py --quick
+
+bench-kafka: install-test bench-ref
+	$(PYTHON) bench/kafka_bench.py --quick
+
 # At least 1,000,000 fuzz inputs through the receiver's decoders and the config loader (docs/fuzzing.md).
 fuzz: install
 	$(PYTHON) bench/fuzz.py
