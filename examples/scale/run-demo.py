@@ -306,7 +306,13 @@ def run_kafka(workdir: Path, traces: int = 400, broker: str | None = None, parti
             """Send only once both gateways hold partitions: a rebalance mid-trace would split it."""
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
-                group = admin.describe_consumer_groups(["otelflow-gateways"])["otelflow-gateways"].result(10)
+                try:
+                    group = admin.describe_consumer_groups(["otelflow-gateways"])["otelflow-gateways"].result(10)
+                except Exception as exc:  # the group coordinator is still loading: ask again
+                    if "COORDINATOR" not in str(exc) and "GROUP_ID_NOT_FOUND" not in str(exc):
+                        raise
+                    time.sleep(0.5)
+                    continue
                 # a gateway with several worker processes has a member per worker
                 clients = {m.client_id for m in group.members}
                 if clients >= {"gateway-1", "gateway-2"} and str(group.state).endswith("STABLE") and all(
