@@ -15,3 +15,12 @@ def test_bad_trees_are_config_errors_with_paths(tree):
     with pytest.raises(ConfigError) as err:
         collector.parse(tree, default_registry)
     assert all(issue.path for issue in err.value.issues)
+
+
+def test_an_unknown_key_that_looks_like_a_union_tag_is_named():
+    tree = {"receivers": {"otlp": {"protocols": {"grpc": {"[": None}}}}, "exporters": {"debug": {}},
+            "service": {"pipelines": {"traces": {"receivers": ["otlp"], "exporters": ["debug"]}}}}
+    with pytest.raises(ConfigError) as err:
+        collector.parse(tree, default_registry)
+    (issue,) = err.value.issues
+    assert issue.path == "receivers::otlp::protocols::grpc::[" and issue.message.startswith("unknown key")

@@ -191,9 +191,13 @@ def validate(model: type[M], data: Any, path: str) -> M:
 def _issues(model: type[BaseModel], exc: pydantic.ValidationError, path: str) -> list[ConfigIssue]:
     issues = []
     for err in exc.errors(include_url=False):
-        loc = [p for p in err["loc"] if not _is_union_tag(p)]
-        where = join_path(path, *loc)
         kind = err["type"]
+        raw = list(err["loc"])
+        # pydantic puts union tags ("function-after[...]") into the path; an unknown key's own name
+        # (the last part) is the user's text and stays, even when it looks like one ("[")
+        last = raw[-1:] if kind == "extra_forbidden" else []
+        loc = [p for p in raw[:len(raw) - len(last)] if not _is_union_tag(p)] + last
+        where = join_path(path, *loc)
         if kind == "extra_forbidden":
             message = "unknown key" + did_you_mean(str(loc[-1]), _keys_at(model, loc[:-1]))
         elif kind == "missing":
