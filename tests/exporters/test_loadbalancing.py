@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import sys
 from pathlib import Path
 
@@ -145,10 +146,10 @@ async def test_two_gateways_each_see_whole_traces():
     """agent (otelflow, loadbalancing) -> two gateway otelflows -> one sink each; every trace's
     spans, sent in four requests, end up together on the gateway the ring names."""
     env = {"PYTHONPATH": str(Path(__file__).parents[2] / "src")}
-    gateways = ["127.0.0.1:47341", "127.0.0.1:47342"]
-    sinks = await started_sinks(["127.0.0.1:47351", "127.0.0.1:47352"])
+    agent, *gateways = [f"127.0.0.1:{port_free_on(['127.0.0.1'])}" for _ in range(3)]
+    sinks = await started_sinks([f"127.0.0.1:{port_free_on(['127.0.0.1'])}" for _ in range(2)])
     procs = [Collector(GATEWAY.format(listen=g, sink=s.endpoint), env=env) for g, s in zip(gateways, sinks)]
-    procs.append(Collector(AGENT.format(listen="127.0.0.1:47340", gateways=", ".join(gateways)), env=env))
+    procs.append(Collector(AGENT.format(listen=agent, gateways=", ".join(gateways)), env=env))
     try:
         await asyncio.gather(*(asyncio.to_thread(p.start) for p in procs))
         ids = record.trace_ids(400)
@@ -157,7 +158,7 @@ async def test_two_gateways_each_see_whole_traces():
                 req = record.request(ids[i:i + 100], service=f"svc-{part % 2}")
                 for span in req.resource_spans[0].scope_spans[0].spans:
                     span.span_id = bytes([part + 1]) + span.span_id[1:]
-                await _send_request("127.0.0.1:47340", req)
+                await _send_request(agent, req)
         await record.wait_for(sinks, 4 * len(ids), timeout=30)
     finally:
         for p in procs[::-1]:
@@ -175,6 +176,23 @@ async def test_two_gateways_each_see_whole_traces():
     assert all(len(s.trace_ids) > 0 for s in sinks)
 
 
+def port_free_on(ips: list[str]) -> int:
+    """A port the kernel hands out on the first address and that is free on the others too
+    (a fixed port in the ephemeral range can be taken by any client socket)."""
+    for _ in range(50):
+        with socket.socket() as first:
+            first.bind((ips[0], 0))
+            port = first.getsockname()[1]
+            try:
+                for ip in ips[1:]:
+                    with socket.socket() as other:
+                        other.bind((ip, port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no port free on all of {ips}")
+
+
 async def _send_request(endpoint: str, req) -> None:
     async with grpc.aio.insecure_channel(endpoint) as channel:
         call = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export",
@@ -187,8 +205,8 @@ async def _send_request(endpoint: str, req) -> None:
 async def test_backend_leaving_dns_moves_only_its_keys_and_loses_nothing(persistent, tmp_path):
     """Three backends on 127.0.0.1-3 behind one DNS name; backend 2 dies mid-stream and then
     leaves the DNS answer: its queued and retried data goes to the new owners, other keys stay."""
-    port = 47361 + persistent
     ips = ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
+    port = port_free_on(ips)
     sinks = await started_sinks([f"{ip}:{port}" for ip in ips])
     answer = list(ips)
 
