@@ -270,3 +270,28 @@ service:
             r.consumer()
     finally:
         await svc.shutdown()
+
+
+async def test_an_observing_extension_sees_each_request_before_processors_change_it():
+    """Extensions with ``observe`` watch what receivers hand on; one that raises refuses nothing."""
+    from otelflow.core.consumer import Observed
+
+    seen: list[tuple[Signal, int]] = []
+
+    class Watcher:
+        def observe(self, signal, data):
+            seen.append((signal, len(data.resource_spans[0].resource.attributes)))
+
+    class Broken:
+        def observe(self, signal, data):
+            raise ValueError("bug in a watcher")
+
+    settings = type("S", (), {"id": "attributes/tag"})()
+    sink = Recorder(type("S", (), {"id": "debug"})(), TagConfig(value="ok"))
+    head = Observed(Tagger(settings, TagConfig(value="t"), sink), Signal.TRACES, [Broken(), Watcher()])
+    req = ExportTraceServiceRequest()
+    req.resource_spans.add().scope_spans.add().spans.add(name="s")
+    await head.consume(req)
+    await head.consume(req)
+    assert seen == [(Signal.TRACES, 0), (Signal.TRACES, 1)]  # before the tagger, each time
+    assert len(sink.seen) == 2 and head.mutates_data

@@ -6,6 +6,7 @@ the message it is given says so with ``mutates_data``; fan-out then hands it a c
 
 from __future__ import annotations
 
+import logging
 from typing import Protocol, Sequence
 
 from google.protobuf.message import Message
@@ -66,6 +67,32 @@ class Fanout:
             await _call(consumer, data, errors)
         if errors:
             raise combine(errors)
+
+
+class Observed:
+    """A receiver's consumer that first shows each request to extensions watching the traffic.
+
+    An observer (an extension with ``observe(signal, data)``) reads the request before any processor
+    can change it; it must not mutate it and must stay cheap, since it runs on every request. What
+    it raises is logged once per observer and otherwise ignored: watching never refuses data.
+    """
+
+    def __init__(self, consumer: Consumer, signal, observers: Sequence):
+        self.consumer = consumer
+        self.signal = signal
+        self.observers = list(observers)
+        self.mutates_data = consumer.mutates_data
+        self._failed: set[int] = set()
+
+    async def consume(self, data: Message) -> None:
+        for observer in self.observers:
+            try:
+                observer.observe(self.signal, data)
+            except Exception:
+                if id(observer) not in self._failed:
+                    self._failed.add(id(observer))
+                    logging.getLogger(__name__).exception("an extension watching the traffic failed; it is skipped for this request")
+        await self.consumer.consume(data)
 
 
 class Router:

@@ -20,7 +20,7 @@ from typing import Any
 from otelflow.config.collector import CollectorConfig, Pipeline, PipelineID
 from otelflow.config.errors import ConfigError, ConfigIssue, join_path
 from otelflow.core.component import Component, ComponentID, Kind, Settings, Signal
-from otelflow.core.consumer import Consumer, Fanout, Router
+from otelflow.core.consumer import Consumer, Fanout, Observed, Router
 from otelflow.core.registry import Registry
 from otelflow.core.telemetry import Telemetry
 from otelflow.core.workers.exchange import Exchange
@@ -49,8 +49,9 @@ def fan_out(consumers: list[Consumer]) -> Consumer:
 
 class Graph:
     def __init__(self, cfg: CollectorConfig, registry: Registry, telemetry: Telemetry,
-                 exchange: Exchange | None = None):
+                 exchange: Exchange | None = None, observers: list | None = None):
         self.cfg = cfg
+        self.observers = observers or []  # extensions that watch what every receiver hands on
         self.exchange = exchange  # set when this is one of several workers
         self.registry = registry
         self.telemetry = telemetry
@@ -75,6 +76,8 @@ class Graph:
                 entries = [self._entry(pid) for pid, p in self.cfg.pipelines.items() if pid.signal is signal and rid in p.receivers]
                 if entries:
                     consumers[signal] = fan_out(entries)
+                    if self.observers:
+                        consumers[signal] = Observed(consumers[signal], signal, self.observers)
             self._create(Kind.RECEIVER, rid, None, ",".join(s.value for s in consumers), consumers=consumers)
 
     def _entry(self, pid: PipelineID) -> _PipelineEntry:

@@ -329,7 +329,8 @@ class Service:
             keys[id(ext)] = key
             extensions.append(Node(Kind.EXTENSION, eid, ext, "extension"))
         registry = HandoverRegistry(self.registry, reuse, gates)
-        graph = Graph(cfg, registry, self.telemetry, self.exchange)  # type: ignore[arg-type]  # a Registry look-alike
+        observers = [n.component for n in extensions if callable(getattr(n.component, "observe", None))]
+        graph = Graph(cfg, registry, self.telemetry, self.exchange, observers)  # type: ignore[arg-type]  # a Registry look-alike
         graph.build()
         return Generation(cfg, graph, extensions, registry.gates, {**keys, **registry.keys},
                           reused | registry.reused, registry.targets)
