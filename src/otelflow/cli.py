@@ -48,6 +48,19 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--strict-upstream", action="store_true",
                    help="also fail on otelflow extensions that otelcol would reject or ignore")
     sub.add_parser("components", help="list the component types this build has, per kind and signal")
+    d = sub.add_parser("doctor", help="find the mistakes in a config (--config) or in the traffic a running otelflow sees (--url)")
+    _add_config_args(d, default=argparse.SUPPRESS)
+    d.add_argument("--url", metavar="URL", help="a running otelflow's web UI, e.g. http://127.0.0.1:4380")
+    d.add_argument("--format", choices=["text", "json"], default="text", help="how findings are printed")
+    s = sub.add_parser("sampling", help="tail-sampling tools")
+    sampling = s.add_subparsers(dest="sampling_command", required=True)
+    w = sampling.add_parser("what-if", help="replay stored traces through tail_sampling policies and report what they keep")
+    w.add_argument("--policies", required=True, metavar="FILE",
+                   help="YAML with a tail_sampling config (the processor's settings, or a whole collector config)")
+    w.add_argument("--data-dir", dest="what_if_data_dir", metavar="PATH",
+                   help="the embedded store's directory (default $OTELFLOW_DATA_DIR or ~/.local/share/otelflow)")
+    w.add_argument("--since", default="1h", metavar="DURATION", help="how far back to replay, e.g. 15m, 1h, 7d")
+    w.add_argument("--format", choices=["text", "json"], default="text", help="how the report is printed")
     return p
 
 
@@ -179,6 +192,12 @@ def main(argv: Sequence[str] | None = None, registry: Registry = default_registr
         return cmd_validate(args, registry)
     if args.command == "components":
         return cmd_components(registry)
+    if args.command == "doctor":
+        from otelflow.doctor.cli import main as doctor_main
+        return doctor_main(args, registry)
+    if args.command == "sampling":
+        from otelflow.sampling.cli import main as sampling_main
+        return sampling_main(args)
     return cmd_run(args, registry, argv)
 
 
