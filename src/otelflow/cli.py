@@ -65,11 +65,21 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(args: argparse.Namespace, registry: Registry) -> collector.CollectorConfig:
+    return parse_tree(load_tree(args), registry)
+
+
+def load_tree(args: argparse.Namespace) -> dict:
+    """The merged, expanded config tree that ``--config``/``--set``/``--data-dir`` describe (shared with doctor)."""
     base = None if args.config else loader.parse_yaml(DEFAULT_CONFIG, "default config")
     tree = loader.load(args.config, args.set, base=base)
     data_dir = getattr(args, "data_dir", None)
     if data_dir:
         _set_data_dir(tree, data_dir)
+    return tree
+
+
+def parse_tree(tree: dict, registry: Registry) -> collector.CollectorConfig:
+    """Validate a tree as ``run`` and ``validate`` do; ConfigError lists every problem."""
     issues = []
     try:
         cfg = collector.parse(tree, registry)
