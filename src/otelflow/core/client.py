@@ -15,6 +15,19 @@ from typing import Iterable, Mapping
 
 request_metadata: ContextVar[Mapping[str, list[str]] | None] = ContextVar("otelflow_request_metadata", default=None)
 
+# The request message a receiver parsed and the bytes it parsed it from, so that a step that needs
+# it encoded (cutting by key for another worker) takes the client's bytes instead of encoding again.
+# Valid only for that very object (``encoded_as_received``): a copy or a new message does not match,
+# and a step that changes the message in place declares ``mutates_data``, so whoever feeds it copies.
+received_request: ContextVar[tuple[object, bytes] | None] = ContextVar("otelflow_received_request", default=None)
+
+
+def encoded_as_received(message: object) -> bytes | None:
+    """The bytes the receiver parsed ``message`` from, if it is that message and nothing before the
+    caller could have changed it (the caller's graph position guarantees the latter)."""
+    received = received_request.get()
+    return received[1] if received is not None and received[0] is message else None
+
 
 def metadata_of(pairs: Iterable[tuple[str, object]]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}

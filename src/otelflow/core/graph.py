@@ -61,6 +61,7 @@ class Graph:
         self._entries: dict[PipelineID, _PipelineEntry] = {}
         self._building: list[PipelineID] = []
         self._shared: dict[tuple[Kind, ComponentID], dict] = {}
+        self.key_routers: list[KeyRouter] = []
 
     def start_order(self) -> list[Node]:
         rank = {Kind.EXPORTER: 0, Kind.PROCESSOR: 1, Kind.CONNECTOR: 1, Kind.RECEIVER: 2}
@@ -96,9 +97,16 @@ class Graph:
                 targets.append(self._exporter(cid, pid.signal))
         head: Consumer = fan_out(targets)
         mutates = False
+        chain: list[Consumer] = []
         for cid in reversed(pipe.processors):
             head = self._create(Kind.PROCESSOR, cid, pid.signal, str(pid), next=head)
             mutates = mutates or head.mutates_data
+            chain.insert(0, head)
+        changed = False  # whether a processor before this one may have changed the request in place
+        for step in chain:
+            if isinstance(step, KeyRouter):
+                step.as_received = not changed
+            changed = changed or step.mutates_data
         self._building.pop()
         entry = self._entries[pid] = _PipelineEntry(head, mutates)
         return entry
@@ -146,5 +154,7 @@ class Graph:
             return component
         self.exchange.register(node_name, signal.value, component)  # type: ignore[union-attr]
         if factory.state_key:
-            return KeyRouter(component, node_name, factory.state_key, self.exchange)  # type: ignore[return-value]
+            router = KeyRouter(component, node_name, factory.state_key, self.exchange)  # type: ignore[arg-type]
+            self.key_routers.append(router)
+            return router  # type: ignore[return-value]
         return component

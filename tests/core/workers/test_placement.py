@@ -103,6 +103,74 @@ async def test_router_delivers_local_keys_here_and_the_rest_to_their_worker(pair
     assert not {s[0] for s in got[0]} & {s[0] for s in got[1]}
 
 
+async def test_router_cuts_the_clients_bytes_only_where_they_still_match(pair, monkeypatch):
+    """A router that nothing before it changes cuts the bytes the receiver parsed; a request that is
+    not the receiver's own message (a copy, or one a processor built) is encoded afresh."""
+    from otelflow.core.client import received_request
+    from otelflow.core.workers import placement
+
+    sinks = [_Sink(), _Sink()]
+    for ex, sink in zip(pair, sinks):
+        ex.register("processor/tail_sampling/traces", "traces", sink)
+    router = KeyRouter(sinks[0], "processor/tail_sampling/traces", "trace_id", pair[0])
+    router.as_received = True
+    cut_inputs: list[bytes] = []
+    real = placement._route.split_traces
+
+    def recording_cut(encoded, count):
+        cut_inputs.append(bytes(encoded))
+        return real(encoded, count)
+
+    monkeypatch.setattr(placement, "_route", type("Cutter", (), {"split_traces": staticmethod(recording_cut)}))
+    req = _traces(random.Random(9), traces=50, services=2)
+    # stand-in for "the client's bytes": another request, so the sinks show which bytes were cut
+    client_bytes = _traces(random.Random(10), traces=50, services=2).SerializeToString()
+    token = received_request.set((req, client_bytes))
+    try:
+        await router.consume(req)
+        copy = ExportTraceServiceRequest()
+        copy.CopyFrom(req)
+        await router.consume(copy)
+        router.as_received = False  # a processor before it changes data in place
+        await router.consume(req)
+    finally:
+        received_request.reset(token)
+    assert cut_inputs[0] == client_bytes
+    assert cut_inputs[1] == cut_inputs[2] == req.SerializeToString()
+    got = sorted(s for sink in sinks for r in sink.got for s in _spans(r))
+    client = ExportTraceServiceRequest.FromString(client_bytes)
+    assert got == sorted(_spans(client) + _spans(req) * 2)
+
+
+def test_the_graph_trusts_the_clients_bytes_only_before_any_mutating_processor():
+    from otelflow.config import collector, loader
+    from otelflow.core.graph import Graph
+    from otelflow.core.registry import default_registry
+    from otelflow.core.telemetry import Telemetry
+
+    class _Exchange:
+        ctx = WorkerContext(0, 2, "/nonexistent")
+
+        def register(self, *args) -> None:
+            pass
+
+    def routers(processors: str) -> list[bool]:
+        tree = loader.parse_yaml(f"""
+receivers: {{otlp: {{protocols: {{grpc: {{endpoint: 127.0.0.1:0}}}}}}}}
+processors: {{memory_limiter: {{check_interval: 1s, limit_mib: 100}}, attributes: {{actions: [{{key: a, value: b, action: insert}}]}},
+             tail_sampling: {{policies: [{{name: all, type: always_sample}}]}}}}
+exporters: {{debug: {{}}}}
+service: {{pipelines: {{traces: {{receivers: [otlp], processors: [{processors}], exporters: [debug]}}}}}}
+""", "test")
+        graph = Graph(collector.parse(tree, default_registry), default_registry, Telemetry(), _Exchange())
+        graph.build()
+        return [router.as_received for router in graph.key_routers]
+
+    assert routers("memory_limiter, tail_sampling") == [True]
+    assert routers("attributes, tail_sampling") == [False]
+    assert routers("tail_sampling, attributes") == [True]
+
+
 async def test_the_owning_workers_verdict_reaches_the_sender(pair):
     pair[1].register("exporter/file/traces", "traces", _Sink(PermanentError("bad data")))
     with pytest.raises(PermanentError, match="bad data"):

@@ -150,9 +150,26 @@ class Exchange:
     async def send(self, index: int, node: str, request: Message | bytes) -> None:
         """Hand ``request`` (a message, or one already encoded) to ``node`` in worker ``index``;
         raises as that consumer raised."""
-        body = request if isinstance(request, bytes) else request.SerializeToString()
+        await self.answer(index, self.begin_send(index, node, request))
+
+    def begin_send(self, index: int, node: str, request: Message | bytes) -> asyncio.Future:
+        """Put the call on the wire now when the peer is connected (no task needed), else start
+        connecting; ``answer`` turns what comes back into the consumer's verdict."""
+        body = request.SerializeToString() if isinstance(request, Message) else request
         name = node.encode()
-        status, answer = await self._call(index, wire.CONSUME, _NODE.pack(len(name)) + name + body, PEER_WAIT)
+        payload = b"".join((_NODE.pack(len(name)), name, body))
+        conn = self._peers.get(index)
+        if conn is not None and conn.usable:
+            future = conn.call(wire.CONSUME, payload)
+        else:
+            future = asyncio.ensure_future(self._call(index, wire.CONSUME, payload, PEER_WAIT))
+        return future
+
+    async def answer(self, index: int, future: asyncio.Future) -> None:
+        try:
+            status, answer = await future
+        except ConnectionError as exc:
+            raise ConsumerError(f"worker {index} went away: {exc}") from None
         if status != wire.OK:
             message = answer.decode("utf-8", "replace")
             raise (PermanentError if status == wire.PERMANENT else ConsumerError)(message)

@@ -14,12 +14,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 
 from google.protobuf.message import Message
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from otelflow.core.client import encoded_as_received
 from otelflow.core.component import Component
 from otelflow.core.consumer import Consumer, combine
 from otelflow.core.workers.exchange import Exchange
@@ -82,6 +82,9 @@ class KeyRouter:
         self.index, self.count = exchange.ctx.index, exchange.ctx.count
         self.split = _SPLITTERS[key]
         self.mutates_data = local.mutates_data
+        # Set by the graph when nothing before this step in its pipeline changes requests in place:
+        # then a request that is still the receiver's own message still matches the client's bytes.
+        self.as_received = False
 
     async def consume(self, data: Message) -> None:
         if self.split is split_by_trace_id and _route is not None and isinstance(data, ExportTraceServiceRequest):
@@ -92,41 +95,42 @@ class KeyRouter:
             if owner == self.index:
                 return await self.local.consume(part)
             return await self.exchange.send(owner, self.node, part)
-        await _all([self.local.consume(part) if owner == self.index else self.exchange.send(owner, self.node, part)
-                    for owner, part in parts.items()])
-
+        await self._deliver(parts.get(self.index), [(o, p) for o, p in parts.items() if o != self.index])
 
     async def _consume_encoded(self, data: ExportTraceServiceRequest) -> None:
-        """Cut the encoded request: spans are copied as bytes, and remote parts are sent as cut."""
-        cut = _route.split_traces(data.SerializeToString(), self.count)
+        """Cut the encoded request (the client's bytes when still valid): spans are copied as
+        bytes, and remote parts are sent as cut."""
+        encoded = encoded_as_received(data) if self.as_received else None
+        cut = _route.split_traces(encoded if encoded is not None else data.SerializeToString(), self.count)
         if cut is None:  # not what the cutter understands: the parsed way
             parts = split_by_trace_id(data, self.count)
             cut = [parts.get(i) for i in range(self.count)]
         elif isinstance(cut, int):
             if cut == self.index:
                 return await self.local.consume(data)
-            return await self.exchange.send(cut, self.node, data)
-        calls = []
-        for owner, part in enumerate(cut):
-            if part is None:
-                continue
-            if owner == self.index:
-                calls.append(self.local.consume(part if isinstance(part, Message) else
-                                                ExportTraceServiceRequest.FromString(part)))
-            else:
-                calls.append(self.exchange.send(owner, self.node, part))
-        await _all(calls)
+            return await self.exchange.send(cut, self.node, data if encoded is None else encoded)
+        local = cut[self.index]
+        if local is not None and not isinstance(local, Message):
+            local = ExportTraceServiceRequest.FromString(local)
+        await self._deliver(local, [(o, p) for o, p in enumerate(cut) if o != self.index and p is not None])
 
-
-async def _all(calls: list) -> None:
-    """Run the calls together; one error back as upstream's multierr would combine them."""
-    results = await asyncio.gather(*calls, return_exceptions=True)
-    errors = [r for r in results if isinstance(r, BaseException)]
-    for err in errors:
-        if not isinstance(err, Exception):
-            raise err
-    if errors:
-        raise combine(errors)
+    async def _deliver(self, local: Message | None, remote: list) -> None:
+        """Send the remote parts first (frames go out at once), consume the local part meanwhile,
+        then collect the verdicts; errors combine as upstream's multierr would."""
+        pending = [(owner, self.exchange.begin_send(owner, self.node, part)) for owner, part in remote]
+        errors: list[Exception] = []
+        if local is not None:
+            try:
+                await self.local.consume(local)
+            except Exception as exc:  # noqa: BLE001 - reported with the others below
+                errors.append(exc)
+        for owner, future in pending:
+            try:
+                await self.exchange.answer(owner, future)
+            except Exception as exc:  # noqa: BLE001
+                errors.append(exc)
+        if errors:
+            raise combine(errors)
 
 
 class Forwarder(Component):

@@ -54,7 +54,7 @@ class GRPCServer(Component):
                     await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
             token = request_metadata.set(metadata_of(context.invocation_metadata() or ()))
             try:
-                await deliver(signal, request, "grpc")
+                await deliver(signal, request, "grpc", body)
             except ConsumerError as exc:
                 code = grpc.StatusCode.INVALID_ARGUMENT if exc.permanent else grpc.StatusCode.UNAVAILABLE
                 await context.abort(code, str(exc) or ("Bad Request" if exc.permanent else "Service Unavailable"))

@@ -123,8 +123,10 @@ class HTTPServer(Component):
                     if encoding == PROTOBUF:
                         message = request_type.FromString(body)
                         check_ids_encoded(signal, body, message)
+                        encoded = body
                     else:
                         message = otlpjson.decode(body, request_type)  # checks ID lengths itself
+                        encoded = None
                 except otlpjson.OTLPJSONError as exc:
                     if exc.unquotable:  # upstream cannot encode its own error message
                         return web.Response(status=500, body=_FALLBACK, content_type=JSON, headers=cors)
@@ -133,7 +135,7 @@ class HTTPServer(Component):
                     raise _Reject(400, str(exc) or "unable to unmarshal request") from None
                 token = request_metadata.set(metadata_of(request.headers.items()) if include_metadata else None)
                 try:
-                    await deliver(signal, message, "http")
+                    await deliver(signal, message, "http", encoded)
                 except ConsumerError as exc:
                     raise _Reject(400 if exc.permanent else 503, str(exc)) from None
                 finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from google.protobuf.message import Message
 
+from otelflow.core.client import received_request
 from otelflow.core.component import Component, Host, Settings, Signal
 from otelflow.core.consumer import Consumer, ConsumerError
 from otelflow.core.telemetry import ITEM_NAMES
@@ -18,18 +19,23 @@ class OTLPReceiver(Component):
         self.consumers = consumers
         self._servers: list[Component] = []
 
-    async def deliver(self, signal: Signal, request: Message, transport: str) -> None:
-        """Hand one request to the pipeline; raises the pipeline's ConsumerError for the caller to map."""
+    async def deliver(self, signal: Signal, request: Message, transport: str, body: bytes | None = None) -> None:
+        """Hand one request to the pipeline; raises the pipeline's ConsumerError for the caller to map.
+        ``body`` is the protobuf the request was parsed from, if it came encoded."""
         count = COUNTERS[signal](request)
         if count == 0:
             return  # upstream answers an empty request without calling the pipeline
         labels = {"receiver": str(self.settings.id), "transport": transport}
         telemetry = self.settings.telemetry
+        token = received_request.set((request, body)) if body is not None else None
         try:
             await self.consumers[signal].consume(request)
         except ConsumerError:
             telemetry.add(f"otelcol_receiver_refused_{ITEM_NAMES[signal]}", count, **labels)
             raise
+        finally:
+            if token is not None:
+                received_request.reset(token)
         telemetry.add(f"otelcol_receiver_accepted_{ITEM_NAMES[signal]}", count, **labels)
 
     async def start(self, host: Host) -> None:
