@@ -1,0 +1,26 @@
+"""The ``python`` processor: a class written in plain Python, called per request for traces,
+metrics and logs (otelflow only; upstream has no equivalent).
+
+``config`` holds the keys (``module`` or ``file``, ``class``, ``config``, ``error_mode``),
+``loader`` finds and (re)imports the plugin, ``api`` is the typed view over the data that plugins
+use (the public import path: ``otelflow.processors.python.api``), ``values`` converts OTLP values,
+and ``processor`` runs the plugin. See docs/processors/python.md.
+"""
+
+from __future__ import annotations
+
+from otelflow.core.component import Factory, Kind, Signal
+
+from .config import Config
+from .processor import PythonProcessor
+
+factory = Factory(
+    type="python",
+    kind=Kind.PROCESSOR,
+    config=Config,
+    create=lambda settings, config, next: PythonProcessor(settings, config, next),
+    signals=frozenset(Signal),
+    stability="development",
+)
+
+__all__ = ["factory", "Config", "PythonProcessor"]
