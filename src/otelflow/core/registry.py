@@ -34,6 +34,7 @@ _BUILTIN: dict[Kind, dict[str, str]] = {
         "cumulativetodelta": "otelflow.processors.cumulativetodelta:factory",  # upstream's deprecated name
         "delta_to_cumulative": "otelflow.processors.deltatocumulative:factory",
         "deltatocumulative": "otelflow.processors.deltatocumulative:factory",  # upstream's deprecated name
+        "python": "otelflow.processors.python:factory",
     },
     Kind.EXPORTER: {
         "otlp": "otelflow.exporters.otlp:factory",
