@@ -1,0 +1,185 @@
+"""Trace-shape checks: lost parents, orphans, clock skew, propagation breaks, one span per request.
+
+On the hot path each sampled span becomes one small tuple in a bounded buffer (``Tracked``). Every
+interval the checks run over the union of all workers' buffers (``Structure.analyze``) and decide
+each span once, when it is older than ``window`` — so its parent and children have had time to
+arrive — and only where every buffer still reaches ``window`` back before it (otherwise a parent
+may have been pushed out and the span is counted as undecided instead of misreported).
+
+Signals, all measured on spans decided this way:
+- lost_parent: a span of kind internal/client/producer whose parent never arrives. Such a parent
+  lives in the same process, so the SDK ended before exporting it: shut down without flushing, or
+  an export dropped mid-batch.
+- orphan_parent: a server/consumer span whose (remote) parent never arrives: the caller propagates
+  a trace context but its own spans never reach the collector.
+- clock_skew: a child in another service starting before its parent started, or a server span
+  ending after its client span ended, by more than ``clock_skew_threshold``.
+- propagation_break: a root server/consumer span of service B that starts and ends inside a client
+  or producer span of service A that has no child: A called B, but B started a new trace.
+- simple_span_processor: spans of a service that arrive one per request although their trace
+  holds several spans of that service (a batch processor would send them together).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+from typing import Any, Iterable
+
+INTERNAL, SERVER, CLIENT, PRODUCER, CONSUMER = 1, 2, 3, 4, 5
+_REMOTE_CHILD = (SERVER, CONSUMER)
+_CALLER = (CLIENT, PRODUCER)
+_SCAN = 64  # client spans looked at per root span
+MAX_ENTRIES = 4096
+
+# arrival, service, trace_id, span_id, parent_id, kind, start_ns, end_ns, name, spans of the service in its request
+Span = tuple
+
+
+class Tracked:
+    """This worker's buffer of sampled spans (a deque: the oldest fall out)."""
+
+    def __init__(self, capacity: int, sampling: float, started: float):
+        self.spans: deque = deque(maxlen=capacity)
+        self.started = started
+        self.threshold = None if sampling >= 1.0 else int(sampling * 256)
+
+    def add_scope(self, spans: Any, service: str, batch: int, now: float) -> None:
+        append = self.spans.append
+        threshold = self.threshold
+        for s in spans:
+            tid = s.trace_id
+            if threshold is not None and (not tid or tid[-1] >= threshold):
+                continue
+            append((now, service, tid, s.span_id, s.parent_span_id, s.kind, s.start_time_unix_nano,
+                    s.end_time_unix_nano, s.name, batch))
+
+    def covered_from(self) -> float:
+        """Since when the buffer holds every sampled span."""
+        if len(self.spans) == self.spans.maxlen:
+            return self.spans[0][0]
+        return self.started
+
+    def snapshot(self) -> list:
+        return list(self.spans)
+
+
+def dump_spans(spans: list, since: float) -> list[list]:
+    """A snapshot's spans since ``since`` as JSON rows (IDs in hex); run off the event loop."""
+    return [[a, svc, t.hex(), s.hex(), p.hex(), k, st, en, n, b] for a, svc, t, s, p, k, st, en, n, b in spans if a >= since]
+
+
+def load_spans(rows: Iterable[list]) -> list:
+    out = []
+    for a, svc, t, s, p, k, st, en, n, b in rows:
+        out.append((float(a), str(svc), bytes.fromhex(t), bytes.fromhex(s), bytes.fromhex(p), int(k), int(st),
+                    int(en), str(n), int(b)))
+    return out
+
+
+class Structure:
+    """Findings about trace shapes, accumulated by worker 0 over every worker's spans."""
+
+    def __init__(self, window: float, skew_ns: int, started: float):
+        self.window = window
+        self.skew_ns = skew_ns
+        self.decided_until = started
+        self.undecided = 0
+        self.decided = 0
+        # (rule, service, key) -> {"count", "max", "example", "last_seen"}; (rule, service) -> denominator
+        self.found: dict[tuple[str, str, str], dict] = {}
+        self.totals: dict[tuple[str, str], int] = {}
+        self.used: dict[bytes, None] = {}  # client spans already matched to a root span
+
+    def _hit(self, rule: str, service: str, key: str, now: float, value: float = 0, example: dict | None = None) -> None:
+        entry = self.found.get((rule, service, key))
+        if entry is None:
+            if len(self.found) >= MAX_ENTRIES:
+                return
+            entry = self.found[(rule, service, key)] = {"count": 0, "max": value, "example": example or {}, "last_seen": now}
+        entry["count"] += 1
+        entry["last_seen"] = now
+        if value > entry["max"]:
+            entry["max"] = value
+            if example:
+                entry["example"] = example
+
+    def _total(self, rule: str, service: str) -> None:
+        key = (rule, service)
+        if key in self.totals or len(self.totals) < MAX_ENTRIES:
+            self.totals[key] = self.totals.get(key, 0) + 1
+
+    def analyze(self, buffers: list[tuple[list, float, float]], now: float) -> None:
+        """``buffers``: (spans, covered_from, snapshot time) of each worker."""
+        if not buffers:
+            return
+        hi = min(min(t for _, _, t in buffers), now) - self.window
+        lo = self.decided_until
+        if hi <= lo:
+            return
+        lo_covered = max(lo, max(c for _, c, _ in buffers) + self.window)
+        spans = [s for spans, _, _ in buffers for s in spans]
+        by_id: dict[bytes, Span] = {}
+        has_child: set[bytes] = set()
+        per_trace: dict[tuple[bytes, str], int] = {}
+        for s in spans:
+            by_id[s[3]] = s
+            if s[4]:
+                has_child.add(s[4])
+            k = (s[2], s[1])
+            per_trace[k] = per_trace.get(k, 0) + 1
+        decide = []
+        for s in spans:
+            if lo < s[0] <= hi:
+                if s[0] > lo_covered:
+                    decide.append(s)
+                else:
+                    self.undecided += 1
+        self.decided_until = hi
+        self.decided += len(decide)
+        callers = sorted((s for s in spans if s[5] in _CALLER and s[3] not in has_child), key=lambda s: s[6])
+        caller_starts = [s[6] for s in callers]
+        for s in decide:
+            self._check(s, by_id, per_trace, callers, caller_starts, self.used, now)
+        if len(self.used) > 4 * MAX_ENTRIES:
+            self.used = dict.fromkeys(list(self.used)[-2 * MAX_ENTRIES:])
+
+    def _check(self, s: Span, by_id: dict, per_trace: dict, callers: list, starts: list, used: dict, now: float) -> None:
+        arrival, service, trace_id, span_id, parent_id, kind, start, end, name, batch = s
+        example = {"trace_id": trace_id.hex(), "span_id": span_id.hex(), "span": name}
+        if parent_id:
+            parent = by_id.get(parent_id)
+            if parent is None:
+                rule = "orphan_parent" if kind in _REMOTE_CHILD else "lost_parent"
+                self._hit(rule, service, name, now, 1, {**example, "parent_span_id": parent_id.hex()})
+            elif parent[1] != service:
+                skew = parent[6] - start
+                if kind == SERVER and parent[5] == CLIENT:
+                    skew = max(skew, end - parent[7])
+                if skew > self.skew_ns:
+                    self._hit("clock_skew", service, parent[1], now, skew / 1e6,
+                              {**example, "parent_span": parent[8], "skew_ms": round(skew / 1e6, 3)})
+        elif kind in _REMOTE_CHILD:
+            self._total("propagation_break", service)
+            caller = self._caller(s, callers, starts, used)
+            if caller is not None:
+                self._hit("propagation_break", service, caller[1], now, 1,
+                          {**example, "caller_span": caller[8], "caller_trace_id": caller[2].hex()})
+        if per_trace.get((trace_id, service), 0) >= 2:
+            self._total("simple_span_processor", service)
+            if batch == 1:
+                self._hit("simple_span_processor", service, "", now, 1, example)
+
+    def _caller(self, s: Span, callers: list, starts: list, used: dict) -> Span | None:
+        """The latest-starting childless client span of another service that contains ``s``."""
+        tol = self.skew_ns
+        i = bisect.bisect_right(starts, s[6] + tol)
+        for c in reversed(callers[max(0, i - _SCAN):i]):
+            if c[1] != s[1] and c[3] not in used and s[7] <= c[7] + tol:
+                used[c[3]] = None
+                return c
+        return None
+
+    def forget(self, before: float) -> None:
+        for key in [k for k, v in self.found.items() if v["last_seen"] < before]:
+            del self.found[key]
