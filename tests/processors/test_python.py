@@ -4,9 +4,11 @@ error_mode, a plugin edited on disk and reloaded by SIGHUP under load, and bad c
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 import sqlite3
+import time
 from pathlib import Path
 
 import grpc
@@ -22,7 +24,7 @@ from otelflow.core.registry import default_registry
 from otelflow.processors.python.values import to_python
 from tests.backends import GRPCBackend, free_port
 from tests.conftest import running
-from tests.core.test_reload import SDKStream, sighup, wait_for
+from tests.core.test_reload import SDKStream, wait_for
 from tests.process import Collector
 from tests.sdk import SDKApp
 
@@ -382,35 +384,67 @@ def versions(backend: GRPCBackend) -> list[tuple[str, str]]:
     return out
 
 
-async def test_an_edited_plugin_is_reimported_on_sighup_with_the_yaml_unchanged_and_nothing_lost(tmp_path):
+class Stream(SDKStream):
+    """The real SDK sending one span per millisecond, tagged ``<prefix>-<n>``."""
+
+    def __init__(self, port: int, prefix: str):
+        super().__init__(port)
+        self.prefix = prefix
+
+    def run(self) -> None:
+        tracer = self.provider.get_tracer("reload")
+        while not self.stopping.is_set():
+            with tracer.start_as_current_span("work", attributes={"tag": f"{self.prefix}-{self.emitted}"}):
+                pass
+            self.emitted += 1
+            time.sleep(0.001)
+
+
+async def reload_all(col: Collector, workers: int) -> list[dict]:
+    """SIGHUP with the YAML as it is; the "Config reloaded" fields of every worker."""
+    marker = "Config reloaded"
+    before = col.output().count(marker)
+    col.proc.send_signal(signal.SIGHUP)
+    await wait_for(lambda: col.output().count(marker) >= before + workers, 20, f"{workers} reloads")
+    lines = [ln for ln in col.output().splitlines() if marker in ln][before:]
+    return [json.loads(ln.split("\t")[-1]) for ln in lines]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_an_edited_plugin_is_reimported_on_sighup_with_the_yaml_unchanged_and_nothing_lost(tmp_path, workers):
     plugin = tmp_path / "versioned.py"
     plugin.write_text(PLUGIN.format(version="1"))
     port, backend = free_port(), await GRPCBackend().start()
     yaml = pipeline_yaml(port, backend.port, {"python/v": f"{{file: {plugin}, class: Versioned}}",
                                               "batch": "{timeout: 50ms}"}, {"traces": ["python/v", "batch"]})
-    col = Collector(yaml).start()
-    sdk = SDKStream(port)
+    col = Collector(yaml, env={"OTELFLOW_WORKERS": str(workers)}).start()
+    streams = [Stream(port, f"sdk{i}") for i in range(workers)]  # one connection each
     try:
-        sdk.start()
+        # a worker still starting dies of a SIGHUP (its handler is not installed yet): wait for all
+        await wait_for(lambda: col.output().count("Everything is ready") >= workers, 20, "every worker")
+        for stream in streams:
+            stream.start()
         await wait_for(lambda: len(versions(backend)) > 200, 15, "spans through version 1")
         plugin.write_text(PLUGIN.format(version="2"))  # same size and second as version 1
-        fields = await sighup(col, yaml, "Config reloaded")
-        assert "processor python/v" in fields["started_components"]
+        for fields in await reload_all(col, workers):
+            assert "processor python/v" in fields["started_components"], fields
         count = len(versions(backend))
         await wait_for(lambda: sum(v == "2" for _, v in versions(backend)[count:]) > 200, 15, "spans through version 2")
-        fields = await sighup(col, yaml, "Config reloaded")  # nothing changed now: nothing restarts
-        assert fields["handover"] == "unchanged"
-        await asyncio.to_thread(sdk.finish)
-        await wait_for(lambda: sdk.exporter.tags <= {t for t, _ in versions(backend)}, 10, "every acknowledged span")
+        for fields in await reload_all(col, workers):  # nothing changed now: nothing restarts
+            assert fields["handover"] == "unchanged", fields
+        for stream in streams:
+            await asyncio.to_thread(stream.finish)
+        acked = set().union(*(s.exporter.tags for s in streams))
+        emitted = sum(s.emitted for s in streams)
+        await wait_for(lambda: acked <= {t for t, _ in versions(backend)}, 10, "every acknowledged span")
         got = versions(backend)
         tags = [t for t, _ in got]
-        assert sdk.exporter.failed == 0 and len(sdk.exporter.tags) == sdk.emitted  # every span sent was accepted
-        assert len(tags) == len(set(tags)) == sdk.emitted, "spans in != spans out"
+        assert all(s.exporter.failed == 0 for s in streams) and len(acked) == emitted  # every span sent was accepted
+        assert len(tags) == len(set(tags)) == emitted, "spans in != spans out"
         assert {v for _, v in got} == {"1", "2"}
-        print(f"\nSIGHUP reload of an edited plugin: {sdk.emitted} spans in, {len(tags)} out "
+        print(f"\nSIGHUP reload of an edited plugin, {workers} worker(s): {emitted} spans in, {len(tags)} out "
               f"({sum(v == '1' for _, v in got)} by version 1, {sum(v == '2' for _, v in got)} by version 2)")
         assert col.stop() == 0
     finally:
         col.stop(signal.SIGKILL)
         await backend.stop()
-
