@@ -78,8 +78,8 @@ def exporter_loop(ctx: LintContext) -> Iterator[Hit]:
             into = [pid for pid, p in ctx.pipelines.items() if server.id in p.receivers]
             reached = {q for pid in into for q in ctx.downstream(pid)}
             if any(target.id in ctx.pipelines[q].exporters for q in reached):
-                yield Hit(target.path, f"{target.id} sends to {server.address.host or '*'}:{server.address.port}, "
-                                       f"which is receiver {server.id} ({server.path}) feeding {target.id} again")
+                yield Hit(target.path, f"{target.id} sends to {target.address.host}:{target.address.port}, this collector's "
+                                       f"own receiver {server.id} ({server.path}), whose pipelines lead back to {target.id}")
 
 
 @rule("debug-exporter-detailed", Severity.WARNING,

@@ -43,7 +43,8 @@ def memory_limiter_missing(ctx: LintContext) -> Iterator[Hit]:
     if not ctx.production_looking:  # a local, loopback-only setup: not worth the noise
         return
     for pid, pipe in ctx.pipelines.items():
-        if "memory_limiter" not in ctx.processor_types(pipe):
+        fed_by_receivers = any(not ctx.is_connector(cid) for cid in pipe.receivers)  # data enters here
+        if fed_by_receivers and "memory_limiter" not in ctx.processor_types(pipe):
             yield Hit(ctx.pipeline_path(pid, "processors"), f"pipeline {pid} has no memory_limiter")
 
 
