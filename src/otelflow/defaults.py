@@ -29,9 +29,11 @@ extensions:
   web_ui:
     endpoint: localhost:4380
     store: embedded_store
+  # watches the traffic for common SDK mistakes: http://localhost:4380/#/doctor, `otelflow doctor --url`
+  doctor:
 
 service:
-  extensions: [embedded_store, web_ui]
+  extensions: [embedded_store, web_ui, doctor]
   pipelines:
     traces:
       receivers: [otlp]

@@ -66,6 +66,7 @@ _BUILTIN: dict[Kind, dict[str, str]] = {
         "file_storage": "otelflow.extensions.file_storage:factory",
         "embedded_store": "otelflow.extensions.embedded_store:factory",
         "web_ui": "otelflow.extensions.web_ui:factory",
+        "doctor": "otelflow.extensions.doctor:factory",
         "pprof": "otelflow.extensions.pprof:factory",
         "zpages": "otelflow.extensions.zpages:factory",
     },

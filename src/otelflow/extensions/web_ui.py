@@ -121,6 +121,7 @@ class WebUI(Component):
         self.settings = settings
         self.config = config
         self.store_extension: EmbeddedStore | None = None
+        self.doctor: Any = None  # a doctor extension of the same service, for /api/v1/doctor
         self._runner: web.AppRunner | None = None
         self._openapi = encode(openapi.document(__version__))
         self.static_root = static_root()  # tests point it at a directory of their own
@@ -166,6 +167,11 @@ class WebUI(Component):
         store = self.store_extension.store
         return await self._read(lambda cur: query.stats(cur, database_bytes=store.database_bytes()))
 
+    async def _doctor(self, request: web.Request) -> web.Response:
+        if self.doctor is None:
+            return _error(404, "no doctor extension in this service: add `doctor:` under extensions and service::extensions")
+        return _json(200, encode(await self.doctor.report()))
+
     async def _openapi_doc(self, request: web.Request) -> web.Response:
         return _json(200, self._openapi)
 
@@ -209,6 +215,7 @@ class WebUI(Component):
         app.router.add_get("/api/v1/traces/{trace_id}", self._trace)
         app.router.add_get("/api/v1/stats", self._stats)
         app.router.add_get("/api/v1/openapi.json", self._openapi_doc)
+        app.router.add_get("/api/v1/doctor", self._doctor)
         app.router.add_route("*", "/api/{tail:.*}", self._api_unknown)
         app.router.add_get("/", self._index)
         app.router.add_get("/index.html", self._index)
@@ -218,6 +225,7 @@ class WebUI(Component):
     async def start(self, host: Host) -> None:
         # the store may start after this extension; requests reach it only once it is open
         self.store_extension = self._find_store(host)
+        self.doctor = next((e for i, e in host.extensions.items() if i.type == "doctor"), None)
         self._runner, self.addresses = await serve(self.app(), self.config.endpoint)
         self.port = self.addresses[0][1]
         bind_host = self.addresses[0][0]

@@ -144,6 +144,28 @@ PATHS = {
         "What the store holds", [],
         _object(spans=_INT, logs=_INT, metric_points=_INT, database_bytes=_INT,
                 oldest_us={"type": ["integer", "null"]}, newest_us={"type": ["integer", "null"]})),
+    "/api/v1/doctor": {"get": {
+        "summary": "Mistakes the doctor extension saw in live traffic, per service (all workers merged)",
+        "parameters": [],
+        "responses": {
+            "200": {"description": "OK", "content": {"application/json": {"schema": _object(
+                generated_at=_STR,
+                workers=_object(count=_INT, reporting=_INT),
+                settings={"type": "object", "description": "the thresholds the findings were judged by"},
+                services=_list(_object(name=_STR, spans=_INT, points=_INT, logs=_INT, requests=_INT, last_seen=_STR)),
+                findings=_list(_object(
+                    rule={"enum": ["missing_resource_attribute", "span_attributes", "metric_cardinality", "lost_parent",
+                                   "orphan_parent", "clock_skew", "propagation_break", "simple_span_processor"]},
+                    severity={"enum": ["error", "warning", "info"]},
+                    service={"type": "string", "description": "service.name the finding is about"},
+                    key={"type": "string", "description": "the attribute, metric label or peer service concerned"},
+                    message={"type": "string", "description": "what was seen"},
+                    why=_STR, fix=_STR, count=_INT, last_seen=_STR,
+                    details={"type": "object", "description": "rule-specific figures and an example"})),
+                stats={"type": "object", "description": "how much traffic the trace checks covered"})}}},
+            "404": {"description": "this service has no doctor extension",
+                    "content": {"application/json": {"schema": _ref("Error")}}},
+        }}},
     "/api/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OK"}}}},
 }
 

@@ -171,11 +171,14 @@ class Structure:
                 self._hit("simple_span_processor", service, "", now, 1, example)
 
     def _caller(self, s: Span, callers: list, starts: list, used: dict) -> Span | None:
-        """The latest-starting childless client span of another service that contains ``s``."""
-        tol = self.skew_ns
-        i = bisect.bisect_right(starts, s[6] + tol)
+        """The latest-starting childless client span of another service that contains ``s``.
+
+        Containment is strict up to a tenth of the client span (at most the skew threshold): hosts'
+        clocks may differ a little, but a loose match would pair unrelated neighbours in time."""
+        i = bisect.bisect_right(starts, s[6] + self.skew_ns)
         for c in reversed(callers[max(0, i - _SCAN):i]):
-            if c[1] != s[1] and c[3] not in used and s[7] <= c[7] + tol:
+            tol = min(self.skew_ns, (c[7] - c[6]) // 10)
+            if c[1] != s[1] and c[3] not in used and c[6] - tol <= s[6] and s[7] <= c[7] + tol:
                 used[c[3]] = None
                 return c
         return None
