@@ -53,6 +53,6 @@ def rule(id: str, severity: Severity, *, why: str, fix: str):
 
 def all_rules() -> dict[str, Rule]:
     """Every rule, once the modules that define them are imported."""
-    from otelflow.doctor.rules import cardinality, exporters, pipelines, sampling, security  # noqa: F401
+    from otelflow.doctor.rules import cardinality, exporters, operations, pipelines, sampling, security  # noqa: F401
 
     return RULES

@@ -111,3 +111,27 @@ def unused_component(ctx: LintContext) -> Iterator[Hit]:
             if not ctx.used(kind, cid):
                 where = "service::extensions" if kind is Kind.EXTENSION else "any pipeline"
                 yield Hit(ctx.path(kind, cid), f"{kind.value} {cid} is declared but not used in {where}")
+
+
+#: OTTL processors and the keys of their statement/condition groups.
+_OTTL_GROUPS = {
+    "transform": ("trace_statements", "metric_statements", "log_statements"),
+    "filter": ("trace_conditions", "metric_conditions", "log_conditions"),
+}
+
+
+@rule("ottl-error-mode-propagate", Severity.WARNING,
+      why="with error_mode: propagate one OTTL statement that fails on an unexpected item (a missing "
+          "attribute, a value of another type) fails the whole request: the batch is dropped or refused, "
+          "not just the item",
+      fix="use error_mode: ignore (upstream's default) and watch the collector's logs for statement errors")
+def ottl_error_mode_propagate(ctx: LintContext) -> Iterator[Hit]:
+    for cid, model in ctx.of_type(Kind.PROCESSOR, *_OTTL_GROUPS):
+        groups = [(key, i, g) for key in _OTTL_GROUPS[ctx.type_of(Kind.PROCESSOR, cid)]
+                  for i, g in enumerate(getattr(model, key, None) or [])]
+        inherit = [g for _, _, g in groups if not g.error_mode]
+        if model.error_mode == "propagate" and (inherit or not groups):
+            yield Hit(ctx.path(Kind.PROCESSOR, cid, "error_mode"), f"{cid} fails whole requests on a statement error")
+        for key, i, group in groups:
+            if group.error_mode == "propagate":
+                yield Hit(ctx.path(Kind.PROCESSOR, cid, key, i, "error_mode"), f"{cid} fails whole requests on a statement error")

@@ -1,5 +1,5 @@
-"""Rules about who can reach the collector: open receivers, credentials in plaintext, CORS, exposed
-admin endpoints, and the health check an orchestrator needs."""
+"""Rules about who can reach the collector: open receivers, credentials in plaintext, CORS and exposed
+admin endpoints."""
 
 from __future__ import annotations
 
@@ -62,14 +62,3 @@ def admin_endpoint_exposed(ctx: LintContext) -> Iterator[Hit]:
         address = addresses.server(getattr(model, "endpoint", "") or "")
         if address is not None and not address.loopback and ctx.used(Kind.EXTENSION, cid):
             yield Hit(ctx.path(Kind.EXTENSION, cid, "endpoint"), f'{cid} serves on "{model.endpoint}", reachable from other machines')
-
-
-@rule("health-check-missing", Severity.INFO,
-      why="without health_check an orchestrator (Kubernetes probes, a load balancer) cannot tell a stuck "
-          "or starting collector from a healthy one and keeps sending it traffic",
-      fix="add the health_check extension (endpoint ${env:MY_POD_IP}:13133) to extensions and service::extensions")
-def health_check_missing(ctx: LintContext) -> Iterator[Hit]:
-    if not ctx.production_looking:
-        return
-    if not any(ctx.used(Kind.EXTENSION, cid) for cid, _ in ctx.of_type(Kind.EXTENSION, "health_check")):
-        yield Hit("service::extensions", "a production-looking config (it listens or sends beyond this machine) has no health_check")
