@@ -10,12 +10,14 @@ import { TracesPage } from "./pages/traces";
 import { TracePage } from "./pages/trace";
 import { LogsPage } from "./pages/logs";
 import { MetricsPage } from "./pages/metrics";
+import { DoctorPage } from "./pages/doctor";
 
 const NAV = [
   { id: "services", label: "Services", path: "/" },
   { id: "traces", label: "Traces", path: "/traces" },
   { id: "logs", label: "Logs", path: "/logs" },
   { id: "metrics", label: "Metrics", path: "/metrics" },
+  { id: "doctor", label: "Doctor", path: "/doctor" },
 ];
 
 function section(route: Route): string {
@@ -32,6 +34,7 @@ function Page({ route }: { route: Route }) {
   if (first === "traces") return <TracesPage route={route} />;
   if (first === "logs") return <LogsPage route={route} />;
   if (first === "metrics") return <MetricsPage route={route} />;
+  if (first === "doctor") return <DoctorPage />;
   return <div class="state state-error">No page at “#/{route.parts.join("/")}”. <a href="#/">Go to services</a></div>;
 }
 
