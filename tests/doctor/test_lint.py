@@ -154,3 +154,9 @@ def test_cli_url_asks_the_live_doctor():
     run = doctor("--url", f"http://127.0.0.1:{free_port()}")  # nothing listens there
     assert run.returncode == 2
     assert "/api/v1/doctor" in run.stdout + run.stderr
+
+
+def test_every_rule_is_documented():
+    text = (ROOT / "docs" / "doctor.md").read_text()
+    missing = [rule for rule in [*all_rules(), INVALID, "doctor-rule-failed"] if f"`{rule}`" not in text]
+    assert not missing
