@@ -17,8 +17,8 @@ from otelflow.config import ConfigError, collector, loader
 from otelflow.core.registry import default_registry
 from otelflow.defaults import DEFAULT_CONFIG
 from otelflow.doctor.findings import Severity
-from otelflow.doctor.lint import INVALID, lint_tree
-from otelflow.doctor.rules import all_rules
+from otelflow.doctor.lint import INVALID, RULE_FAILED, lint_tree
+from otelflow.doctor.rules import Rule, all_rules
 from tests.backends import free_port
 
 ROOT = Path(__file__).parents[2]
@@ -67,6 +67,25 @@ def test_clean_configs_have_no_findings(tmp_path: Path):
     default = tmp_path / "default.yaml"
     default.write_text(DEFAULT_CONFIG)
     assert lint(default) == []  # the all-in-one: loopback only, nothing to warn about
+
+
+def test_two_tiers_joined_over_loopback_are_not_a_loop():
+    assert lint(DATA / "two-tiers-one-file.yaml") == []
+    # ... until the sampling tier's receiver is the one the load balancer's own pipeline reads
+    looped = lint(DATA / "two-tiers-one-file.yaml", sets=("receivers::otlp::protocols::grpc::endpoint=localhost:14317",
+                                                          "receivers::otlp/sampling::protocols::grpc::endpoint=localhost:24317"))
+    assert [(f.rule, f.path) for f in looped] == [("exporter-loop", "exporters::loadbalancing::resolver::static::hostnames::0")]
+
+
+def test_a_failing_rule_is_reported_and_the_others_still_run(monkeypatch):
+    def broken(ctx):
+        raise KeyError("surprise")
+        yield  # pragma: no cover
+
+    monkeypatch.setitem(all_rules(), "broken-rule", Rule("broken-rule", Severity.ERROR, "why", "fix", broken))
+    findings = lint(DATA / "bad" / "receiver-open.yaml")
+    assert [(f.rule, f.severity) for f in findings] == [(RULE_FAILED, Severity.WARNING), ("receiver-open", Severity.WARNING)]
+    assert "broken-rule" in findings[0].message and "surprise" in findings[0].message
 
 
 def test_seed_config_has_no_error_level_finding():
@@ -158,5 +177,5 @@ def test_cli_url_asks_the_live_doctor():
 
 def test_every_rule_is_documented():
     text = (ROOT / "docs" / "doctor.md").read_text()
-    missing = [rule for rule in [*all_rules(), INVALID, "doctor-rule-failed"] if f"`{rule}`" not in text]
+    missing = [rule for rule in [*all_rules(), INVALID, RULE_FAILED] if f"`{rule}`" not in text]
     assert not missing
