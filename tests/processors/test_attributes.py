@@ -624,8 +624,8 @@ def test_actions_are_compiled_once(monkeypatch):
     def fail(*args, **kwargs):  # neither regexes nor config values may be rebuilt per item
         raise AssertionError("rebuilt on the data path")
 
-    monkeypatch.setattr(attraction, "GoRegexp", fail)
-    monkeypatch.setattr(attraction, "value_from_raw", fail)
+    monkeypatch.setattr(attraction.actions, "GoRegexp", fail)
+    monkeypatch.setattr(attraction.actions, "value_from_raw", fail)
     for _ in range(3):
         span = trace_pb2.Span()
         span.attributes.extend(kvs([("a", "v")]))

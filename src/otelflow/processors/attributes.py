@@ -12,7 +12,7 @@ from google.protobuf.message import Message
 from pydantic import model_validator
 
 from otelflow.core.component import Component, Factory, Kind, Settings, Signal
-from otelflow.processors.attraction import ActionConfig, AttrProc, DropNulls, compile_actions
+from otelflow.processors.attraction import ActionConfig, AttrProc, DropNulls, compile_actions, native_actions
 from otelflow.processors.filtermatch import MatchProperties, log_skip, metric_skip, span_skip
 
 
@@ -50,9 +50,12 @@ class AttributesProcessor(Component):
         else:
             self.skip = metric_skip(config.include, config.exclude)
             self._apply = self._metrics
+        # The C loop on the encoded request, when it runs every action and nothing is to be skipped.
+        self.native = native_actions(self.proc.actions, self.signal) if self.skip is None else None
 
     async def consume(self, data: Message) -> None:
-        self._apply(data)
+        if self.native is None or not self.native.apply(data):
+            self._apply(data)
         await self.next.consume(data)
 
     def _traces(self, data) -> None:

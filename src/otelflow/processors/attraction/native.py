@@ -1,0 +1,75 @@
+"""The action loop in C (otelflow.native._attrs) for a whole export request.
+
+Walking ``repeated KeyValue`` through the protobuf Python API costs a wrapper object and a string
+per entry and action. The C loop works on the request's encoded bytes instead: it runs the same
+actions on every item's attribute list and answers the rewritten request, which replaces the
+message's content. Serialising and parsing cost less than the Python walk they save (figures in
+bench/README.md, "Attribute actions").
+
+It runs insert, update, upsert (a constant ``value``, ``from_attribute`` or ``default_value``),
+delete and hash by ``key``. An action list with anything else (``pattern``, extract, convert,
+``from_context``) stays on the Python path (AttrProc), which is the reference; so does a request
+whose bytes the C loop does not understand, and everything when the extension is not built.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from google.protobuf.message import Message
+
+from otelflow.core.component import Signal
+from otelflow.processors.attraction.actions import DELETE, HASH, INSERT, UPDATE, UPSERT, Action
+
+try:
+    from otelflow.native import _attrs
+except ImportError:  # built by setup.py when a compiler is there
+    _attrs = None
+
+if _attrs is not None:
+    _KINDS = {INSERT: _attrs.INSERT, UPDATE: _attrs.UPDATE, UPSERT: _attrs.UPSERT, DELETE: _attrs.DELETE,
+              HASH: _attrs.HASH}
+    _ROOTS = {Signal.TRACES: _attrs.TRACES, Signal.LOGS: _attrs.LOGS, Signal.METRICS: _attrs.METRICS}
+
+
+class NativeActions:
+    """A compiled action list for the C loop, for one signal's export requests."""
+
+    __slots__ = ("program", "root")
+
+    def __init__(self, program, root: int):
+        self.program = program
+        self.root = root
+
+    def apply(self, data: Message) -> bool:
+        """Apply the actions to every item of ``data`` in place; False when the C loop could not
+        (nothing was changed then, and the caller runs the Python path)."""
+        try:
+            out = _attrs.apply(self.program, self.root, data.SerializeToString())
+        except ValueError:
+            return False
+        if out is not None:
+            data.ParseFromString(out)
+        return True
+
+
+def native_actions(actions: Sequence[Action], signal: Signal) -> NativeActions | None:
+    """The C loop for these actions, or None when it cannot run all of them."""
+    if _attrs is None or not actions:
+        return None
+    compiled = []
+    for action in actions:
+        kind = _KINDS.get(action.kind)
+        if kind is None or action.regex is not None or action.from_context:
+            return None
+        try:
+            compiled.append((
+                kind,
+                action.key.encode(),
+                None if action.value is None else action.value.SerializeToString(),
+                action.from_attribute.encode() if action.from_attribute else None,
+                None if action.default is None else action.default.SerializeToString(),
+            ))
+        except UnicodeEncodeError:  # a key no protobuf string can hold: the Python path says so
+            return None
+    return NativeActions(_attrs.compile(compiled), _ROOTS[signal])
