@@ -19,10 +19,11 @@ _HISTORY = 16
 
 
 class Label:
-    __slots__ = ("hll", "history", "last_seen")
+    __slots__ = ("hll", "history", "last_seen", "points")
 
     def __init__(self, hll: HyperLogLog | None = None):
         self.hll = hll or HyperLogLog()
+        self.points = 0  # data points looked at that carry this label
         self.history: list[tuple[float, int]] = []  # (time, estimate), one per interval
         self.last_seen = 0.0
 
@@ -62,6 +63,7 @@ class Cardinality:
                         label = local[kv.key] = self._label((service, name, kv.key), now)
                     if label is not None:
                         label.hll.add(kv.value.SerializeToString())
+                        label.points += 1
         return points_total
 
     def _label(self, key: Key, now: float) -> Label | None:
@@ -85,13 +87,13 @@ class Cardinality:
             del self.labels[key]
 
     def dump(self) -> dict:
-        return {"labels": [[*k, v.hll.dump(), v.last_seen, list(v.history)] for k, v in self.labels.items()],
+        return {"labels": [[*k, v.hll.dump(), v.last_seen, list(v.history), v.points] for k, v in self.labels.items()],
                 "untracked": self.untracked}
 
     def merge(self, d: dict) -> None:
         """Adds another worker's labels: registers take the max, histories the larger estimate."""
         self.untracked += int(d.get("untracked", 0))
-        for service, metric, name, regs, last_seen, history in d.get("labels", []):
+        for service, metric, name, regs, last_seen, history, points in d.get("labels", []):
             key = (str(service), str(metric), str(name))
             theirs = HyperLogLog.load(regs)
             mine = self.labels.get(key)
@@ -103,6 +105,7 @@ class Cardinality:
                 if history and (not mine.history or history[-1][1] > mine.history[-1][1]):
                     mine.history = [(float(t), int(e)) for t, e in history]
             mine.last_seen = max(mine.last_seen, float(last_seen))
+            mine.points += int(points)
 
     def bombs(self, threshold: int) -> list[tuple[Key, int, float | None]]:
         """Labels over the threshold: (key, estimate, growth in values per minute or None)."""

@@ -83,7 +83,7 @@ def cardinality_findings(card: Cardinality, threshold: int, since: float) -> lis
             "the backend, grow without bound (IDs, URLs with parameters and timestamps are the usual cause)",
             f"drop {label} from {metric} (an SDK View, or the attributes/transform processor), or replace it with a "
             "bounded value (a route template, a status class)",
-            estimate, last, {"metric": metric, "distinct_values": estimate,
+            card.labels[(service, metric, label)].points, last, {"metric": metric, "distinct_values": estimate,
                              "growth_per_minute": None if growth is None else round(growth, 1)}))
     return out
 

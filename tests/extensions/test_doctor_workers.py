@@ -1,0 +1,96 @@
+"""The doctor's parts on requests the real SDK encoded: the label sketch, and two workers whose
+summaries meet in worker 0 — a trace split across them is judged whole (no false orphan), and a
+propagation break is found although caller and callee reached different workers."""
+
+from __future__ import annotations
+
+import time
+
+from opentelemetry.context import Context
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, set_span_in_context
+
+from otelflow.core.component import ComponentID, Kind, Settings, Signal
+from otelflow.core.telemetry import Telemetry
+from otelflow.core.workers.context import WorkerContext
+from otelflow.extensions.doctor import Config, Doctor
+from otelflow.extensions.doctor.hll import HyperLogLog
+
+
+def test_label_sketch_counts_distinct_values_and_merges():
+    whole, a, b = HyperLogLog(), HyperLogLog(), HyperLogLog()
+    for i in range(10_000):
+        value = f"user-{i}".encode()
+        whole.add(value)
+        (a if i % 2 else b).add(value)
+        whole.add(value)  # repeats change nothing
+    assert abs(whole.estimate() - 10_000) < 600
+    a.merge(b)
+    assert a.registers == whole.registers
+    assert HyperLogLog.load(whole.dump()).registers == whole.registers
+    small = HyperLogLog()
+    for i in range(50):
+        small.add(str(i).encode())
+    assert 45 <= small.estimate() <= 55
+
+
+def _app(name: str):
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": name, "service.version": "1",
+                                                        "deployment.environment.name": "test"}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider.get_tracer("t"), exporter
+
+
+def _request(exporter: InMemorySpanExporter):
+    """Everything the app finished so far, as one OTLP request (as a batch processor would send)."""
+    request = encode_spans(exporter.get_finished_spans())
+    exporter.clear()
+    return request
+
+
+def _doctor(index: int, directory) -> Doctor:
+    settings = Settings(ComponentID("doctor"), Kind.EXTENSION, Telemetry())
+    config = Config(window="400ms", interval="100ms", min_occurrences=2)
+    return Doctor(settings, config, WorkerContext(index, 2, directory))
+
+
+async def test_two_workers_judge_split_traces_together(tmp_path):
+    w0, w1 = _doctor(0, tmp_path), _doctor(1, tmp_path)
+    front, front_out = _app("frontend")
+    back, back_out = _app("backend")
+    orders, orders_out = _app("orders")
+    for _ in range(3):
+        with front.start_as_current_span("GET /", kind=SpanKind.SERVER):
+            with front.start_as_current_span("GET /orders", kind=SpanKind.CLIENT) as call:
+                time.sleep(0.001)
+                # orders gets the context: its span's parent is in the other worker
+                with orders.start_as_current_span("GET /orders", kind=SpanKind.SERVER, context=set_span_in_context(call)):
+                    with orders.start_as_current_span("load"):
+                        pass
+            with front.start_as_current_span("POST /pay", kind=SpanKind.CLIENT):
+                time.sleep(0.001)
+                # backend does not: a new trace inside frontend's call
+                with back.start_as_current_span("POST /pay", kind=SpanKind.SERVER, context=Context()):
+                    time.sleep(0.001)
+    w0.observe(Signal.TRACES, _request(front_out))  # frontend's connection reached worker 0
+    w1.observe(Signal.TRACES, _request(back_out))  # backend's and orders' reached worker 1
+    w1.observe(Signal.TRACES, _request(orders_out))
+
+    alone = await w1.report()  # worker 1 on its own would call orders' spans orphans: nothing decided yet
+    assert alone["findings"] == []
+    time.sleep(0.5)
+    await w1.tick()  # writes doctor-1.json
+    await w0.tick()  # reads it and runs the trace checks over both workers' spans
+    assert (tmp_path / "doctor-1.json").exists()
+    report = await w0.report()
+    found = {(f["rule"], f["service"], f["key"]) for f in report["findings"]}
+    assert found == {("propagation_break", "backend", "frontend")}, report["stats"]
+    assert report["workers"] == {"count": 2, "reporting": 2}
+    assert {s["name"] for s in report["services"]} == {"frontend", "backend", "orders"}
+    assert report["stats"]["decided_spans"] == 3 * (3 + 1 + 2)  # per call: frontend 3 spans, backend 1, orders 2
+    assert report["stats"]["undecided_spans"] == 0
