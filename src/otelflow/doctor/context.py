@@ -1,5 +1,5 @@
-"""What every rule looks at: the validated config (typed, with defaults) plus the plain tree it came
-from (what the user actually wrote), and questions several rules ask of them."""
+"""What every rule looks at: the validated config (typed, with upstream's defaults), the plain tree it
+came from, and the questions several rules ask of them."""
 
 from __future__ import annotations
 
@@ -68,14 +68,6 @@ class LintContext:
         for cid, model in self.cfg.components.get(kind, {}).items():
             if self.type_of(kind, cid) in types:
                 yield cid, model
-
-    def raw(self, kind: Kind, cid: ComponentID) -> dict:
-        """The settings as written (empty when the block was left empty)."""
-        section = self.tree.get(kind.section) or {}
-        for key, value in section.items():
-            if str(key).strip() == str(cid):
-                return value if isinstance(value, dict) else {}
-        return {}
 
     @staticmethod
     def path(kind: Kind, cid: ComponentID, *rel: object) -> str:

@@ -1,9 +1,10 @@
-"""Rules about exporters: resilience (retry, queue), transport security, loops back into the collector
-and the debug exporter left talkative."""
+"""Rules about exporters: resilience (retry, queue), transport security, loops back into the collector,
+endpoints that cannot work, and the debug exporter left talkative."""
 
 from __future__ import annotations
 
 from typing import Any, Iterator
+from urllib.parse import urlsplit
 
 from otelflow.core.component import ComponentID, Kind
 from otelflow.doctor.context import LintContext
@@ -100,3 +101,43 @@ def _same_socket(target, server) -> bool:
     if target.loopback:
         return server.all_interfaces or server.loopback
     return bool(target.host) and target.host == server.host
+
+
+_SIGNAL_PATHS = {"traces": "/v1/traces", "metrics": "/v1/metrics", "logs": "/v1/logs"}
+GRPC_PORT, HTTP_PORT = 4317, 4318
+
+
+@rule("otlphttp-signal-path-in-endpoint", Severity.ERROR,
+      why="otlphttp appends /v1/traces, /v1/metrics or /v1/logs to endpoint; an endpoint that already ends "
+          "in such a path posts to /v1/traces/v1/traces, which the backend answers with 404 and every "
+          "export is dropped as a permanent error",
+      fix="give the base URL as endpoint (https://host:4318), or the full URL as traces_endpoint / "
+          "metrics_endpoint / logs_endpoint")
+def otlphttp_signal_path(ctx: LintContext) -> Iterator[Hit]:
+    for cid, model in ctx.of_type(Kind.EXPORTER, "otlphttp"):
+        path = urlsplit(model.endpoint).path.rstrip("/") if "://" in model.endpoint else ""
+        suffix = next((p for p in _SIGNAL_PATHS.values() if path.endswith(p)), None)
+        if suffix is None:
+            continue
+        signals = sorted({pid.signal.value for pid, p in ctx.pipelines.items() if cid in p.exporters})
+        affected = [s for s in signals if not getattr(model, f"{s}_endpoint", "")]
+        if affected:
+            yield Hit(ctx.path(Kind.EXPORTER, cid, "endpoint"),
+                      f'{cid} posts {", ".join(affected)} to {model.endpoint.rstrip("/")}{_SIGNAL_PATHS[affected[0]]}')
+
+
+@rule("exporter-port-mismatch", Severity.WARNING,
+      why="4317 is OTLP/gRPC's port and 4318 OTLP/HTTP's: an HTTP exporter aimed at 4317 (or a gRPC one at "
+          "4318) speaks the wrong protocol to the receiver there and every export fails",
+      fix="use the otlp exporter for port 4317 and otlphttp for port 4318 (or change the port)")
+def exporter_port_mismatch(ctx: LintContext) -> Iterator[Hit]:
+    grpc_types = ("otlp", "loadbalancing")
+    for target in ctx.targets:
+        type_ = ctx.type_of(Kind.EXPORTER, target.id)
+        port = target.address.port
+        if not ctx.used(Kind.EXPORTER, target.id):
+            continue
+        if type_ in grpc_types and port == HTTP_PORT:
+            yield Hit(target.path, f"{target.id} speaks OTLP/gRPC to port {HTTP_PORT}, OTLP/HTTP's port")
+        elif type_ == "otlphttp" and port == GRPC_PORT:
+            yield Hit(target.path, f"{target.id} speaks OTLP/HTTP to port {GRPC_PORT}, OTLP/gRPC's port")
