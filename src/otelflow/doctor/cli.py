@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from otelflow.config import ConfigError
@@ -33,8 +34,16 @@ def _lint(args: argparse.Namespace, registry: Registry, fmt: str) -> int:
         findings = lint_tree(cli.load_tree(args), registry, cli.parse_tree)
     except ConfigError as err:  # unreadable file, bad YAML, bad --set or reference
         findings = invalid(err.issues)
-    print(render_json(findings) if fmt == "json" else render_text(findings), end="" if fmt != "json" else "\n")
+    _write(render_json(findings) + "\n" if fmt == "json" else render_text(findings))
     return 1 if has_errors(findings) else 0
+
+
+def _write(text: str) -> None:
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `otelflow doctor ... | head`: the reader left, which is not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _live(url: str, fmt: str) -> int:

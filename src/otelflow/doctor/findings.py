@@ -64,5 +64,5 @@ def render_text(findings: list[Finding]) -> str:
         summary = ", ".join(f"{n} {s.value}{'s' if n != 1 and s is not Severity.INFO else ''}" for s, n in counts.items())
         blocks.append(f"{len(findings)} finding{'s' if len(findings) != 1 else ''}: {summary}")
     else:
-        blocks.append("no findings: the config avoids every mistake the doctor knows")
+        blocks.append("no findings")
     return "\n\n".join(blocks) + "\n"
