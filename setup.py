@@ -1,4 +1,4 @@
-"""Builds the native helpers (the C extensions otelflow.native._wire, _route, _spancols and _attrs, and the Rust
+"""Builds the native helpers (the C extensions otelflow.native._wire, _route, _spancols, _counts and _attrs, and the Rust
 extension otelflow.native._ottl from native/ottl/ when cargo is there) and, when they are missing,
 the web UI's static files (scripts/build-ui.sh), so wheels and sdists ship them; everything else is
 in pyproject.toml. Every native part is optional: without a compiler the pure-Python paths run."""
@@ -52,6 +52,8 @@ setup(
         Extension("otelflow.native._route", ["src/otelflow/native/_route.c"], depends=["src/otelflow/native/_varint.h"],
                   extra_compile_args=["-O2"], optional=True),
         Extension("otelflow.native._spancols", ["src/otelflow/native/_spancols.c"], extra_compile_args=["-O2"], optional=True),
+        Extension("otelflow.native._counts", ["src/otelflow/native/_counts.c"], depends=["src/otelflow/native/_varint.h"],
+                  extra_compile_args=["-O2"], optional=True),
         Extension("otelflow.native._attrs", ["src/otelflow/native/_attrs.c"], depends=["src/otelflow/native/_varint.h"],
                   extra_compile_args=["-O2"], optional=True),
     ],
