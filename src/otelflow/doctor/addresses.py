@@ -49,6 +49,8 @@ def client(endpoint: str, default_port: int | None = None) -> Address | None:
     """A dialled endpoint: ``host:port`` or a URL (``http://host:port/path``)."""
     if not endpoint:
         return None
+    if endpoint.startswith(("unix:", "/")):
+        return None  # a local socket: neither remote nor a port
     if "://" in endpoint:
         parts = urlsplit(endpoint)
         try:
