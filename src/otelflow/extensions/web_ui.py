@@ -172,6 +172,20 @@ class WebUI(Component):
             return _error(404, "no doctor extension in this service: add `doctor:` under extensions and service::extensions")
         return _json(200, encode(await self.doctor.report()))
 
+    async def _what_if(self, request: web.Request) -> web.Response:
+        from otelflow.sampling import api as sampling
+
+        try:
+            job = sampling.parse(await request.text(), request.content_type, request.query)
+        except query_params.BadRequest as exc:
+            return _error(400, str(exc))
+        if not sampling.start():
+            return _error(429, sampling.BUSY)
+        try:
+            return await self._read(job)
+        finally:
+            sampling.done()
+
     async def _openapi_doc(self, request: web.Request) -> web.Response:
         return _json(200, self._openapi)
 
@@ -215,6 +229,7 @@ class WebUI(Component):
         app.router.add_get("/api/v1/traces/{trace_id}", self._trace)
         app.router.add_get("/api/v1/stats", self._stats)
         app.router.add_get("/api/v1/openapi.json", self._openapi_doc)
+        app.router.add_post("/api/v1/sampling/what-if", self._what_if)
         app.router.add_get("/api/v1/doctor", self._doctor)
         app.router.add_route("*", "/api/{tail:.*}", self._api_unknown)
         app.router.add_get("/", self._index)

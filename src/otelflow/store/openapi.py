@@ -166,6 +166,23 @@ PATHS = {
             "404": {"description": "this service has no doctor extension",
                     "content": {"application/json": {"schema": _ref("Error")}}},
         }}},
+    "/api/v1/sampling/what-if": {"post": {
+        "summary": "What a tail_sampling config would keep of the stored traces in the range (sampling what-if)",
+        "parameters": [*_RANGE, _param("processor", _STR, "with a whole collector config: the tail_sampling processor to replay")],
+        "requestBody": {"required": True, "content": {
+            "application/json": {"schema": {"type": "object", "required": ["policies"], "properties": {
+                "policies": {"type": "string", "description": "YAML: tail_sampling settings or a whole collector config"},
+                "start_us": _US, "end_us": _US, "processor": _STR}}},
+            "application/yaml": {"schema": {"type": "string", "description": "the policies YAML itself; range in the query"}}}},
+        "responses": {
+            "200": {"description": "one report per tail_sampling processor", "content": {"application/json": {"schema": _object(
+                start_us=_US, end_us=_US,
+                reports=_list({"type": "object", "description": "processor, total, kept (+ _pct), decisions, policies "
+                               "(decided/matched traces, spans, bytes), routes, services, endpoints, errors, slow, cost, "
+                               "approximate; see docs/sampling-what-if.md"}))}}},
+            "400": {"description": "the YAML or the range is invalid", "content": {"application/json": {"schema": _ref("Error")}}},
+            "429": {"description": "another what-if is running", "content": {"application/json": {"schema": _ref("Error")}}},
+        }}},
     "/api/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OK"}}}},
 }
 
