@@ -57,7 +57,7 @@ ROUTED = {
 TOLERANCE = 0.005  # kept fractions agree within 0.5 %
 
 
-def _config(port: int, store_dir: Path, backends: dict[str, str]) -> str:
+def _config(port: int, ui_port: int, store_dir: Path, backends: dict[str, str]) -> str:
     seed = yaml.safe_load(SNIPPETS.read_text())["processors"]
     processors = {"tail_sampling": seed["tail_sampling"], "tail_sampling/per-route": seed["tail_sampling/per-route"],
                   "tail_sampling/routed": ROUTED}
@@ -71,8 +71,9 @@ def _config(port: int, store_dir: Path, backends: dict[str, str]) -> str:
         "receivers": {"otlp": {"protocols": {"http": {"endpoint": f"127.0.0.1:{port}"}}}},
         "processors": processors,
         "exporters": exporters,
-        "extensions": {"embedded_store": {"directory": str(store_dir), "commit_interval": "200ms"}},
-        "service": {"extensions": ["embedded_store"], "pipelines": pipelines},
+        "extensions": {"embedded_store": {"directory": str(store_dir), "commit_interval": "200ms"},
+                       "web_ui": {"endpoint": f"127.0.0.1:{ui_port}"}},
+        "service": {"extensions": ["embedded_store", "web_ui"], "pipelines": pipelines},
     })
 
 
@@ -99,9 +100,9 @@ def run(tmp_path_factory):
     async def go():
         names = ("seed", "per-route", "routed")
         backends = {n: await HTTPBackend().start() for n in names}
-        port = free_port()
+        port, ui_port = free_port(), free_port()
         try:
-            async with running(_config(port, store_dir, {n: b.endpoint for n, b in backends.items()})) as service:
+            async with running(_config(port, ui_port, store_dir, {n: b.endpoint for n, b in backends.items()})) as service:
                 provs = traffic.providers(f"http://127.0.0.1:{port}")
                 ids = await asyncio.to_thread(traffic.emit, provs)
                 await asyncio.to_thread(traffic.flush, provs)
@@ -109,15 +110,34 @@ def run(tmp_path_factory):
                 await store.flush()
                 # the CLI cannot open the store while this collector holds it, and says so
                 locked = await asyncio.to_thread(_cli, store_dir, "--policies", str(SNIPPETS))
+                api = await _api(ui_port)
                 procs = {n: service.component(Kind.PROCESSOR, "tail_sampling" if n == "seed" else f"tail_sampling/{n}") for n in names}
             # shutdown decided every pending trace (whole: all spans had arrived) and exported the kept ones
-            return ids, {n: _exported(b) for n, b in backends.items()}, {n: _credits(p) for n, p in procs.items()}, locked
+            return ids, {n: _exported(b) for n, b in backends.items()}, {n: _credits(p) for n, p in procs.items()}, locked, api
         finally:
             for b in backends.values():
                 await b.stop()
 
-    ids, exported, credits, locked = asyncio.run(go())
-    return {"dir": store_dir, "ids": ids, "exported": exported, "credits": credits, "locked": locked}
+    ids, exported, credits, locked, api = asyncio.run(go())
+    return {"dir": store_dir, "ids": ids, "exported": exported, "credits": credits, "locked": locked, "api": api}
+
+
+async def _api(ui_port: int) -> dict:
+    """The web_ui's what-if endpoint while the collector runs: JSON body, raw YAML, bad YAML."""
+    import aiohttp
+
+    url = f"http://127.0.0.1:{ui_port}/api/v1/sampling/what-if"
+    out = {}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url, json={"policies": yaml.safe_dump(ROUTED), "start_us": 0}) as resp:
+            out["json"] = (resp.status, await resp.json())
+        async with session.post(url + "?start_us=0", data=SNIPPETS.read_text(), headers={"Content-Type": "application/yaml"}) as resp:
+            out["yaml"] = (resp.status, await resp.json())
+        async with session.post(url, json={"policies": "policies: [{name: x, type: nope}]"}) as resp:
+            out["bad"] = (resp.status, await resp.json())
+        async with session.get(f"http://127.0.0.1:{ui_port}/api/v1/openapi.json") as resp:
+            out["openapi"] = await resp.json()
+    return out
 
 
 def _cli(store_dir: Path, *args: str) -> subprocess.CompletedProcess:
@@ -258,3 +278,16 @@ def test_since_parsing():
     assert parse_since("all") is None and parse_since("500ms") == 0.5
     with pytest.raises(ValueError):
         parse_since("1 hour")
+
+
+def test_web_ui_endpoint_matches_the_real_runs(run):
+    status, body = run["api"]["json"]
+    assert status == 200, body
+    r, = body["reports"]
+    assert r["processor"] == "tail_sampling" and r["kept"]["traces"] == len(run["exported"]["routed"])
+    status, body = run["api"]["yaml"]
+    assert status == 200 and [x["kept"]["traces"] for x in body["reports"]] == [
+        len(run["exported"]["seed"]), len(run["exported"]["per-route"])]
+    status, body = run["api"]["bad"]
+    assert status == 400 and "unknown sampling policy type nope" in body["error"]
+    assert "post" in run["api"]["openapi"]["paths"]["/api/v1/sampling/what-if"]
