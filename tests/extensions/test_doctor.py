@@ -77,6 +77,8 @@ def send_mistakes(endpoint: str) -> None:
     orders = meters.get_meter("doctor-test").create_counter("orders")
     for i in range(10_000):
         orders.add(1, {"user_id": f"user-{i}", "region": "eu"})
+    reader.force_flush()  # three exports of the same 10k series, as three export intervals would send
+    reader.force_flush()
     meters.shutdown()
 
     # no service.version

@@ -38,7 +38,6 @@ class Cardinality:
     def observe_metrics(self, service: str, metrics: Any, now: float) -> int:
         """Feeds one scope's metrics; returns how many data points they hold."""
         points_total = 0
-        labels = self.labels
         for metric in metrics:
             which = metric.WhichOneof("data")
             if which is None:
@@ -54,16 +53,18 @@ class Cardinality:
                 chosen = (points[int(offset + i * step)] for i in range(self.max_points))
             else:
                 chosen = iter(points)
-            name = metric.name
-            local: dict[str, Label | None] = {}
+            values: dict[str, list[bytes]] = {}  # label -> its values in these points
             for point in chosen:
                 for kv in point.attributes:
-                    label = local.get(kv.key, False)
-                    if label is False:
-                        label = local[kv.key] = self._label((service, name, kv.key), now)
-                    if label is not None:
-                        label.hll.add(kv.value.SerializeToString())
-                        label.points += 1
+                    got = values.get(kv.key)
+                    if got is None:
+                        got = values[kv.key] = []
+                    got.append(kv.value.SerializeToString())
+            for key, got in values.items():
+                label = self._label((service, metric.name, key), now)
+                if label is not None:
+                    label.points += len(got)
+                    label.hll.add_many(set(got))  # a repeated value is hashed once
         return points_total
 
     def _label(self, key: Key, now: float) -> Label | None:

@@ -74,8 +74,12 @@ class Doctor(Component):
                     svc.items["logs"] += sum(len(sl.log_records) for sl in rl.scope_logs)
 
     def _traces(self, data: Any, now: float) -> None:
+        """One pass over the spans: sampled-out traces cost a trace ID read, sampled spans a size
+        check and one tuple in the buffer (``structure.Tracked``)."""
         limit = self.config.max_span_attributes
         key_cap = self.config.max_keys_per_service
+        threshold = self.tracked.threshold
+        append = self.tracked.spans.append
         for rs in data.resource_spans:
             name, missing = resource_facts(rs.resource)
             svc = self.services.get(name)
@@ -86,12 +90,14 @@ class Doctor(Component):
                 svc.requests += 1
                 svc.items["spans"] += batch
             for ss in scopes:
-                spans = ss.spans
-                if svc is not None:
-                    for span in spans:
-                        if len(span.attributes) + span.dropped_attributes_count > limit:
-                            svc.big_span(span, now, key_cap)
-                self.tracked.add_scope(spans, name, batch, now)
+                for span in ss.spans:
+                    tid = span.trace_id
+                    if threshold is not None and (not tid or tid[-1] >= threshold):
+                        continue
+                    if svc is not None and len(span.attributes) + span.dropped_attributes_count > limit:
+                        svc.big_span(span, now, key_cap)
+                    append((now, name, tid, span.span_id, span.parent_span_id, span.kind, span.start_time_unix_nano,
+                            span.end_time_unix_nano, span.name, batch))
 
     # -- every interval ----------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import math
 import zlib
+from typing import Iterable
 
 P = 10
 M = 1 << P  # registers
@@ -37,6 +38,21 @@ class HyperLogLog:
         rank = _REST + 1 - (h >> P).bit_length()
         if rank > self.registers[idx]:
             self.registers[idx] = rank
+
+    def add_many(self, values: Iterable[bytes]) -> None:
+        """``add`` for each value, with the hash inlined (this runs on the hot path)."""
+        regs, crc, mask = self.registers, zlib.crc32, M - 1
+        for data in values:
+            h = crc(data)
+            h ^= h >> 16
+            h = (h * 0x85EBCA6B) & 0xFFFFFFFF
+            h ^= h >> 13
+            h = (h * 0xC2B2AE35) & 0xFFFFFFFF
+            h ^= h >> 16
+            idx = h & mask
+            rank = _REST + 1 - (h >> P).bit_length()
+            if rank > regs[idx]:
+                regs[idx] = rank
 
     def merge(self, other: "HyperLogLog") -> None:
         self.registers = bytearray(max(a, b) for a, b in zip(self.registers, other.registers))

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from typing import Any, Iterable
+from typing import Iterable
 
 INTERNAL, SERVER, CLIENT, PRODUCER, CONSUMER = 1, 2, 3, 4, 5
 _REMOTE_CHILD = (SERVER, CONSUMER)
@@ -37,22 +37,14 @@ Span = tuple
 
 
 class Tracked:
-    """This worker's buffer of sampled spans (a deque: the oldest fall out)."""
+    """This worker's buffer of sampled spans (a deque: the oldest fall out); the extension's hot
+    path appends ``Span`` tuples. A trace is sampled when its ID's last byte is under ``threshold``,
+    the same choice in every worker, so a sampled trace is seen whole."""
 
     def __init__(self, capacity: int, sampling: float, started: float):
         self.spans: deque = deque(maxlen=capacity)
         self.started = started
         self.threshold = None if sampling >= 1.0 else int(sampling * 256)
-
-    def add_scope(self, spans: Any, service: str, batch: int, now: float) -> None:
-        append = self.spans.append
-        threshold = self.threshold
-        for s in spans:
-            tid = s.trace_id
-            if threshold is not None and (not tid or tid[-1] >= threshold):
-                continue
-            append((now, service, tid, s.span_id, s.parent_span_id, s.kind, s.start_time_unix_nano,
-                    s.end_time_unix_nano, s.name, batch))
 
     def covered_from(self) -> float:
         """Since when the buffer holds every sampled span."""
