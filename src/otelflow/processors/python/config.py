@@ -57,3 +57,6 @@ class Config(Model):
     @property
     def source(self) -> loader.Source:
         return self._source
+
+    def upstream_incompatibilities(self) -> list[str]:
+        return ["python is an otelflow processor; otelcol has no such component"]

@@ -13,16 +13,19 @@ Value = Union[str, bool, int, float, bytes, None, "list[Value]", "dict[str, Valu
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
+_SCALARS = frozenset({"string_value", "bool_value", "int_value", "double_value", "bytes_value"})
+
+
 def to_python(value: Any) -> Value:
     """An ``AnyValue`` as str, bool, int, float, bytes, list, dict or None (when empty)."""
     kind = value.WhichOneof("value")
-    if kind is None:
-        return None
+    if kind in _SCALARS:
+        return getattr(value, kind)
     if kind == "array_value":
         return [to_python(v) for v in value.array_value.values]
     if kind == "kvlist_value":
         return {kv.key: to_python(kv.value) for kv in value.kvlist_value.values}
-    return getattr(value, kind)
+    return None
 
 
 def set_value(target: Any, value: Value) -> None:
@@ -122,7 +125,13 @@ class Attributes(MutableMapping[str, Value]):
         return [to_python(kv.value) for kv in self._kvs]
 
     def items(self) -> list[tuple[str, Value]]:  # type: ignore[override]
-        return [(kv.key, to_python(kv.value)) for kv in self._kvs]
+        out = []
+        scalars = _SCALARS
+        for kv in self._kvs:  # to_python inlined for scalars: this is the loop plugins run most
+            value = kv.value
+            kind = value.WhichOneof("value")
+            out.append((kv.key, getattr(value, kind) if kind in scalars else to_python(value)))
+        return out
 
     def clear(self) -> None:
         if len(self._kvs):
