@@ -146,7 +146,7 @@ async def test_openapi_document(ui):
     assert status == 200 and doc["openapi"] == "3.1.0"
     assert set(doc["paths"]) == {f"/api/v1/{p}" for p in (
         "services", "operations", "traces", "traces/{trace_id}", "logs", "red", "metrics", "metrics/query", "stats",
-        "doctor", "openapi.json")}
+        "doctor", "sampling/what-if", "openapi.json")}
     trace_params = {p["name"] for p in doc["paths"]["/api/v1/traces"]["get"]["parameters"]}
     assert trace_params == {"service", "operation", "min_duration_us", "max_duration_us", "status", "attr", "start_us",
                             "end_us", "limit"}
