@@ -38,7 +38,7 @@ from otelflow.processors.tail_sampling.combinators import And, Composite, Drop, 
 from otelflow.processors.tail_sampling.config import SPAN_INGEST, Config
 from otelflow.processors.tail_sampling.ottl import OttlCondition
 from otelflow.processors.tail_sampling.processor import TailSamplingProcessor
-from otelflow.processors.tail_sampling.store import _VARINT, varint
+from otelflow.processors.tail_sampling.store import varint
 
 BATCH_ROWS = 65_536
 # Estimated OTLP bytes of a span: the JSON texts the store keeps are about as long as their protobuf
@@ -240,6 +240,7 @@ class _Encoder:
         return wire
 
 
+_VARINT = [varint(n) for n in range(1 << 14)]
 _TIMES = struct.Struct("<BQBQ").pack  # start (7) and end (8) as fixed64
 
 
