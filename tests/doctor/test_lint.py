@@ -18,6 +18,7 @@ from otelflow.core.registry import default_registry
 from otelflow.defaults import DEFAULT_CONFIG
 from otelflow.doctor.findings import Severity
 from otelflow.doctor.lint import INVALID, RULE_FAILED, lint_tree
+from otelflow.doctor.locate import locate
 from otelflow.doctor.rules import Rule, all_rules
 from tests.backends import free_port
 
@@ -128,7 +129,13 @@ def test_cli_json_for_the_seed_exits_zero():
     assert run.returncode == 0, run.stderr
     findings = json.loads(run.stdout)
     assert {f["severity"] for f in findings} == {"warning", "info"}
-    assert all(set(f) == {"rule", "severity", "path", "message", "why", "fix"} for f in findings)
+    assert all(set(f) == {"rule", "severity", "path", "message", "why", "fix", "location"} for f in findings)
+    seed = str(SEED_COPY)
+    assert {f["path"]: f["location"] for f in findings} == {
+        "receivers::otlp::protocols::grpc::endpoint": f"{seed}:5",
+        "receivers::otlp::protocols::http::endpoint": f"{seed}:6",
+        "service::extensions": f"{seed}:38",  # not written: its closest written ancestor, service
+    }
 
 
 def test_cli_sorts_by_severity_and_exits_one_on_errors():
@@ -147,10 +154,11 @@ def test_cli_sorts_by_severity_and_exits_one_on_errors():
         ("spanmetrics-exemplars-off", "connectors::spanmetrics::exemplars"),
     }
 
-    text = doctor("--config", str(DATA / "many.yaml"))
+    text = doctor("--config", "tests/doctor/testdata/many.yaml")
     assert text.returncode == 1
     blocks = text.stdout.strip().split("\n\n")
-    assert blocks[0].splitlines()[0] == "ERROR [spanmetrics-unbounded-dimension] connectors::spanmetrics::dimensions::0::name"
+    assert blocks[0].splitlines()[0] == ("ERROR [spanmetrics-unbounded-dimension] connectors::spanmetrics::dimensions::0::name"
+                                         "  (tests/doctor/testdata/many.yaml:10)")
     assert [line.split(":")[0].strip() for line in blocks[0].splitlines()[1:]] == ["what", "why", "fix"]
     assert blocks[-1] == "7 findings: 1 error, 4 warnings, 2 info"
 
@@ -179,3 +187,15 @@ def test_every_rule_is_documented():
     text = (ROOT / "docs" / "doctor.md").read_text()
     missing = [rule for rule in [*all_rules(), INVALID, RULE_FAILED] if f"`{rule}`" not in text]
     assert not missing
+
+
+def test_locations_follow_the_merge_and_set_overrides():
+    ts, open_ = DATA / "bad" / "tail-sampling-num-traces.yaml", DATA / "bad" / "receiver-open.yaml"
+    sets = ("processors::tail_sampling::decision_wait=1s",)
+    located = {f.path: f.location for f in locate(lint(ts, open_, sets=sets), [str(ts), str(open_)], sets)}
+    assert located == {
+        "processors::tail_sampling::decision_wait": "--set processors::tail_sampling::decision_wait",
+        "processors::tail_sampling::num_traces": f"{ts}:8",
+        "receivers::otlp::protocols::grpc::endpoint": f"{open_}:3",  # the later file wins the merge
+        "processors::tail_sampling": f"{ts}:7",  # unused once receiver-open.yaml replaced the pipeline
+    }

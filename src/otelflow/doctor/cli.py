@@ -10,6 +10,7 @@ from otelflow.config import ConfigError
 from otelflow.core.registry import Registry
 from otelflow.doctor.findings import has_errors, render_json, render_text
 from otelflow.doctor.lint import invalid, lint_tree
+from otelflow.doctor.locate import locate
 
 USAGE = ("usage: otelflow doctor --config FILE [--config FILE ...] [--set KEY=VALUE] [--format text|json]\n"
          "       otelflow doctor --url http://127.0.0.1:4380 [--format text|json]")
@@ -34,6 +35,7 @@ def _lint(args: argparse.Namespace, registry: Registry, fmt: str) -> int:
         findings = lint_tree(cli.load_tree(args), registry, cli.parse_tree)
     except ConfigError as err:  # unreadable file, bad YAML, bad --set or reference
         findings = invalid(err.issues)
+    findings = locate(findings, args.config, getattr(args, "set", None) or [])
     _write(render_json(findings) + "\n" if fmt == "json" else render_text(findings))
     return 1 if has_errors(findings) else 0
 

@@ -32,6 +32,7 @@ class Finding:
     message: str  # what is wrong, here
     why: str  # what goes wrong because of it
     fix: str  # what to change
+    location: str | None = None  # "file:line" where the path (or its closest ancestor) is written
 
     def as_dict(self) -> dict:
         return {**asdict(self), "severity": self.severity.value}
@@ -53,7 +54,7 @@ def render_json(findings: list[Finding]) -> str:
 def render_text(findings: list[Finding]) -> str:
     """One block per finding, then a one-line summary."""
     blocks = [
-        f"{f.severity.value.upper()} [{f.rule}] {f.path}\n"
+        f"{f.severity.value.upper()} [{f.rule}] {f.path}" + (f"  ({f.location})" if f.location else "") + "\n"
         f"  what: {f.message}\n"
         f"  why:  {f.why}\n"
         f"  fix:  {f.fix}"
