@@ -11,6 +11,7 @@ import { TracePage } from "./pages/trace";
 import { LogsPage } from "./pages/logs";
 import { MetricsPage } from "./pages/metrics";
 import { DoctorPage } from "./pages/doctor";
+import { SamplingPage } from "./pages/sampling";
 
 const NAV = [
   { id: "services", label: "Services", path: "/" },
@@ -18,6 +19,7 @@ const NAV = [
   { id: "logs", label: "Logs", path: "/logs" },
   { id: "metrics", label: "Metrics", path: "/metrics" },
   { id: "doctor", label: "Doctor", path: "/doctor" },
+  { id: "sampling", label: "Sampling", path: "/sampling" },
 ];
 
 function section(route: Route): string {
@@ -35,6 +37,7 @@ function Page({ route }: { route: Route }) {
   if (first === "logs") return <LogsPage route={route} />;
   if (first === "metrics") return <MetricsPage route={route} />;
   if (first === "doctor") return <DoctorPage />;
+  if (first === "sampling") return <SamplingPage />;
   return <div class="state state-error">No page at “#/{route.parts.join("/")}”. <a href="#/">Go to services</a></div>;
 }
 
