@@ -1,5 +1,5 @@
-"""What every rule looks at: the validated config (typed, with upstream's defaults), the plain tree it
-came from, and the questions several rules ask of them."""
+"""What every rule looks at: the validated config (typed, with upstream's defaults, so a rule judges
+what will run, not only what was written), and the questions several rules ask of it."""
 
 from __future__ import annotations
 
@@ -53,7 +53,6 @@ class Target:
 
 @dataclass
 class LintContext:
-    tree: dict
     cfg: CollectorConfig
     registry: Registry
 

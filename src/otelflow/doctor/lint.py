@@ -19,9 +19,9 @@ INVALID = "invalid-config"
 RULE_FAILED = "doctor-rule-failed"
 
 
-def lint(tree: dict, cfg: CollectorConfig, registry: Registry) -> list[Finding]:
+def lint(cfg: CollectorConfig, registry: Registry) -> list[Finding]:
     """Findings of every rule, errors first. A rule that breaks on an odd config is reported, not fatal."""
-    ctx = LintContext(tree, cfg, registry)
+    ctx = LintContext(cfg, registry)
     findings: list[Finding] = []
     for rule in all_rules().values():
         try:
@@ -47,4 +47,4 @@ def lint_tree(tree: dict, registry: Registry, parse) -> list[Finding]:
         cfg = parse(tree, registry)
     except ConfigError as err:
         return invalid(err.issues)
-    return lint(tree, cfg, registry)
+    return lint(cfg, registry)
