@@ -390,7 +390,7 @@ async def test_logs_priority_and_attribute_updates():
 @pytest.mark.parametrize("rebuild", [False, True])
 async def test_removal_keeps_order_and_new_tracestates(rebuild, monkeypatch):
     if rebuild:
-        monkeypatch.setattr(ps, "_REBUILD_ABOVE", -1)  # the path taken for huge requests
+        monkeypatch.setattr(ps.prune, "_REBUILD_ABOVE", -1)  # the path taken for huge requests
     rng = random.Random(4)
     request = build_requests([rng.randbytes(16) for _ in range(500)], spans_per_trace=2, requests=1, rng=rng)[0]
     threshold = probability_to_threshold(0.3, 4)
