@@ -135,3 +135,29 @@ def ottl_error_mode_propagate(ctx: LintContext) -> Iterator[Hit]:
         for key, i, group in groups:
             if group.error_mode == "propagate":
                 yield Hit(ctx.path(Kind.PROCESSOR, cid, key, i, "error_mode"), f"{cid} fails whole requests on a statement error")
+
+
+@rule("routing-no-default", Severity.WARNING,
+      why="the routing connector drops whatever matches no route when default_pipelines is empty: new "
+          "services, a renamed attribute or a typo in a condition silently lose their data",
+      fix="set default_pipelines to a pipeline that keeps (or at least counts) unrouted data")
+def routing_no_default(ctx: LintContext) -> Iterator[Hit]:
+    for cid, model in ctx.of_type(Kind.CONNECTOR, "routing"):
+        if ctx.used(Kind.CONNECTOR, cid) and not model.default_pipelines:
+            yield Hit(ctx.path(Kind.CONNECTOR, cid, "default_pipelines"), f"{cid} has no default_pipelines")
+
+
+@rule("batch-metadata-without-include-metadata", Severity.WARNING,
+      why="batch groups by the client metadata named in metadata_keys, but receivers pass client metadata "
+          "on only with include_metadata: true; without it every batch falls under the empty key, so the "
+          "per-tenant batching (and headers forwarded from it) never happens",
+      fix="set include_metadata: true on the receiver protocols that feed this pipeline")
+def batch_metadata_without_include_metadata(ctx: LintContext) -> Iterator[Hit]:
+    for pid, pipe in ctx.pipelines.items():
+        for cid, type_ in zip(pipe.processors, ctx.processor_types(pipe)):
+            if type_ != "batch" or not ctx.cfg.config_of(Kind.PROCESSOR, cid).metadata_keys:
+                continue
+            servers = [s for s in ctx.servers if s.id in pipe.receivers]
+            if not any(getattr(s.settings, "include_metadata", False) for s in servers):
+                yield Hit(ctx.path(Kind.PROCESSOR, cid, "metadata_keys"),
+                          f"{cid} batches by client metadata that no receiver feeding it passes on")
