@@ -77,7 +77,9 @@ def test_trace_cutters_never_crash_on_random_or_truncated_bytes():
         for blob in (body[:cut], bytes(b ^ 0x55 for b in body[:cut])):
             assert _route.split_traces(blob, 3) is None or isinstance(_route.split_traces(blob, 3), (int, list))
             assert _route.by_trace_id(blob, 1) is None or isinstance(_route.by_trace_id(blob, 1), list)
+            assert _route.tail_cut(blob) is None or isinstance(_route.tail_cut(blob), list)
     for _ in range(2000):
         blob = bytes(rng.randrange(256) for _ in range(rng.randrange(64)))
         _route.split_traces(blob, 2)
         _route.by_trace_id(blob, 9)
+        _route.tail_cut(blob)

@@ -104,7 +104,7 @@ class Graph:
             chain.insert(0, head)
         changed = False  # whether a processor before this one may have changed the request in place
         for step in chain:
-            if isinstance(step, KeyRouter):
+            if hasattr(step, "as_received"):  # a step that can use the client's bytes while they match
                 step.as_received = not changed
             changed = changed or step.mutates_data
         self._building.pop()

@@ -314,7 +314,7 @@ static PyObject *emit_groups(const Parsed *ps, PyObject *out) {
                     o += ps->spans[si].field.n;
                 }
                 const SpanRef *h = &ps->spans[heads[g]];
-                PyObject *item = Py_BuildValue("(y#N)", (const char *)h->tid, h->tidlen, body);
+                PyObject *item = Py_BuildValue("(y#N)", h->tid ? (const char *)h->tid : "", h->tidlen, body);
                 if (!item || PyList_Append(out, item) < 0) { Py_XDECREF(item); out = NULL; goto done; }
                 Py_DECREF(item);
             }
@@ -353,10 +353,188 @@ static PyObject *by_trace_id(PyObject *self, PyObject *args) {
     return result;
 }
 
+/* ---- tail_cut: the tail_sampling processor's fragments ------------------------------------------
+ * Per (ResourceSpans, trace ID), in order of the trace's first span: the resource header (field 1
+ * of ResourceSpans as received, or nothing; one bytes object per ResourceSpans), the body (the
+ * trace's ScopeSpans entries as field-2 fields: a ScopeSpans holding one trace and no schema URL
+ * whole, else its scope field and that trace's spans), the span count and whether a span has no
+ * parent. The same as processors/tail_sampling/store.py cut() on the parsed message when the bytes
+ * are canonically encoded; None when a resource or scope appears twice (merged when parsed) or the
+ * bytes are not the structure expected. */
+typedef struct { const uint8_t *whole; Py_ssize_t wlen; const uint8_t *head; Py_ssize_t hlen; int single; } TScope;
+typedef struct { const uint8_t *f; Py_ssize_t n; const uint8_t *tid; Py_ssize_t tidlen; Py_ssize_t scope; int root; } TSpan;
+typedef struct {
+    TScope *scopes; Py_ssize_t nscopes, capscopes;
+    TSpan *spans; Py_ssize_t nspans, capspans;
+} TParsed;
+
+/* One span: its trace ID (field 1) and whether its parent span ID (field 4) is empty. */
+static int tail_span(const uint8_t *p, const uint8_t *end, TSpan *out) {
+    uint32_t field; int wt; const uint8_t *pl = NULL; Py_ssize_t n = 0;
+    out->tid = NULL; out->tidlen = 0; out->root = 1;
+    while (p < end) {
+        if (!next_field(&p, end, &field, &wt, &pl, &n)) return 0;
+        if (field == 1 && wt == 2) { out->tid = pl; out->tidlen = n; }
+        else if (field == 4 && wt == 2) out->root = n == 0;
+    }
+    return 1;
+}
+
+/* The scopes and spans of one ResourceSpans payload; -1: not understood, -2: no memory. */
+static int tail_scopes(TParsed *tp, const uint8_t *p, const uint8_t *end, const uint8_t **res, Py_ssize_t *reslen) {
+    int seen_res = 0;
+    tp->nscopes = tp->nspans = 0;
+    *res = NULL; *reslen = 0;
+    while (p < end) {
+        const uint8_t *start = p, *pl = NULL; uint32_t field; int wt; Py_ssize_t n = 0;
+        if (!next_field(&p, end, &field, &wt, &pl, &n)) return -1;
+        if (field == 1 && wt == 2) {
+            if (seen_res++) return -1;
+            *res = start; *reslen = p - start;
+        } else if (field == 2 && wt == 2) {
+            TScope sc = {start, p - start, NULL, 0, 1};
+            int seen_scope = 0;
+            Py_ssize_t schema = 0, first = tp->nspans;
+            const uint8_t *q = pl, *qend = pl + n;
+            while (q < qend) {
+                const uint8_t *qs = q, *ql = NULL; uint32_t f; int w; Py_ssize_t qn = 0;
+                if (!next_field(&q, qend, &f, &w, &ql, &qn)) return -1;
+                if (f == 1 && w == 2) {
+                    if (seen_scope++) return -1;
+                    sc.head = qs; sc.hlen = q - qs;
+                } else if (f == 3 && w == 2) {
+                    schema = qn;
+                } else if (f == 2 && w == 2) {
+                    GROW(tp->spans, tp->nspans, tp->capspans, TSpan);
+                    TSpan *sp = &tp->spans[tp->nspans];
+                    if (!tail_span(ql, ql + qn, sp)) return -1;
+                    sp->f = qs; sp->n = q - qs; sp->scope = tp->nscopes;
+                    tp->nspans++;
+                }
+            }
+            if (tp->nspans == first) continue; /* no spans: nothing to keep */
+            sc.single = schema == 0;
+            for (Py_ssize_t i = first + 1; i < tp->nspans && sc.single; i++) {
+                const TSpan *a = &tp->spans[first], *b = &tp->spans[i];
+                sc.single = a->tidlen == b->tidlen && (a->tidlen == 0 || memcmp(a->tid, b->tid, (size_t)a->tidlen) == 0);
+            }
+            GROW(tp->scopes, tp->nscopes, tp->capscopes, TScope);
+            tp->scopes[tp->nscopes++] = sc;
+        }
+    }
+    return 0;
+}
+
+/* Appends one tuple per trace of the ResourceSpans in tp to out; -1 on a Python error. */
+static int tail_emit(const TParsed *tp, PyObject *head, PyObject *out) {
+    Py_ssize_t n = tp->nspans, cap = 16;
+    if (n == 0) return 0;
+    while (cap < 2 * n) cap *= 2;
+    Py_ssize_t *table = PyMem_Malloc((size_t)cap * sizeof(Py_ssize_t));
+    Py_ssize_t *next = PyMem_Malloc((size_t)n * sizeof(Py_ssize_t));
+    Py_ssize_t *heads = PyMem_Malloc((size_t)n * sizeof(Py_ssize_t));
+    Py_ssize_t *last = PyMem_Malloc((size_t)n * sizeof(Py_ssize_t));
+    int rc = -1;
+    if (!table || !next || !heads || !last) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t i = 0; i < cap; i++) table[i] = -1;
+    Py_ssize_t ngroups = 0;
+    for (Py_ssize_t si = 0; si < n; si++) {
+        const TSpan *sp = &tp->spans[si];
+        next[si] = -1;
+        Py_ssize_t slot = (Py_ssize_t)(id_hash(sp->tid, sp->tidlen) & (uint64_t)(cap - 1));
+        for (;;) {
+            Py_ssize_t g = table[slot];
+            if (g < 0) { table[slot] = ngroups; heads[ngroups] = last[ngroups] = si; ngroups++; break; }
+            const TSpan *h = &tp->spans[heads[g]];
+            if (h->tidlen == sp->tidlen && (sp->tidlen == 0 || memcmp(h->tid, sp->tid, (size_t)sp->tidlen) == 0)) {
+                next[last[g]] = si; last[g] = si; break;
+            }
+            slot = (slot + 1) & (cap - 1);
+        }
+    }
+    for (Py_ssize_t g = 0; g < ngroups; g++) {
+        /* a group's spans are in request order, so its pieces are runs of one scope */
+        Py_ssize_t total = 0, count = 0;
+        int root = 0;
+        for (Py_ssize_t si = heads[g]; si >= 0;) {
+            const TScope *sc = &tp->scopes[tp->spans[si].scope];
+            if (sc->single) {
+                total += sc->wlen;
+                for (Py_ssize_t s = tp->spans[si].scope; si >= 0 && tp->spans[si].scope == s; si = next[si]) {
+                    count++; root |= tp->spans[si].root;
+                }
+                continue;
+            }
+            Py_ssize_t inner = sc->hlen;
+            for (Py_ssize_t s = tp->spans[si].scope; si >= 0 && tp->spans[si].scope == s; si = next[si]) {
+                inner += tp->spans[si].n; count++; root |= tp->spans[si].root;
+            }
+            total += 1 + varint_len((uint64_t)inner) + inner;
+        }
+        PyObject *body = PyBytes_FromStringAndSize(NULL, total);
+        if (!body) goto done;
+        uint8_t *o = (uint8_t *)PyBytes_AS_STRING(body);
+        for (Py_ssize_t si = heads[g]; si >= 0;) {
+            Py_ssize_t s = tp->spans[si].scope;
+            const TScope *sc = &tp->scopes[s];
+            if (sc->single) {
+                memcpy(o, sc->whole, (size_t)sc->wlen); o += sc->wlen;
+                while (si >= 0 && tp->spans[si].scope == s) si = next[si];
+                continue;
+            }
+            Py_ssize_t inner = sc->hlen;
+            for (Py_ssize_t t = si; t >= 0 && tp->spans[t].scope == s; t = next[t]) inner += tp->spans[t].n;
+            *o++ = 0x12;
+            o = put_varint(o, (uint64_t)inner);
+            if (sc->hlen) { memcpy(o, sc->head, (size_t)sc->hlen); o += sc->hlen; }
+            for (; si >= 0 && tp->spans[si].scope == s; si = next[si]) {
+                memcpy(o, tp->spans[si].f, (size_t)tp->spans[si].n); o += tp->spans[si].n;
+            }
+        }
+        const TSpan *h = &tp->spans[heads[g]];
+        PyObject *item = Py_BuildValue("(y#ONnO)", h->tid ? (const char *)h->tid : "", h->tidlen, head, body, count,
+                                       root ? Py_True : Py_False);
+        if (!item || PyList_Append(out, item) < 0) { Py_XDECREF(item); goto done; }
+        Py_DECREF(item);
+    }
+    rc = 0;
+done:
+    PyMem_Free(table); PyMem_Free(next); PyMem_Free(heads); PyMem_Free(last);
+    return rc;
+}
+
+static PyObject *tail_cut(PyObject *self, PyObject *args) {
+    Py_buffer buf;
+    if (!PyArg_ParseTuple(args, "y*", &buf)) return NULL;
+    TParsed tp = {0};
+    const uint8_t *p = (const uint8_t *)buf.buf, *end = p + buf.len;
+    PyObject *out = PyList_New(0);
+    while (out && p < end) {
+        const uint8_t *pl = NULL, *res = NULL; uint32_t field; int wt; Py_ssize_t n = 0, reslen = 0;
+        if (!next_field(&p, end, &field, &wt, &pl, &n) || field != 1 || wt != 2) { Py_SETREF(out, Py_NewRef(Py_None)); break; }
+        int rc = tail_scopes(&tp, pl, pl + n, &res, &reslen);
+        if (rc == -2) { Py_CLEAR(out); PyErr_NoMemory(); break; }
+        if (rc != 0) { Py_SETREF(out, Py_NewRef(Py_None)); break; }
+        if (tp.nspans == 0) continue;
+        PyObject *head = PyBytes_FromStringAndSize((const char *)res, reslen);
+        if (!head) { Py_CLEAR(out); break; }
+        rc = tail_emit(&tp, head, out);
+        Py_DECREF(head);
+        if (rc < 0) Py_CLEAR(out);
+    }
+    PyMem_Free(tp.scopes);
+    PyMem_Free(tp.spans);
+    PyBuffer_Release(&buf);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"by_trace_id", by_trace_id, METH_VARARGS,
      "by_trace_id(request_bytes, id_field) -> [(trace_id, encoded request)] one per (resource, scope, trace ID) "
      "(id_field 1 for spans, 9 for log records); None when the bytes are not understood"},
+    {"tail_cut", tail_cut, METH_VARARGS,
+     "tail_cut(request_bytes) -> [(trace_id, resource_header, body, span_count, has_root)] per (ResourceSpans, "
+     "trace ID), as tail_sampling's store.cut; None when the bytes are not understood"},
     {"split_traces", split_traces, METH_VARARGS,
      "split_traces(request_bytes, count) -> the one worker (int) when every span goes there, else a list of "
      "`count` encoded requests (None where a worker gets nothing); None when the bytes are not understood"},

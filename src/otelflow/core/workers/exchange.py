@@ -85,12 +85,19 @@ class Exchange:
         if target is None:
             return wire.RETRYABLE, f"worker {self.ctx.index} has no pipeline node {node} (yet)".encode()
         consumer, request_type = target
+        takes_bytes = getattr(consumer, "consume_encoded", None)
+        if takes_bytes is not None:  # a part another worker cut from a request a receiver parsed
+            return await self._verdict(takes_bytes(payload[_NODE.size + size:]))
         try:
             request = request_type.FromString(payload[_NODE.size + size:])
         except Exception as exc:  # noqa: BLE001 - a peer sent what it encoded itself: should not happen
             return wire.PERMANENT, f"unparseable request from another worker: {exc}".encode()
+        return await self._verdict(consumer.consume(request))
+
+    @staticmethod
+    async def _verdict(call) -> tuple[int, bytes]:
         try:
-            await consumer.consume(request)
+            await call
         except PermanentError as exc:
             return wire.PERMANENT, str(exc).encode()
         except ConsumerError as exc:

@@ -99,18 +99,22 @@ class KeyRouter:
 
     async def _consume_encoded(self, data: ExportTraceServiceRequest) -> None:
         """Cut the encoded request (the client's bytes when still valid): spans are copied as
-        bytes, and remote parts are sent as cut."""
+        bytes, remote parts are sent as cut, and a component that takes encoded requests
+        (``consume_encoded``) gets its part without a parse."""
         encoded = encoded_as_received(data) if self.as_received else None
-        cut = _route.split_traces(encoded if encoded is not None else data.SerializeToString(), self.count)
+        if encoded is None:
+            encoded = data.SerializeToString()
+        cut = _route.split_traces(encoded, self.count)
+        takes_bytes = getattr(self.local, "consume_encoded", None)
         if cut is None:  # not what the cutter understands: the parsed way
             parts = split_by_trace_id(data, self.count)
             cut = [parts.get(i) for i in range(self.count)]
         elif isinstance(cut, int):
-            if cut == self.index:
-                return await self.local.consume(data)
-            return await self.exchange.send(cut, self.node, data if encoded is None else encoded)
+            if cut != self.index:
+                return await self.exchange.send(cut, self.node, encoded)
+            return await (takes_bytes(encoded) if takes_bytes is not None else self.local.consume(data))
         local = cut[self.index]
-        if local is not None and not isinstance(local, Message):
+        if local is not None and not isinstance(local, Message) and takes_bytes is None:
             local = ExportTraceServiceRequest.FromString(local)
         await self._deliver(local, [(o, p) for o, p in enumerate(cut) if o != self.index and p is not None])
 
@@ -121,7 +125,7 @@ class KeyRouter:
         errors: list[Exception] = []
         if local is not None:
             try:
-                await self.local.consume(local)
+                await (self.local.consume(local) if isinstance(local, Message) else self.local.consume_encoded(local))
             except Exception as exc:  # noqa: BLE001 - reported with the others below
                 errors.append(exc)
         for owner, future in pending:

@@ -28,13 +28,14 @@ from collections import OrderedDict
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from otelflow.core.client import encoded_as_received
 from otelflow.core.component import Component, Host, Settings
 from otelflow.processors.tail_sampling import policies as p
 from otelflow.processors.tail_sampling.build import build, build_route
 from otelflow.processors.tail_sampling.combinators import is_statistical
 from otelflow.processors.tail_sampling.config import SPAN_INGEST, Config
 from otelflow.processors.tail_sampling.store import (
-    Batcher, DecisionCache, Fragment, Headers, Trace, cut, frags_size, frags_wire)
+    Batcher, DecisionCache, Fragment, Headers, Trace, cut, cut_encoded, frags_size, frags_wire)
 
 FORWARD_SPANS = 8192
 DECIDE_SLICE = 2000  # traces decided between two yields to the event loop
@@ -68,6 +69,7 @@ class TailSamplingProcessor(Component):
         self.sampled_cache = DecisionCache(config.decision_cache.sampled_cache_size)
         self.not_sampled_cache = DecisionCache(config.decision_cache.non_sampled_cache_size)
         self.headers = Headers()
+        self.as_received = False  # set by the graph: nothing before it changes requests in place
         self.want_root = config.decision_wait_after_root_received > 0
         self.ingest_mode = config.sampling_strategy == SPAN_INGEST
         self.labels = {"processor": str(settings.id)}
@@ -113,9 +115,22 @@ class TailSamplingProcessor(Component):
     # ---- intake ----------------------------------------------------------------------------------
 
     async def consume(self, data: ExportTraceServiceRequest) -> None:
+        encoded = encoded_as_received(data) if self.as_received else None
+        pieces = cut_encoded(data.SerializeToString() if encoded is None else encoded, self.headers, self.want_root)
+        await self._intake(cut(data, self.headers, self.want_root) if pieces is None else pieces)
+
+    async def consume_encoded(self, encoded: bytes) -> None:
+        """The same for a request still encoded (cut by another worker from a request a receiver
+        parsed, so known to be well-formed): it is never parsed here."""
+        pieces = cut_encoded(encoded, self.headers, self.want_root)
+        if pieces is None:
+            pieces = cut(ExportTraceServiceRequest.FromString(encoded), self.headers, self.want_root)
+        await self._intake(pieces)
+
+    async def _intake(self, pieces: dict) -> None:
         late: list = []
         new_ids = 0
-        for tid, (frags, count, root) in cut(data, self.headers, self.want_root).items():
+        for tid, (frags, count, root) in pieces.items():
             if self._cached(tid, frags, count, late):
                 continue
             trace = self.traces.get(tid)

@@ -20,6 +20,11 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from otelflow.processors.tail_sampling.policies import UNSPECIFIED
 
+try:
+    from otelflow.native import _route
+except ImportError:  # built without a C compiler: the message is cut in Python
+    _route = None
+
 _VARINT = [bytes([n]) if n < 0x80 else bytes([(n & 0x7F) | 0x80, n >> 7]) for n in range(1 << 14)]
 
 
@@ -84,6 +89,7 @@ def cut(request, headers: Headers, want_root: bool) -> dict[bytes, list]:
                 continue
             scope_head = _scope_header(ss)
             groups: dict[bytes, list] = {}
+            rooted: set[bytes] = set()
             for tid, span in zip(ids, spans):
                 group = groups.get(tid)
                 if group is None:
@@ -91,14 +97,14 @@ def cut(request, headers: Headers, want_root: bool) -> dict[bytes, list]:
                 raw = span.SerializeToString()
                 group.append(b"\x12" + varint(len(raw)) + raw)
                 if want_root and not span.parent_span_id:
-                    entry = bodies.setdefault(tid, [[], 0, False])
-                    entry[2] = True
+                    rooted.add(tid)
             for tid, group in groups.items():
                 entry = bodies.get(tid)
                 if entry is None:
                     bodies[tid] = entry = [[], 0, False]
                 entry[0].append(_field(b"\x12", b"".join(group)))
                 entry[1] += len(group) - 1
+                entry[2] = entry[2] or tid in rooted
         for tid, (parts, count, root) in bodies.items():
             body = parts[0] if len(parts) == 1 else b"".join(parts)
             entry = out.get(tid)
@@ -108,6 +114,32 @@ def cut(request, headers: Headers, want_root: bool) -> dict[bytes, list]:
                 entry[0] += (head, body)
                 entry[1] += count
                 entry[2] = entry[2] or root
+    return out
+
+
+def cut_encoded(encoded: bytes, headers: Headers, want_root: bool) -> dict[bytes, list] | None:
+    """``cut`` on the encoded request, in C (~10x faster than walking the message); None when the
+    native helper is missing or does not understand the bytes."""
+    if _route is None:
+        return None
+    pieces = _route.tail_cut(encoded)
+    if pieces is None:
+        return None
+    out: dict[bytes, list] = {}
+    known = headers.known
+    for tid, head, body, count, root in pieces:
+        shared = known.get(head)
+        if shared is None:
+            if len(known) >= headers.limit:
+                known.clear()
+            known[head] = shared = head
+        entry = out.get(tid)
+        if entry is None:
+            out[tid] = [[shared, body], count, want_root and root]
+        else:
+            entry[0] += (shared, body)
+            entry[1] += count
+            entry[2] = entry[2] or (want_root and root)
     return out
 
 
