@@ -142,7 +142,9 @@ def logs(cur, *, start_us: int, end_us: int, service: str | None = None, severit
 
 
 def red(cur, *, service: str, start_us: int, end_us: int, step_s: int, operation: str | None = None) -> dict:
-    """Entry spans (server or consumer kind, or without a parent) per bucket; empty buckets as zeros."""
+    """Entry spans (server or consumer kind, or without a parent) per bucket; empty buckets as zeros.
+    ``error_spans`` counts every error span of the service, entry or not: a service whose spans are
+    all internal (a worker, a library) has no requests but its failures still show."""
     n = buckets(start_us, end_us, step_s)
     start_ns, step_ns = start_us * 1000, step_s * 1_000_000_000
     params = [start_ns, step_ns, n - 1, service, start_ns, end_us * 1000]
@@ -150,23 +152,26 @@ def red(cur, *, service: str, start_us: int, end_us: int, step_s: int, operation
     if operation is not None:
         extra = " AND name = ?"
         params.append(operation)
+    entry = "(kind IN (2, 5) OR parent_span_id = '')"
     found = rows(cur, f"""
-        SELECT least((start_ns - ?) // ?, ?) AS b, count(*) AS requests,
-               count(*) FILTER (WHERE status_code = 2) AS errors,
-               quantile_cont(duration_ns, [0.5, 0.95, 0.99]) AS p
+        SELECT least((start_ns - ?) // ?, ?) AS b, count(*) FILTER (WHERE {entry}) AS requests,
+               count(*) FILTER (WHERE {entry} AND status_code = 2) AS errors,
+               count(*) FILTER (WHERE status_code = 2) AS error_spans,
+               quantile_cont(duration_ns, [0.5, 0.95, 0.99]) FILTER (WHERE {entry}) AS p
         FROM spans
-        WHERE service = ? AND start_ns BETWEEN ? AND ? AND (kind IN (2, 5) OR parent_span_id = ''){extra}
+        WHERE service = ? AND start_ns BETWEEN ? AND ?{extra}
         GROUP BY b""", params)
     by_bucket = {r["b"]: r for r in found}
     points = []
     for i in range(n):
         r = by_bucket.get(i)
-        req, err = (r["requests"], r["errors"]) if r else (0, 0)
-        p = r["p"] if r else (None, None, None)
+        req, err, err_spans = (r["requests"], r["errors"], r["error_spans"]) if r else (0, 0, 0)
+        p = (r["p"] if r else None) or (None, None, None)
         points.append({"t_us": start_us + i * step_s * 1_000_000, "requests": req, "errors": err,
-                       "rate": req / step_s, "error_rate": err / step_s,
+                       "rate": req / step_s, "error_rate": err / step_s, "error_spans": err_spans,
                        "p50_us": pct_us(p[0]), "p95_us": pct_us(p[1]), "p99_us": pct_us(p[2])})
-    totals = {"requests": sum(p["requests"] for p in points), "errors": sum(p["errors"] for p in points)}
+    totals = {"requests": sum(p["requests"] for p in points), "errors": sum(p["errors"] for p in points),
+              "error_spans": sum(p["error_spans"] for p in points)}
     return {"service": service, "operation": operation, "step_s": step_s, "points": points, "totals": totals}
 
 

@@ -29,10 +29,15 @@ export function ServicesPage() {
   );
 }
 
+// RED counts requests (entry spans); a service with none (all its spans internal) shows its error spans
+type Totals = Red["totals"] & { error_spans?: number };
+
 function ServiceRow({ s }: { s: Service }) {
   const w = useTimeWindow();
   const red = useApi<Red>("red", { service: s.name, start_us: w.startUs, end_us: w.endUs }, w.tick);
-  const t = red.data?.totals;
+  const t: Totals | undefined = red.data?.totals;
+  const errorSpans = t?.error_spans ?? s.errors;
+  const noEntry = !!t && t.requests === 0 && errorSpans > 0;
   const seconds = (w.endUs - w.startUs) / 1e6;
   const link = href(`/services/${encodeURIComponent(s.name)}`, { range: w.range });
   return (
@@ -40,7 +45,9 @@ function ServiceRow({ s }: { s: Service }) {
       <td><span class="dot" style={{ background: serviceColor(s.name) }} /><a href={link}>{s.name}</a></td>
       <td class="num">{t ? fmtNumber(t.requests) : "…"}</td>
       <td class="num">{t ? fmtNumber(t.requests / seconds) : "…"}</td>
-      <td class={`num${t && t.errors ? " err" : ""}`}>{t ? fmtNumber(t.errors) : "…"}</td>
+      <td class={`num${t && (t.errors || noEntry) ? " err" : ""}`} data-testid="service-errors"
+          title={noEntry ? "error spans: this service has no entry (server, consumer or root) spans in the range" : undefined}>
+        {!t ? "…" : noEntry ? <>{fmtNumber(errorSpans)} <span class="badge err">spans</span></> : fmtNumber(t.errors)}</td>
       <td class={`num${t && t.errors ? " err" : ""}`}>{t ? pct(t.errors, t.requests) : "…"}</td>
       <td>{red.data ? <Sparkline values={red.data.points.map((p) => p.requests)} color={serviceColor(s.name)} /> : red.error ? <span class="muted" title={red.error}>unavailable</span> : null}</td>
       <td class="num">{fmtNumber(s.spans)}</td>
