@@ -59,7 +59,8 @@ def render_text(report: dict) -> str:
         lines.append(f"service {service}")
         for f in by_service[service]:
             key = f" key={f['key']}" if f.get("key") else ""
-            lines.append(f"  {f['severity'].upper()} [{f['rule']}]{key} (seen {f.get('count', 0)}x, last {f.get('last_seen', '?')})")
+            seen = f"seen {f.get('count', 0)}x, last {f.get('last_seen', '?')}"
+            lines.append(f"  {f['severity'].upper()} [{f['rule']}]{key} ({seen})")
             lines.append(f"    what: {f['message']}")
             lines.append(f"    why:  {f['why']}")
             lines.append(f"    fix:  {f['fix']}")

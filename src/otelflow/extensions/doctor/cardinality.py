@@ -1,9 +1,9 @@
 """Metric labels whose distinct values grow without bound (cardinality bombs).
 
 Each (service, metric, label) gets a 1 KiB HyperLogLog of the label's values, and a short history
-of its estimate so the report can say how fast it grows. A metric with many data points in one
-request is read along a stride with a random start, so repeated exports of the same cumulative
-series still show new values over time while each request costs at most ``max_points_per_metric``.
+of its estimate so the report can say how fast it grows. Of a metric with many data points in one
+request a random sample is read, so repeated exports of the same cumulative series still show new
+values over time while each request costs at most ``max_points_per_metric``.
 At most ``max_metric_labels`` labels are tracked; labels seen later are counted as untracked.
 """
 
@@ -48,9 +48,7 @@ class Cardinality:
             if n == 0:
                 continue
             if n > self.max_points:
-                step = n / self.max_points
-                offset = random.random() * step
-                chosen = (points[int(offset + i * step)] for i in range(self.max_points))
+                chosen = (points[i] for i in sorted(random.sample(range(n), self.max_points)))
             else:
                 chosen = iter(points)
             values: dict[str, list[bytes]] = {}  # label -> its values in these points

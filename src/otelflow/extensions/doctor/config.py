@@ -12,7 +12,7 @@ class Config(Model):
     max_span_attributes: int = Field(128, ge=1)
     # a metric label with more distinct values than this (estimated) is a cardinality bomb
     max_label_values: int = Field(1000, ge=2)
-    # metric data points looked at per metric per request (a stride with a random start beyond it)
+    # metric data points looked at per metric per request (a random sample beyond it)
     max_points_per_metric: int = Field(1000, ge=1)
     # share of traces (by trace ID, the same in every worker) whose spans feed the trace checks
     trace_sampling: float = Field(1.0, gt=0.0, le=1.0)

@@ -164,9 +164,12 @@ class Doctor(Component):
             if len(self._peers) < self.worker.count - 1 and now - self.started < 4 * self.config.window:
                 return  # a worker has not written yet: wait for it rather than misjudge its traces
             for peer in self._peers.values():
-                t = float(peer.get("time", 0))
-                if now - t <= 4 * self.config.window:
-                    buffers.append((load_spans(peer.get("spans", [])), float(peer.get("covered_from", t)), t))
+                try:
+                    t = float(peer.get("time", 0))
+                    if now - t <= 4 * self.config.window:
+                        buffers.append((load_spans(peer.get("spans", [])), float(peer.get("covered_from", t)), t))
+                except (TypeError, ValueError, AttributeError):
+                    continue  # a damaged summary: judged without it
         with self._lock:
             self.structure.analyze(buffers, now)
             self.structure.forget(now - self.config.forget_after)
@@ -186,9 +189,12 @@ class Doctor(Component):
         card.merge(own[1])
         if not self.worker.single:
             self._read_peers()
-        for peer in list(self._peers.values()):
-            services.merge(peer.get("services", {}))
-            card.merge(peer.get("cardinality", {}))
+        for index, peer in list(self._peers.items()):
+            try:
+                services.merge(peer.get("services", {}))
+                card.merge(peer.get("cardinality", {}))
+            except (TypeError, ValueError, KeyError, AttributeError):  # a damaged summary: leave it out
+                self.settings.logger.warning("doctor: worker %d's summary is unreadable; left out", index)
         since = now - cfg.forget_after
         with self._lock:
             found = structure_findings(self.structure, cfg.min_occurrences, since)
