@@ -310,6 +310,58 @@ async def test_a_plugin_by_module_name_drops_items_and_sets_fields(monkeypatch):
     assert [(r.severity_text, r.body.string_value) for r in m.resource_logs[0].scope_logs[0].log_records] == [("ERROR", "bad")]
 
 
+async def test_the_plugin_in_the_docs_runs_as_documented(tmp_path):
+    """docs/processors/python.md's full example, taken from the page as it is."""
+    page = (ROOT / "docs" / "processors" / "python.md").read_text()
+    code = next(block.split("```", 1)[0] for block in page.split("```python\n")[1:] if "class Policy" in block)
+    (tmp_path / "policy.py").write_text(code)
+    port, backend = free_port(), await GRPCBackend().start()
+    body = f"{{file: {tmp_path / 'policy.py'}, class: Policy, config: {{env: prod, drop_routes: [/healthz]}}}}"
+    yaml = pipeline_yaml(port, backend.port, {"python/p": body},
+                         {"traces": ["python/p"], "metrics": ["python/p"], "logs": ["python/p"]})
+    try:
+        async with running(yaml):
+            traces = trace_request("a", **{"http.route": "/healthz"})
+            traces.resource_spans[0].scope_spans[0].spans.add(name="b").attributes.add(
+                key="http.response.status_code", value={"int_value": 502})
+            assert await export(port, TRACES, traces) == (grpc.StatusCode.OK, "")
+            metrics = ExportMetricsServiceRequest()
+            ms = metrics.resource_metrics.add().scope_metrics.add()
+            point = ms.metrics.add(name="requests").sum.data_points.add(as_int=1)
+            point.attributes.add(key="user_id", value={"string_value": "u-1"})
+            point.attributes.add(key="route", value={"string_value": "/"})
+            ms.metrics.add(name="debug.counter").sum.data_points.add(as_int=1)
+            assert await export(port, METRICS, metrics) == (grpc.StatusCode.OK, "")
+            logs = ExportLogsServiceRequest()
+            sl = logs.resource_logs.add().scope_logs.add()
+            sl.log_records.add(severity_number=5, body={"string_value": "trace noise"})
+            sl.log_records.add(severity_number=13, body={"string_value": "  disk almost full  "})
+            assert await export(port, LOGS, logs) == (grpc.StatusCode.OK, "")
+            await wait_for(lambda: all(backend.messages(s) for s in Signal), 10, "all three signals")
+    finally:
+        await backend.stop()
+    (m,) = backend.messages(Signal.TRACES)
+    assert attrs(m.resource_spans[0].resource.attributes)["deployment.environment"] == "prod"
+    assert [(s.name, s.status.code, s.status.message) for s in spans_of([m])] == [("b", 2, "server error")]
+    (m,) = backend.messages(Signal.METRICS)
+    assert [(x.name, [attrs(p.attributes) for p in x.sum.data_points]) for x in m.resource_metrics[0].scope_metrics[0].metrics] \
+        == [("requests", [{"route": "/"}])]
+    (m,) = backend.messages(Signal.LOGS)
+    assert [r.body.string_value for r in m.resource_logs[0].scope_logs[0].log_records] == ["disk almost full"]
+
+
+async def test_a_plugin_whose_constructor_raises_stops_the_start_naming_file_and_line():
+    from otelflow.core.service import Service, StartError
+
+    faulty = TESTDATA / "python_faulty.py"
+    _, cfg = _parse(f"{{file: {faulty}, class: BadInit, config: {{path: /no/such/table.csv}}}}")
+    with pytest.raises(StartError) as err:
+        await Service(cfg, default_registry).start()
+    text = str(err.value)
+    assert "processor python/x" in text and "BadInit(config) raised FileNotFoundError" in text, text
+    assert f"(at {faulty}:27)" in text, text
+
+
 # -- bad configs ----------------------------------------------------------------------------------
 
 
@@ -432,6 +484,13 @@ async def test_an_edited_plugin_is_reimported_on_sighup_with_the_yaml_unchanged_
         await wait_for(lambda: sum(v == "2" for _, v in versions(backend)[count:]) > 200, 15, "spans through version 2")
         for fields in await reload_all(col, workers):  # nothing changed now: nothing restarts
             assert fields["handover"] == "unchanged", fields
+        plugin.write_text("class Versioned(:\n")  # a broken edit: refused, version 2 keeps running
+        before = col.output().count("Config reload failed")
+        col.proc.send_signal(signal.SIGHUP)
+        await wait_for(lambda: col.output().count(f"{plugin}:1: SyntaxError") >= workers, 20, "the refused reloads")
+        assert col.output().count("Config reload failed") > before
+        count = len(versions(backend))
+        await wait_for(lambda: sum(v == "2" for _, v in versions(backend)[count:]) > 100, 15, "spans through version 2")
         for stream in streams:
             await asyncio.to_thread(stream.finish)
         acked = set().union(*(s.exporter.tags for s in streams))

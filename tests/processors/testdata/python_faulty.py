@@ -20,3 +20,11 @@ class Faulty:
             raise ValueError("boom is not allowed")  # line 20
         if "exit" in names:
             raise SystemExit(3)
+
+
+class BadInit:
+    def __init__(self, config):
+        self.table = open(config["path"])  # line 27
+
+    def process_traces(self, batch: TracesBatch) -> None:
+        pass

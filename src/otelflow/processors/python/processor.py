@@ -54,8 +54,10 @@ class _Plugin:
         if not callable(shutdown):
             return
         try:
-            result = await asyncio.to_thread(shutdown) if not inspect.iscoroutinefunction(shutdown) else await shutdown()
-            del result
+            if inspect.iscoroutinefunction(shutdown):
+                await shutdown()
+            else:
+                await asyncio.to_thread(shutdown)
         except Exception as exc:  # noqa: BLE001 - the other components still have to stop
             self.logger.error("%s.shutdown() raised %s", self.cls.__name__, describe(exc, self.source))
 
