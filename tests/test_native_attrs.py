@@ -172,10 +172,11 @@ def test_native_equals_python(signal):
         assume(valid(actions))
         proc = processor(signal, actions)
         assert proc.native is not None
-        out = type(request)()
-        out.CopyFrom(request)
-        assert proc.native.apply(out)
+        before = request.SerializeToString()
+        out = proc.native.apply(request)
+        assert out is not None
         assert same(out, reference(proc, request))
+        assert request.SerializeToString() == before  # a changed request is a new message
 
     check()
 
@@ -191,9 +192,8 @@ def test_seed_actions_on_every_value_type():
     for value in values:
         spans.add(name="s").attributes.extend(kvs([("a", AnyValue(int_value=1)), ("db.statement", value),
                                                    ("http.url", value), ("z", None), ("http.url", value)]))
-    out = ExportTraceServiceRequest()
-    out.CopyFrom(req)
-    assert proc.native.apply(out)
+    out = proc.native.apply(req)
+    assert out is not None and out is not req
     assert same(out, reference(proc, req))
     first = out.resource_spans[0].scope_spans[0].spans[0].attributes
     # delete moved the last entry into db.statement's slot; only the first http.url is hashed
@@ -207,6 +207,7 @@ def test_unchanged_request_is_left_alone():
     req = ExportTraceServiceRequest()
     req.resource_spans.add().scope_spans.add().spans.add(name="s").attributes.extend(kvs([("a", AnyValue(int_value=1))]))
     assert _attrs.apply(proc.native.program, _attrs.TRACES, req.SerializeToString()) is None
+    assert proc.native.apply(req) is req
 
 
 def test_what_the_native_loop_does_not_run_stays_python():
@@ -233,7 +234,7 @@ def test_a_value_with_unknown_fields_falls_back_to_python():
     with pytest.raises(ValueError):
         _attrs.apply(proc.native.program, _attrs.TRACES, body)
     expected = reference(proc, req)
-    assert not proc.native.apply(req)  # refused and left alone: consume then runs the Python path
+    assert proc.native.apply(req) is None  # refused and left alone: consume then runs the Python path
     assert same(req, ExportTraceServiceRequest.FromString(body))
     proc._apply(req)
     assert same(req, expected)
@@ -290,3 +291,34 @@ def test_random_bytes_and_every_truncation():
         _attrs.apply(proc.native.program, 99, body)
     with pytest.raises(TypeError):
         _attrs.compile([("not", "an action")])
+
+
+class Capture:
+    def __init__(self):
+        self.got = []
+
+    async def consume(self, data) -> None:
+        self.got.append(data)
+
+
+def test_consume_hands_on_what_the_python_path_would():
+    factory = default_registry.get(Kind.PROCESSOR, "attributes")
+    config = factory.config.model_validate({"actions": [{"key": "http.url", "action": "hash"},
+                                                        {"key": "db.statement", "action": "delete"}]})
+    settings_ = Settings(ComponentID.parse("attributes/scrub"), Kind.PROCESSOR, Telemetry(), signal=Signal.LOGS)
+    native, python = Capture(), Capture()
+    fast = factory.create(settings=settings_, config=config, next=native)
+    slow = factory.create(settings=settings_, config=config, next=python)
+    slow.native = None
+    assert fast.native is not None
+    req = ExportLogsServiceRequest()
+    records = req.resource_logs.add().scope_logs.add().log_records
+    records.add().attributes.extend(kvs([("db.statement", AnyValue(string_value="SELECT 1")), ("x", None),
+                                         ("http.url", AnyValue(string_value="https://a/?b"))]))
+    for proc, req_ in ((fast, req), (slow, ExportLogsServiceRequest.FromString(req.SerializeToString()))):
+        try:
+            proc.consume(req_).send(None)
+        except StopIteration:
+            pass
+    assert same(native.got[0], python.got[0])
+    assert [kv.key for kv in native.got[0].resource_logs[0].scope_logs[0].log_records[0].attributes] == ["http.url", "x"]

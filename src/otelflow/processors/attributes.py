@@ -54,9 +54,11 @@ class AttributesProcessor(Component):
         self.native = native_actions(self.proc.actions, self.signal) if self.skip is None else None
 
     async def consume(self, data: Message) -> None:
-        if self.native is None or not self.native.apply(data):
+        out = None if self.native is None else self.native.apply(data)
+        if out is None:
             self._apply(data)
-        await self.next.consume(data)
+            out = data
+        await self.next.consume(out)
 
     def _traces(self, data) -> None:
         process = self.proc.process

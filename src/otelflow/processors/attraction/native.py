@@ -2,9 +2,9 @@
 
 Walking ``repeated KeyValue`` through the protobuf Python API costs a wrapper object and a string
 per entry and action. The C loop works on the request's encoded bytes instead: it runs the same
-actions on every item's attribute list and answers the rewritten request, which replaces the
-message's content. Serialising and parsing cost less than the Python walk they save (figures in
-bench/README.md, "Attribute actions").
+actions on every item's attribute list and answers the rewritten request, parsed into a new message
+that the processor hands on. Serialising and parsing cost less than the Python walk they save
+(figures in bench/README.md, "Attribute actions").
 
 It runs insert, update, upsert (a constant ``value``, ``from_attribute`` or ``default_value``),
 delete and hash by ``key``. An action list with anything else (``pattern``, extract, convert,
@@ -45,16 +45,15 @@ class NativeActions:
         self.program = program
         self.root = root
 
-    def apply(self, data: Message) -> bool:
-        """Apply the actions to every item of ``data`` in place; False when the C loop could not
-        (nothing was changed then, and the caller runs the Python path)."""
+    def apply(self, data: Message) -> Message | None:
+        """The request with the actions applied to every item: ``data`` itself when nothing changed,
+        else a new message (parsed from the C loop's output, so that ``data``'s arena is not left
+        holding both versions); None when the C loop could not, ``data`` untouched."""
         try:
             out = _attrs.apply(self.program, self.root, data.SerializeToString())
         except ValueError:
-            return False
-        if out is not None:
-            data.ParseFromString(out)
-        return True
+            return None
+        return data if out is None else type(data).FromString(out)
 
 
 def native_actions(actions: Sequence[Action], signal: Signal) -> NativeActions | None:
