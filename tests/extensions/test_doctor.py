@@ -226,3 +226,64 @@ def test_cli_says_when_the_url_does_not_answer():
     cli = run_cli(free_port())
     assert cli.returncode == 2
     assert "does not answer" in cli.stdout + cli.stderr
+
+
+def _config(grpc: int, ui: int, data: Path, limit: int) -> str:
+    return f"""
+receivers: {{otlp: {{protocols: {{grpc: {{endpoint: "127.0.0.1:{grpc}"}}}}}}}}
+exporters: {{embedded_store: {{}}}}
+extensions:
+  embedded_store: {{directory: "{data}"}}
+  web_ui: {{endpoint: "127.0.0.1:{ui}"}}
+  doctor: {{max_span_attributes: {limit}, window: 2s, interval: 500ms}}
+service:
+  extensions: [embedded_store, web_ui, doctor]
+  telemetry: {{metrics: {{level: none}}}}
+  pipelines: {{traces: {{receivers: [otlp], exporters: [embedded_store]}}}}
+"""
+
+
+def test_a_reload_that_changes_the_doctor_serves_the_new_one(tmp_path):
+    """web_ui names its doctor, so a SIGHUP that restarts the doctor restarts the UI with it (no stale report)."""
+    import signal
+
+    from tests.process import Collector
+
+    grpc, ui = free_port(), free_port()
+    collector = Collector(_config(grpc, ui, tmp_path, 128)).start()
+    try:
+        p, t = _tracer(f"127.0.0.1:{grpc}", "wide")
+        with t.start_as_current_span("op") as span:
+            for i in range(100):
+                span.set_attribute(f"k{i}", i)
+        p.shutdown()
+        deadline = time.monotonic() + 10
+        while "wide" not in {s["name"] for s in doctor_report(ui)["services"]}:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert doctor_report(ui)["findings"] == []  # 100 attributes: under 128
+
+        collector.config.write_text(_config(grpc, ui, tmp_path, 64))
+        collector.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                report = doctor_report(ui)
+                if report["settings"]["max_span_attributes"] == 64:
+                    break
+            except OSError:
+                pass  # the UI restarts with the doctor
+            assert time.monotonic() < deadline, collector.output()
+            time.sleep(0.2)
+        p, t = _tracer(f"127.0.0.1:{grpc}", "wide")
+        with t.start_as_current_span("op") as span:
+            for i in range(100):
+                span.set_attribute(f"k{i}", i)
+        p.shutdown()
+        deadline = time.monotonic() + 10
+        while not (found := by_service(doctor_report(ui)).get("wide")):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert {rule for rule, _ in found} == {"span_attributes"}
+    finally:
+        assert collector.stop() == 0

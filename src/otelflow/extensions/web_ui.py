@@ -47,6 +47,9 @@ _LIST_ENDPOINTS: dict[str, tuple[Callable, Callable]] = {
 class Config(Model):
     endpoint: str = "localhost:4380"
     store: str = "embedded_store"  # the ID of the embedded_store extension to read
+    # the ID of a doctor extension served at /api/v1/doctor, if the service has one (naming it makes a
+    # reload that changes the doctor restart the UI with it)
+    doctor: str = "doctor"
 
     @field_validator("endpoint")
     @classmethod
@@ -54,7 +57,7 @@ class Config(Model):
         split_host_port(v)
         return v
 
-    @field_validator("store")
+    @field_validator("store", "doctor")
     @classmethod
     def _store(cls, v: str) -> str:
         ComponentID.parse(v)
@@ -240,7 +243,7 @@ class WebUI(Component):
     async def start(self, host: Host) -> None:
         # the store may start after this extension; requests reach it only once it is open
         self.store_extension = self._find_store(host)
-        self.doctor = next((e for i, e in host.extensions.items() if i.type == "doctor"), None)
+        self.doctor = host.extension(ComponentID.parse(self.config.doctor)) if host is not None else None
         self._runner, self.addresses = await serve(self.app(), self.config.endpoint)
         self.port = self.addresses[0][1]
         bind_host = self.addresses[0][0]
