@@ -8,6 +8,7 @@ import json
 import logging
 import signal
 import sqlite3
+import textwrap
 import time
 from pathlib import Path
 
@@ -360,6 +361,38 @@ async def test_a_plugin_whose_constructor_raises_stops_the_start_naming_file_and
     text = str(err.value)
     assert "processor python/x" in text and "BadInit(config) raised FileNotFoundError" in text, text
     assert f"(at {faulty}:27)" in text, text
+
+
+async def test_an_async_plugin_method_is_awaited_and_its_errors_follow_error_mode(tmp_path):
+    (tmp_path / "slow.py").write_text(textwrap.dedent("""
+        import asyncio
+
+        class Slow:
+            def __init__(self, config):
+                pass
+
+            async def process_logs(self, batch):
+                await asyncio.sleep(0.01)  # e.g. an async lookup
+                for record in batch.log_records():
+                    if record.body == "fail":
+                        raise RuntimeError("lookup failed")
+                    record.attributes["looked.up"] = True
+    """))
+    port, backend = free_port(), await GRPCBackend().start()
+    yaml = pipeline_yaml(port, backend.port, {"python/s": f"{{file: {tmp_path / 'slow.py'}, class: Slow}}"}, {"logs": ["python/s"]})
+    try:
+        async with running(yaml):
+            for body in ("ok", "fail"):
+                logs = ExportLogsServiceRequest()
+                logs.resource_logs.add().scope_logs.add().log_records.add(body={"string_value": body})
+                answers = await export(port, LOGS, logs)
+                assert answers[0] == (grpc.StatusCode.OK if body == "ok" else grpc.StatusCode.INVALID_ARGUMENT)
+            await wait_for(lambda: backend.messages(Signal.LOGS), 10, "the log")
+    finally:
+        await backend.stop()
+    assert "RuntimeError: lookup failed" in answers[1] and f"{tmp_path / 'slow.py'}:12" in answers[1]
+    (m,) = backend.messages(Signal.LOGS)
+    assert attrs(m.resource_logs[0].scope_logs[0].log_records[0].attributes) == {"looked.up": True}
 
 
 # -- bad configs ----------------------------------------------------------------------------------

@@ -45,7 +45,8 @@ def locate(module: str = "", file: str = "") -> Source:
     if file:
         path = Path(file).expanduser().resolve()
         if not path.is_file():
-            raise LoadError(f"file {str(path)!r} does not exist")
+            relative = "" if Path(file).expanduser().is_absolute() else " (a relative path is taken from the working directory)"
+            raise LoadError(f"file {str(path)!r} does not exist{relative}")
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         return Source(f"_otelflow_plugin_{_ident(path.stem)}_{digest_of(str(path))[:10]}", str(path), digest)
     try:

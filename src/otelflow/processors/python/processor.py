@@ -96,7 +96,6 @@ class PythonProcessor(Component):
             "plugin", _Plugin(cls, config.config, source, self.logger))
         self.new_batch = BATCH[self.signal]
         self.method: Callable[[Any], Any] | None = None
-        self.awaited = False
 
     async def start(self, host: Host) -> None:
         plugin = self.plugin
@@ -104,7 +103,6 @@ class PythonProcessor(Component):
             await plugin.start()
         plugin.users += 1
         self.method = getattr(plugin.obj, self.method_name)
-        self.awaited = inspect.iscoroutinefunction(self.method)
 
     async def shutdown(self) -> None:
         if self.method is None:
@@ -120,10 +118,9 @@ class PythonProcessor(Component):
             raise PermanentError(f"processor {self.id} is not running")
         batch = self.new_batch(data, self.mode != PROPAGATE)
         try:
-            if self.awaited:
-                await method(batch)
-            else:
-                method(batch)
+            result = method(batch)
+            if result is not None and inspect.isawaitable(result):  # an async def method
+                await result
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # noqa: BLE001 - a plugin's error (even SystemExit) must not stop the collector
