@@ -22,12 +22,14 @@ from otelflow.core.component import Kind, Signal
 from otelflow.core.registry import default_registry
 from otelflow.pdata import REQUEST_TYPES, RESPONSE_TYPES, count_items
 from otelflow.processors import memory_limiter as ml
+from otelflow.processors.batch import BatchProcessor
 from otelflow.processors.memory_limiter import MIB, Config, MemoryLimiter
 from otelflow.receivers.otlp.grpc import SERVICES
 from tests.backends import GRPCBackend, HTTPBackend, free_port
 from tests.conftest import running
 from tests.process import Collector
-from tests.processors.test_batch import traces_request
+from tests.processors.test_batch import logs_request, metrics_request, traces_request
+from tests.sdk import flatten, merged
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 
@@ -260,6 +262,57 @@ async def test_one_limiter_per_component_shared_by_its_pipelines_not_by_collecto
                 assert other is not shared
             assert other._task is None and shared._task is not None  # stopping one leaves the other
         assert shared._refs == 0 and shared._task is None
+    finally:
+        await gb.stop()
+
+
+def _thin_metrics(n: int, seq: int):
+    """telemetrygen's shape: one resource, ``n`` scopes of one one-point gauge."""
+    req = REQUEST_TYPES[Signal.METRICS]()
+    rm = req.resource_metrics.add()
+    rm.resource.attributes.add(key="service.name").value.string_value = "telemetrygen"
+    for i in range(n):
+        rm.scope_metrics.add().metrics.add(name="gen").gauge.data_points.add(time_unix_nano=seq * n + i, as_int=i)
+    return req
+
+
+async def test_batch_behind_the_limiter_takes_its_count_and_everything_arrives_counted():
+    """memory_limiter hands its count to the batch processor (consume_counted) instead of the batch
+    counting again; thin metrics (counted natively after a few) and thick ones alternate."""
+    gb = await GRPCBackend().start()
+    gp, hp = free_port(), free_port()
+    cfg = limited_config(gp, hp, gb.endpoint, "{check_interval: 1s, limit_mib: 100000}").replace(
+        "processors: [memory_limiter]", "processors: [memory_limiter, batch]").replace(
+        "exporters:\n", "  batch: {send_batch_size: 500, timeout: 100ms}\nexporters:\n")
+    rnd = random.Random(5)
+    sent = {Signal.METRICS: [_thin_metrics(40, i) for i in range(12)], Signal.LOGS: []}
+    sent[Signal.METRICS] += [metrics_request(rnd, [[[("histogram", 30), ("sum", 2)], []], [[("summary", 4)]]]) for _ in range(3)]
+    sent[Signal.METRICS] += [_thin_metrics(40, 100 + i) for i in range(10)]
+    sent[Signal.LOGS] = [logs_request(rnd, [[20, 0, 3], [7]]) for _ in range(6)]
+    try:
+        async with running(cfg) as service:
+            limiter = service.component(Kind.PROCESSOR, "memory_limiter")
+            assert isinstance(limiter.hand_on.__self__, BatchProcessor)  # the batch's consume_counted
+            async with aiohttp.ClientSession() as session:
+                for signal, requests in sent.items():
+                    for req in requests:
+                        async with session.post(f"http://127.0.0.1:{hp}/v1/{signal.value}", data=req.SerializeToString(),
+                                                headers=PROTOBUF) as r:
+                            assert r.status == 200
+            want = {signal: sum(count_items(r) for r in reqs) for signal, reqs in sent.items()}
+            for signal, n in want.items():
+                deadline = time.monotonic() + 10
+                while sum(count_items(m) for m in gb.messages(signal)) < n and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+            tel = service.telemetry
+            assert tel.value("otelcol_processor_memory_limiter_accepted_metric_points") == want[Signal.METRICS]
+            assert tel.value("otelcol_processor_memory_limiter_accepted_log_records") == want[Signal.LOGS]
+            assert tel.value("otelcol_processor_batch_batch_send_size_sum") == want[Signal.METRICS] + want[Signal.LOGS]
+        for signal, requests in sent.items():
+            got = gb.messages(signal)
+            assert flatten(merged(got)) == flatten(merged(requests))
+            biggest = max(count_items(r) for r in requests)
+            assert all(count_items(m) < 500 + biggest for m in got)  # cut once 500 wait
     finally:
         await gb.stop()
 

@@ -393,14 +393,21 @@ class MemoryLimiterProcessor(Component):
         self.accepted_name = f"otelcol_processor_memory_limiter_accepted_{items}"
         self.refused_name = f"otelcol_processor_memory_limiter_refused_{items}"
         self.labels = {"processor": str(settings.id)}
+        # The next component when it takes the count along (the batch processor): this processor counts
+        # every request for its own counter and does not change it, so the count is still right there.
+        self.hand_on = getattr(next_, "consume_counted", None)
 
     async def consume(self, data: Message) -> None:
         if self.limiter.must_refuse:
             self.settings.telemetry.add(self.refused_name, self.count(data), **self.labels)
             raise ConsumerError(ERR_DATA_REFUSED)
         # counted as accepted whatever the next component answers, as upstream counts it
-        self.settings.telemetry.add(self.accepted_name, self.count(data), **self.labels)
-        await self.next.consume(data)
+        n = self.count(data)
+        self.settings.telemetry.add(self.accepted_name, n, **self.labels)
+        if self.hand_on is not None:
+            await self.hand_on(data, n)
+        else:
+            await self.next.consume(data)
 
     async def start(self, host: Host) -> None:
         self.limiter.start()

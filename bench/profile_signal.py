@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Profile otelflow (cProfile, one worker) on the seed's pipeline for one signal under bench.py's load.
+
+  python bench/profile_signal.py metrics fixed --duration 10
+  python bench/profile_signal.py logs max --top 40 --out /tmp/logs.prof
+
+Same layout as bench.py (collector alone on core 1; telemetrygen and the counting sink on core 0)
+but the collector runs under cProfile (timing CPU, not wall time), so its CPU figures are inflated
+by the profiler: read the table for where time goes (share of the total), and bench.py for CPU per item.
+It prints the top functions by own time and by cumulative time, scaled to microseconds per request
+and per item (requests and items counted at the sink-facing side: telemetrygen's requests carry a
+fixed number of items, see bench/README.md "Metrics and logs path").
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pstats
+import signal as _signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench  # noqa: E402 - bench/ is the script's directory
+import yaml  # noqa: E402
+from netutil import wait_port  # noqa: E402
+
+# Items per request in telemetrygen's default batching (--batch-size 100): metrics arrive as one
+# resource with 100 scopes of one gauge point each, logs as one scope of 100 records.
+ITEMS_PER_REQUEST = {"metrics": 100, "logs": 100, "traces": 100}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("signal", choices=["traces", "metrics", "logs"])
+    ap.add_argument("mode", choices=["fixed", "max"])
+    ap.add_argument("--duration", type=float, default=10.0)
+    ap.add_argument("--top", type=int, default=30)
+    ap.add_argument("--out", default="", help="keep the cProfile data here")
+    ap.add_argument("--seed", default=str(bench.SEED))
+    args = ap.parse_args(argv)
+
+    seed = yaml.safe_load(Path(args.seed).read_text())
+    work = Path(tempfile.mkdtemp(prefix="otelflow-profile-"))
+    out = Path(args.out) if args.out else work / "otelflow.prof"
+    sink = bench.Sink(work, probe=False)
+    collector = None
+    try:
+        sink.start()
+        setup = bench.setup_peer("otelflow", args.signal, work, seed, sink)
+        cmd = setup.command[:]
+        # CPU time, not wall time: on a shared machine waiting for the core would be charged to
+        # whatever function was running.
+        runner = ("import cProfile, runpy, sys, time; p = cProfile.Profile(time.process_time); "
+                  "sys.argv = ['otelflow'] + sys.argv[2:]; p.enable()\n"
+                  "try: runpy.run_module('otelflow', run_name='__main__')\n"
+                  "except SystemExit: pass\n"
+                  "finally: p.disable(); p.dump_stats(sys.argv_out)")
+        cmd[1:3] = ["-c", runner.replace("sys.argv_out", repr(str(out))), "otelflow"]
+        env = dict(os.environ, OTELFLOW_WORKERS="1")
+        log = open(work / "otelflow.log", "wb")
+        collector = subprocess.Popen(["taskset", "-c", bench.COLLECTOR_CORE] + cmd, stdout=log,
+                                     stderr=subprocess.STDOUT, env=env, cwd=work)
+        wait_port(setup.grpc_port, collector)
+        wait_port(setup.http_port, collector)
+        before = sink.count(args.signal)
+        tg = bench.telemetrygen_cmd(args.signal, args.mode, setup.grpc_port, setup.http_port, args.duration)
+        subprocess.run(tg, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        deadline = time.monotonic() + setup.drain_min + 10
+        last, still = -1.0, 0
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            now = sink.count(args.signal)
+            still = still + 1 if now == last else 0
+            last = now
+            if still >= 2 and time.monotonic() > deadline - 10 + setup.drain_min:
+                break
+        items = sink.count(args.signal) - before
+        collector.send_signal(_signal.SIGTERM)
+        collector.wait(timeout=60)
+    finally:
+        if collector is not None and collector.poll() is None:
+            collector.kill()
+        sink.stop()
+    requests = items / ITEMS_PER_REQUEST[args.signal]
+    stats = pstats.Stats(str(out))
+    total = stats.total_tt
+    print(f"{args.signal} {args.mode}: {items:,.0f} items delivered, ~{requests:,.0f} requests; "
+          f"profiled time {total:.2f} s = {total / requests * 1e6:,.0f} µs/request, {total / items * 1e6:.2f} µs/item")
+    for key, label in (("tottime", "own time"), ("cumulative", "cumulative")):
+        print(f"\n-- top {args.top} by {label} (µs per request / per item, share of total) --")
+        rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2 if key == "tottime" else 3], reverse=True)
+        for (path, line, name), (cc, nc, tt, ct, _) in rows[: args.top]:
+            t = tt if key == "tottime" else ct
+            where = f"{Path(path).name}:{line}" if line else path
+            print(f"{t / requests * 1e6:9.1f} {t / items * 1e6:7.2f} {100 * t / total:5.1f}%  {nc:>9}  {name}  ({where})")
+    print(f"\nprofile: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
