@@ -279,15 +279,24 @@ static int entries_push(Entries *es) {
 
 static const uint8_t *val_ptr(const Entry *e) { return e->own ? e->own_buf : e->val; }
 
+/* A varint, the one-byte case (nearly every tag and most lengths) inline. */
+static inline int varint(const uint8_t **p, const uint8_t *end, uint64_t *out) {
+    if (*p < end && **p < 0x80) {
+        *out = *(*p)++;
+        return 1;
+    }
+    return read_varint(p, end, out);
+}
+
 /* Reads a field at *p; for LEN fields the payload. 0 when the bytes do not hold a field. */
-static int next_field(const uint8_t **p, const uint8_t *end, uint32_t *field, int *wt,
+static inline int next_field(const uint8_t **p, const uint8_t *end, uint32_t *field, int *wt,
                       const uint8_t **pl, Py_ssize_t *pn, uint64_t *num) {
     uint64_t key, v = 0;
-    if (!read_varint(p, end, &key) || (key >> 3) == 0 || (key >> 3) > 0x1fffffff) return 0;
+    if (!varint(p, end, &key) || (key >> 3) == 0 || (key >> 3) > 0x1fffffff) return 0;
     *field = (uint32_t)(key >> 3);
     *wt = (int)(key & 7);
     switch (*wt) {
-    case 0: if (!read_varint(p, end, &v)) return 0; *num = v; return 1;
+    case 0: if (!varint(p, end, &v)) return 0; *num = v; return 1;
     case 1:
         if (end - *p < 8) return 0;
         v = 0;
@@ -295,7 +304,7 @@ static int next_field(const uint8_t **p, const uint8_t *end, uint32_t *field, in
         *num = v; *p += 8; return 1;
     case 5: if (end - *p < 4) return 0; *p += 4; return 1;
     case 2:
-        if (!read_varint(p, end, &v) || v > (uint64_t)(end - *p)) return 0;
+        if (!varint(p, end, &v) || v > (uint64_t)(end - *p)) return 0;
         *pl = *p; *pn = (Py_ssize_t)v; *p += v;
         return 1;
     default: return 0;
@@ -523,7 +532,14 @@ static const Node NODES[] = {
     NODE(m_summaries), LEAF(7), LEAF(9), LEAF(1), LEAF(7),
 };
 
-typedef struct { const Program *prog; Entries es; Out out; } Walk;
+typedef struct { const uint8_t *from, *to; } Cut; /* where an attribute field was in its item */
+
+typedef struct {
+    const Program *prog;
+    Entries es;
+    Out out;
+    Cut *cuts; Py_ssize_t ncuts, capcuts;
+} Walk;
 
 enum { UNCHANGED = 0, CHANGED = 1, NOT_UNDERSTOOD = -1, NO_MEMORY = -2 };
 
@@ -533,26 +549,35 @@ static int walk_leaf(Walk *w, const Node *node, const uint8_t *p, const uint8_t 
     const uint8_t *start = p;
     Entries *es = &w->es;
     es->n = 0;
+    w->ncuts = 0;
     while (p < end) {
+        const uint8_t *fstart = p;
         uint32_t field; int wt; const uint8_t *pl = NULL; Py_ssize_t pn = 0; uint64_t num;
         if (!next_field(&p, end, &field, &wt, &pl, &pn, &num)) return NOT_UNDERSTOOD;
         if (field == node->attrs && wt == 2) {
             if (!entries_push(es)) return NO_MEMORY;
             if (!read_entry(pl, pn, &es->e[es->n - 1])) return NOT_UNDERSTOOD;
+            if (w->ncuts == w->capcuts) {
+                Py_ssize_t cap = w->capcuts ? w->capcuts * 2 : 32;
+                Cut *c2 = PyMem_Realloc(w->cuts, (size_t)cap * sizeof(Cut));
+                if (c2 == NULL) { PyErr_NoMemory(); return NO_MEMORY; }
+                w->cuts = c2; w->capcuts = cap;
+            }
+            w->cuts[w->ncuts].from = fstart;
+            w->cuts[w->ncuts++].to = p;
         }
     }
     int rc = run(w->prog, es);
     if (rc < 0) return rc == -1 ? NOT_UNDERSTOOD : NO_MEMORY;
     if (rc == 0) return out_put(&w->out, start, end - start) ? UNCHANGED : NO_MEMORY;
-    /* the other fields as they were, in their order, then the attributes */
-    p = start;
-    while (p < end) {
-        const uint8_t *fstart = p;
-        uint32_t field; int wt; const uint8_t *pl = NULL; Py_ssize_t pn = 0; uint64_t num;
-        next_field(&p, end, &field, &wt, &pl, &pn, &num);
-        if (field == node->attrs && wt == 2) continue;
-        if (!out_put(&w->out, fstart, p - fstart)) return NO_MEMORY;
+    /* the other fields as they were, in their order (the stretches between the attributes), then
+     * the attributes */
+    const uint8_t *from = start;
+    for (Py_ssize_t i = 0; i < w->ncuts; i++) {
+        if (!out_put(&w->out, from, w->cuts[i].from - from)) return NO_MEMORY;
+        from = w->cuts[i].to;
     }
+    if (!out_put(&w->out, from, end - from)) return NO_MEMORY;
     for (Py_ssize_t i = 0; i < es->n; i++)
         if (!put_entry(&w->out, node->attrs, &es->e[i])) return NO_MEMORY;
     return CHANGED;
@@ -609,7 +634,7 @@ static PyObject *apply(PyObject *self, PyObject *args) {
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "unknown root");
         return NULL;
     }
-    Walk w = {prog, {NULL, 0, 0}, {NULL, 0, 0}};
+    Walk w = {prog, {NULL, 0, 0}, {NULL, 0, 0}, NULL, 0, 0};
     w.out.cap = buf.len + buf.len / 4 + 1024;
     w.out.p = PyMem_Malloc((size_t)w.out.cap);
     int rc = w.out.p == NULL ? NO_MEMORY
@@ -626,6 +651,7 @@ static PyObject *apply(PyObject *self, PyObject *args) {
     }
     PyMem_Free(w.out.p);
     PyMem_Free(w.es.e);
+    PyMem_Free(w.cuts);
     PyBuffer_Release(&buf);
     return result;
 }
