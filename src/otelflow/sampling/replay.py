@@ -476,6 +476,7 @@ def replay(cur, name: str, config: Config, start_ns: int | None = None, end_ns: 
                     decision, policy = p.NOT_SAMPLED, ""
             if routed[0] is not None:
                 route = routed[0].name
+                matched[route].add(t)  # a route rule does not vote: its own count is what it selects
         for name_, rec, is_drop in recorders:
             if rec.last == (p.DROPPED if is_drop else p.SAMPLED):
                 matched[name_].add(t)

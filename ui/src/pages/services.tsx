@@ -48,7 +48,7 @@ function ServiceRow({ s }: { s: Service }) {
       <td class={`num${t && (t.errors || noEntry) ? " err" : ""}`} data-testid="service-errors"
           title={noEntry ? "error spans: this service has no entry (server, consumer or root) spans in the range" : undefined}>
         {!t ? "…" : noEntry ? <>{fmtNumber(errorSpans)} <span class="badge err">spans</span></> : fmtNumber(t.errors)}</td>
-      <td class={`num${t && t.errors ? " err" : ""}`}>{t ? pct(t.errors, t.requests) : "…"}</td>
+      <td class={`num${t && t.errors ? " err" : ""}`}>{t ? (noEntry ? "–" : pct(t.errors, t.requests)) : "…"}</td>
       <td>{red.data ? <Sparkline values={red.data.points.map((p) => p.requests)} color={serviceColor(s.name)} /> : red.error ? <span class="muted" title={red.error}>unavailable</span> : null}</td>
       <td class="num">{fmtNumber(s.spans)}</td>
       <td class="muted">{fmtAgo(s.last_seen_us)}</td>
