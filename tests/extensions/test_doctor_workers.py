@@ -94,3 +94,37 @@ async def test_two_workers_judge_split_traces_together(tmp_path):
     assert {s["name"] for s in report["services"]} == {"frontend", "backend", "orders"}
     assert report["stats"]["decided_spans"] == 3 * (3 + 1 + 2)  # per call: frontend 3 spans, backend 1, orders 2
     assert report["stats"]["undecided_spans"] == 0
+
+
+async def test_odd_requests_are_watched_without_failing():
+    """Empty resources, spans without IDs, metrics without data, non-string labels: no exception, and
+    what can be said is said (a resource without service.name is an error)."""
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    doctor = Doctor(Settings(ComponentID("doctor"), Kind.EXTENSION, Telemetry()),
+                    Config(window="200ms", interval="100ms", min_occurrences=1))
+    traces = ExportTraceServiceRequest()
+    traces.resource_spans.add()  # no resource, no spans
+    scope = traces.resource_spans.add().scope_spans.add()
+    scope.spans.add()  # no IDs at all
+    scope.spans.add(trace_id=b"\x01" * 16, span_id=b"\x02" * 8, parent_span_id=b"\x02" * 8, kind=9, name="x" * 10_000)
+    metrics = ExportMetricsServiceRequest()
+    rm = metrics.resource_metrics.add()
+    rm.scope_metrics.add().metrics.add(name="nothing")  # no data
+    point = rm.scope_metrics.add().metrics.add(name="g").gauge.data_points.add()
+    point.attributes.add(key="n").value.int_value = 7
+    point.attributes.add(key="l").value.array_value.values.add().bool_value = True
+    logs = ExportLogsServiceRequest()
+    logs.resource_logs.add().scope_logs.add().log_records.add()
+    for signal, data in ((Signal.TRACES, traces), (Signal.METRICS, metrics), (Signal.LOGS, logs),
+                         (Signal.TRACES, ExportTraceServiceRequest())):
+        doctor.observe(signal, data)
+    time.sleep(0.3)
+    await doctor.tick()
+    report = await doctor.report()
+    missing = {(f["key"], f["severity"]) for f in report["findings"] if f["rule"] == "missing_resource_attribute"}
+    assert ("service.name", "error") in missing
+    assert [s["name"] for s in report["services"]] == ["unknown_service"]
+    assert report["services"][0]["spans"] == 2 and report["services"][0]["points"] == 1
