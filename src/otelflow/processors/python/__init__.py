@@ -2,9 +2,10 @@
 metrics and logs (otelflow only; upstream has no equivalent).
 
 ``config`` holds the keys (``module`` or ``file``, ``class``, ``config``, ``error_mode``),
-``loader`` finds and (re)imports the plugin, ``api`` is the typed view over the data that plugins
-use (the public import path: ``otelflow.processors.python.api``), ``values`` converts OTLP values,
-and ``processor`` runs the plugin. See docs/processors/python.md.
+``loader`` finds and (re)imports the plugin, ``api`` is what plugins import (the one public path:
+``otelflow.processors.python.api``): the batches over ``views`` of the messages, with ``batch``
+(drops, rollback) and ``values`` (OTLP values as Python ones) beneath; ``processor`` runs the
+plugin. See docs/processors/python.md.
 """
 
 from __future__ import annotations

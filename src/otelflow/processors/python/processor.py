@@ -25,11 +25,12 @@ from otelflow.core.consumer import PermanentError
 from otelflow.ottl.collection import IGNORE, PROPAGATE, SILENT
 
 from . import loader
-from .api import LogsBatch, MetricsBatch, TracesBatch, _Batch
+from .api import LogsBatch, MetricsBatch, TracesBatch
+from .batch import Batch
 from .config import Config
 
 METHOD = {Signal.TRACES: "process_traces", Signal.METRICS: "process_metrics", Signal.LOGS: "process_logs"}
-BATCH: dict[Signal, Callable[..., _Batch]] = {Signal.TRACES: TracesBatch, Signal.METRICS: MetricsBatch, Signal.LOGS: LogsBatch}
+BATCH: dict[Signal, Callable[..., Batch]] = {Signal.TRACES: TracesBatch, Signal.METRICS: MetricsBatch, Signal.LOGS: LogsBatch}
 LOG_EVERY = 10.0  # seconds between two logged plugin errors of one component
 
 
@@ -131,7 +132,7 @@ class PythonProcessor(Component):
                 return  # everything was dropped: nothing to hand on, and the request is accepted
         await self.next.consume(data)
 
-    def _failed(self, batch: _Batch, exc: BaseException) -> None:
+    def _failed(self, batch: Batch, exc: BaseException) -> None:
         text = f"{self.plugin.cls.__name__}.{self.method_name} raised {describe(exc, self.plugin.source)}"
         if self.mode == PROPAGATE:
             raise PermanentError(f"processor {self.id}: {text}") from None
