@@ -260,6 +260,7 @@ async def test_an_exception_in_the_plugin_follows_error_mode(mode, caplog):
         assert details.startswith("processor python/f: Faulty.process_traces raised ValueError: boom is not allowed")
         assert f"(at {faulty}:20)" in details
         assert "SystemExit: 3" in exit_answer[1]
+        assert len(records) == 1 and "the request was refused" in records[0].getMessage()
         assert len(got) == 1  # nothing of the refused requests went on
         return
     # ignore / silent: every request accepted and passed on exactly as it came

@@ -44,10 +44,11 @@ class Batch:
             self._request.Clear()
             self._request.MergeFromString(self._original)
 
-    def _apply_drops(self) -> None:
-        """Remove what was dropped, then the metrics, scopes and resources left empty by it."""
+    def _apply_drops(self) -> bool:
+        """Remove what was dropped, then the metrics, scopes and resources left empty by it;
+        whether anything was dropped."""
         if not self._drops and not self._point_drops:
-            return
+            return False
         for points, indices, metric in self._point_drops.values():
             _delete(points, indices)
             if not len(points):
@@ -62,6 +63,7 @@ class Batch:
                     del scopes[s]
             if not len(scopes):
                 del resources[r]
+        return True
 
     _scopes_name = ""
     _items_name = ""

@@ -21,8 +21,8 @@ from typing import Any, Callable
 from google.protobuf.message import Message
 
 from otelflow.core.component import Component, Host, Settings, Signal
-from otelflow.core.consumer import PermanentError
-from otelflow.ottl.collection import IGNORE, PROPAGATE, SILENT
+from otelflow.core.consumer import ConsumerError, PermanentError
+from otelflow.ottl.collection import PROPAGATE, SILENT
 
 from . import loader
 from .api import LogsBatch, MetricsBatch, TracesBatch
@@ -62,14 +62,14 @@ class _Plugin:
         except Exception as exc:  # noqa: BLE001 - the other components still have to stop
             self.logger.error("%s.shutdown() raised %s", self.cls.__name__, describe(exc, self.source))
 
-    def log_error(self, text: str) -> None:
+    def log_error(self, text: str, outcome: str) -> None:
         """Log a plugin failure now and then, with how many were not logged in between."""
         now = time.monotonic()
         if now - self.last_logged < LOG_EVERY:
             self.unlogged += 1
             return
         more = f" ({self.unlogged} more since the last one logged)" if self.unlogged else ""
-        self.logger.error("%s; the request was passed on unchanged%s", text, more)
+        self.logger.error("%s; %s%s", text, outcome, more)
         self.last_logged, self.unlogged = now, 0
 
 
@@ -115,8 +115,8 @@ class PythonProcessor(Component):
 
     async def consume(self, data: Message) -> None:
         method = self.method
-        if method is None:
-            raise PermanentError(f"processor {self.id} is not running")
+        if method is None:  # stopped (a request that slipped past a reload): worth a retry
+            raise ConsumerError(f"processor {self.id} is not running")
         batch = self.new_batch(data, self.mode != PROPAGATE)
         try:
             result = method(batch)
@@ -127,16 +127,15 @@ class PythonProcessor(Component):
         except BaseException as exc:  # noqa: BLE001 - a plugin's error (even SystemExit) must not stop the collector
             self._failed(batch, exc)
         else:
-            batch._apply_drops()
-            if batch.is_empty():
+            if batch._apply_drops() and batch.is_empty():
                 return  # everything was dropped: nothing to hand on, and the request is accepted
         await self.next.consume(data)
 
     def _failed(self, batch: Batch, exc: BaseException) -> None:
         text = f"{self.plugin.cls.__name__}.{self.method_name} raised {describe(exc, self.plugin.source)}"
         if self.mode == PROPAGATE:
+            self.plugin.log_error(text, "the request was refused")
             raise PermanentError(f"processor {self.id}: {text}") from None
         batch._rollback()
-        if self.mode == IGNORE:
-            self.plugin.log_error(text)
-        assert self.mode in (IGNORE, SILENT)
+        if self.mode != SILENT:
+            self.plugin.log_error(text, "the request was passed on unchanged")
