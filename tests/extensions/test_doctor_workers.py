@@ -128,3 +128,41 @@ async def test_odd_requests_are_watched_without_failing():
     assert ("service.name", "error") in missing
     assert [s["name"] for s in report["services"]] == ["unknown_service"]
     assert report["services"][0]["spans"] == 2 and report["services"][0]["points"] == 1
+
+
+async def test_busy_traffic_lowers_trace_sampling_instead_of_misjudging():
+    """2000 spans/s into a 200-span buffer: the sampling threshold drops so the buffer covers the
+    window again; complete traces are then judged (no false lost parents) rather than left undecided."""
+    doctor = Doctor(Settings(ComponentID("doctor"), Kind.EXTENSION, Telemetry()),
+                    Config(max_tracked_spans=200, window="400ms", interval="100ms", min_occurrences=1))
+    tracer, out = _app("busy")
+    began = last_tick = time.monotonic()
+    while time.monotonic() - began < 2.5:
+        for _ in range(20):
+            with tracer.start_as_current_span("GET /", kind=SpanKind.SERVER):
+                with tracer.start_as_current_span("render"):
+                    pass
+        doctor.observe(Signal.TRACES, _request(out))
+        time.sleep(0.02)
+        if time.monotonic() - last_tick >= 0.1:
+            await doctor.tick()
+            last_tick = time.monotonic()
+    time.sleep(0.5)
+    await doctor.tick()
+    report = await doctor.report()
+    stats = report["stats"]
+    assert report["findings"] == [], report["findings"]
+    assert 0 < stats["trace_sampling_now"] < 0.25, stats
+    assert stats["decided_spans"] > 20, stats
+    # every span counted, far more than the buffer and what was judged
+    assert report["services"][0]["spans"] > 5 * (stats["decided_spans"] + stats["undecided_spans"]), stats
+
+
+def test_a_trace_is_judged_only_where_every_worker_sampled_it_all_along():
+    from otelflow.extensions.doctor.structure import Thresholds
+
+    th = Thresholds([[(0.0, 256), (10.0, 64), (20.0, 128)], [(0.0, 200)]])
+    assert th.lowest(1.0, 5.0) == 200  # worker 1 kept less from the start
+    assert th.lowest(5.0, 12.0) == 64  # worker 0 dropped to 64 at 10 s
+    assert th.lowest(21.0, 30.0) == 128
+    assert Thresholds([[(0.0, 256)], [(0.0, 256)]]).lowest(0.0, 99.0) == 256

@@ -38,6 +38,7 @@ class Doctor(Component):
         self.worker = worker or WorkerContext.from_env() or SINGLE
         now = time.time()
         self.started = now
+        self._last_tick = now
         self.services = Services(config.max_services, config.max_keys_per_service)
         self.cardinality = Cardinality(config.max_metric_labels, config.max_points_per_metric)
         # nothing arrived before the start: an unfilled buffer covers the whole window before each span
@@ -85,6 +86,7 @@ class Doctor(Component):
             svc = self.services.get(name)
             scopes = rs.scope_spans
             batch = sum(len(ss.spans) for ss in scopes)
+            self.tracked.seen += batch
             if svc is not None:
                 svc.saw_resource(missing, now)
                 svc.requests += 1
@@ -131,13 +133,15 @@ class Doctor(Component):
         self.cardinality.tick(now)
         self.cardinality.forget(forget)
         self.services.forget(forget)
-        spans, covered = self.tracked.snapshot(), self.tracked.covered_from()
+        self.tracked.adapt(now, now - self._last_tick, 3 * self.config.window)
+        self._last_tick = now
+        spans, covered, history = self.tracked.snapshot(), self.tracked.covered_from(), list(self.tracked.history)
         if not self.worker.owner:
             summary = {"time": now, "services": self.services.dump(), "cardinality": self.cardinality.dump(),
-                       "covered_from": covered}
+                       "covered_from": covered, "sampling": history}
             await asyncio.to_thread(self._write_summary, summary, spans, now - 3 * self.config.window - self.config.interval)
             return
-        await asyncio.to_thread(self._analyze, spans, covered, now)
+        await asyncio.to_thread(self._analyze, spans, covered, history, now)
 
     def _summary_path(self, index: int) -> Path:
         assert self.worker.directory is not None
@@ -157,8 +161,8 @@ class Doctor(Component):
             except (OSError, ValueError):
                 continue
 
-    def _analyze(self, spans: list, covered: float, now: float) -> None:
-        buffers = [(spans, covered, now)]
+    def _analyze(self, spans: list, covered: float, history: list, now: float) -> None:
+        buffers = [(spans, covered, now, history)]
         if not self.worker.single:
             self._read_peers()
             if len(self._peers) < self.worker.count - 1 and now - self.started < 4 * self.config.window:
@@ -167,7 +171,8 @@ class Doctor(Component):
                 try:
                     t = float(peer.get("time", 0))
                     if now - t <= 4 * self.config.window:
-                        buffers.append((load_spans(peer.get("spans", [])), float(peer.get("covered_from", t)), t))
+                        sampling = [(float(a), int(b)) for a, b in peer.get("sampling", [])]
+                        buffers.append((load_spans(peer.get("spans", [])), float(peer.get("covered_from", t)), t, sampling))
                 except (TypeError, ValueError, AttributeError):
                     continue  # a damaged summary: judged without it
         with self._lock:
@@ -199,11 +204,12 @@ class Doctor(Component):
         with self._lock:
             found = structure_findings(self.structure, cfg.min_occurrences, since)
             st = self.structure
-            stats = {"decided_spans": st.decided, "undecided_spans": st.undecided, "checked_until": _iso(st.decided_until)}
+            stats = {"decided_spans": st.decided, "undecided_spans": st.undecided, "unsampled_spans": st.unsampled,
+                     "checked_until": _iso(st.decided_until)}
         found += service_findings(services, cfg.max_span_attributes, since)
         found += cardinality_findings(card, cfg.max_label_values, since)
         stats.update(tracked_spans=len(self.tracked.spans), services_over_cap=services.overflow,
-                     untracked_labels=card.untracked)
+                     untracked_labels=card.untracked, trace_sampling_now=round(self.tracked.current / 256, 4))
         return {
             "generated_at": _iso(now),
             "workers": {"count": self.worker.count, "reporting": 1 + len(self._peers)},

@@ -127,7 +127,8 @@ def structure_findings(st: Structure, min_count: int, since: float) -> list[dict
         if e["last_seen"] < since or e["count"] < min_count:
             continue
         total = st.totals.get((rule, service))
-        share = e["count"] / total if total else None
+        weight = st.weights.get((rule, service))
+        share = e["count"] / weight if weight else None
         if rule == "simple_span_processor" and (share is None or share < 0.8):
             continue
         if rule == "propagation_break" and (share is None or share < 0.5):

@@ -38,13 +38,40 @@ Span = tuple
 
 class Tracked:
     """This worker's buffer of sampled spans (a deque: the oldest fall out); the extension's hot
-    path appends ``Span`` tuples. A trace is sampled when its ID's last byte is under ``threshold``,
-    the same choice in every worker, so a sampled trace is seen whole."""
+    path appends ``Span`` tuples. A trace is sampled when its ID's last byte is under the
+    threshold (1..256), the same choice in every worker, so a sampled trace is seen whole.
+
+    The threshold adapts once per interval (``adapt``) so that the buffer holds ``horizon`` seconds
+    of spans: down at once when traffic grows, up by at most a doubling when it falls, never above
+    the configured ``trace_sampling``. Its ``history`` travels with the spans, so the checks judge a
+    trace only where every worker sampled it for the whole window around it."""
 
     def __init__(self, capacity: int, sampling: float, started: float):
         self.spans: deque = deque(maxlen=capacity)
         self.started = started
-        self.threshold = None if sampling >= 1.0 else int(sampling * 256)
+        self.capacity = capacity
+        self.ceiling = max(1, min(256, int(sampling * 256)))
+        self.current = self.ceiling
+        self.threshold: int | None = None if self.current >= 256 else self.current  # None: every trace
+        self.history: list[tuple[float, int]] = [(started, self.current)]
+        self.seen = 0  # spans offered since the last adapt, sampled or not
+
+    def adapt(self, now: float, elapsed: float, horizon: float) -> None:
+        rate, self.seen = (self.seen / elapsed if elapsed > 0 else 0.0), 0
+        want = self.ceiling if rate <= 0 else int(0.8 * self.capacity * 256 / (rate * horizon))
+        want = max(1, min(self.ceiling, want))
+        if want < self.current:
+            new = want
+        elif want >= 2 * self.current:
+            new = min(want, 2 * self.current)
+        else:
+            return
+        self.current = new
+        self.threshold = None if new >= 256 else new
+        self.history.append((now, new))
+        old = [i for i, (t, _) in enumerate(self.history) if t < now - 4 * horizon]
+        if len(old) > 1:
+            del self.history[:old[-1]]
 
     def covered_from(self) -> float:
         """Since when the buffer holds every sampled span."""
@@ -54,6 +81,36 @@ class Tracked:
 
     def snapshot(self) -> list:
         return list(self.spans)
+
+
+class Thresholds:
+    """The lowest sampling threshold any worker had, as a step function of time."""
+
+    def __init__(self, histories: list[list[tuple[float, int]]]):
+        histories = [h for h in histories if h]
+        self.everything = all(thr >= 256 for h in histories for _, thr in h)
+        current = [h[0][1] for h in histories]
+        self.times: list[float] = []
+        self.mins: list[int] = []
+        for t, i, thr in sorted((t, i, thr) for i, h in enumerate(histories) for t, thr in h):
+            current[i] = thr
+            self.times.append(t)
+            self.mins.append(min(current))
+
+    def lowest(self, lo: float, hi: float) -> int:
+        if self.everything or not self.times:
+            return 256
+        i = max(0, bisect.bisect_right(self.times, lo) - 1)
+        low = self.mins[i]
+        j = i + 1
+        while j < len(self.times) and self.times[j] <= hi:
+            low = min(low, self.mins[j])
+            j += 1
+        return low
+
+
+def _byte(trace_id: bytes) -> int:
+    return trace_id[-1] if trace_id else 0
 
 
 def dump_spans(spans: list, since: float) -> list[list]:
@@ -81,6 +138,8 @@ class Structure:
         # (rule, service, key) -> {"count", "max", "example", "last_seen"}; (rule, service) -> denominator
         self.found: dict[tuple[str, str, str], dict] = {}
         self.totals: dict[tuple[str, str], int] = {}
+        self.weights: dict[tuple[str, str], float] = {}  # totals, each counted by its chance to be matched
+        self.unsampled = 0
         self.used: dict[bytes, None] = {}  # client spans already matched to a root span
 
     def _hit(self, rule: str, service: str, key: str, now: float, value: float = 0, example: dict | None = None) -> None:
@@ -96,21 +155,30 @@ class Structure:
             if example:
                 entry["example"] = example
 
-    def _total(self, rule: str, service: str) -> None:
+    def _total(self, rule: str, service: str, weight: float = 1.0) -> None:
         key = (rule, service)
         if key in self.totals or len(self.totals) < MAX_ENTRIES:
             self.totals[key] = self.totals.get(key, 0) + 1
+            self.weights[key] = self.weights.get(key, 0.0) + weight
 
-    def analyze(self, buffers: list[tuple[list, float, float]], now: float) -> None:
-        """``buffers``: (spans, covered_from, snapshot time) of each worker."""
+    def analyze(self, buffers: list[tuple[list, float, float, list]], now: float) -> None:
+        """``buffers``: (spans, covered_from, snapshot time, sampling history) of each worker."""
         if not buffers:
             return
-        hi = min(min(t for _, _, t in buffers), now) - self.window
+        hi = min(min(b[2] for b in buffers), now) - self.window
         lo = self.decided_until
         if hi <= lo:
             return
-        lo_covered = max(lo, max(c for _, c, _ in buffers) + self.window)
-        spans = [s for spans, _, _ in buffers for s in spans]
+        lo_covered = max(lo, max(b[1] for b in buffers) + self.window)
+        thresholds = Thresholds([b[3] for b in buffers])
+        w = self.window
+
+        def sampled(s: Span) -> int:
+            """The threshold every worker kept around ``s``, or 0 when one of them may have missed part of its trace."""
+            low = thresholds.lowest(s[0] - w, s[0] + w)
+            return low if _byte(s[2]) < low else 0
+
+        spans = [s for b in buffers for s in b[0]]
         by_id: dict[bytes, Span] = {}
         has_child: set[bytes] = set()
         per_trace: dict[tuple[bytes, str], int] = {}
@@ -123,20 +191,24 @@ class Structure:
         decide = []
         for s in spans:
             if lo < s[0] <= hi:
-                if s[0] > lo_covered:
-                    decide.append(s)
-                else:
+                if s[0] <= lo_covered:
                     self.undecided += 1
+                elif (low := sampled(s)):
+                    decide.append((s, low / 256))
+                else:
+                    self.unsampled += 1
         self.decided_until = hi
         self.decided += len(decide)
-        callers = sorted((s for s in spans if s[5] in _CALLER and s[3] not in has_child), key=lambda s: s[6])
+        callers = sorted((s for s in spans if s[5] in _CALLER and s[3] not in has_child and sampled(s)),
+                         key=lambda s: s[6])
         caller_starts = [s[6] for s in callers]
-        for s in decide:
-            self._check(s, by_id, per_trace, callers, caller_starts, self.used, now)
+        for s, share in decide:
+            self._check(s, share, by_id, per_trace, callers, caller_starts, self.used, now)
         if len(self.used) > 4 * MAX_ENTRIES:
             self.used = dict.fromkeys(list(self.used)[-2 * MAX_ENTRIES:])
 
-    def _check(self, s: Span, by_id: dict, per_trace: dict, callers: list, starts: list, used: dict, now: float) -> None:
+    def _check(self, s: Span, share: float, by_id: dict, per_trace: dict, callers: list, starts: list, used: dict,
+               now: float) -> None:
         arrival, service, trace_id, span_id, parent_id, kind, start, end, name, batch = s
         example = {"trace_id": trace_id.hex(), "span_id": span_id.hex(), "span": name}
         if parent_id:
@@ -152,7 +224,8 @@ class Structure:
                     self._hit("clock_skew", service, parent[1], now, skew / 1e6,
                               {**example, "parent_span": parent[8], "skew_ms": round(skew / 1e6, 3)})
         elif kind in _REMOTE_CHILD:
-            self._total("propagation_break", service)
+            # a root's caller is in the buffer only if its own trace was sampled: count roots by that chance
+            self._total("propagation_break", service, share)
             caller = self._caller(s, callers, starts, used)
             if caller is not None:
                 self._hit("propagation_break", service, caller[1], now, 1,
