@@ -137,9 +137,10 @@ class Doctor(Component):
         self._last_tick = now
         spans, covered, history = self.tracked.snapshot(), self.tracked.covered_from(), list(self.tracked.history)
         if not self.worker.owner:
+            since = now - 3 * self.config.window - self.config.interval  # older spans can no longer matter
             summary = {"time": now, "services": self.services.dump(), "cardinality": self.cardinality.dump(),
-                       "covered_from": covered, "sampling": history}
-            await asyncio.to_thread(self._write_summary, summary, spans, now - 3 * self.config.window - self.config.interval)
+                       "covered_from": max(covered, since), "sampling": history}
+            await asyncio.to_thread(self._write_summary, summary, spans, since)
             return
         await asyncio.to_thread(self._analyze, spans, covered, history, now)
 
