@@ -55,13 +55,15 @@ def main(argv: list[str] | None = None) -> int:
         setup = bench.setup_peer("otelflow", args.signal, work, seed, sink)
         cmd = setup.command[:]
         # CPU time, not wall time: on a shared machine waiting for the core would be charged to
-        # whatever function was running.
-        runner = ("import cProfile, runpy, sys, time; p = cProfile.Profile(time.process_time); "
-                  "sys.argv = ['otelflow'] + sys.argv[2:]; p.enable()\n"
-                  "try: runpy.run_module('otelflow', run_name='__main__')\n"
-                  "except SystemExit: pass\n"
-                  "finally: p.disable(); p.dump_stats(sys.argv_out)")
-        cmd[1:3] = ["-c", runner.replace("sys.argv_out", repr(str(out))), "otelflow"]
+        # whatever function was running. Profiling runs only while the load does (SIGUSR1 ... SIGUSR2):
+        # start-up (imports, config) would otherwise weigh on short runs.
+        runner = ("import cProfile, runpy, signal, sys, time\n"
+                  "p = cProfile.Profile(time.process_time)\n"
+                  "signal.signal(signal.SIGUSR1, lambda *a: p.enable())\n"
+                  "signal.signal(signal.SIGUSR2, lambda *a: (p.disable(), p.dump_stats(OUT)))\n"
+                  "sys.argv = ['otelflow'] + sys.argv[1:]\n"
+                  "runpy.run_module('otelflow', run_name='__main__')\n")
+        cmd[1:3] = ["-c", runner.replace("OUT", repr(str(out)))]
         env = dict(os.environ, OTELFLOW_WORKERS="1")
         log = open(work / "otelflow.log", "wb")
         collector = subprocess.Popen(["taskset", "-c", bench.COLLECTOR_CORE] + cmd, stdout=log,
@@ -69,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         wait_port(setup.grpc_port, collector)
         wait_port(setup.http_port, collector)
         before = sink.count(args.signal)
+        collector.send_signal(_signal.SIGUSR1)
         tg = bench.telemetrygen_cmd(args.signal, args.mode, setup.grpc_port, setup.http_port, args.duration)
         subprocess.run(tg, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         deadline = time.monotonic() + setup.drain_min + 10
@@ -81,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
             if still >= 2 and time.monotonic() > deadline - 10 + setup.drain_min:
                 break
         items = sink.count(args.signal) - before
+        collector.send_signal(_signal.SIGUSR2)
+        time.sleep(1.0)
         collector.send_signal(_signal.SIGTERM)
         collector.wait(timeout=60)
     finally:

@@ -9,9 +9,11 @@ that request, but 10 ms for 3 MB of histograms that the walk counts in 30 µs. W
 depends on the bytes per metric, which is not known before either has run, so the choice follows
 the traffic: the walk also notes whether the request was "thin" (no more points than scopes plus
 metrics, and no histogram or summary: a few dozen bytes per metric), and after ``_ENTER``
-consecutive thin requests counting goes native, walking one request in ``_PROBE`` to notice when the
-traffic thickens. A wrong guess costs at most ``_PROBE`` serialisations. Spans and log records sit in
-lists one level lower, where ``len`` per scope is already cheap: those are counted in Python.
+consecutive thin requests counting goes native; one request in ``_PROBE`` then has its first
+``_SAMPLE`` scopes and metrics looked at (a bounded cost whatever the request's size: the exporter
+counts whole batches) to notice when the traffic thickens. A wrong guess costs at most ``_PROBE``
+serialisations. Spans and log records sit in lists one level lower, where ``len`` per scope is
+already cheap: those are counted in Python.
 
 Every native count equals the walk's (``tests/test_native_metrics.py`` fuzzes the two against each
 other on arbitrary encodings).
@@ -27,13 +29,34 @@ except ImportError:  # the extension is optional: the walk gives the same answer
     _counts = None
 
 _ENTER = 8  # consecutive thin requests before counting natively
-_PROBE = 16  # while native, one request in this many is walked to check the shape still holds
+_PROBE = 16  # while native, one request in this many is sampled to check the shape still holds
+_SAMPLE = 64  # scopes and metrics looked at in a sample
 _THIN_KINDS = frozenset(("gauge", "sum"))
 
 
 def count_data_points_walk(req: Message) -> int:
     """The reference: the data points of every metric, read from the parsed message."""
     return _walk(req)[0]
+
+
+def _looks_thin(req: Message) -> bool:
+    """Whether the first ``_SAMPLE`` scopes and metrics are thin (see ``_walk``)."""
+    points = nodes = 0
+    for rm in req.resource_metrics:
+        for sm in rm.scope_metrics:
+            nodes += 1
+            for metric in sm.metrics:
+                nodes += 1
+                kind = metric.WhichOneof("data")
+                if kind is not None:
+                    if kind not in _THIN_KINDS:
+                        return False
+                    points += len(getattr(metric, kind).data_points)
+                if nodes >= _SAMPLE:
+                    break
+            if nodes >= _SAMPLE:
+                return points <= nodes
+    return points <= nodes
 
 
 def _walk(req: Message) -> tuple[int, bool]:
@@ -66,7 +89,7 @@ class _Chooser:
     def count(self, req: Message) -> int:
         if self.native:
             self.calls += 1
-            if self.calls % _PROBE:
+            if self.calls % _PROBE or _looks_thin(req):
                 n = _counts.items(_counts.METRICS, req.SerializeToString())
                 if n >= 0:
                     return n
