@@ -98,7 +98,8 @@ async def test_two_workers_judge_split_traces_together(tmp_path):
 
 async def test_odd_requests_are_watched_without_failing():
     """Empty resources, spans without IDs, metrics without data, non-string labels: no exception, and
-    what can be said is said (a resource without service.name is an error)."""
+    what can be said is said (an SDK's resource without service.name is an error; a resource no SDK
+    made, as hostmetrics sends, is not held to the SDK's attributes)."""
     from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
     from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -107,7 +108,9 @@ async def test_odd_requests_are_watched_without_failing():
                     Config(window="200ms", interval="100ms", min_occurrences=1))
     traces = ExportTraceServiceRequest()
     traces.resource_spans.add()  # no resource, no spans
-    scope = traces.resource_spans.add().scope_spans.add()
+    rs = traces.resource_spans.add()
+    rs.resource.attributes.add(key="telemetry.sdk.name").value.string_value = "opentelemetry"
+    scope = rs.scope_spans.add()
     scope.spans.add()  # no IDs at all
     scope.spans.add(trace_id=b"\x01" * 16, span_id=b"\x02" * 8, parent_span_id=b"\x02" * 8, kind=9, name="x" * 10_000)
     metrics = ExportMetricsServiceRequest()
@@ -125,7 +128,8 @@ async def test_odd_requests_are_watched_without_failing():
     await doctor.tick()
     report = await doctor.report()
     missing = {(f["key"], f["severity"]) for f in report["findings"] if f["rule"] == "missing_resource_attribute"}
-    assert ("service.name", "error") in missing
+    assert missing == {("service.name", "error"), ("service.version", "warning"), ("deployment.environment", "warning")}
+    assert all(f["count"] == 1 for f in report["findings"] if f["rule"] == "missing_resource_attribute")  # the SDK's only
     assert [s["name"] for s in report["services"]] == ["unknown_service"]
     assert report["services"][0]["spans"] == 2 and report["services"][0]["points"] == 1
 

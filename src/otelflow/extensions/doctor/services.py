@@ -15,9 +15,14 @@ _ENVIRONMENT = ("deployment.environment", "deployment.environment.name")
 UNKNOWN = "unknown_service"
 
 
-def resource_facts(resource: Any) -> tuple[str, tuple[str, ...]]:
-    """The resource's service name and which of the required attributes it lacks."""
+def resource_facts(resource: Any) -> tuple[str, tuple[str, ...] | None]:
+    """The resource's service name and which of the required attributes it lacks (None: not judged).
+
+    Only a resource an OpenTelemetry SDK made (it carries ``telemetry.sdk.name``) is held to them:
+    what collector receivers scrape (hosts, Prometheus targets) gets its attributes later, from
+    processors the doctor runs before."""
     name = version = env = ""
+    sdk = False
     for kv in resource.attributes:
         key = kv.key
         if key == "service.name":
@@ -26,6 +31,10 @@ def resource_facts(resource: Any) -> tuple[str, tuple[str, ...]]:
             version = kv.value.string_value or "set"
         elif key in _ENVIRONMENT:
             env = kv.value.string_value or "set"
+        elif key == "telemetry.sdk.name":
+            sdk = True
+    if not sdk:
+        return name or UNKNOWN, None
     missing = []
     if not name or name.startswith(UNKNOWN):
         missing.append("service.name")
@@ -58,9 +67,11 @@ class ServiceStats:
         self.big_last = 0.0
         self.last_seen = 0.0
 
-    def saw_resource(self, missing: tuple[str, ...], now: float) -> None:
+    def saw_resource(self, missing: tuple[str, ...] | None, now: float) -> None:
         self.resources += 1
         self.last_seen = now
+        if missing is None:
+            return
         for attr in REQUIRED:
             if attr in missing:
                 entry = self.missing.get(attr)
