@@ -215,6 +215,40 @@ async def test_sighup_reloads_every_worker():
     assert code == 0
 
 
+async def test_sighup_while_workers_start_kills_none_and_each_reloads_once_ready():
+    """A worker that is still starting has no SIGHUP handler yet: the supervisor holds the reload
+    for it until it is ready instead of letting the default action kill it."""
+    sink = await GRPCBackend().start()
+    gp, hp = free_port(), free_port()
+    collector = Workers(reload_config(gp, hp, sink.endpoint, "v1"), 2)
+    collector._log = open(collector.log, "wb")
+    collector.proc = subprocess.Popen([sys.executable, "-m", "otelflow", "--config", str(collector.config), *collector.args],
+                                      stdout=collector._log, stderr=subprocess.STDOUT, env=collector.env)
+    try:
+        assert await wait_for(lambda: 1 in collector.worker_pids(), 30, every=0.005)  # worker 1 is being started
+        assert not os.path.exists(os.path.join(_workers_dir(collector) or "", "ready-1"))
+        collector.config.write_text(reload_config(gp, hp, sink.endpoint, "v2"))
+        collector.proc.send_signal(signal.SIGHUP)
+        await asyncio.to_thread(collector.wait_ready, 2, 30)
+        assert await wait_for(lambda: collector.output().count("Config reloaded") >= 1, 20), collector.output()[-3000:]
+        await asyncio.sleep(1.0)
+        assert "exited with code" not in collector.output(), collector.output()[-3000:]
+        assert collector.output().count("Everything is ready") == 2
+    finally:
+        code = await asyncio.to_thread(collector.stop)
+        await sink.stop()
+    assert code == 0
+
+
+def _workers_dir(collector) -> str | None:
+    """The supervisor's directory for its workers (sockets, ready markers), from a worker's env."""
+    for pid in collector.worker_pids().values():
+        for item in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+            if item.startswith(b"OTELFLOW_WORKER_DIR="):
+                return item.split(b"=", 1)[1].decode()
+    return None
+
+
 # ---------------------------------------------------------------------------------------------
 # kill -9
 

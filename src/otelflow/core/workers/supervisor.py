@@ -40,11 +40,13 @@ class Supervisor:
         self.crashes: dict[int, int] = {}
         self.stopping = False
         self.first_failure: int | None = None
+        self.pending_hup: set[int] = set()  # workers asked to reload before they were ready
 
     def _spawn(self, index: int) -> None:
         env = dict(os.environ, **{ENV_INDEX: str(index), ENV_COUNT: str(self.count), ENV_DIR: str(self.directory)})
         cmd = [sys.executable, "-m", "otelflow", *self.argv]
         ready_marker(self.directory, index).unlink(missing_ok=True)
+        self.pending_hup.discard(index)  # a new worker reads the config sources as they are now
         self.procs[index] = subprocess.Popen(cmd, env=env)
         self.started_at[index] = time.monotonic()
 
@@ -61,7 +63,22 @@ class Supervisor:
         self._forward(signum)
 
     def _on_hup(self, signum: int, _frame) -> None:
-        self._forward(signum)
+        # A worker still starting has no handler yet (the default action would kill it): it gets
+        # the reload once it is ready, since it may have read the config before this signal.
+        self.pending_hup.update(self.procs)
+        self._pass_pending_hups()
+
+    def _pass_pending_hups(self) -> None:
+        for index in list(self.pending_hup):
+            proc = self.procs.get(index)
+            if proc is None or proc.poll() is not None:
+                continue
+            if ready_marker(self.directory, index).exists():
+                self.pending_hup.discard(index)
+                try:
+                    proc.send_signal(signal.SIGHUP)
+                except ProcessLookupError:
+                    pass
 
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._on_stop)
@@ -92,6 +109,7 @@ class Supervisor:
                         self._wait_all()
                         return code
                     self._restart(index, code)
+                self._pass_pending_hups()
                 time.sleep(0.05)
         finally:
             self._cleanup()
@@ -105,6 +123,7 @@ class Supervisor:
             if code is not None:
                 return code
             time.sleep(0.02)
+        self._pass_pending_hups()
         return None
 
     def _restart(self, index: int, code: int) -> None:
