@@ -1,0 +1,143 @@
+"""The base-2 exponential histogram upstream's statsd receiver aggregates with (lightstep go-expohisto).
+
+Starts at scale 20 and halves resolution (scale - 1 per step) just enough to keep each of the
+positive and negative ranges within ``max_size`` buckets, so the scale, offsets and counts it
+reports match otelcol's for the same values. Buckets are kept as a dense list from ``offset``.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+
+MAX_SCALE = 20
+DEFAULT_MAX_SIZE = 160
+MIN_SIZE = 2
+MAXIMUM_MAX_SIZE = 16384
+
+_SIGNIFICAND_WIDTH = 52
+_SIGNIFICAND_MASK = (1 << _SIGNIFICAND_WIDTH) - 1
+_EXPONENT_BIAS = 1023
+_MIN_NORMAL_EXPONENT = -_EXPONENT_BIAS + 1
+_MAX_NORMAL_EXPONENT = _EXPONENT_BIAS
+_MIN_VALUE = 2.0 ** -1022
+_LOG2_E = 1.4426950408889634  # Go's math.Log2E as a float64
+
+
+def _bits(value: float) -> int:
+    return struct.unpack("<q", struct.pack("<d", value))[0]
+
+
+def _base2_exponent(value: float) -> int:
+    return ((_bits(value) >> _SIGNIFICAND_WIDTH) & 0x7FF) - _EXPONENT_BIAS
+
+
+def _significand(value: float) -> int:
+    return _bits(value) & _SIGNIFICAND_MASK
+
+
+def map_to_index(value: float, scale: int) -> int:
+    """Bucket index of a positive ``value`` at ``scale``; (index, index+1] are its boundaries."""
+    if scale <= 0:
+        if value < _MIN_VALUE:
+            return _MIN_NORMAL_EXPONENT >> -scale
+        correction = -1 if _significand(value) == 0 else 0  # exact powers of two sit in the lower bucket
+        return (_base2_exponent(value) + correction) >> -scale
+    if value <= _MIN_VALUE:
+        return (_MIN_NORMAL_EXPONENT << scale) - 1
+    if _significand(value) == 0:
+        return (_base2_exponent(value) << scale) - 1
+    index = math.floor(math.log(value) * math.ldexp(_LOG2_E, scale))
+    return min(index, ((_MAX_NORMAL_EXPONENT + 1) << scale) - 1)
+
+
+class _Buckets:
+    __slots__ = ("start", "counts")
+
+    def __init__(self) -> None:
+        self.start = 0
+        self.counts: list[int] = []
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.counts) - 1
+
+    def downscale(self, by: int) -> None:
+        if not self.counts:
+            return
+        merged: dict[int, int] = {}
+        for i, count in enumerate(self.counts):
+            key = (self.start + i) >> by
+            merged[key] = merged.get(key, 0) + count
+        new_start = self.start >> by
+        self.counts = [merged.get(new_start + i, 0) for i in range((self.end >> by) - new_start + 1)]
+        self.start = new_start
+
+
+class ExpoHistogram:
+    __slots__ = ("max_size", "scale", "count", "zero_count", "sum", "min", "max", "positive", "negative")
+
+    def __init__(self, max_size: int = 0) -> None:
+        self.max_size = max_size if MIN_SIZE <= max_size <= MAXIMUM_MAX_SIZE else DEFAULT_MAX_SIZE
+        self.scale = MAX_SCALE
+        self.count = 0
+        self.zero_count = 0
+        self.sum = 0.0
+        self.min = 0.0
+        self.max = 0.0
+        self.positive = _Buckets()
+        self.negative = _Buckets()
+
+    @property
+    def reported_scale(self) -> int:
+        """Scale 0 while only zeros were seen, as upstream reports it."""
+        return 0 if self.count == self.zero_count else self.scale
+
+    def update(self, value: float, incr: int) -> None:
+        if self.count == 0:
+            self.min = self.max = value
+        else:
+            self.min = min(self.min, value)
+            self.max = max(self.max, value)
+        self.count += incr
+        if value == 0:
+            self.zero_count += incr
+            return
+        self.sum += value * incr
+        buckets = self.positive if value > 0 else self.negative
+        if incr == 0:
+            return
+        magnitude = abs(value)
+        index = map_to_index(magnitude, self.scale)
+        low, high = self._range_with(buckets, index)
+        if high - low >= self.max_size:
+            change = 0
+            while high - low >= self.max_size:
+                high >>= 1
+                low >>= 1
+                change += 1
+            self.positive.downscale(change)
+            self.negative.downscale(change)
+            self.scale -= change
+            index = map_to_index(magnitude, self.scale)
+        self._increment(buckets, index, incr)
+
+    @staticmethod
+    def _range_with(b: _Buckets, index: int) -> tuple[int, int]:
+        if not b.counts:
+            return index, index
+        return min(b.start, index), max(b.end, index)
+
+    @staticmethod
+    def _increment(b: _Buckets, index: int, incr: int) -> None:
+        if not b.counts:
+            b.start, b.counts = index, [incr]
+        elif index < b.start:
+            b.counts[:0] = [0] * (b.start - index)
+            b.start = index
+            b.counts[0] += incr
+        elif index > b.end:
+            b.counts.extend([0] * (index - b.end))
+            b.counts[-1] += incr
+        else:
+            b.counts[index - b.start] += incr
