@@ -24,7 +24,7 @@ from otelflow.core.component import Component, ComponentID, Factory, Host, Kind,
 from otelflow.core.adminhttp import serve
 from otelflow.core.netaddr import split_host_port
 from otelflow.extensions.embedded_store import EmbeddedStore
-from otelflow.store import openapi, query, query_metrics, query_params, query_traces
+from otelflow.store import jaeger_api, openapi, query, query_dependencies, query_metrics, query_params, query_traces, routes_live
 from otelflow.store.database import StoreError
 
 NOT_BUILT = "UI assets are not built: run `make ui`\n"
@@ -41,6 +41,7 @@ _LIST_ENDPOINTS: dict[str, tuple[Callable, Callable]] = {
     "/api/v1/red": (query_params.red, query.red),
     "/api/v1/metrics": (query_params.metrics, query_metrics.metrics),
     "/api/v1/metrics/query": (query_params.metric_query, query_metrics.metric_query),
+    "/api/v1/dependencies": (query_params.time_range, query_dependencies.dependencies),
 }
 
 
@@ -234,7 +235,10 @@ class WebUI(Component):
         app.router.add_get("/api/v1/openapi.json", self._openapi_doc)
         app.router.add_post("/api/v1/sampling/what-if", self._what_if)
         app.router.add_get("/api/v1/doctor", self._doctor)
+        routes_live.add_routes(app, self, encode, _error)  # tail, import, export
         app.router.add_route("*", "/api/{tail:.*}", self._api_unknown)
+        # Jaeger's query API for Grafana and Jaeger clients (docs/jaeger-api.md)
+        jaeger_api.JaegerAPI(lambda: self.store_extension.store, self.settings.logger).add_routes(app)
         app.router.add_get("/", self._index)
         app.router.add_get("/index.html", self._index)
         app.router.add_get("/assets/{path:.+}", self._asset)

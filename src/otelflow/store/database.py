@@ -82,6 +82,8 @@ class Store:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._closing = False
+        # called on the event loop with the batches of each successful commit (live tail); must be cheap
+        self.listeners: list[Callable[[list[Batch]], None]] = []
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -197,6 +199,11 @@ class Store:
                     for w in waiters:
                         if not w.done():
                             w.set_result(None)
+                    for listener in self.listeners:
+                        try:
+                            listener(list(batches.values()))
+                        except Exception:  # a listener's bug must not stop commits
+                            log.exception("store commit listener failed")
             self._committing_rows = 0
             if self._closing and not self._pending:
                 return

@@ -121,6 +121,7 @@ def traces(q: Query) -> dict:
         "status": status.lower() if status else None,
         "attrs": _pairs(q, "attr"),
         "limit": _limit(q, 20),
+        "parent_service": _text(q, "parent_service"),
         **time_range(q),
     }
 

@@ -9,6 +9,7 @@ lets it skip the rest of the table.
 
 from __future__ import annotations
 
+from otelflow.store.query_dependencies import PARENT_SLACK_NS
 from otelflow.store.query import (LOG_SELECT, STATUS_CODES, attr_filter, kind_name, log_json, obj, rows,
                                   status_name, us)
 
@@ -20,7 +21,7 @@ _WIDEN = 4
 
 def traces(cur, *, start_us: int, end_us: int, service: str | None = None, operation: str | None = None,
            min_duration_us: int | None = None, max_duration_us: int | None = None, status: str | None = None,
-           attrs: list[tuple[str, str]] = (), limit: int = 20) -> dict:
+           attrs: list[tuple[str, str]] = (), limit: int = 20, parent_service: str | None = None) -> dict:
     where, params = [], []
     for sql, value in (("service = ?", service), ("name = ?", operation),
                        ("duration_ns >= ?", None if min_duration_us is None else min_duration_us * 1000),
@@ -32,6 +33,10 @@ def traces(cur, *, start_us: int, end_us: int, service: str | None = None, opera
     attr_sql, attr_params = attr_filter(attrs, _ATTR_COLUMNS)
     filters, params = "".join(where) + attr_sql, params + attr_params
     start_ns, end_ns = start_us * 1000, end_us * 1000
+    if parent_service is not None:  # a service-map edge: spans called from another service's span
+        filters += (" AND parent_span_id IN (SELECT span_id FROM spans WHERE start_ns BETWEEN ? AND ? AND service = ?)"
+                    " AND service <> ?")
+        params += [start_ns - PARENT_SLACK_NS, end_ns, parent_service, parent_service]
     width = max(1, int((end_ns - start_ns) * _FIRST_WINDOW))
     while True:
         lo = max(start_ns, end_ns - width)
