@@ -60,7 +60,8 @@ class EmbeddedStore(Component):
         directory = Path(config.directory or default_directory()).expanduser()
         self.store = Store(
             directory,
-            Retention(max_age=r.max_age, max_size_bytes=r.max_size_mib << 20, check_interval=max(r.check_interval, 1.0))
+            Retention(max_age=r.max_age, max_size_bytes=r.max_size_mib << 20, check_interval=max(r.check_interval, 1.0)),
+            commit_interval=config.commit_interval, commit_rows=config.commit_rows, max_pending_rows=config.max_pending_rows,
         )
 
     async def start(self, host: Host) -> None:

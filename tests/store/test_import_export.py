@@ -1,0 +1,134 @@
+"""Import and export: what the real SDK sent is exported as OTLP/JSON lines and imported into an
+empty store unchanged (same trace, same logs); files written by otelflow's file exporter, as JSON
+lines and length-prefixed protobuf, import whole; a malformed file is refused with its line number
+and stores nothing; an import beyond the store's limits is refused up front with 413."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from otelflow.pdata import otlpjson
+from otelflow.store import import_export
+from tests.backends import free_port
+from tests.conftest import running
+from tests.sdk import SDKApp
+from tests.store.allinone import all_in_one
+
+
+def _window() -> str:
+    now_us = time.time_ns() // 1000
+    return f"start_us={now_us - 600 * 10**6}&end_us={now_us + 10**6}"
+
+
+async def _send(aio, requests: int = 3) -> list[str]:
+    app = SDKApp("http", aio.otlp, service_name="shop")
+    await asyncio.to_thread(app.emit, requests)
+    await asyncio.to_thread(app.shutdown)
+    await aio.store.flush()
+    sent = app.sent()["traces"]
+    return sorted({s.trace_id.hex() for rs in sent.resource_spans for ss in rs.scope_spans for s in ss.spans})
+
+
+async def test_exported_trace_reimports_unchanged(tmp_path):
+    async with all_in_one(tmp_path / "a") as a:
+        ids = await _send(a)
+        originals = {tid: await a.get_json(f"/traces/{tid}") for tid in ids}
+        exports = {}
+        for tid in ids:
+            status, body, headers = await a.get(f"/export/trace/{tid}")
+            assert status == 200 and headers["Content-Type"].startswith("application/x-ndjson")
+            assert f"trace-{tid}.jsonl" in headers["Content-Disposition"]
+            lines = body.decode().splitlines()
+            # one traces request, then one logs request, each as upstream's otlpjsonfile receiver reads them
+            traces = otlpjson.decode(lines[0], ExportTraceServiceRequest)
+            assert {s.trace_id.hex() for rs in traces.resource_spans for ss in rs.scope_spans for s in ss.spans} == {tid}
+            if originals[tid]["logs"]:
+                assert len(lines) == 2 and len(otlpjson.decode(lines[1], ExportLogsServiceRequest).resource_logs) == 1
+            exports[tid] = body
+        search = await a.get(f"/export/traces?service=shop&limit=100&{_window()}")
+        assert search[0] == 200 and search[1].count(b"\n") == 2  # every trace in one traces line, logs in one line
+        logs = await a.get(f"/export/logs?severity=ERROR&{_window()}")
+        assert logs[0] == 200 and len(otlpjson.decode(logs[1], ExportLogsServiceRequest).resource_logs[0].scope_logs[0].log_records) >= 1
+        assert (await a.get("/export/trace/" + "0" * 32))[0] == 404
+        assert (await a.get("/export/trace/xyz"))[0] == 400
+
+    async with all_in_one(tmp_path / "b") as b:
+        for tid, body in exports.items():
+            status, answer, _ = await b.post("/import", body, "application/x-ndjson")
+            assert status == 200, answer
+            got = json.loads(answer)
+            assert got["trace_ids"] == [tid] and got["imported"]["spans"] == len(originals[tid]["spans"])
+            assert await b.get_json(f"/traces/{tid}") == originals[tid]
+
+
+async def test_file_exporter_output_imports_whole(tmp_path):
+    """otelflow's file exporter (JSON lines and length-prefixed protobuf) writes what the SDK sent;
+    each file imports into an empty store with every span."""
+    otlp = free_port()
+    files = {fmt: tmp_path / f"out.{fmt}" for fmt in ("json", "proto")}
+    yaml = f"""
+receivers: {{otlp: {{protocols: {{http: {{endpoint: "127.0.0.1:{otlp}"}}}}}}}}
+exporters:
+  file/json: {{path: "{files['json']}", format: json}}
+  file/proto: {{path: "{files['proto']}", format: proto}}
+service:
+  telemetry: {{metrics: {{level: none}}}}
+  pipelines: {{traces: {{receivers: [otlp], exporters: [file/json, file/proto]}}, logs: {{receivers: [otlp], exporters: [file/json]}}}}
+"""
+    async with running(yaml):
+        app = SDKApp("http", f"http://127.0.0.1:{otlp}", service_name="filed")
+        for _ in range(3):  # several requests: several lines
+            await asyncio.to_thread(app.emit, 2)
+            await asyncio.to_thread(app.flush)
+        await asyncio.to_thread(app.shutdown)
+        await asyncio.sleep(0.5)
+    sent = app.sent()["traces"]
+    span_count = sum(len(ss.spans) for rs in sent.resource_spans for ss in rs.scope_spans)
+    log_count = sum(len(sl.log_records) for rl in app.sent()["logs"].resource_logs for sl in rl.scope_logs)
+    assert files["json"].read_bytes().count(b"\n") >= 4
+    for fmt, path in files.items():
+        async with all_in_one(tmp_path / f"store-{fmt}") as aio:
+            status, body, _ = await aio.post("/import?signal=traces", path.read_bytes(),
+                                             "application/x-protobuf" if fmt == "proto" else "application/x-ndjson")
+            assert status == 200, body
+            imported = json.loads(body)["imported"]
+            assert imported["spans"] == span_count
+            assert imported["logs"] == (log_count if fmt == "json" else 0)
+            found = await aio.get_json(f"/traces?service=filed&limit=100&{_window()}")
+            assert sum(t["span_count"] for t in found["traces"]) == span_count
+
+
+async def test_malformed_and_oversized_imports_store_nothing(tmp_path, monkeypatch):
+    async with all_in_one(tmp_path / "src") as src:
+        tid = (await _send(src, 1))[0]
+        good = (await src.get(f"/export/trace/{tid}"))[1].splitlines()[0]
+    async with all_in_one(tmp_path / "dst", max_pending_rows=3) as aio:
+        cases = {
+            b"not json at all\n": (400, "the request"),  # neither JSON nor protobuf framing: one bad protobuf
+            good + b"\n" + good[:-20] + b"\n": (400, "line 2"),
+            good + b"\n\n" + b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz"}]}]}]}\n': (400, "line 3"),
+            good + b"\n" + b'{"hello": 1}\n': (400, "line 2: not an OTLP"),
+            b"": (400, "empty"),
+        }
+        for body, (want, text) in cases.items():
+            status, answer, _ = await aio.post("/import", body)
+            assert status == want and text in json.loads(answer)["error"], (body[:60], status, answer)
+        # two spans fit the store's 3 pending rows; six do not: refused before anything is queued
+        three = b"\n".join([good] * 3) + b"\n"
+        status, answer, _ = await aio.post("/import", three)
+        assert status == 413 and "max_pending_rows" in json.loads(answer)["error"]
+        monkeypatch.setattr(import_export, "MAX_IMPORT_BYTES", 100)
+        status, answer, _ = await aio.post("/import", good)
+        assert status == 413 and "at most 100" in json.loads(answer)["error"]
+        await aio.store.flush()
+        assert (await aio.get_json(f"/traces?{_window()}"))["traces"] == []
+        assert (await aio.get(f"/traces/{tid}"))[0] == 404
+        monkeypatch.setattr(import_export, "MAX_IMPORT_BYTES", 1 << 20)
+        status, answer, _ = await aio.post("/import", good)  # the collector still serves: a good file imports
+        assert status == 200 and json.loads(answer)["imported"]["spans"] == 2
+        assert (await aio.get(f"/traces/{tid}"))[0] == 200
