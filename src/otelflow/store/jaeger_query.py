@@ -1,0 +1,132 @@
+"""The store queries behind the Jaeger query API, with the matching rules of Jaeger v2's memory
+storage (the reference the differential test compares with).
+
+A trace matches a search when one of its spans passes every filter at once: service, operation,
+start time, duration and each tag, where a tag matches the span's attributes, its resource's or
+one of its events' (compared as text, as pcommon's AsString would write the value). Whole traces
+are returned, newest first.
+"""
+
+from __future__ import annotations
+
+from otelflow.store.query import pointer, rows
+from otelflow.translators.jaeger import ui_model
+
+# the service name as the storage exporter's sanitizer leaves it; the JSON is read only for the
+# rows the store filed under unknown_service
+SERVICE = """CASE WHEN service <> 'unknown_service' THEN service
+    WHEN json_type(resource, '/service.name') IS NULL THEN 'missing-service-name'
+    WHEN json_type(resource, '/service.name') <> 'VARCHAR' THEN 'service-name-wrong-type'
+    WHEN json_extract_string(resource, '/service.name') = '' THEN 'empty-service-name'
+    ELSE service END"""
+_SANITIZED = frozenset(("missing-service-name", "service-name-wrong-type", "empty-service-name", "unknown_service"))
+_SPAN_KINDS = {"": 0, "internal": 1, "server": 2, "client": 3, "producer": 4, "consumer": 5}
+_KIND_NAMES = {v: k for k, v in _SPAN_KINDS.items()}
+_FIRST_WINDOW = 1 / 16
+_WIDEN = 4
+_DEPENDENCY_SLACK_NS = 3600 * 10**9  # how far before the window a trace's other spans are looked for
+_SPAN_SELECT = """trace_id, span_id, parent_span_id, trace_state, name, kind, start_ns, end_ns, status_code,
+    status_message, attributes, events, links, resource, scope_name, scope_version"""
+
+
+def _service_filter(service: str) -> tuple[str, list]:
+    if service in _SANITIZED:
+        return f" AND service = 'unknown_service' AND ({SERVICE}) = ?", [service]
+    return " AND service = ?", [service]
+
+
+def services(cur) -> list[str]:
+    return sorted(r[0] for r in cur.execute(f"SELECT DISTINCT {SERVICE} FROM spans").fetchall())
+
+
+def operations(cur, service: str, span_kind: str = "") -> list[tuple[str, str]]:
+    """(name, span kind) pairs of a service; ``span_kind`` '' means every kind."""
+    where, params = _service_filter(service)
+    if span_kind:
+        if span_kind not in _SPAN_KINDS:
+            return []
+        where += " AND kind = ?"
+        params.append(_SPAN_KINDS[span_kind])
+    found = cur.execute(f"SELECT DISTINCT name, kind FROM spans WHERE true{where} ORDER BY name, kind", params).fetchall()
+    return [(name, _KIND_NAMES.get(kind, "")) for name, kind in found]
+
+
+def _tag_filter(key: str, value: str) -> tuple[str, list]:
+    if key == "error":  # Jaeger's memory store reads the error tag as the span status
+        return " AND status_code = ?", [2 if value == "true" else 1]
+    ptr = pointer(key)
+    sql = "json_extract_string(attributes, ?) = ? OR json_extract_string(resource, ?) = ?"
+    params: list = [ptr, value, ptr, value]
+    if '"' not in key and "\\" not in key:
+        sql += " OR (events <> '[]' AND list_contains(json_extract_string(events, ?), ?))"
+        params += ['$[*].attributes."' + key + '"', value]
+    return f" AND ({sql})", params
+
+
+def find_trace_ids(cur, *, service: str, operation: str = "", tags: dict[str, str] | None = None,
+                   start_ns: int, end_ns: int, min_duration_ns: int = 0, max_duration_ns: int = 0,
+                   limit: int = 100) -> list[str]:
+    """IDs of the newest traces with a span passing every filter; the newest part of the range is
+    searched first (rows arrive roughly in time order, so DuckDB skips older row groups)."""
+    where, params = _service_filter(service)
+    if operation:
+        where += " AND name = ?"
+        params.append(operation)
+    # an end not after the start is stored by Jaeger as a 1 ns span
+    if min_duration_ns:
+        where += " AND greatest(duration_ns, 1) >= ?"
+        params.append(min_duration_ns)
+    if max_duration_ns:
+        where += " AND greatest(duration_ns, 1) <= ?"
+        params.append(max_duration_ns)
+    for key, value in (tags or {}).items():
+        sql, extra = _tag_filter(key, value)
+        where += sql
+        params += extra
+    width = max(1, int((end_ns - start_ns) * _FIRST_WINDOW))
+    while True:
+        lo = max(start_ns, end_ns - width)
+        ids = [r[0] for r in cur.execute(f"""
+            SELECT trace_id FROM spans WHERE start_ns BETWEEN ? AND ?{where}
+            GROUP BY trace_id ORDER BY min(start_ns) DESC, trace_id LIMIT ?""", [lo, end_ns, *params, limit]).fetchall()]
+        if lo <= start_ns or len(ids) == limit:
+            # a full page from the newest part holds the newest traces: older ones begin before lo
+            return ids
+        width *= _WIDEN
+
+
+def traces(cur, trace_ids: list[str]) -> list[dict]:
+    """Jaeger UI traces for the given IDs, in that order; IDs the store does not have are skipped."""
+    if not trace_ids:
+        return []
+    found = rows(cur, f"""SELECT {_SPAN_SELECT} FROM spans
+        WHERE trace_id IN (SELECT unnest(string_split(?, ','))) ORDER BY trace_id, start_ns, span_id""",
+                 [",".join(trace_ids)])
+    by_trace: dict[str, list[dict]] = {}
+    for r in found:
+        by_trace.setdefault(r["trace_id"], []).append(r)
+    out = []
+    for trace_id in trace_ids:
+        trace = ui_model.trace_json(by_trace.get(trace_id, ()))
+        if trace is not None:
+            out.append(trace)
+    return out
+
+
+def dependencies(cur, *, start_ns: int, end_ns: int) -> list[dict]:
+    """Parent service -> child service call counts over the traces that began after ``start_ns`` and
+    ended before ``end_ns`` (both strict, as Jaeger's memory store counts them)."""
+    found = cur.execute(f"""
+        WITH s AS (
+            SELECT trace_id, span_id, parent_span_id, {SERVICE} AS svc, start_ns,
+                   greatest(end_ns, start_ns + 1) AS stop
+            FROM spans WHERE start_ns > ? AND start_ns < ?),
+        t AS (SELECT trace_id FROM s GROUP BY trace_id HAVING min(start_ns) > ? AND max(stop) < ?),
+        w AS (SELECT s.* FROM s SEMI JOIN t USING (trace_id))
+        SELECT p.svc AS parent, c.svc AS child, count(*) AS calls
+        FROM w c JOIN (SELECT trace_id, span_id, any_value(svc) AS svc FROM w GROUP BY trace_id, span_id) p
+          ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
+        WHERE c.parent_span_id <> ''
+        GROUP BY p.svc, c.svc ORDER BY p.svc, c.svc""",
+                        [start_ns - _DEPENDENCY_SLACK_NS, end_ns, start_ns, end_ns]).fetchall()
+    return [{"parent": parent, "child": child, "callCount": calls} for parent, child, calls in found]
