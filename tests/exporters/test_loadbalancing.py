@@ -277,7 +277,7 @@ def _logs(records: list[tuple[str, bytes]]) -> ExportLogsServiceRequest:
 
 
 def test_logs_by_trace_id_and_by_service_keep_every_record():
-    from otelflow.exporters.loadbalancing import split
+    from otelflow.pdata import keysplit as split
 
     ring = HashRing(record.ENDPOINTS[:3])
     ids = record.trace_ids(300)
@@ -299,7 +299,7 @@ def test_logs_by_trace_id_and_by_service_keep_every_record():
 
 
 def test_metrics_by_service_name_and_stream():
-    from otelflow.exporters.loadbalancing import split
+    from otelflow.pdata import keysplit as split
 
     ring = HashRing(record.ENDPOINTS[:5])
     req = ExportMetricsServiceRequest()
@@ -398,7 +398,7 @@ async def test_static_backend_restarting_gets_its_keys_back_without_loss():
 
 
 def test_logs_and_metrics_by_attributes_use_upstreams_layered_key():
-    from otelflow.exporters.loadbalancing import split
+    from otelflow.pdata import keysplit as split
 
     ring = HashRing(record.ENDPOINTS[:5])
     req = _logs([("checkout", t) for t in record.trace_ids(40)])

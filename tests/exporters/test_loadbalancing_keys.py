@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from otelflow.core.component import Signal
-from otelflow.exporters.loadbalancing import split
+from otelflow.pdata import keysplit as split
 from otelflow.exporters.loadbalancing.ring import HashRing
 from tests.exporters.helpers import started_exporter
 

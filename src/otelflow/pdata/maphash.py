@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import struct
 
+import xxhash
+
 EMPTY = b""
 
 
@@ -67,3 +69,13 @@ def canonical(kvs) -> bytes:
 
 def digest(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def map_hash(kvs) -> bytes:
+    """contrib's ``pdatautil.MapHash`` of an attribute list: two xxhash64 sums of the canonical
+    form, 16 raw bytes (all zeros for an empty map), as the kafka exporter keys and the
+    loadbalancing exporter's resource and stream IDs use it."""
+    if not kvs:
+        return bytes(16)
+    buf = _map(kvs)
+    return struct.pack("<QQ", xxhash.xxh64_intdigest(buf), xxhash.xxh64_intdigest(buf + b"\xf3"))

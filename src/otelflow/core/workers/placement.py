@@ -23,7 +23,7 @@ from otelflow.core.client import encoded_as_received
 from otelflow.core.component import Component
 from otelflow.core.consumer import Consumer, combine
 from otelflow.core.workers.exchange import Exchange
-from otelflow.exporters.loadbalancing.split import split_traces
+from otelflow.pdata.keysplit import split_traces
 
 try:
     from otelflow.native import _route

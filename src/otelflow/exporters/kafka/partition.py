@@ -9,11 +9,7 @@
 
 from __future__ import annotations
 
-import struct
-
-import xxhash
-
-from otelflow.pdata.maphash import _map
+from otelflow.pdata.maphash import map_hash
 
 try:
     from otelflow.native import _route
@@ -30,14 +26,6 @@ def sarama_partition(key: bytes, partitions: int) -> int:
         h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
     signed = h - (1 << 32) if h & 0x80000000 else h
     return abs(signed) % partitions
-
-
-def map_hash(kvs) -> bytes:
-    """contrib's pdatautil.MapHash of an attribute list."""
-    if not kvs:
-        return _ZERO_ID
-    buf = _map(kvs)
-    return struct.pack("<QQ", xxhash.xxh64_intdigest(buf), xxhash.xxh64_intdigest(buf + b"\xf3"))
 
 
 def by_resource(request, field: str) -> list[tuple[bytes, object]]:

@@ -23,7 +23,7 @@ from otelflow.core.component import ComponentID, Host, Kind, Settings, Signal
 from otelflow.core.consumer import ConsumerError, PermanentError
 from otelflow.core.exporterhelper import QueuedRetryExporter
 from otelflow.core.telemetry import Telemetry
-from otelflow.exporters.loadbalancing import split
+from otelflow.pdata import keysplit as split
 from otelflow.exporters.loadbalancing.config import Config, check_resolver, endpoint_with_port, routing_key_for
 from otelflow.exporters.loadbalancing.resolver import build_resolver
 from otelflow.exporters.loadbalancing.ring import HashRing
