@@ -136,7 +136,7 @@ def cmd_validate(args: argparse.Namespace, registry: Registry) -> int:
 def cmd_components(registry: Registry) -> int:
     for kind in Kind:
         print(f"{kind.section}:")
-        for type_ in registry.types(kind):
+        for type_ in registry.canonical_types(kind):  # aliases go under their type, not as types
             factory = registry.get(kind, type_)
             if kind is Kind.CONNECTOR:
                 what = ", ".join(f"{a.value}->{b.value}" for a, b in sorted(factory.pairs))
@@ -145,6 +145,8 @@ def cmd_components(registry: Registry) -> int:
             else:
                 what = ", ".join(s.value for s in Signal if s in factory.signals)
             print(f"  - name: {type_}\n    stability: {factory.stability}" + (f"\n    signals: [{what}]" if what else ""))
+            if aliases := registry.aliases(kind, type_):
+                print(f"    deprecated_aliases: [{', '.join(aliases)}]")
     return 0
 
 

@@ -18,7 +18,7 @@ def test_defaults_and_alias():
     cfg = hc.Config()
     assert (cfg.endpoint, cfg.path, cfg.response_body) == ("localhost:13133", "/", None)
     assert default_registry.get(Kind.EXTENSION, "health_check") is hc.factory
-    assert default_registry.get(Kind.EXTENSION, "healthcheck") is hc.factory
+    assert default_registry.get(Kind.EXTENSION, "healthcheck") is None  # upstream registers no such alias
 
 
 def _yaml(port: int, extra: str = "") -> str:

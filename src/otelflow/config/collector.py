@@ -15,14 +15,22 @@ from otelflow.core.registry import Registry
 
 SECTIONS = {k.section: k for k in Kind}
 
-#: Component types otelcol removed, with the release that removed them and what replaces them.
+#: Component types otelcol removed that configs still name: the release that removed them (from the
+#: core and contrib changelogs) and what replaced them, in upstream's words where it has them.
 REMOVED = {
-    (Kind.EXPORTER, "logging"): ("v0.111.0", 'use the "debug" exporter (verbosity replaces loglevel)'),
-    (Kind.EXPORTER, "jaeger"): ("v0.85.0", 'use the "otlp" exporter: Jaeger accepts OTLP'),
-    (Kind.EXPORTER, "jaeger_thrift"): ("v0.87.0", 'use the "otlp_http" exporter: Jaeger accepts OTLP'),
-    (Kind.EXPORTER, "opencensus"): ("v0.123.0", 'use the "otlp" exporter'),
-    (Kind.RECEIVER, "opencensus"): ("v0.123.0", 'use the "otlp" receiver'),
-    (Kind.EXTENSION, "memory_ballast"): ("v0.107.0", 'use the "memory_limiter" processor and the GOMEMLIMIT-style limit_percentage'),
+    (Kind.EXPORTER, "logging"): ("v0.111.0", 'use the "debug" exporter instead, its verbosity replaces loglevel'
+                                 ' (otelcol: "the logging exporter has been deprecated, use the debug exporter instead")'),
+    (Kind.EXPORTER, "jaeger"): ("v0.86.0", 'use the "otlp_grpc" exporter (or "otlp_http"): Jaeger receives OTLP natively'),
+    (Kind.EXPORTER, "jaeger_thrift"): ("v0.86.0", 'use the "otlp_http" exporter: Jaeger receives OTLP natively'),
+    (Kind.EXPORTER, "loki"): ("v0.131.0", 'use the "otlp_http" exporter: Loki receives OTLP natively'),
+    (Kind.EXPORTER, "sapm"): ("v0.148.0", 'use the "otlp_http" exporter'),
+    (Kind.RECEIVER, "sapm"): ("v0.135.0", 'use the "otlp" receiver'),
+    (Kind.EXPORTER, "opencensus"): ("v0.134.0", 'use the "otlp_grpc" exporter'),
+    (Kind.RECEIVER, "opencensus"): ("v0.134.0", 'use the "otlp" receiver'),
+    (Kind.PROCESSOR, "spanmetrics"): ("v0.96.0", 'use the "span_metrics" connector'),
+    (Kind.PROCESSOR, "servicegraph"): ("v0.94.0", 'use the "service_graph" connector'),
+    (Kind.PROCESSOR, "routing"): ("v0.133.0", 'use the "routing" connector'),
+    (Kind.EXTENSION, "memory_ballast"): ("v0.109.0", 'otelcol says to set GOMEMLIMIT instead; in otelflow the "memory_limiter" processor bounds memory'),
 }
 TOP_LEVEL_KEYS = [*SECTIONS, "service"]
 

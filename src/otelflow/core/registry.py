@@ -6,18 +6,20 @@ import importlib
 
 from otelflow.core.component import Factory, Kind
 
-# kind -> config type -> "module:attribute" of its factory; imported on first use
+# kind -> config type -> "module:attribute" of its factory; imported on first use. One line per type,
+# under upstream's current name; the names upstream still accepts for it are in ALIASES.
 _BUILTIN: dict[Kind, dict[str, str]] = {
     Kind.RECEIVER: {
         "otlp": "otelflow.receivers.otlp:factory",
         "prometheus": "otelflow.receivers.prometheus:factory",
         "host_metrics": "otelflow.receivers.hostmetrics:factory",
-        "hostmetrics": "otelflow.receivers.hostmetrics:factory",  # upstream's deprecated name
         "file_log": "otelflow.receivers.filelog:factory",
-        "filelog": "otelflow.receivers.filelog:factory",  # upstream's deprecated name
         "zipkin": "otelflow.receivers.zipkin:factory",
         "jaeger": "otelflow.receivers.jaeger:factory",
         "kafka": "otelflow.receivers.kafka:factory",
+        "nop": "otelflow.receivers.nop:factory",
+        "statsd": "otelflow.receivers.statsd:factory",
+        "fluent_forward": "otelflow.receivers.fluentforward:factory",
     },
     Kind.PROCESSOR: {
         "memory_limiter": "otelflow.processors.memory_limiter:factory",
@@ -29,38 +31,30 @@ _BUILTIN: dict[Kind, dict[str, str]] = {
         "transform": "otelflow.processors.transform:factory",
         "filter": "otelflow.processors.filter:factory",
         "resource_detection": "otelflow.processors.resourcedetection:factory",
-        "resourcedetection": "otelflow.processors.resourcedetection:factory",  # upstream's deprecated name
         "cumulative_to_delta": "otelflow.processors.cumulativetodelta:factory",
-        "cumulativetodelta": "otelflow.processors.cumulativetodelta:factory",  # upstream's deprecated name
         "delta_to_cumulative": "otelflow.processors.deltatocumulative:factory",
-        "deltatocumulative": "otelflow.processors.deltatocumulative:factory",  # upstream's deprecated name
         "python": "otelflow.processors.python:factory",
     },
     Kind.EXPORTER: {
-        "otlp": "otelflow.exporters.otlp:factory",
-        "otlp_grpc": "otelflow.exporters.otlp:factory",  # the name upstream gave it in v0.161
-        "otlphttp": "otelflow.exporters.otlphttp:factory",
+        "otlp_grpc": "otelflow.exporters.otlp:factory",
         "otlp_http": "otelflow.exporters.otlphttp:factory",
         "debug": "otelflow.exporters.debug:factory",
         "file": "otelflow.exporters.file:factory",
         "prometheus": "otelflow.exporters.prometheus:factory",
         "embedded_store": "otelflow.exporters.embedded_store:factory",
         "prometheus_remote_write": "otelflow.exporters.prometheusremotewrite:factory",
-        "prometheusremotewrite": "otelflow.exporters.prometheusremotewrite:factory",  # upstream's deprecated name
         "zipkin": "otelflow.exporters.zipkin:factory",
         "kafka": "otelflow.exporters.kafka:factory",
-        "loadbalancing": "otelflow.exporters.loadbalancing:factory",
-        "load_balancing": "otelflow.exporters.loadbalancing:factory",  # the name upstream gave it in v0.161
+        "load_balancing": "otelflow.exporters.loadbalancing:factory",
+        "nop": "otelflow.exporters.nop:factory",
     },
     Kind.CONNECTOR: {
         "forward": "otelflow.connectors.forward:factory",
-        "spanmetrics": "otelflow.connectors.spanmetrics:factory",
         "span_metrics": "otelflow.connectors.spanmetrics:factory",
         "routing": "otelflow.connectors.routing:factory",
     },
     Kind.EXTENSION: {
         "health_check": "otelflow.extensions.health_check:factory",
-        "healthcheck": "otelflow.extensions.health_check:factory",
         "bearertokenauth": "otelflow.extensions.bearertokenauth:factory",
         "basicauth": "otelflow.extensions.basicauth:factory",
         "file_storage": "otelflow.extensions.file_storage:factory",
@@ -73,22 +67,82 @@ _BUILTIN: dict[Kind, dict[str, str]] = {
 }
 
 
+# Type aliases upstream v0.161.0 registers (metadata.yaml `deprecated_type`, passed to the factory as
+# WithDeprecatedTypeAlias): kind -> current name -> older name. Either name of a pair reaches the
+# factory registered under the other, so a type listed above by either name answers to both. Only
+# pairs upstream registers belong here: otelcol rejects any other spelling, and so should otelflow.
+ALIASES: dict[Kind, dict[str, str]] = {
+    Kind.RECEIVER: {
+        "host_metrics": "hostmetrics",
+        "file_log": "filelog",
+        "fluent_forward": "fluentforward",
+        "http_check": "httpcheck",
+    },
+    Kind.PROCESSOR: {
+        "resource_detection": "resourcedetection",
+        "cumulative_to_delta": "cumulativetodelta",
+        "delta_to_cumulative": "deltatocumulative",
+        "metrics_transform": "metricstransform",
+    },
+    Kind.EXPORTER: {
+        "otlp_grpc": "otlp",
+        "otlp_http": "otlphttp",
+        "load_balancing": "loadbalancing",
+        "prometheus_remote_write": "prometheusremotewrite",
+    },
+    Kind.CONNECTOR: {
+        "span_metrics": "spanmetrics",
+        "otlp_json": "otlpjson",
+    },
+    Kind.EXTENSION: {},
+}
+
+
 class Registry:
-    def __init__(self, table: dict[Kind, dict[str, str]] | None = None):
+    def __init__(self, table: dict[Kind, dict[str, str]] | None = None,
+                 aliases: dict[Kind, dict[str, str]] | None = None):
         self._table = {k: dict(v) for k, v in (table or _BUILTIN).items()}
         self._loaded: dict[tuple[Kind, str], Factory] = {}
+        pairs = ALIASES if aliases is None else aliases
+        # name -> the other name of its pair, both ways; and which names are the old spellings
+        self._other = {k: {**v, **{old: new for new, old in v.items()}} for k, v in pairs.items()}
+        self._deprecated = {k: set(v.values()) for k, v in pairs.items()}
+
+    def _resolve(self, kind: Kind, type_: str) -> str | None:
+        """The name ``type_`` is registered under: itself, or the other name of its alias pair."""
+        names = self._table.get(kind, {})
+        if type_ in names:
+            return type_
+        other = self._other.get(kind, {}).get(type_)
+        return other if other in names else None
 
     def types(self, kind: Kind) -> list[str]:
-        return sorted(self._table.get(kind, {}))
+        """Every name a config may use for ``kind``, aliases included."""
+        names = set(self._table.get(kind, {}))
+        names |= {o for n in names if (o := self._other.get(kind, {}).get(n))}
+        return sorted(names)
+
+    def canonical_types(self, kind: Kind) -> list[str]:
+        """One name per type: upstream's current one (an alias only stands in for its type)."""
+        return sorted({n for n in self.types(kind) if n not in self._deprecated.get(kind, set())})
+
+    def aliases(self, kind: Kind, type_: str) -> list[str]:
+        """The other names ``type_`` answers to (upstream's deprecated spellings)."""
+        other = self._other.get(kind, {}).get(type_)
+        return [other] if other is not None and self._resolve(kind, other) is not None else []
 
     def get(self, kind: Kind, type_: str) -> Factory | None:
         key = (kind, type_)
         if key not in self._loaded:
-            target = self._table.get(kind, {}).get(type_)
-            if target is None:
+            name = self._resolve(kind, type_)
+            if name is None:
                 return None
-            module, _, attr = target.partition(":")
-            self._loaded[key] = getattr(importlib.import_module(module), attr)
+            target = self._table[kind][name]
+            if (kind, name) in self._loaded:  # registered at run time, or loaded under the other name
+                self._loaded[key] = self._loaded[(kind, name)]
+            else:
+                module, _, attr = target.partition(":")
+                self._loaded[key] = getattr(importlib.import_module(module), attr)
         return self._loaded[key]
 
     def register(self, factory: Factory) -> None:
