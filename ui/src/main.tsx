@@ -12,9 +12,12 @@ import { LogsPage } from "./pages/logs";
 import { MetricsPage } from "./pages/metrics";
 import { DoctorPage } from "./pages/doctor";
 import { SamplingPage } from "./pages/sampling";
+import { MapPage } from "./pages/map";
+import { ImportPage } from "./pages/import";
 
 const NAV = [
   { id: "services", label: "Services", path: "/" },
+  { id: "map", label: "Map", path: "/map" },
   { id: "traces", label: "Traces", path: "/traces" },
   { id: "logs", label: "Logs", path: "/logs" },
   { id: "metrics", label: "Metrics", path: "/metrics" },
@@ -38,6 +41,8 @@ function Page({ route }: { route: Route }) {
   if (first === "metrics") return <MetricsPage route={route} />;
   if (first === "doctor") return <DoctorPage />;
   if (first === "sampling") return <SamplingPage />;
+  if (first === "map") return <MapPage />;
+  if (first === "import") return <ImportPage />;
   return <div class="state state-error">No page at “#/{route.parts.join("/")}”. <a href="#/">Go to services</a></div>;
 }
 

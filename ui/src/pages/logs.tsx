@@ -1,7 +1,8 @@
 // Logs: newest first, filtered by service, minimum severity, body text and trace ID. A log that
 // carries a trace ID opens that trace's waterfall with its span selected.
 import { useEffect, useState } from "preact/hooks";
-import type { LogRecord, Service } from "../api";
+import { query, type LogRecord, type Service } from "../api";
+import { LiveBar, useLive } from "../components/live";
 import { Empty, Status } from "../components/states";
 import { fmtTime, plural, serviceColor, severityClass, severityLabel } from "../format";
 import { href, navigate, setParams, type Route } from "../route";
@@ -17,10 +18,11 @@ export function LogsPage({ route }: { route: Route }) {
   const [traceId, setTraceId] = useState(p.get("trace_id") ?? "");
   useEffect(() => { setQ(p.get("q") ?? ""); setTraceId(p.get("trace_id") ?? ""); }, [p.toString()]);
   const services = useApi<{ services: Service[] }>("services", { start_us: w.startUs, end_us: w.endUs }, w.tick);
-  const logs = useApi<{ logs: LogRecord[] }>("logs", {
-    service: p.get("service"), severity: p.get("severity"), q: p.get("q"), trace_id: p.get("trace_id"),
-    limit: p.get("limit") ?? undefined, start_us: w.startUs, end_us: w.endUs,
-  }, w.tick);
+  const filters = { service: p.get("service"), severity: p.get("severity"), q: p.get("q"), trace_id: p.get("trace_id"), limit: p.get("limit") ?? undefined };
+  const logs = useApi<{ logs: LogRecord[] }>("logs", { ...filters, start_us: w.startUs, end_us: w.endUs }, w.tick);
+  const liveOn = p.get("live") === "1";
+  const live = useLive<LogRecord>("logs", filters, liveOn, (cur, incoming) => [...incoming, ...cur]);
+  const exportUrl = `api/v1/export/logs${query({ ...filters, start_us: w.startUs, end_us: w.endUs })}`;
   const change = (k: string) => (e: Event) => setParams(route, { [k]: (e.currentTarget as HTMLSelectElement).value }, false);
   const submit = (e: Event) => { e.preventDefault(); setParams(route, { q: q.trim(), trace_id: traceId.trim().toLowerCase() }, false); };
   const limit = Number(p.get("limit") ?? 100);
@@ -48,16 +50,21 @@ export function LogsPage({ route }: { route: Route }) {
         </label>
         <button type="submit" class="primary" data-testid="search">Search</button>
       </form>
+      <div class="toolbar">
+        <LiveBar live={live} on={liveOn} setOn={(on) => setParams(route, { live: on ? "1" : undefined })} what="records" />
+        <div class="spacer" />
+        <a class="button" href={exportUrl} download="logs.jsonl" data-testid="export-logs" title="The found records as OTLP/JSON lines">Download OTLP/JSON</a>
+      </div>
       <Status {...logs} what="Loading logs">
-        {(d) => d.logs.length === 0 ? <Empty>No log record in the last {w.range} matches these filters.</Empty> : (
+        {(found) => { const d = { logs: [...live.items, ...found.logs] }; return d.logs.length === 0 ? <Empty>No log record in the last {w.range} matches these filters{liveOn ? " yet: new ones appear here as they arrive" : ""}.</Empty> : (
           <>
-            <div class="muted small" data-testid="log-count">{plural(d.logs.length, "record")}{d.logs.length === limit ? " (limit reached: narrow the filters or the range)" : ""}</div>
+            <div class="muted small" data-testid="log-count">{plural(found.logs.length, "record")}{found.logs.length === limit ? " (limit reached: narrow the filters or the range)" : ""}{live.items.length ? `, ${live.items.length} live` : ""}</div>
             <table class="table logs" data-testid="logs-table">
               <thead><tr><th /><th>Time</th><th>Service</th><th>Severity</th><th>Body</th><th>Trace</th></tr></thead>
               <tbody>{d.logs.map((l, i) => <LogRow key={`${l.time_us}-${i}`} log={l} />)}</tbody>
             </table>
           </>
-        )}
+        ); }}
       </Status>
     </section>
   );

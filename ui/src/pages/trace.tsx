@@ -104,6 +104,8 @@ function Waterfall({ trace, selected, select }: { trace: Trace; selected: string
         <span>Errors <b class={errors ? "err" : ""}>{errors}</b></span>
         <span>Logs <b>{trace.logs.length}</b></span>
         <span class="legend">{services.map((s) => <span key={s}><i style={{ background: serviceColor(s) }} />{s}</span>)}</span>
+        <a class="button" href={`api/v1/export/trace/${trace.trace_id}`} download={`trace-${trace.trace_id}.jsonl`} data-testid="export-trace"
+           title="This trace's spans and logs as OTLP/JSON lines (the file exporter's format; import it here or elsewhere)">Download OTLP/JSON</a>
       </div>
       <div class="waterfall" data-testid="waterfall">
         <div class="wf-head">

@@ -1,8 +1,9 @@
 // Trace search: by service, operation, duration, status, attributes and the time range; results as
 // a duration-over-time scatter and a table, newest first.
 import { useEffect, useState } from "preact/hooks";
-import type { Operation, Service, TraceSummary } from "../api";
+import { query, type Operation, type Service, type TraceSummary } from "../api";
 import { useWidth } from "../components/chart";
+import { LiveBar, useLive } from "../components/live";
 import { Empty, ErrorBox, Status } from "../components/states";
 import { fmtAxisTime, fmtDuration, fmtTime, plural, serviceColor } from "../format";
 import { href, navigate, setParams, type Route } from "../route";
@@ -36,11 +37,14 @@ export function TracesPage({ route }: { route: Route }) {
   const minUs = p.get("min_duration") ? parseDuration(p.get("min_duration")!) : undefined;
   const maxUs = p.get("max_duration") ? parseDuration(p.get("max_duration")!) : undefined;
   const badDuration = minUs === null || maxUs === null;
-  const traces = useApi<{ traces: TraceSummary[] }>(badDuration ? null : "traces", {
+  const filters = {
     service: p.get("service"), operation: p.get("operation"), status: p.get("status"), attr: p.getAll("attr"),
     min_duration_us: minUs ?? undefined, max_duration_us: maxUs ?? undefined, limit: p.get("limit") ?? undefined,
-    start_us: w.startUs, end_us: w.endUs,
-  }, w.tick);
+    parent_service: p.get("parent_service"),
+  };
+  const traces = useApi<{ traces: TraceSummary[] }>(badDuration ? null : "traces", { ...filters, start_us: w.startUs, end_us: w.endUs }, w.tick);
+  const liveOn = p.get("live") === "1" && !badDuration;
+  const live = useLive<TraceSummary>("traces", filters, liveOn, mergeTraces);
 
   const set = (k: keyof Form) => (e: Event) => setForm({ ...form, [k]: (e.currentTarget as HTMLInputElement).value, ...(k === "service" ? { operation: "" } : {}) });
   const submit = (e: Event) => {
@@ -51,10 +55,15 @@ export function TracesPage({ route }: { route: Route }) {
       limit: form.limit === "20" ? undefined : form.limit,
     }, false);
   };
+  const exportUrl = `api/v1/export/traces${query({ ...filters, start_us: w.startUs, end_us: w.endUs })}`;
 
   return (
     <section>
       <h1>Traces</h1>
+      {p.get("parent_service") && (
+        <div class="chips"><span class="chip" data-testid="edge-filter">called from {p.get("parent_service")}
+          <button type="button" title="Remove this filter" onClick={() => setParams(route, { parent_service: undefined })}>✕</button></span></div>
+      )}
       <form class="filters" onSubmit={submit} data-testid="trace-search">
         <label>Service
           <select value={form.service} onChange={set("service")} data-testid="filter-service">
@@ -86,12 +95,18 @@ export function TracesPage({ route }: { route: Route }) {
         </label>
         <button type="submit" class="primary" data-testid="search">Search</button>
       </form>
+      <div class="toolbar">
+        <LiveBar live={live} on={liveOn} setOn={(on) => setParams(route, { live: on ? "1" : undefined })} what="traces" />
+        <div class="spacer" />
+        <a class="button" href={exportUrl} download="traces.jsonl" data-testid="export-traces" title="The found traces (spans and their logs) as OTLP/JSON lines">Download OTLP/JSON</a>
+        <a class="button" href={href("/import")} data-testid="import-link">Import…</a>
+      </div>
       {badDuration ? <ErrorBox error="A duration is a number with an optional unit: 800us, 250ms (the default), 1.5s, 2m." /> : (
         <Status {...traces} what="Searching traces">
-          {(d) => d.traces.length === 0 ? <Empty>No trace in the last {w.range} matches these filters.</Empty> : (
+          {(found) => { const d = { traces: mergeTraces(found.traces, live.items) }; return d.traces.length === 0 ? <Empty>No trace in the last {w.range} matches these filters{liveOn ? " yet: new ones appear here as they arrive" : ""}.</Empty> : (
             <>
               <Scatter traces={d.traces} />
-              <div class="muted small" data-testid="trace-count">{plural(d.traces.length, "trace")}{d.traces.length === Number(p.get("limit") ?? 20) ? " (limit reached)" : ""}</div>
+              <div class="muted small" data-testid="trace-count">{plural(found.traces.length, "trace")}{found.traces.length === Number(p.get("limit") ?? 20) ? " (limit reached)" : ""}{live.items.length ? `, ${live.items.length} live` : ""}</div>
               <table class="table" data-testid="traces-table">
                 <thead><tr><th>Started</th><th>Root</th><th class="num">Duration</th><th class="num">Spans</th><th class="num">Errors</th><th>Services</th><th>Trace ID</th></tr></thead>
                 <tbody>
@@ -110,11 +125,17 @@ export function TracesPage({ route }: { route: Route }) {
                 </tbody>
               </table>
             </>
-          )}
+          ); }}
         </Status>
       )}
     </section>
   );
+}
+
+/** Newest first: incoming summaries replace the ones of the same trace (a trace grows as its spans arrive). */
+function mergeTraces(current: TraceSummary[], incoming: TraceSummary[]): TraceSummary[] {
+  const fresh = new Set(incoming.map((t) => t.trace_id));
+  return [...incoming, ...current.filter((t) => !fresh.has(t.trace_id))];
 }
 
 /** Each found trace as a dot: start time across (the results' own span), duration up (log scale),
