@@ -141,9 +141,11 @@ def _tags(q: MultiMapping) -> dict[str, str]:
         if parsed is None:
             continue
         if not isinstance(parsed, dict) or not all(isinstance(v, str) or v is None for v in parsed.values()):
-            kind = "object" if isinstance(parsed, dict) else _go_type(parsed)
-            detail = (f"json: cannot unmarshal {kind} into Go value of type map[string]string" if kind != "object"
-                      else "json: cannot unmarshal non-string into Go value of type string")
+            if isinstance(parsed, dict):
+                bad = next(v for v in parsed.values() if not (isinstance(v, str) or v is None))
+                detail = f"json: cannot unmarshal {_go_type(bad)} into Go value of type string"
+            else:
+                detail = f"json: cannot unmarshal {_go_type(parsed)} into Go value of type map[string]string"
             raise ApiError(400, f"malformed 'tags' parameter, cannot unmarshal JSON: {detail}")
         out.update({k: v or "" for k, v in parsed.items()})
     return out

@@ -250,7 +250,7 @@ def _logs(events: list[dict]) -> list[dict]:
 class _Span:
     """A span on its way to JSON, with what the clock-skew adjuster needs."""
 
-    __slots__ = ("json", "start", "duration", "parent", "host", "process_key")
+    __slots__ = ("json", "start", "duration", "parent", "host", "late")
 
 
 def _loads(text: Any) -> Any:
@@ -275,9 +275,10 @@ def _convert(r: dict) -> tuple[_Span, dict]:
     moved = [t for t in tags if t["key"] in _SDK_KEYS]  # OTelTagAdjuster: SDK tags belong to the process
     tags = [t for t in tags if t["key"] not in _SDK_KEYS]
     _ip_tags(tags)
-    refs = _references(r, _loads(r["links"]) or [], warnings)
-    proc = process(resource, moved)
     span = _Span()
+    span.late = []  # the SpanReferences adjuster runs after the clock-skew one
+    refs = _references(r, _loads(r["links"]) or [], span.late)
+    proc = process(resource, moved)
     span.start, span.duration = start, end - start
     span.parent = next((ref["spanID"] for ref in refs if ref["traceID"] == r["trace_id"] and ref["refType"] == "CHILD_OF"),
                        next((ref["spanID"] for ref in refs if ref["traceID"] == r["trace_id"]), ""))
@@ -348,6 +349,7 @@ def trace_json(rows: Iterable[dict]) -> dict | None:
         return None
     _clock_skew(spans)
     for s in spans:
+        s.json["warnings"].extend(s.late)
         if not s.json["warnings"]:
             s.json["warnings"] = None
     return {"traceID": spans[0].json["traceID"], "spans": [s.json for s in spans], "processes": processes,
