@@ -1,19 +1,20 @@
 #!/usr/bin/env python3
-"""Per-span cost of the seed's attribute processors (attributes/scrub, resource), in process.
+"""Per-span (per-record) cost of the seed's attribute processors (attributes/scrub, resource), in process.
 
-Two request shapes, both 512 spans per request:
+Three request shapes, 512 items per request by default:
 - ``telemetrygen``: what `make bench-quick` sends (4 span attributes: net.peer.ip, peer.service,
   http.url, db.statement; env on the resource);
 - ``sdk``: an instrumented HTTP server span as the OpenTelemetry SDKs make it (12 attributes, with
-  http.url on every span and db.statement on one in three).
+  http.url on every span and db.statement on one in three);
+- ``logs``: log records with the same http.url and db.statement (the seed's logs pipeline runs
+  attributes/scrub too).
 
-For each it prints microseconds per span of attributes/scrub (with the native action loop,
+For each it prints microseconds per item of attributes/scrub (with the native action loop,
 otelflow.native._attrs, and with the pure-Python reference) and of resource (Python: one list per
 resource, not per span), the actions of ../shared/seed/otel-collector-config.yaml, and the parse
-cost for scale. ``--profile`` adds a cProfile
-listing of attributes/scrub on the path in use.
+cost for scale. ``--profile`` adds a cProfile listing of attributes/scrub on the path in use.
 
-  python bench/micro_attributes.py [--spans 512] [--requests 100] [--shape sdk] [--profile]
+  python bench/micro_attributes.py [--spans 512] [--requests 100] [--shape sdk|telemetrygen|logs] [--profile]
 """
 
 from __future__ import annotations
@@ -33,10 +34,32 @@ SEED_PROCESSORS = {
 }
 
 
-def request(shape: str, spans: int) -> bytes:
+def request_type(shape: str):
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-    req = ExportTraceServiceRequest()
+    return ExportLogsServiceRequest if shape == "logs" else ExportTraceServiceRequest
+
+
+def logs_request(records: int) -> bytes:
+    """telemetrygen's logs with the bench's attributes (the seed's logs pipeline scrubs them too)."""
+    req = request_type("logs")()
+    rl = req.resource_logs.add()
+    rl.resource.attributes.add(key="service.name").value.string_value = "telemetrygen"
+    sl = rl.scope_logs.add()
+    for i in range(records):
+        rec = sl.log_records.add(time_unix_nano=1_700_000_000_000_000_000 + i, severity_number=9, severity_text="Info")
+        rec.body.string_value = "the message"
+        rec.attributes.add(key="app").value.string_value = "server"
+        rec.attributes.add(key="http.url").value.string_value = "https://shop.example.com/checkout?card=4111111111111111"
+        rec.attributes.add(key="db.statement").value.string_value = "SELECT * FROM orders WHERE id = 42"
+    return req.SerializeToString()
+
+
+def request(shape: str, spans: int) -> bytes:
+    if shape == "logs":
+        return logs_request(spans)
+    req = request_type(shape)()
     rs = req.resource_spans.add()
     res = rs.resource.attributes
     res.add(key="service.name").value.string_value = "telemetrygen" if shape == "telemetrygen" else "checkout"
@@ -83,14 +106,15 @@ class Sink:
         return None
 
 
-def build(name: str, native: bool):
+def build(name: str, native: bool, shape: str = "telemetrygen"):
     from otelflow.core.component import ComponentID, Kind, Settings, Signal
     from otelflow.core.registry import default_registry
     from otelflow.core.telemetry import Telemetry
 
     factory = default_registry.get(Kind.PROCESSOR, name.split("/")[0])
     config = factory.config.model_validate(SEED_PROCESSORS[name])
-    settings = Settings(ComponentID.parse(name), Kind.PROCESSOR, Telemetry(), signal=Signal.TRACES)
+    signal = Signal.LOGS if shape == "logs" else Signal.TRACES
+    settings = Settings(ComponentID.parse(name), Kind.PROCESSOR, Telemetry(), signal=signal)
     proc = factory.create(settings=settings, config=config, next=Sink())
     if not native:
         native_off(proc)
@@ -113,14 +137,12 @@ def run_once(proc, data) -> None:
     raise RuntimeError("the processor waited")
 
 
-def per_span(proc, body: bytes, spans: int, requests: int) -> float:
+def per_span(proc, body: bytes, spans: int, requests: int, kind) -> float:
     """CPU microseconds per span, each request parsed just before (warm in cache, as a receiver
     hands it on)."""
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-
     took = 0.0
     for _ in range(requests):
-        r = ExportTraceServiceRequest.FromString(body)
+        r = kind.FromString(body)
         started = time.process_time()
         run_once(proc, r)
         took += time.process_time() - started
@@ -131,33 +153,33 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--spans", type=int, default=512)
     p.add_argument("--requests", type=int, default=100)
-    p.add_argument("--shape", choices=["telemetrygen", "sdk", "both"], default="both")
+    p.add_argument("--shape", choices=["telemetrygen", "sdk", "logs", "all"], default="all")
     p.add_argument("--repeat", type=int, default=3, help="best of this many runs")
     p.add_argument("--profile", action="store_true")
     args = p.parse_args(argv)
     sys.path.insert(0, str(REPO / "src"))
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-
     from otelflow.processors.attraction import native as bridge
 
     have_native = bridge._attrs is not None
     print(f"native action loop: {'on' if have_native else 'off (not built: python setup.py build_ext --inplace; or OTELFLOW_NATIVE_ATTRS=0)'}")
-    shapes = ["telemetrygen", "sdk"] if args.shape == "both" else [args.shape]
+    shapes = ["telemetrygen", "sdk", "logs"] if args.shape == "all" else [args.shape]
     for shape in shapes:
         body = request(shape, args.spans)
-        print(f"\n{shape}: {args.spans} spans/request, {len(body) / args.spans:.0f} bytes/span")
+        kind = request_type(shape)
+        items = "records" if shape == "logs" else "spans"
+        print(f"\n{shape}: {args.spans} {items}/request, {len(body) / args.spans:.0f} bytes each (figures per item)")
         for name in SEED_PROCESSORS:
             for native in ((True, False) if have_native and name.startswith("attributes") else (False,)):
-                proc = build(name, native)
-                best = min(per_span(proc, body, args.spans, args.requests) for _ in range(args.repeat))
-                print(f"  {name:18} {'native' if native else 'python':6} {best:6.3f} us/span")
+                proc = build(name, native, shape)
+                best = min(per_span(proc, body, args.spans, args.requests, kind) for _ in range(args.repeat))
+                print(f"  {name:18} {'native' if native else 'python':6} {best:6.3f} us/item")
         started = time.process_time()
         for _ in range(args.requests):
-            ExportTraceServiceRequest.FromString(body)
-        print(f"  {'(parse only)':25} {(time.process_time() - started) / (args.spans * args.requests) * 1e6:6.3f} us/span")
+            kind.FromString(body)
+        print(f"  {'(parse only)':25} {(time.process_time() - started) / (args.spans * args.requests) * 1e6:6.3f} us/item")
         if args.profile:
-            proc = build("attributes/scrub", have_native)
-            reqs = [ExportTraceServiceRequest.FromString(body) for _ in range(args.requests)]
+            proc = build("attributes/scrub", have_native, shape)
+            reqs = [kind.FromString(body) for _ in range(args.requests)]
             prof = cProfile.Profile()
             prof.enable()
             for r in reqs:
