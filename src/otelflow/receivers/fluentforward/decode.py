@@ -55,8 +55,21 @@ def _ext(code: int, data: bytes) -> Any:
 
 def unpacker() -> msgpack.Unpacker:
     """A streaming decoder for one connection: str stays str, bin stays bytes, ext 0 is EventTime."""
-    return msgpack.Unpacker(raw=False, ext_hook=_ext, strict_map_key=True, unicode_errors="replace",
+    return msgpack.Unpacker(raw=False, ext_hook=_ext, strict_map_key=True, unicode_errors="surrogateescape",
                             timestamp=0, max_buffer_size=64 * 1024 * 1024)
+
+
+def text(value: str | bytes) -> str:
+    """Valid UTF-8 for protobuf: invalid bytes (kept by surrogateescape, or in bin) become U+FFFD."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "replace")
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def set_value(value: Any, dest: AnyValue) -> None:
@@ -66,7 +79,7 @@ def set_value(value: Any, dest: AnyValue) -> None:
     if isinstance(value, bool):
         dest.bool_value = value
     elif isinstance(value, str):
-        dest.string_value = value
+        dest.string_value = text(value)
     elif isinstance(value, int):
         if value > _INT64_MAX:
             dest.string_value = str(value)
@@ -75,13 +88,13 @@ def set_value(value: Any, dest: AnyValue) -> None:
     elif isinstance(value, float):
         dest.double_value = value
     elif isinstance(value, (bytes, bytearray)):
-        dest.string_value = bytes(value).decode("utf-8", "replace")
+        dest.string_value = text(value)
     elif isinstance(value, dict):
         kvlist = dest.kvlist_value
         kvlist.SetInParent()
         for k, v in value.items():
             kv = kvlist.values.add()
-            kv.key = k.decode("utf-8", "replace") if isinstance(k, bytes) else str(k)
+            kv.key = text(k)
             set_value(v, kv.value)
     elif isinstance(value, (list, tuple)):
         array = dest.array_value
@@ -111,7 +124,7 @@ def _record(time_value: Any, record: Any, records: list[LogRecord], tag: str, ta
         kv.value.string_value = tag
         index[TAG_KEY] = kv
     for key, value in record.items():
-        key = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
+        key = text(key)
         if key in ("message", "log"):
             lr.body.Clear()
             set_value(value, lr.body)
@@ -147,9 +160,9 @@ def decode_event(event: Any, records: list[LogRecord]) -> str:
     """Append the event's log records to ``records``; returns its ``chunk`` option ("" if none)."""
     if not isinstance(event, (list, tuple)) or len(event) < 2:
         raise FrameError("an event must be an array of at least 2 elements")
-    tag = event[0]
-    if not isinstance(tag, str):
+    if not isinstance(event[0], str):
         raise FrameError("malformed tag field")
+    tag = text(event[0])
     second = event[1]
     options: dict = {}
     if isinstance(second, (int, EventTime, RawExt, msgpack.Timestamp)) and not isinstance(second, bool):

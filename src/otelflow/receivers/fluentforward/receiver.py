@@ -25,6 +25,7 @@ from otelflow.receivers.fluentforward.config import ACK_WAIT_TIMEOUT, MAX_CONNEC
 from otelflow.receivers.fluentforward.decode import decode_event, unpacker
 
 READ_SIZE = 64 * 1024
+_ACK_PREFIX = b"\x81\xa3ack"  # a one-entry map whose key is "ack"
 TRANSPORT = "http"  # the transport label upstream's obsreport gives this receiver
 
 
@@ -125,8 +126,9 @@ class FluentForwardReceiver(Component):
                 delivered = await self._deliver(records, bool(chunks))
                 if not delivered and chunks:
                     return  # closed without acks: the client resends
-                for chunk in chunks:
-                    writer.write(msgpack.packb({"ack": chunk}))
+                for chunk in chunks:  # the chunk's bytes echoed as they came, as a msgpack str
+                    writer.write(_ACK_PREFIX + msgpack.packb(chunk.encode("utf-8", "surrogateescape"),
+                                                             use_bin_type=False))
                 await writer.drain()
             if bad is not None:
                 self._parse_failure(bad, peer)
