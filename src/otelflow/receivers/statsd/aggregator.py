@@ -35,6 +35,12 @@ def _int64(value: float) -> int:
     return int(value) if -9.223372036854776e18 <= value < 9.223372036854776e18 else _INT64_MIN
 
 
+def _uint64(value: float) -> int:
+    """Go's uint64(float64) for an observation count: truncated; out of range (a sample rate near 0)
+    gives 1<<63 as on amd64, so a count never overflows its protobuf field."""
+    return int(value) if 0 <= value < 9.223372036854776e18 else 1 << 63
+
+
 def _wrap(value: int) -> int:
     return (value - _INT64_MIN) % _INT64_SPAN + _INT64_MIN
 
@@ -187,7 +193,7 @@ class Aggregator:
                 bounds = next((b for pattern, b in observer.buckets or () if pattern.search(line.name)), None)
                 histogram = ExplicitHistogram(bounds) if bounds is not None else ExpoHistogram(observer.max_size)
                 inst.histograms[desc] = histogram
-            histogram.update(line.value, int(weight))
+            histogram.update(line.value, _uint64(weight))
 
     def flush(self) -> list[tuple[object, ExportMetricsServiceRequest, int]]:
         """(client key, request, data points) per client address; the interval starts again."""
@@ -269,7 +275,7 @@ def _summary(rm, name, attrs, points, weights, percentiles, start: int, now: int
     for value, weight in zip(points, weights):
         count += weight
         total += value * weight
-    dp.count = int(count)
+    dp.count = _uint64(count)
     dp.sum = total
     dp.start_time_unix_nano = start
     dp.time_unix_nano = now

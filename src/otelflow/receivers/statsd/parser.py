@@ -42,7 +42,10 @@ def parse_go_float(text: str) -> float:
     if _DECIMAL.fullmatch(text):
         value = float(text)
     elif _HEX.fullmatch(text):
-        value = float.fromhex(text)
+        try:
+            value = float.fromhex(text)
+        except OverflowError:
+            raise ValueError(text) from None
     else:
         raise ValueError(text)
     if math.isinf(value):  # out of range: Go answers ErrRange
