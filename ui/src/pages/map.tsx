@@ -15,7 +15,7 @@ export interface DepEdge {
 }
 interface Deps { nodes: DepNode[]; edges: DepEdge[] }
 
-const NODE_W = 170, NODE_H = 44, COL_W = 290, ROW_H = 96, PAD = 30;
+const NODE_W = 170, NODE_H = 44, COL_W = 400, ROW_H = 96, PAD = 30;
 
 export function fmtRate(perS: number): string {
   if (perS >= 1) return `${fmtNumber(perS)}/s`;
@@ -85,7 +85,7 @@ function MapView({ deps, range }: { deps: Deps; range: string }) {
       <div class="map-wrap">
         <svg width={width} height={height} class="service-map" data-testid="service-map" aria-label="Service map">
           <defs>
-            <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+            <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="9" markerHeight="9" markerUnits="userSpaceOnUse" orient="auto-start-reverse">
               <path d="M 0 0 L 10 5 L 0 10 z" class="map-arrowhead" />
             </marker>
           </defs>
@@ -97,7 +97,11 @@ function MapView({ deps, range }: { deps: Deps; range: string }) {
             const d = back
               ? `M ${a.x + NODE_W / 2} ${a.y + NODE_H} C ${a.x + NODE_W / 2} ${a.y + NODE_H + 60}, ${b.x + NODE_W / 2} ${b.y + NODE_H + 60}, ${b.x + NODE_W / 2} ${b.y + NODE_H}`
               : `M ${x1} ${y1} C ${x1 + 60} ${y1}, ${x2 - 60} ${y2}, ${x2} ${y2}`;
-            const mx = back ? (a.x + b.x) / 2 + NODE_W / 2 : (x1 + x2) / 2, my = back ? Math.max(a.y, b.y) + NODE_H + 50 : (y1 + y2) / 2 - 6;
+            // the label sits on the curve two thirds of the way along (B(t) of the cubic), so arrows fanning
+            // out of one box keep their labels apart
+            const t = 0.66, u = 1 - t, bez = (p0: number, p1: number, p2: number, p3: number) => u * u * u * p0 + 3 * u * u * t * p1 + 3 * u * t * t * p2 + t * t * t * p3;
+            const mx = back ? (a.x + b.x) / 2 + NODE_W / 2 : bez(x1, x1 + 60, x2 - 60, x2);
+            const my = back ? Math.max(a.y, b.y) + NODE_H + 50 : bez(y1, y1, y2, y2) - 6;
             const stroke = 1.5 + 3.5 * Math.sqrt(e.rate_per_s / maxRate);
             const label = `${fmtRate(e.rate_per_s)} · ${fmtPct(e.error_rate)} err · p95 ${fmtDuration(e.p95_us)}`;
             return (
