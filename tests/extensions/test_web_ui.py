@@ -146,10 +146,11 @@ async def test_openapi_document(ui):
     assert status == 200 and doc["openapi"] == "3.1.0"
     assert set(doc["paths"]) == {f"/api/v1/{p}" for p in (
         "services", "operations", "traces", "traces/{trace_id}", "logs", "red", "metrics", "metrics/query", "stats",
-        "doctor", "sampling/what-if", "openapi.json")}
+        "doctor", "sampling/what-if", "openapi.json", "dependencies", "tail/traces", "tail/logs", "import",
+        "export/trace/{trace_id}", "export/traces", "export/logs")}
     trace_params = {p["name"] for p in doc["paths"]["/api/v1/traces"]["get"]["parameters"]}
     assert trace_params == {"service", "operation", "min_duration_us", "max_duration_us", "status", "attr", "start_us",
-                            "end_us", "limit"}
+                            "end_us", "limit", "parent_service"}
     assert "404" in doc["paths"]["/api/v1/traces/{trace_id}"]["get"]["responses"]
     assert set(doc["components"]["schemas"]["Span"]["required"]) >= {"span_id", "events", "links", "status_code"}
 

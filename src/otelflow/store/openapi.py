@@ -84,6 +84,74 @@ _SCHEMAS = {
         error_count=_INT, services=_list(_STR)),
 }
 
+_NDJSON = {"application/x-ndjson": {"schema": {"type": "string", "description": "OTLP/JSON lines as the file exporter "
+                                               "writes them (and upstream's otlpjsonfile receiver reads)"}}}
+_TRACE_FILTERS = [
+    _param("service", _STR, "span's service"), _param("operation", _STR, "span name"),
+    _param("min_duration_us", {"type": "integer", "minimum": 0}, "span lasts at least this long"),
+    _param("max_duration_us", {"type": "integer", "minimum": 0}, "span lasts at most this long"),
+    _param("status", {"enum": ["error", "ok", "unset"]}, "span status"),
+    _param("attr", _STR, "key=value attribute filter, as in /api/v1/traces", repeat=True)]
+_LOG_FILTERS = [
+    _param("service", _STR, "service.name"), _param("severity", _STR, "minimum level or number 1-24"),
+    _param("q", _STR, "case-insensitive substring of the body"), _param("trace_id", _STR, "32 hex digits")]
+_EDGE = _object(parent=_STR, child=_STR, how={"enum": ["parent", "link"], "description": "parent: the child span's parent "
+                "span is in the parent service; link: a consumer span links a producer span"},
+                queue={"type": "boolean", "description": "a messaging hop (producer or consumer spans)"},
+                calls=_INT, errors=_INT, error_rate={"type": "number", "description": "errors / calls"},
+                rate_per_s={"type": "number", "description": "calls per second over the range"},
+                p95_us={"type": ["integer", "null"], "description": "p95 duration of the child spans"})
+
+
+def _download(summary: str, params: list) -> dict:
+    return {"get": {"summary": summary, "parameters": params, "responses": {
+        "200": {"description": "an attachment", "content": _NDJSON},
+        "400": {"description": "a parameter is malformed", "content": {"application/json": {"schema": _ref("Error")}}},
+        "404": {"description": "nothing matches", "content": {"application/json": {"schema": _ref("Error")}}}}}}
+
+
+def _stream(summary: str, params: list, item: str) -> dict:
+    return {"get": {"summary": summary, "parameters": params, "responses": {
+        "200": {"description": f"server-sent events: `{item}` events with data {{\"{item}\": [...], \"dropped\": rows}} "
+                "(newest first), `dropped` events {\"dropped\": rows} when a slow reader lost commits, comment heartbeats",
+                "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        "400": {"description": "a filter is malformed", "content": {"application/json": {"schema": _ref("Error")}}},
+        "503": {"description": "too many live streams are open", "content": {"application/json": {"schema": _ref("Error")}}}}}}
+
+
+_MAP_LIVE_IMPORT = {
+    "/api/v1/dependencies": _get(
+        "The service map of the range: services with spans, and edges parent -> child across services", _RANGE,
+        _object(start_us=_US, end_us=_US, nodes=_list(_object(name=_STR, spans=_INT, errors=_INT)), edges=_list(_EDGE))),
+    "/api/v1/tail/traces": _stream(
+        "Live: summaries of traces with newly committed spans matching the filters (trace search's shape)",
+        _TRACE_FILTERS, "traces"),
+    "/api/v1/tail/logs": _stream("Live: newly committed log records matching the filters", _LOG_FILTERS, "logs"),
+    "/api/v1/import": {"post": {
+        "summary": "Store an OTLP file whole (JSON lines, one JSON request, length-prefixed or single protobuf)",
+        "parameters": [_param("signal", {"enum": ["traces", "metrics", "logs"]}, "what protobuf records hold (default traces)")],
+        "requestBody": {"required": True, "content": {"application/octet-stream": {"schema": {"type": "string"}}}},
+        "responses": {
+            "200": {"description": "stored", "content": {"application/json": {"schema": _object(
+                requests=_INT, imported=_object(spans=_INT, logs=_INT, metric_points=_INT),
+                trace_ids=_list(_STR))}}},
+            "400": {"description": "malformed: the error names the line or record; nothing was stored",
+                    "content": {"application/json": {"schema": _ref("Error")}}},
+            "413": {"description": "bigger than an import may be (bytes, or rows the store queues at once); nothing stored",
+                    "content": {"application/json": {"schema": _ref("Error")}}},
+            "503": {"description": "the store is busy or closed; nothing stored",
+                    "content": {"application/json": {"schema": _ref("Error")}}}}}},
+    "/api/v1/export/trace/{trace_id}": _download(
+        "One trace as OTLP/JSON lines: its spans, then its logs",
+        [_param("trace_id", {"type": "string", "pattern": "^[0-9a-fA-F]{32}$"}, "32 hex digits", required=True, where="path")]),
+    "/api/v1/export/traces": _download(
+        "The traces a search finds (same parameters as /api/v1/traces) as OTLP/JSON lines",
+        [*_TRACE_FILTERS, *_RANGE, _limit(20)]),
+    "/api/v1/export/logs": _download(
+        "The records a log search finds (same parameters as /api/v1/logs) as OTLP/JSON lines",
+        [*_LOG_FILTERS, *_RANGE, _limit(100)]),
+}
+
 PATHS = {
     "/api/v1/services": _get(
         "Services that sent spans in the range, by name", _RANGE,
@@ -100,6 +168,8 @@ PATHS = {
          _param("status", {"enum": ["error", "ok", "unset"]}, "span status"),
          _param("attr", _STR, "key=value: a span (or its resource) attribute whose value, as text, equals value",
                 repeat=True),
+         _param("parent_service", _STR, "the span's parent span is in this (other) service: with service, the "
+                "traces crossing a service-map edge"),
          *_RANGE, _limit(20)],
         _object(traces=_list(_ref("TraceSummary")))),
     "/api/v1/traces/{trace_id}": _get(
@@ -183,6 +253,7 @@ PATHS = {
             "400": {"description": "the YAML or the range is invalid", "content": {"application/json": {"schema": _ref("Error")}}},
             "429": {"description": "another what-if is running", "content": {"application/json": {"schema": _ref("Error")}}},
         }}},
+    **_MAP_LIVE_IMPORT,
     "/api/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OK"}}}},
 }
 
