@@ -367,3 +367,15 @@ async def test_unix_socket(tmp_path: Path):
     finally:
         await rec.shutdown()
     assert not path.exists()
+
+
+def test_two_workers_give_the_same_records(tmp_path: Path):
+    """With two worker processes the receiver runs once (worker 0), acks included."""
+    port, out = free_port(), tmp_path / "otelflow.json"
+    collector = Collector(_config(port, out), env={"OTELFLOW_WORKERS": "2"}).start()
+    try:
+        send_traffic(port)
+        _wait_for_records(out)
+    finally:
+        collector.stop()
+    assert normalise(_read(out)) == json.loads((HERE / "modes.json").read_text())

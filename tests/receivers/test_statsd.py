@@ -365,3 +365,15 @@ def test_invalid_configs_name_what_is_wrong():
         with pytest.raises(ConfigError) as caught:
             validate(Config, settings, "receivers::statsd")
         assert message in str(caught.value)
+
+
+def test_two_workers_give_the_same_output(tmp_path: Path):
+    """With two worker processes the receiver runs once (worker 0): the same golden as with one."""
+    port, out = _udp_port(), tmp_path / "otelflow.json"
+    collector = Collector(_config(port, out, CASES["observers"]), env={"OTELFLOW_WORKERS": "2"}).start()
+    try:
+        send_traffic(port)
+        _wait_for_groups(out, 2)
+    finally:
+        collector.stop()
+    assert normalise(_read(out)) == json.loads((HERE / "observers.json").read_text())
