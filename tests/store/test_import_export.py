@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from pathlib import Path
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -18,6 +19,8 @@ from tests.backends import free_port
 from tests.conftest import running
 from tests.sdk import SDKApp
 from tests.store.allinone import all_in_one
+
+TESTDATA = Path(__file__).resolve().parent / "testdata"
 
 
 def _window() -> str:
@@ -46,6 +49,7 @@ async def test_exported_trace_reimports_unchanged(tmp_path):
             lines = body.decode().splitlines()
             # one traces request, then one logs request, each as upstream's otlpjsonfile receiver reads them
             traces = otlpjson.decode(lines[0], ExportTraceServiceRequest)
+            assert otlpjson.encode(traces) == lines[0].encode()  # pdata's canonical OTLP/JSON, byte for byte
             assert {s.trace_id.hex() for rs in traces.resource_spans for ss in rs.scope_spans for s in ss.spans} == {tid}
             if originals[tid]["logs"]:
                 assert len(lines) == 2 and len(otlpjson.decode(lines[1], ExportLogsServiceRequest).resource_logs) == 1
@@ -101,6 +105,20 @@ service:
             assert imported["logs"] == (log_count if fmt == "json" else 0)
             found = await aio.get_json(f"/traces?service=filed&limit=100&{_window()}")
             assert sum(t["span_count"] for t in found["traces"]) == span_count
+
+
+async def test_upstream_file_exporter_output_imports_whole(tmp_path):
+    """Files written by otelcol-ref v0.161.0's file exporter (testdata/record_file_exporter.py): JSON
+    lines with traces and logs, and length-prefixed protobuf traces."""
+    want = json.loads((TESTDATA / "upstream_file_exporter.json").read_text())
+    for name, signal, spans, logs in (("upstream_file_exporter.jsonl", "traces", want["spans"], want["logs"]),
+                                      ("upstream_file_exporter.binpb", "traces", want["spans"], 0)):
+        async with all_in_one(tmp_path / name) as aio:
+            status, body, _ = await aio.post(f"/import?signal={signal}", (TESTDATA / name).read_bytes(), "application/octet-stream")
+            assert status == 200, body
+            assert json.loads(body)["imported"] == {"spans": spans, "logs": logs, "metric_points": 0}
+            found = await aio.get_json("/traces?service=filed&limit=100&start_us=0")
+            assert sum(t["span_count"] for t in found["traces"]) == spans
 
 
 async def test_malformed_and_oversized_imports_store_nothing(tmp_path, monkeypatch):
