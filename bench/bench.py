@@ -42,6 +42,8 @@ from netutil import free_port, wait_port  # noqa: E402 - bench/ is the script's 
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+# the otelflow of this checkout, whatever an editable install elsewhere points at
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")]))
 BIN = HERE / ".build" / "bin"
 OTELCOL_REF = BIN / "otelcol-ref"
 TELEMETRYGEN = BIN / "telemetrygen"
