@@ -48,7 +48,7 @@ async def test_dependencies_of_a_three_service_chain_with_a_queue_hop(tmp_path):
         assert none["traces"] == []
 
         # a range before the traffic has no edges; a bad range is a 400
-        empty = await aio.get_json(f"/dependencies?start_us=1&end_us=2")
+        empty = await aio.get_json("/dependencies?start_us=1&end_us=2")
         assert empty["edges"] == [] and empty["nodes"] == []
         status, body, _ = await aio.get("/dependencies?start_us=5&end_us=1")
         assert status == 400 and b"start_us" in body

@@ -67,7 +67,6 @@ async def test_live_logs_filtered_by_severity_and_text(tmp_path):
                     got += data["logs"]
             assert sorted(r["body"] for r in got) == ["payment failed for order 1", "payment failed for order 3"]
             assert all(r["severity_number"] == 17 and r["service"] == "shop" and len(r["trace_id"]) == 32 for r in got)
-            assert got == sorted(got, key=lambda r: r["time_us"], reverse=True) or len({r["time_us"] for r in got}) < 2
 
 
 async def test_slow_subscriber_drops_oldest_and_is_told(tmp_path):

@@ -15,7 +15,6 @@ import os
 import subprocess
 import threading
 import time
-import urllib.parse
 
 import pytest
 from opentelemetry import trace
@@ -27,6 +26,7 @@ from tests.store.map_fleet import Fleet
 from tests.ui.test_browser import ARTIFACTS, CHROMIUM, UI_DIR, config, get_json, require_chromium, wait_for
 
 REQUESTS, FAILING = 6, 2
+LIVE_LOG = "disk almost full on live-svc"
 RANGE_S = 900  # the script looks at the last 15 minutes
 EDGES = [["python-api", "go-svc", "parent"], ["go-svc", "rust-svc", "parent"], ["go-svc", "order-worker", "parent"],
          ["go-svc", "batch-worker", "link"]]
@@ -38,18 +38,30 @@ def _start(tmp_path, name: str, workers: int) -> tuple[Collector, int, str]:
     return collector, http, f"http://127.0.0.1:{ui}"
 
 
-def _send_live(endpoint: str, ready, sent) -> None:
-    """Once the page follows live, one request of a new service through the SDK."""
-    deadline = time.monotonic() + 90
-    while not ready.exists():
+def _wait_file(path, timeout: float = 90) -> bool:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
         if time.monotonic() > deadline:
-            return
+            return False
         time.sleep(0.1)
+    return True
+
+
+def _send_live(endpoint: str) -> None:
+    """Once the traces page follows live, one request of a new service through the SDK; once the
+    logs page does, one ERROR log."""
     app = SDKApp("http", endpoint, service_name="live-svc")
+    if not _wait_file(ARTIFACTS / "live-ready"):
+        return
     with app.tracer_provider.get_tracer("live").start_as_current_span("GET /live", kind=trace.SpanKind.SERVER) as span:
         pass
+    app.tracer_provider.force_flush()
+    (ARTIFACTS / "live-sent").write_text(format(span.get_span_context().trace_id, "032x"))
+    if not _wait_file(ARTIFACTS / "live-logs-ready"):
+        return
+    app.log.error(LIVE_LOG)
     app.shutdown()
-    sent.write_text(format(span.get_span_context().trace_id, "032x"))
+    (ARTIFACTS / "live-logs-sent").write_text(LIVE_LOG)
 
 
 def test_service_map_live_tail_and_reimported_waterfall(tmp_path):
@@ -57,9 +69,8 @@ def test_service_map_live_tail_and_reimported_waterfall(tmp_path):
     if not (UI_DIR / "node_modules" / "playwright-core").is_dir():
         pytest.fail("ui/node_modules is missing: run `make ui`")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    ready, sent = ARTIFACTS / "live-ready", ARTIFACTS / "live-sent"
-    for f in (ready, sent):
-        f.unlink(missing_ok=True)
+    for name in ("live-ready", "live-sent", "live-logs-ready", "live-logs-sent"):
+        (ARTIFACTS / name).unlink(missing_ok=True)
     fleet_otelflow, http, url = _start(tmp_path, "fleet", workers=2)
     empty_otelflow, _, empty_url = _start(tmp_path, "empty", workers=1)
     try:
@@ -72,7 +83,7 @@ def test_service_map_live_tail_and_reimported_waterfall(tmp_path):
                  and all(e["calls"] == REQUESTS for e in get_json(deps)["edges"]), timeout=30)
         wait_for("the exported trace whole", lambda: len(get_json(f"{url}/api/v1/traces/{ids[0]}")["spans"]) == 7)
 
-        sender = threading.Thread(target=_send_live, args=(f"http://127.0.0.1:{http}", ready, sent), daemon=True)
+        sender = threading.Thread(target=_send_live, args=(f"http://127.0.0.1:{http}",), daemon=True)
         sender.start()
         env = {**os.environ, "UI_URL": url, "EMPTY_UI_URL": empty_url, "ARTIFACTS": str(ARTIFACTS), "CHROMIUM": CHROMIUM,
                "REQUESTS": str(REQUESTS), "FAILING": str(FAILING), "RATE": f"{round(REQUESTS * 3600 / RANGE_S)}/h",
@@ -83,10 +94,10 @@ def test_service_map_live_tail_and_reimported_waterfall(tmp_path):
         assert proc.returncode == 0, (output + "\n--- otelflow (fleet) log tail ---\n"
                                       + "\n".join(fleet_otelflow.output().splitlines()[-30:]))
         assert "browser test passed" in output
-        for name in ("service-map", "live-tail", "imported-waterfall"):
+        for name in ("service-map", "live-tail", "live-logs", "imported-waterfall"):
             assert (ARTIFACTS / f"{name}.png").stat().st_size > 10_000, f"{name}.png is missing or blank"
-        live_trace = sent.read_text()
-        assert urllib.parse.quote(live_trace) and get_json(f"{url}/api/v1/traces/{live_trace}")["spans"][0]["service"] == "live-svc"
+        live_trace = (ARTIFACTS / "live-sent").read_text()
+        assert get_json(f"{url}/api/v1/traces/{live_trace}")["spans"][0]["service"] == "live-svc"
     finally:
         assert fleet_otelflow.stop() == 0
         assert empty_otelflow.stop() == 0

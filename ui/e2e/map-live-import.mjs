@@ -1,7 +1,8 @@
 // Service map, live tail and import/export in the browser:
 // 1. the map of the emulated fleet shows its services and the python-api -> go-svc -> rust-svc chain
 //    and the queue hops with their rates; an edge opens the traces crossing it, a box its service;
-// 2. on the traces page with Live on, a span the SDK sends meanwhile appears without a reload;
+// 2. on the traces page with Live on, a span the SDK sends meanwhile appears without a reload; on the
+//    logs page, an ERROR record does;
 // 3. a trace downloaded from the trace page and imported (file input) into an empty otelflow shows
 //    the same waterfall there.
 import assert from "node:assert/strict";
@@ -87,6 +88,15 @@ run(() => withPage(async (page) => {
   await page.getByTestId("live-pause").click();
   assert.equal(await page.getByTestId("live-status").textContent(), "paused");
   await page.getByTestId("live-pause").click();
+
+  step("live tail on the logs page, filtered by severity");
+  await page.goto(`${UI}/#/logs?service=live-svc&severity=ERROR&live=1&range=15m`);
+  await page.waitForFunction(() => document.querySelector('[data-testid="live-status"]')?.textContent === "following");
+  writeFileSync(join(ARTIFACTS, "live-logs-ready"), "1");
+  const liveLog = await waitForFile(join(ARTIFACTS, "live-logs-sent"));
+  await page.locator('[data-testid="log-row"]', { hasText: liveLog }).waitFor({ timeout: 20000 });
+  assert.equal(await page.locator('[data-testid="log-row"]').count(), 1, "only the new ERROR record of live-svc");
+  await screenshot(page, "live-logs");
 
   step("download a trace from its page");
   await page.goto(`${UI}/#/traces/${TRACE_ID}`);

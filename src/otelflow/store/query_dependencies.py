@@ -2,12 +2,12 @@
 
 An edge is a span whose parent span belongs to another service (parent service -> child service),
 found with one hash join of the range's spans on (trace ID, span ID), joined as one 64-bit hash of
-the pair (about twice as quick as joining the two strings; a false match needs a hash collision); the child spans measure the edge (calls,
-errors, p95 duration), as a call is measured where it is served. A queue hop whose consumer span
-points at the producer through a span link instead of a parent (batch consumers, or a consumer
-that starts a new trace) is a second, smaller join over consumer spans that have links; those
-edges are marked ``"link"``. Parents are looked for a little before the range, so that calls made
-by a long request that began before it still count.
+the pair (about twice as quick as joining the two strings; a false match needs a hash collision).
+The child spans measure the edge (calls, errors, p95 duration), as a call is measured where it is
+served. A queue hop whose consumer span points at the producer through a span link instead of a
+parent (batch consumers, or a consumer that starts a new trace) is a second, smaller join over
+consumer spans that have links; those edges are marked ``"link"``. Parents are looked for a little
+before the range, so that calls made by a long request that began before it still count.
 
 ``dependencies(cur, start_us=..., end_us=...)`` is shared with the Jaeger query API, which formats
 the same edges as Jaeger's ``{parent, child, callCount}``.
