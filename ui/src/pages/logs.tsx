@@ -35,6 +35,7 @@ export function LogsPage({ route }: { route: Route }) {
           <select value={p.get("service") ?? ""} onChange={change("service")} data-testid="filter-service">
             <option value="">any</option>
             {(services.data?.services ?? []).map((s) => <option key={s.name}>{s.name}</option>)}
+            {p.get("service") && !services.data?.services.some((s) => s.name === p.get("service")) && <option>{p.get("service")}</option>}
           </select>
         </label>
         <label>Severity at least
