@@ -125,8 +125,9 @@ def _providers(b: Backends) -> dict[str, TracerProvider]:
 
 
 def _send(providers: dict[str, TracerProvider]) -> list[str]:
-    """Four traces with several services and kinds, events, links, errors, a remote parent, a
-    tracestate, an async consumer outliving its producer and a zero-length span. Each trace is
+    """Five traces with several services and kinds, events, links, errors, a remote parent, a
+    tracestate, an async consumer outliving its producer, a zero-length span and children that do
+    not fit in their parent. Each trace is
     flushed before the next starts so that both stores see them in the same order."""
     fe, be, db = (providers[n].get_tracer("shop." + n, "0.9.1") for n in ("frontend", "backend", "db-proxy"))
     ids = []
@@ -189,6 +190,17 @@ def _send(providers: dict[str, TracerProvider]) -> list[str]:
     flat.end(end_time=now)
     ids.append(format(flat.get_span_context().trace_id, "032x"))
     flush()
+    time.sleep(0.01)
+
+    # children that do not fit in their parent: clock-skew deltas Jaeger reports but does not apply
+    t0 = time.time_ns()
+    job = be.start_span("batch job", start_time=t0, attributes={"weights": [1.5, 2.0], "ratio": 1e-7})
+    ids.append(format(job.get_span_context().trace_id, "032x"))
+    ctx = trace.set_span_in_context(job)
+    be.start_span("late part", context=ctx, start_time=t0 + 8_000_000).end(end_time=t0 + 12_000_000)
+    db.start_span("early and long", context=ctx, start_time=t0 - 1_000_000).end(end_time=t0 + 20_000_000)
+    job.end(end_time=t0 + 10_000_000)
+    flush()
     return ids
 
 
@@ -228,7 +240,7 @@ def sent():
         for p in providers.values():
             p.shutdown()
         end_us = time.time_ns() // 1000 + 1_000_000
-        expected = {ids[0]: 5, ids[1]: 3, ids[2]: 2, ids[3]: 1}
+        expected = {ids[0]: 4, ids[1]: 3, ids[2]: 2, ids[3]: 1, ids[4]: 3}
         deadline = time.monotonic() + 20
         for base in (b.jaeger_base, b.otelflow_base):
             for trace_id, count in expected.items():
@@ -274,6 +286,9 @@ def test_trace_by_id(sent):
     assert [f["value"] for f in pay["logs"][1]["fields"] if f["key"] == "event"] == ["exception"]
     assert any(s["warnings"] for s in _same(b, f"/traces/{ids[2]}")["data"][0]["spans"])  # remote parent
     assert _same(b, f"/traces/{ids[3]}")["data"][0]["spans"][0]["warnings"]  # zero length
+    skewed = {s["operationName"]: s["warnings"] for s in _same(b, f"/traces/{ids[4]}")["data"][0]["spans"]}
+    assert skewed["late part"] == ["clock skew adjustment disabled; not applying calculated delta of -5ms"]
+    assert skewed["early and long"] == ["clock skew adjustment disabled; not applying calculated delta of 1ms"]
     _same(b, "/traces/" + "ab" * 16)  # not found: 404
     _same(b, "/traces/xyz")  # 400
     _same(b, "/traces/" + "a" * 33)
@@ -306,6 +321,7 @@ def test_search(sent):
     for path in cases:
         _same(b, path)
     assert len(_same(b, "/traces?service=frontend" + window)["data"]) == 3
+    assert len(_same(b, "/traces?service=backend" + window)["data"]) == 3
 
 
 def test_dependencies(sent):
