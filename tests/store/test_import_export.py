@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import struct
 import time
 from pathlib import Path
 
@@ -132,6 +133,10 @@ async def test_malformed_and_oversized_imports_store_nothing(tmp_path, monkeypat
             good + b"\n\n" + b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz"}]}]}]}\n': (400, "line 3"),
             good + b"\n" + b'{"hello": 1}\n': (400, "line 2: not an OTLP"),
             b"": (400, "empty"),
+            b"[" * 100_000 + b"\n": (400, "line 1: not JSON"),  # nested too deeply for any parser
+            good + b"\n" + b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"name": "\xff\xfe"}]}]}]}\n' + b"[1]\n": (400, "line 3"),
+            struct.pack(">I", 8) + b"\x28\xb5\x2f\xfdjunk": (400, "record 1 (byte 0): bad zstd"),
+            struct.pack(">I", 3) + b"\x0a\xff\xff": (400, "record 1 (byte 0): not an OTLP/protobuf traces request"),
         }
         for body, (want, text) in cases.items():
             status, answer, _ = await aio.post("/import", body)

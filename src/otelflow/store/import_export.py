@@ -55,8 +55,8 @@ class ImportRefused(ValueError):
 
 
 def _json_request(text: bytes, where: str) -> tuple[str, Message]:
-    try:
-        tree = json.loads(text)
+    try:  # invalid UTF-8 is replaced, as upstream's pdata reader takes it
+        tree = json.loads(text.decode("utf-8", "replace"))
     except (ValueError, RecursionError) as exc:
         raise ImportRefused(f"{where}: not JSON: {exc}") from None
     if not isinstance(tree, dict):
@@ -113,7 +113,7 @@ def parse(body: bytes, signal: str = "traces") -> list[tuple[str, Message]]:
     if start in (b"{", b"["):
         try:  # one request, perhaps pretty-printed over many lines
             json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
         else:
             return [_json_request(body, "the request")]
