@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 
+from otelflow.sampling import vectorised
 from otelflow.sampling.encode import TIMES, VARINT, Encoder, full_fields, ld
 from otelflow.store.ingest import UNKNOWN_SERVICE
 
@@ -64,8 +65,10 @@ def _query(keys: list[str], everything: bool, where: str) -> str:
     return f"SELECT {', '.join(cols)} FROM spans WHERE trace_id <> ''{where} ORDER BY hash(trace_id), trace_id, rowid"
 
 
-def read_traces(cur, keys: set[str], everything: bool, start_ns: int | None, end_ns: int | None) -> Iterator[StoredTrace]:
-    """The traces with a span starting in [start_ns, end_ns], whole."""
+def read_traces(cur, keys: set[str], everything: bool, start_ns: int | None, end_ns: int | None,
+                vectorise: bool = True) -> Iterator[StoredTrace]:
+    """The traces with a span starting in [start_ns, end_ns], whole. ``vectorise=False`` encodes
+    every span in Python (the reference the Arrow encoding must match)."""
     ordered = sorted(keys) if not everything else []
     params: list = [pointer(k) for k in ordered]
     where = ""
@@ -78,20 +81,21 @@ def read_traces(cur, keys: set[str], everything: bool, start_ns: int | None, end
         params += [start_ns if start_ns is not None else lo, end_ns if end_ns is not None else hi]
     reader = cur.execute(_query(ordered, everything, where), params).fetch_record_batch(BATCH_ROWS)
     build = _Builder(Encoder(None if everything else keys), ordered, everything)
-    carry: dict[str, list] | None = None
+    build.vectorise = vectorise
+    raw = {"name", "kind", "trace_state", *(f"a{i}" for i in range(len(ordered)))}
+    carry: pa.RecordBatch | None = None
     for batch in reader:
-        c = {name: _pylist(col) for name, col in zip(batch.schema.names, batch.columns)}
-        if carry is not None:
-            c = {k: carry[k] + c[k] for k in c}
-        tids = c["tid"]
+        if carry is not None and carry.num_rows:
+            batch = pa.Table.from_batches([carry, batch]).combine_chunks().to_batches()[0]
+        tids = _pylist(batch.column("tid"))
         n = len(tids)
         last = n - 1  # the last trace of a batch may go on in the next one
         while last > 0 and tids[last - 1] == tids[n - 1]:
             last -= 1
-        yield from build.traces(c, 0, last)
-        carry = {k: v[last:] for k, v in c.items()}
-    if carry is not None and carry["tid"]:
-        yield from build.traces(carry, 0, len(carry["tid"]))
+        yield from build.batch(batch, tids, last, raw)
+        carry = batch.slice(last)
+    if carry is not None and carry.num_rows:
+        yield from build.batch(carry, _pylist(carry.column("tid")), carry.num_rows, raw)
 
 
 def _pylist(col) -> list:
@@ -119,6 +123,8 @@ def service_of(resource: str) -> str:
 class _Builder:
     def __init__(self, enc: Encoder, keys: list[str], everything: bool):
         self.enc, self.keys, self.everything = enc, keys, everything
+        self.vectorise = True
+        self.run_heads: dict[tuple, tuple[bytes, bytes]] = {}
         self.services: dict[str, str] = {}
 
     def service(self, resource: str) -> str:
@@ -126,6 +132,15 @@ class _Builder:
         if name is None:
             name = self.services[resource] = service_of(resource)
         return name
+
+    def batch(self, batch: pa.RecordBatch, tids: list, last: int, raw: set[str]) -> Iterator[StoredTrace]:
+        """The whole traces in rows [0, last) of a batch: spans encoded by Arrow kernels when they
+        can be, else one by one (and always so when every field is wanted)."""
+        packed = None if self.everything or not self.vectorise else vectorised.spans(batch, self.enc, self.keys)
+        c = {name: _pylist(col) for name, col in zip(batch.schema.names, batch.columns)
+             if name != "tid" and (packed is None or name not in raw)}
+        c["tid"] = tids
+        return self.traces(c, 0, last, packed)
 
     def spans(self, c: dict, ks, attr_cs: list) -> list[bytes]:
         """Spans built from rows ``ks``, each framed as a ScopeSpans entry (``12 len Span``)."""
@@ -153,12 +168,13 @@ class _Builder:
             out.append((b"\x12" + varints[n] + body) if n < 16384 else ld(b"\x12", body))
         return out
 
-    def traces(self, c: dict, a: int, b: int) -> Iterator[StoredTrace]:
+    def traces(self, c: dict, a: int, b: int, packed: tuple | None = None) -> Iterator[StoredTrace]:
         """StoredTraces from rows [a, b) of the columns (whole traces, ordered by trace)."""
         enc = self.enc
         tid_c, res_c, scn_c, scv_c = c["tid"], c["resource"], c["scope_name"], c["scope_version"]
         start_c, end_c, code_c, size_c, ep_c = c["start_ns"], c["end_ns"], c["status_code"], c["size"], c["endpoint"]
-        attr_cs = [(k, c[f"a{i}"]) for i, k in enumerate(self.keys)]
+        attr_cs = [(k, c[f"a{i}"]) for i, k in enumerate(self.keys)] if packed is None else []
+        data, offs = packed if packed is not None else (b"", [])
         i = a
         while i < b:
             tid = tid_c[i]
@@ -170,29 +186,51 @@ class _Builder:
             if res_c[i:j].count(res) == n and scn_c[i:j].count(sn) == n and scv_c[i:j].count(sv) == n:
                 # one resource and one scope (most traces of one service): no grouping
                 size = sum(size_c[i:j]) + len(res)
-                wire = ld(b"\x0a", enc.resource(res) + ld(b"\x12", enc.scope(sn, sv) + b"".join(self.spans(c, range(i, j), attr_cs))))
+                spans = data[offs[i]:offs[j]] if packed is not None else b"".join(self.spans(c, range(i, j), attr_cs))
+                wire = ld(b"\x0a", enc.resource(res) + ld(b"\x12", enc.scope(sn, sv) + spans))
                 services = [[self.service(res), n, size, code_c[i:j].count(2)]]
             else:
-                wire, services = self._grouped(c, i, j, attr_cs)
+                if packed is None:  # span by span: the same layout, offsets into the trace's own bytes
+                    built = self.spans(c, range(i, j), attr_cs)
+                    data, offs = b"".join(built), [0] * (i + 1)
+                    for x in built:
+                        offs.append(offs[-1] + len(x))
+                wire, services = self._runs(c, i, j, data, offs)
                 size = sum(s[2] for s in services)
             yield StoredTrace(tid, wire, n, size, min(start_c[i:j]), max(end_c[i:j]), code_c[i:j].count(2),
                               next((e for e in ep_c[i:j] if e is not None), None), services)
             i = j
 
-    def _grouped(self, c: dict, i: int, j: int, attr_cs: list) -> tuple[bytes, list]:
-        """A trace over several resources or scopes: a ResourceSpans each, in order of appearance."""
-        enc = self.enc
+    def _runs(self, c: dict, i: int, j: int, data: bytes, offs: list) -> tuple[bytes, list]:
+        """A trace over several resources or scopes: a ResourceSpans per run of consecutive spans with
+        the same resource and scope (as a live processor holds a trace: a fragment per request and
+        resource); services summed over the runs, each resource's bytes counted once."""
         res_c, scn_c, scv_c, code_c, size_c = c["resource"], c["scope_name"], c["scope_version"], c["status_code"], c["size"]
-        built = self.spans(c, range(i, j), attr_cs)
-        groups: dict[str, dict[tuple, list[int]]] = {}
-        for k in range(i, j):
-            groups.setdefault(res_c[k], {}).setdefault((scn_c[k], scv_c[k]), []).append(k)
-        parts, services = [], []
-        for res, scopes in groups.items():
-            body = enc.resource(res) + b"".join([ld(b"\x12", enc.scope(sn, sv) + b"".join([built[k - i] for k in ks]))
-                                                 for (sn, sv), ks in scopes.items()])
-            parts.append(ld(b"\x0a", body))
-            ks = [k for group in scopes.values() for k in group]
-            services.append([self.service(res), len(ks), len(res) + sum([size_c[k] for k in ks]),
-                             sum([1 for k in ks if code_c[k] == 2])])
-        return b"".join(parts), services
+        heads = self.run_heads
+        parts = []
+        services: dict[str, list] = {}
+        seen = set()
+        a = i
+        while a < j:
+            res, sn, sv = res_c[a], scn_c[a], scv_c[a]
+            b = a + 1
+            while b < j and res_c[b] == res and scn_c[b] == sn and scv_c[b] == sv:
+                b += 1
+            head = heads.get((res, sn, sv))
+            if head is None:
+                if len(heads) > 4096:
+                    heads.clear()
+                head = heads[(res, sn, sv)] = (self.enc.resource(res), self.enc.scope(sn, sv))
+            parts.append(ld(b"\x0a", head[0] + ld(b"\x12", head[1] + data[offs[a]:offs[b]])))
+            svc = self.service(res)
+            st = services.get(svc)
+            if st is None:
+                st = services[svc] = [svc, 0, 0, 0]
+            st[1] += b - a
+            st[2] += sum(size_c[a:b])
+            st[3] += code_c[a:b].count(2)
+            if res not in seen:
+                seen.add(res)
+                st[2] += len(res)
+            a = b
+        return b"".join(parts), list(services.values())
