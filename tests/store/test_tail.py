@@ -50,6 +50,20 @@ async def test_live_traces_follow_commits_with_filters(tmp_path):
         # the stream is gone from the hub once the page closes it
         await asyncio.sleep(0.3)
 
+        # an edge's live traces: rust-svc spans called from go-svc, not from python-api
+        async with http.get(f"{aio.api}/tail/traces?service=rust-svc&parent_service=python-api") as wrong, \
+                http.get(f"{aio.api}/tail/traces?service=rust-svc&parent_service=go-svc") as right:
+            fleet = Fleet(aio.otlp)
+            crossing = await asyncio.to_thread(fleet.request, False)
+            await asyncio.to_thread(fleet.shutdown)
+            (name, data), = await events(right, 1)
+            assert [t["trace_id"] for t in data["traces"]] == [crossing]
+            try:
+                got = await events(wrong, 1, timeout=1.5)
+            except asyncio.TimeoutError:
+                got = []
+            assert got == []
+
         status, body, _ = await aio.get("/tail/traces?status=bogus")
         assert status == 400 and b"status" in body
 

@@ -111,7 +111,7 @@ def trace_ids(batches: list[Batch], limit: int = MAX_TRACES) -> list[str]:
 
 def live_traces(cur, ids: list[str], *, service: str | None = None, operation: str | None = None,
                 min_duration_us: int | None = None, max_duration_us: int | None = None, status: str | None = None,
-                attrs: list[tuple[str, str]] = (), **_: Any) -> list[dict]:
+                attrs: list[tuple[str, str]] = (), parent_service: str | None = None, **_: Any) -> list[dict]:
     """Summaries (as the trace search returns them) of the given traces that have a span matching
     every filter; newest first."""
     if not ids:
@@ -125,6 +125,10 @@ def live_traces(cur, ids: list[str], *, service: str | None = None, operation: s
             where.append(f" AND {sql}")
             params.append(value)
     attr_sql, attr_params = attr_filter(attrs, ("attributes", "resource"))
+    if parent_service is not None:  # a service-map edge: the span's parent span is in that other service
+        where.append(" AND service <> ? AND parent_span_id IN (SELECT span_id FROM spans WHERE service = ?"
+                     " AND trace_id IN (SELECT unnest(string_split(?, ','))))")
+        params += [parent_service, parent_service, ",".join(ids)]
     if where or attr_sql:
         ids = [r[0] for r in cur.execute(
             f"SELECT DISTINCT trace_id FROM spans WHERE trace_id IN (SELECT unnest(string_split(?, ',')))"
