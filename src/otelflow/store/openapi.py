@@ -91,7 +91,8 @@ _TRACE_FILTERS = [
     _param("min_duration_us", {"type": "integer", "minimum": 0}, "span lasts at least this long"),
     _param("max_duration_us", {"type": "integer", "minimum": 0}, "span lasts at most this long"),
     _param("status", {"enum": ["error", "ok", "unset"]}, "span status"),
-    _param("attr", _STR, "key=value attribute filter, as in /api/v1/traces", repeat=True)]
+    _param("attr", _STR, "key=value attribute filter, as in /api/v1/traces", repeat=True),
+    _param("parent_service", _STR, "the span's parent span is in this other service (a service-map edge)")]
 _LOG_FILTERS = [
     _param("service", _STR, "service.name"), _param("severity", _STR, "minimum level or number 1-24"),
     _param("q", _STR, "case-insensitive substring of the body"), _param("trace_id", _STR, "32 hex digits")]
