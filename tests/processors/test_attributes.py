@@ -747,3 +747,30 @@ async def test_sdk_app_through_scrub_and_resource_to_a_backend(protocol):
         for rattrs, _, _, attrs in got[signal]:
             assert rattrs["deployment.environment"] == "prod" and rattrs["env"] == "prod"
             assert "db.statement" not in attrs
+
+
+async def test_the_c_loop_takes_the_clients_bytes_only_while_they_still_match():
+    """At the head of a pipeline (the graph sets ``as_received``) the C loop reads the bytes the
+    receiver parsed instead of encoding the request again; a copy is encoded afresh."""
+    from otelflow.core.client import received_request
+    from otelflow.processors.attraction.native import _attrs
+
+    if _attrs is None:
+        pytest.skip("the C loop is not built")
+    head, sink = chain({"attributes": {"actions": [{"key": "seen", "value": "yes", "action": "insert"}]}}, Signal.TRACES)
+    head.as_received = True
+    req = ExportTraceServiceRequest()
+    req.resource_spans.add().scope_spans.add().spans.add(name="parsed")
+    client = ExportTraceServiceRequest()
+    client.resource_spans.add().scope_spans.add().spans.add(name="as sent")  # stands in for the client's bytes
+    token = received_request.set((req, client.SerializeToString()))
+    try:
+        await head.consume(req)
+        copy = ExportTraceServiceRequest()
+        copy.CopyFrom(req)
+        await head.consume(copy)
+    finally:
+        received_request.reset(token)
+    names = [out.resource_spans[0].scope_spans[0].spans[0].name for out in sink.received]
+    assert names == ["as sent", "parsed"]
+    assert all(out.resource_spans[0].scope_spans[0].spans[0].attributes[0].key == "seen" for out in sink.received)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from google.protobuf.message import Message
 from pydantic import model_validator
 
+from otelflow.core.client import encoded_as_received
 from otelflow.core.component import Component, Factory, Kind, Settings, Signal
 from otelflow.processors.attraction import ActionConfig, AttrProc, DropNulls, compile_actions, native_actions
 from otelflow.processors.filtermatch import MatchProperties, log_skip, metric_skip, span_skip
@@ -52,9 +53,13 @@ class AttributesProcessor(Component):
             self._apply = self._metrics
         # The C loop on the encoded request, when it runs every action and nothing is to be skipped.
         self.native = native_actions(self.proc.actions, self.signal) if self.skip is None else None
+        self.as_received = False  # set by the graph: nothing before it changes requests in place
 
     async def consume(self, data: Message) -> None:
-        out = None if self.native is None else self.native.apply(data)
+        if self.native is None:
+            out = None
+        else:
+            out = self.native.apply(data, encoded_as_received(data) if self.as_received else None)
         if out is None:
             self._apply(data)
             out = data

@@ -45,12 +45,13 @@ class NativeActions:
         self.program = program
         self.root = root
 
-    def apply(self, data: Message) -> Message | None:
+    def apply(self, data: Message, encoded: bytes | None = None) -> Message | None:
         """The request with the actions applied to every item: ``data`` itself when nothing changed,
         else a new message (parsed from the C loop's output, so that ``data``'s arena is not left
-        holding both versions); None when the C loop could not, ``data`` untouched."""
+        holding both versions); None when the C loop could not, ``data`` untouched. ``encoded``:
+        ``data``'s bytes when the caller has them (the client's, as received)."""
         try:
-            out = _attrs.apply(self.program, self.root, data.SerializeToString())
+            out = _attrs.apply(self.program, self.root, data.SerializeToString() if encoded is None else encoded)
         except ValueError:
             return None
         return data if out is None else type(data).FromString(out)
