@@ -68,6 +68,11 @@ bench-workers: install bench-ref
 bench-kafka: install-test bench-ref
 	$(PYTHON) bench/kafka_bench.py --quick
 
+# The attribute actions' C loop against the Python reference, longer and under ASan/UBSan (outside CI).
+.PHONY: asan-attrs
+asan-attrs: install-test
+	bash tools/asan_attrs.sh
+
 # At least 1,000,000 fuzz inputs through the receiver's decoders and the config loader (docs/fuzzing.md).
 fuzz: install
 	$(PYTHON) bench/fuzz.py
