@@ -291,3 +291,52 @@ def test_web_ui_endpoint_matches_the_real_runs(run):
     status, body = run["api"]["bad"]
     assert status == 400 and "unknown sampling policy type nope" in body["error"]
     assert "post" in run["api"]["openapi"]["paths"]["/api/v1/sampling/what-if"]
+
+
+def _rows_store(path: Path) -> None:
+    """A store with the values the Arrow encoding must carry or leave to Python: doubles, arrays, maps,
+    negative and huge ints, bools, nulls, odd trace IDs, a 20 KiB span, several resources per trace."""
+    from otelflow.store import schema
+
+    con = duckdb.connect(str(path / "otelflow.duckdb"))
+    for statement in schema.ddl():
+        con.execute(statement)
+    values = ['1.5', '[1,"a"]', '{"k":{"n":2}}', '-7', '18446744073709551615', 'true', 'false', 'null', '"x"', '""']
+    rows = []
+    for t in range(40):
+        tid = f"{t + 1:032x}" if t % 13 else f"{t + 1:030x}"  # a few 15-byte trace IDs
+        for j in range(3):
+            attrs = '{"v":%s,"http.target":"/t%d"}' % (values[(t + j) % len(values)], t % 3)
+            name = "x" * 20_000 if (t, j) == (7, 1) else f"op-{j}"
+            res = '{"service.name":"svc-%d","v":%s}' % (j % 2, values[t % len(values)])
+            rows.append((tid, f"{t * 3 + j + 1:016x}", "" if j == 0 else f"{t * 3 + 1:016x}", "k=v" if t % 5 == 0 else "",
+                         f"svc-{j % 2}", name, j, 10**18 + t * 10**9, 10**18 + t * 10**9 + (j + 1) * 10**6, (j + 1) * 10**6,
+                         2 if (t + j) % 7 == 0 else 0, "", attrs, "[]", "[]", res, "scope", "1"))
+    con.executemany("INSERT INTO spans VALUES (" + ", ".join("?" * 18) + ")", rows)
+    con.close()
+
+
+def test_arrow_encoding_equals_the_span_by_span_one(run, tmp_path):
+    from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
+
+    from otelflow.sampling.traces import read_traces
+
+    _rows_store(tmp_path)
+    for directory, keys in ((run["dir"], {"http.target", "service.name", "http.status_code", "user.vip"}),
+                            (tmp_path, {"v", "http.target"})):
+        con = open_store(directory)
+        try:
+            fast = list(read_traces(con, keys, False, None, None))
+            slow = list(read_traces(con, keys, False, None, None, vectorise=False))
+        finally:
+            con.close()
+        assert len(fast) == len(slow) > 0
+        for a, b in zip(fast, slow):
+            assert TracesData.FromString(a.wire) == TracesData.FromString(b.wire)
+            assert (a.trace_id, a.span_count, a.size, a.errors, a.first_ns, a.last_ns, a.endpoint, a.services) == (
+                b.trace_id, b.span_count, b.size, b.errors, b.first_ns, b.last_ns, b.endpoint, b.services)
+    # the odd store's values came back typed: a double, an array, a map, a huge int (as a double)
+    kinds = {kv.value.WhichOneof("value") for t in fast for rs in t.batches for ss in rs.scope_spans for sp in ss.spans
+             for kv in sp.attributes if kv.key == "v"}
+    assert kinds == {"double_value", "array_value", "kvlist_value", "int_value", "bool_value", "string_value", None}
+    assert any(len(sp.name) == 20_000 for t in fast for rs in t.batches for ss in rs.scope_spans for sp in ss.spans)
