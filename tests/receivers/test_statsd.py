@@ -309,23 +309,31 @@ async def test_tcp_with_malformed_lines_counts_logs_once_and_keeps_serving(caplo
     port = _udp_port()
     rec, sink, telemetry = await _receiver({"endpoint": f"127.0.0.1:{port}", "transport": "tcp"})
     caplog.set_level(logging.WARNING, logger="otelflow.receiver.statsd")
+
+    def failed() -> float:
+        return telemetry.value("otelcol_receiver_received_statsd_metrics", receiver="statsd", parse_success="false")
+
+    def warnings() -> list[str]:
+        return [r.getMessage() for r in caplog.records if "did not parse" in r.getMessage()]
+
     try:
         def send() -> None:
             client = statsd.TCPStatsClient("127.0.0.1", port, prefix="tcp")
             client.incr("ok", 2)
-            client.set("members", "x")
             client.gauge("g", 3)
             client.close()
-            with socket.create_connection(("127.0.0.1", port)) as raw:
-                raw.sendall(b"garbage without pipes\n\xff\xfe:1|c|#\x00\n")
+            with socket.create_connection(("127.0.0.1", port)) as raw:  # one write: one interval
+                raw.sendall(b"tcp.members:x|s\ngarbage without pipes\n\xff\xfe:1|c|#\x00\n")
         await asyncio.to_thread(send)
         await _until(lambda: sink.points().get("tcp.ok") == 2 and "tcp.g" in sink.points())
-        await _until(lambda: telemetry.value("otelcol_receiver_received_statsd_metrics", receiver="statsd",
-                                             parse_success="false") == 3)
-        warnings = [r for r in caplog.records if "did not parse" in r.getMessage()]
-        assert len(warnings) == 1 and "3 statsd line(s)" in warnings[0].getMessage()
+        await _until(lambda: failed() == 3 and len(warnings()) == 1)
+        assert "3 statsd line(s)" in warnings()[0] and "unsupported metric type: s" in warnings()[0]
+        # the real client's set line: upstream has no sets, so one more failure, one more warning
+        await asyncio.to_thread(lambda: statsd.TCPStatsClient("127.0.0.1", port, prefix="tcp").set("members", "y"))
         await asyncio.to_thread(lambda: statsd.TCPStatsClient("127.0.0.1", port, prefix="tcp").incr("ok"))
-        await _until(lambda: sink.points().get("tcp.ok") == 3)
+        await _until(lambda: sink.points().get("tcp.ok") == 3 and failed() == 4 and len(warnings()) == 2)
+        await asyncio.sleep(0.5)  # intervals without failures log nothing
+        assert len(warnings()) == 2 and "1 statsd line(s)" in warnings()[1]
         assert telemetry.value("otelcol_receiver_received_statsd_metrics", receiver="statsd",
                                parse_success="true") == 3
     finally:
