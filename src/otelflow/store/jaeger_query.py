@@ -99,9 +99,9 @@ def traces(cur, trace_ids: list[str]) -> list[dict]:
     """Jaeger UI traces for the given IDs, in that order; IDs the store does not have are skipped."""
     if not trace_ids:
         return []
+    # list_contains filters while scanning (a few times quicker here than IN, which joins)
     found = rows(cur, f"""SELECT {_SPAN_SELECT} FROM spans
-        WHERE trace_id IN (SELECT unnest(string_split(?, ','))) ORDER BY trace_id, start_ns, span_id""",
-                 [",".join(trace_ids)])
+        WHERE list_contains(?, trace_id) ORDER BY trace_id, start_ns, span_id""", [trace_ids])
     by_trace: dict[str, list[dict]] = {}
     for r in found:
         by_trace.setdefault(r["trace_id"], []).append(r)
@@ -115,18 +115,16 @@ def traces(cur, trace_ids: list[str]) -> list[dict]:
 
 def dependencies(cur, *, start_ns: int, end_ns: int) -> list[dict]:
     """Parent service -> child service call counts over the traces that began after ``start_ns`` and
-    ended before ``end_ns`` (both strict, as Jaeger's memory store counts them)."""
+    ended before ``end_ns`` (both strict, as Jaeger's memory store counts them). Spans join on one
+    64-bit hash of (trace ID, span ID), about twice as quick as the two strings."""
     found = cur.execute(f"""
         WITH s AS (
-            SELECT trace_id, span_id, parent_span_id, {SERVICE} AS svc, start_ns,
-                   greatest(end_ns, start_ns + 1) AS stop
+            SELECT hash(trace_id) AS th, hash(trace_id, span_id) AS k,
+                   CASE WHEN parent_span_id <> '' THEN hash(trace_id, parent_span_id) END AS pk,
+                   {SERVICE} AS svc, start_ns, greatest(end_ns, start_ns + 1) AS stop
             FROM spans WHERE start_ns > ? AND start_ns < ?),
-        t AS (SELECT trace_id FROM s GROUP BY trace_id HAVING min(start_ns) > ? AND max(stop) < ?),
-        w AS (SELECT s.* FROM s SEMI JOIN t USING (trace_id))
-        SELECT p.svc AS parent, c.svc AS child, count(*) AS calls
-        FROM w c JOIN (SELECT trace_id, span_id, any_value(svc) AS svc FROM w GROUP BY trace_id, span_id) p
-          ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
-        WHERE c.parent_span_id <> ''
-        GROUP BY p.svc, c.svc ORDER BY p.svc, c.svc""",
+        e AS (SELECT c.th, p.svc AS parent, c.svc AS child FROM s c JOIN s p ON c.pk = p.k),
+        t AS (SELECT th FROM s GROUP BY th HAVING min(start_ns) > ? AND max(stop) < ?)
+        SELECT parent, child, count(*) FROM e SEMI JOIN t USING (th) GROUP BY ALL ORDER BY 1, 2""",
                         [start_ns - _DEPENDENCY_SLACK_NS, end_ns, start_ns, end_ns]).fetchall()
     return [{"parent": parent, "child": child, "callCount": calls} for parent, child, calls in found]
