@@ -20,6 +20,7 @@ _BUILTIN: dict[Kind, dict[str, str]] = {
         "nop": "otelflow.receivers.nop:factory",
         "statsd": "otelflow.receivers.statsd:factory",
         "fluent_forward": "otelflow.receivers.fluentforward:factory",
+        "http_check": "otelflow.receivers.httpcheck:factory",
     },
     Kind.PROCESSOR: {
         "memory_limiter": "otelflow.processors.memory_limiter:factory",
@@ -52,6 +53,7 @@ _BUILTIN: dict[Kind, dict[str, str]] = {
         "forward": "otelflow.connectors.forward:factory",
         "span_metrics": "otelflow.connectors.spanmetrics:factory",
         "routing": "otelflow.connectors.routing:factory",
+        "otlp_json": "otelflow.connectors.otlpjson:factory",
     },
     Kind.EXTENSION: {
         "health_check": "otelflow.extensions.health_check:factory",
