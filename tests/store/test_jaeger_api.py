@@ -68,6 +68,7 @@ SERVICES = {
     "frontend": {"service.version": "1.4.2", "deployment.environment": "dev", "host.name": "box-1", "ip": "10.0.0.7"},
     "backend": {"service.version": "2.0.0", "k8s.pod.name": "backend-7d9", "process.pid": 4242},
     "db-proxy": {"service.namespace": "data", "cloud.region": "eu-west-1"},
+    "legacy billing+v2": {},  # a name that needs escaping in the path
 }
 
 
@@ -127,9 +128,9 @@ def _providers(b: Backends) -> dict[str, TracerProvider]:
 def _send(providers: dict[str, TracerProvider]) -> list[str]:
     """Five traces with several services and kinds, events, links, errors, a remote parent, a
     tracestate, an async consumer outliving its producer, a zero-length span and children that do
-    not fit in their parent. Each trace is
-    flushed before the next starts so that both stores see them in the same order."""
-    fe, be, db = (providers[n].get_tracer("shop." + n, "0.9.1") for n in ("frontend", "backend", "db-proxy"))
+    not fit in their parent. Each trace is flushed before the next starts so that both stores see
+    them in the same order."""
+    fe, be, db, legacy = (providers[n].get_tracer("shop." + n, "0.9.1") for n in SERVICES)
     ids = []
 
     def flush() -> None:
@@ -199,6 +200,7 @@ def _send(providers: dict[str, TracerProvider]) -> list[str]:
     ctx = trace.set_span_in_context(job)
     be.start_span("late part", context=ctx, start_time=t0 + 8_000_000).end(end_time=t0 + 12_000_000)
     db.start_span("early and long", context=ctx, start_time=t0 - 1_000_000).end(end_time=t0 + 20_000_000)
+    legacy.start_span("invoice", context=ctx, start_time=t0 + 1_000_000).end(end_time=t0 + 2_000_000)
     job.end(end_time=t0 + 10_000_000)
     flush()
     return ids
@@ -240,7 +242,7 @@ def sent():
         for p in providers.values():
             p.shutdown()
         end_us = time.time_ns() // 1000 + 1_000_000
-        expected = {ids[0]: 4, ids[1]: 3, ids[2]: 2, ids[3]: 1, ids[4]: 3}
+        expected = {ids[0]: 4, ids[1]: 3, ids[2]: 2, ids[3]: 1, ids[4]: 4}
         deadline = time.monotonic() + 20
         for base in (b.jaeger_base, b.otelflow_base):
             for trace_id, count in expected.items():
@@ -266,12 +268,13 @@ def _same(b: Backends, path: str) -> dict:
 def test_services_and_operations(sent):
     b, _, _, _ = sent
     body = _same(b, "/services")
-    assert sorted(body["data"]) == ["backend", "db-proxy", "frontend"]
+    assert sorted(body["data"]) == sorted(SERVICES)
     for service in list(SERVICES) + ["nobody"]:
-        _same(b, f"/services/{service}/operations")
-        _same(b, f"/operations?service={service}")
+        _same(b, f"/services/{urllib.parse.quote(service, safe='')}/operations")
+        _same(b, f"/operations?service={urllib.parse.quote_plus(service)}")
         for kind in ("server", "client", "internal", "producer", "consumer", "bogus"):
-            _same(b, f"/operations?service={service}&spanKind={kind}")
+            _same(b, f"/operations?service={urllib.parse.quote_plus(service)}&spanKind={kind}")
+    assert _same(b, "/services/legacy+billing%2Bv2/operations")["data"] == ["invoice"]
 
 
 def test_trace_by_id(sent):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import urllib.parse
 from typing import Any, Callable
 
 from aiohttp import web
@@ -237,7 +238,7 @@ class JaegerAPI:
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get(PREFIX + "/services", self.services)
-        app.router.add_get(PREFIX + "/services/{service}/operations", self.operations_legacy)
+        app.router.add_get(PREFIX + "/services/{service:.+}/operations", self.operations_legacy)  # names may hold "/"
         app.router.add_get(PREFIX + "/operations", self.operations)
         app.router.add_get(PREFIX + "/traces", self.search)
         app.router.add_get(PREFIX + "/traces/{trace_id}", self.trace)
@@ -269,7 +270,9 @@ class JaegerAPI:
         return await self._answer(request, run)
 
     async def operations_legacy(self, request: web.Request) -> web.Response:
-        service = request.match_info["service"].replace("+", " ")  # url.QueryUnescape
+        # Jaeger routes on the encoded path and QueryUnescapes the name: "+" is a space, %2B a plus
+        raw = request.rel_url.raw_path
+        service = urllib.parse.unquote_plus(raw[raw.index("/services/") + 10:raw.rindex("/operations")])
 
         def run(cur: Any) -> dict:
             names = sorted({name for name, _ in jaeger_query.operations(cur, service)})
