@@ -70,3 +70,13 @@ def test_span_model_rules():
     assert span["warnings"][2].startswith("Invalid span reference removed")
     assert t["processes"]["p1"] == {"serviceName": "empty-service-name",
                                     "tags": [{"key": "telemetry.sdk.name", "type": "string", "value": "x"}]}
+
+
+def test_duplicate_spans_listed_once():
+    row = {"trace_id": "a" * 32, "span_id": "b" * 16, "parent_span_id": "", "trace_state": "", "name": "op",
+           "kind": 1, "start_ns": 1000, "end_ns": 5000, "status_code": 0, "status_message": "", "attributes": "{}",
+           "events": "[]", "links": "[]", "resource": '{"service.name": "s"}', "scope_name": "", "scope_version": ""}
+    assert len(ui_model.trace_json([row, dict(row)])["spans"]) == 1
+    other = {**row, "name": "op2"}  # same span ID, different content: both, with Jaeger's warning
+    spans = ui_model.trace_json([row, other])["spans"]
+    assert [s["warnings"] for s in spans] == [None, ["duplicate span IDs; skipping clock skew adjustment"]]

@@ -336,9 +336,15 @@ def trace_json(rows: Iterable[dict]) -> dict | None:
     spans: list[_Span] = []
     processes: dict[str, dict] = {}
     keys: dict[str, str] = {}
+    seen: set[str] = set()
     for r in rows:
         span, proc = _convert(r)
         identity = json.dumps(proc, sort_keys=True)
+        # DedupeBySpanHash: a span stored twice (a client retrying an export) is listed once
+        digest = json.dumps(span.json, sort_keys=True) + identity
+        if digest in seen:
+            continue
+        seen.add(digest)
         pid = keys.get(identity)
         if pid is None:
             pid = keys[identity] = f"p{len(keys) + 1}"
