@@ -8,6 +8,7 @@ type than the schema's (unknown fields), unknown fields at every level.
 
 from __future__ import annotations
 
+import os
 import random
 
 import pytest
@@ -21,7 +22,10 @@ from otelflow.pdata import count_log_records, count_spans, counting
 
 _counts = pytest.importorskip("otelflow.native._counts")
 
-_SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+# FUZZ_SCALE multiplies the examples for the long run under the sanitizers (tools/asan_counts.sh).
+_SCALE = int(os.environ.get("FUZZ_SCALE", "1"))
+_SETTINGS = settings(max_examples=300 * _SCALE, deadline=None, suppress_health_check=list(HealthCheck),
+                     derandomize=_SCALE == 1)
 
 
 def varint(v: int) -> bytes:
@@ -131,7 +135,7 @@ def test_unwalkable_bytes_answer_minus_one_and_random_bytes_never_crash():
         assert _counts.items(_counts.METRICS, body[:cut]) == -1
     assert _counts.items(_counts.METRICS, varint(1 << 3 | 3) + varint(1 << 3 | 4)) == -1  # a group
     rng = random.Random(11)
-    for _ in range(3000):
+    for _ in range(3000 * _SCALE):
         blob = bytes(rng.randrange(256) for _ in range(rng.randrange(48)))
         for signal in (_counts.TRACES, _counts.LOGS, _counts.METRICS):
             assert _counts.items(signal, blob) >= -1
