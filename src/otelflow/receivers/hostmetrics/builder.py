@@ -91,17 +91,17 @@ def _section(title: str, entries: dict[str, tuple[Any, Any]]) -> type[BaseModel]
     return create_model(title, __config__=ConfigDict(extra="forbid"), **fields)
 
 
-def _metrics_section(scraper: str) -> type[BaseModel]:
+def _metrics_section(scraper: str, metadata: dict | None = None) -> type[BaseModel]:
     entries = {}
-    for name, spec in SCRAPERS[scraper]["metrics"].items():
+    for name, spec in (metadata or SCRAPERS[scraper])["metrics"].items():
         model = _metric_model(scraper, name, spec)
         entries[name] = (model, model)
     return _section(f"{scraper.capitalize()}MetricsConfig", entries)
 
 
-def _resource_section(scraper: str) -> type[BaseModel]:
+def _resource_section(scraper: str, metadata: dict | None = None) -> type[BaseModel]:
     entries = {}
-    for name, spec in SCRAPERS[scraper]["resource_attributes"].items():
+    for name, spec in (metadata or SCRAPERS[scraper])["resource_attributes"].items():
         # a user's mapping is laid over the defaults, so ``enabled`` keeps its default when not given
         model = create_model("".join(p.capitalize() for p in name.split(".")) + "ResourceAttributeConfig",
                              __base__=ResourceAttributeConfig, enabled=(bool, spec["enabled"]))
@@ -129,11 +129,13 @@ class ScraperBase(Model):
         return by_name(section) if section is not None else {}
 
 
-def scraper_fields(scraper: str) -> dict[str, Any]:
-    """The ``metrics`` and ``resource_attributes`` fields for a scraper's config model."""
-    fields: dict[str, Any] = {"metrics": (METRICS_MODELS[scraper], Field(default_factory=METRICS_MODELS[scraper]))}
-    fields["resource_attributes"] = (RESOURCE_MODELS[scraper], Field(default_factory=RESOURCE_MODELS[scraper]))
-    return fields
+def scraper_fields(scraper: str, metadata: dict | None = None) -> dict[str, Any]:
+    """The ``metrics`` and ``resource_attributes`` fields for a scraper's config model; ``metadata`` (same
+    shape as one ``SCRAPERS`` entry) serves the other scraping receivers (redis, nginx, httpcheck)."""
+    metrics = METRICS_MODELS[scraper] if metadata is None else _metrics_section(scraper, metadata)
+    resource = RESOURCE_MODELS[scraper] if metadata is None else _resource_section(scraper, metadata)
+    return {"metrics": (metrics, Field(default_factory=metrics)),
+            "resource_attributes": (resource, Field(default_factory=resource))}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -170,15 +172,16 @@ class MetricsBuilder:
     """Buffers one scrape's data points and turns them into ResourceMetrics, as mdatagen's builder."""
 
     def __init__(self, scraper: str, cfg: ScraperBase, start_time_ns: int, version: str,
-                 logger: logging.Logger | None = None, emit_v1: bool = False, dont_emit_v0: bool = False):
+                 logger: logging.Logger | None = None, emit_v1: bool = False, dont_emit_v0: bool = False,
+                 metadata: dict | None = None, scope: str | None = None, schema_url: str | None = None):
         self.scraper = scraper
         self.version = version
         self.start_time_ns = start_time_ns
         self.dont_emit_v0 = dont_emit_v0
         self.emit_v1 = emit_v1
-        self.scope = SCOPE_PREFIX + scraper + "scraper"
-        self.schema_url = SCHEMA_URLS.get(scraper, DEFAULT_SCHEMA_URL)
-        specs = SCRAPERS[scraper]["metrics"]
+        self.scope = scope if scope is not None else SCOPE_PREFIX + scraper + "scraper"
+        self.schema_url = schema_url if schema_url is not None else SCHEMA_URLS.get(scraper, DEFAULT_SCHEMA_URL)
+        specs = (metadata or SCRAPERS[scraper])["metrics"]
         user = cfg.metrics_config()
         self.metrics = {name: _Metric(name, spec, user[name]) for name, spec in specs.items()}
         self._migrate(cfg, logger or logging.getLogger(__name__))
