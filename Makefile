@@ -1,28 +1,35 @@
 # The two entry points a newcomer needs (see README): `make run` and `make test`.
-PYTHON ?= python3
+# Everything installs into a virtual environment (.venv, made from the first python3 on PATH), so a
+# system Python that refuses pip (PEP 668: Debian, Ubuntu) works like any other.
+VENV   ?= .venv
+PYTHON ?= $(abspath $(VENV))/bin/python
 PIP    ?= $(PYTHON) -m pip
 
-.PHONY: run test install install-test bench-ref ui
+.PHONY: run test install install-test bench-ref ui venv
+
+venv: $(VENV)/bin/python
+$(VENV)/bin/python:
+	bash scripts/make-venv.sh $(VENV)
 
 # The web UI's bundle (ui/ -> src/otelflow/ui/static/), with npm; skipped when up to date.
 ui:
 	bash scripts/build-ui.sh
 
-install: ui
+install: ui venv
 	$(PIP) install --quiet --disable-pip-version-check -e .
 
 # The test suite also needs a real Prometheus (Debian's package) for the exporter's integration test
 # and Debian's Chromium for the UI's browser tests.
-install-test: ui
+install-test: ui venv
 	$(PIP) install --quiet --disable-pip-version-check -e '.[test]'
 	bash scripts/install-prometheus.sh
 	bash scripts/install-browser.sh
-	bash scripts/install-fleet-deps.sh
+	PYTHON=$(PYTHON) bash scripts/install-fleet-deps.sh
 	bash scripts/install-kafka.sh
 	bash scripts/build-fleet.sh
 
 run: install
-	otelflow
+	$(abspath $(VENV))/bin/otelflow
 
 # pytest exits 5 when it collected no test: that must fail, not pass quietly.
 test: install-test
@@ -85,9 +92,9 @@ bench-ui: install
 # --- the example fleet (docs/fleet.md): python-api -> go-svc -> rust-svc, Redis queue, otelflow ---
 .PHONY: demo
 demo: install
-	bash scripts/install-fleet-deps.sh
+	PYTHON=$(PYTHON) bash scripts/install-fleet-deps.sh
 	bash scripts/build-fleet.sh
-	bash deploy/run-demo.sh
+	PYTHON=$(PYTHON) bash deploy/run-demo.sh
 
 # --- scaling out (docs/scaling.md, examples/scale/): agents -> loadbalancing -> two gateways with the
 # seed's tail sampling; and agents -> Kafka -> gateways in one consumer group ---------------------
