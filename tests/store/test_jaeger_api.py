@@ -348,6 +348,7 @@ def test_dependencies(sent):
     "/traces?service=frontend&tags=%7B",
     "/traces?service=frontend&raw=maybe",
     "/traces?service=frontend&limit=0",
+    "/traces?service=frontend&limit=100001",  # above max_traces
     "/operations",
     "/dependencies?endTs=later",
     "/dependencies?lookback=long",

@@ -24,7 +24,7 @@ from otelflow.translators.jaeger.ui_model import jaeger_id
 
 PREFIX = "/jaeger/api"
 DEFAULT_LIMIT = 100
-MAX_LIMIT = 10_000  # Jaeger refuses a search depth above its max_traces the same way
+MAX_LIMIT = 100_000  # as Jaeger all-in-one's max_traces: a deeper search is refused the same way
 TRACE_LOOKBACK_NS = 48 * 3600 * 10**9
 DEPENDENCY_LOOKBACK_MS = 24 * 3600 * 1000
 _INT64 = (-(1 << 63), (1 << 63) - 1)

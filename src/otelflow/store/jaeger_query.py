@@ -22,8 +22,7 @@ SERVICE = """CASE WHEN service <> 'unknown_service' THEN service
 _SANITIZED = frozenset(("missing-service-name", "service-name-wrong-type", "empty-service-name", "unknown_service"))
 _SPAN_KINDS = {"": 0, "internal": 1, "server": 2, "client": 3, "producer": 4, "consumer": 5}
 _KIND_NAMES = {v: k for k, v in _SPAN_KINDS.items()}
-_FIRST_WINDOW = 1 / 16
-_WIDEN = 4
+_TOP_SPANS_MAX = 1 << 20
 _DEPENDENCY_SLACK_NS = 3600 * 10**9  # how far before the window a trace's other spans are looked for
 _SPAN_SELECT = """trace_id, span_id, parent_span_id, trace_state, name, kind, start_ns, end_ns, status_code,
     status_message, attributes, events, links, resource, scope_name, scope_version"""
@@ -66,8 +65,7 @@ def _tag_filter(key: str, value: str) -> tuple[str, list]:
 def find_trace_ids(cur, *, service: str, operation: str = "", tags: dict[str, str] | None = None,
                    start_ns: int, end_ns: int, min_duration_ns: int = 0, max_duration_ns: int = 0,
                    limit: int = 100) -> list[str]:
-    """IDs of the newest traces with a span passing every filter; the newest part of the range is
-    searched first (rows arrive roughly in time order, so DuckDB skips older row groups)."""
+    """IDs of the newest traces with a span passing every filter, newest first."""
     where, params = _service_filter(service)
     if operation:
         where += " AND name = ?"
@@ -83,16 +81,22 @@ def find_trace_ids(cur, *, service: str, operation: str = "", tags: dict[str, st
         sql, extra = _tag_filter(key, value)
         where += sql
         params += extra
-    width = max(1, int((end_ns - start_ns) * _FIRST_WINDOW))
+    # The newest matching spans, as a top-N (a heap over the scan, no grouping of the whole range),
+    # until they name ``limit`` traces; a trace ranks by its newest matching span.
+    fetch = limit * 4
     while True:
-        lo = max(start_ns, end_ns - width)
-        ids = [r[0] for r in cur.execute(f"""
+        found = cur.execute(f"""
             SELECT trace_id FROM spans WHERE start_ns BETWEEN ? AND ?{where}
-            GROUP BY trace_id ORDER BY min(start_ns) DESC, trace_id LIMIT ?""", [lo, end_ns, *params, limit]).fetchall()]
-        if lo <= start_ns or len(ids) == limit:
-            # a full page from the newest part holds the newest traces: older ones begin before lo
-            return ids
-        width *= _WIDEN
+            ORDER BY start_ns DESC, trace_id LIMIT ?""", [start_ns, end_ns, *params, fetch]).fetchall()
+        ids = list(dict.fromkeys(r[0] for r in found))
+        if len(ids) >= limit or len(found) < fetch:
+            return ids[:limit]
+        if fetch >= _TOP_SPANS_MAX:  # traces with very many matching spans: group instead
+            return [r[0] for r in cur.execute(f"""
+                SELECT trace_id FROM spans WHERE start_ns BETWEEN ? AND ?{where}
+                GROUP BY trace_id ORDER BY max(start_ns) DESC, trace_id LIMIT ?""",
+                                              [start_ns, end_ns, *params, limit]).fetchall()]
+        fetch *= 8
 
 
 def traces(cur, trace_ids: list[str]) -> list[dict]:
