@@ -15,6 +15,12 @@ from typing import Iterable, Mapping
 
 request_metadata: ContextVar[Mapping[str, list[str]] | None] = ContextVar("otelflow_request_metadata", default=None)
 
+# Upstream's ``client.Info.Metadata``: the metadata a receiver keeps only with ``include_metadata:
+# true`` (gRPC metadata or HTTP headers), read by headers_setter's ``from_context`` and batch's
+# ``metadata_keys``. Batch gives each shard's exports the shard's keys; the exporter's in-memory
+# sending queue keeps it with each request; other hand-offs to another task lose it, as upstream.
+client_metadata: ContextVar[Mapping[str, list[str]] | None] = ContextVar("client_metadata", default=None)
+
 # The request message a receiver parsed and the bytes it parsed it from, so that a step that needs
 # it encoded (cutting by key for another worker) takes the client's bytes instead of encoding again.
 # Valid only for that very object (``encoded_as_received``): a copy or a new message does not match,

@@ -17,6 +17,7 @@ import time
 from google.protobuf.message import Message
 
 from otelflow.config.settings import QueueSettings, RetrySettings
+from otelflow.core.client import client_metadata
 from otelflow.core.component import Component, ComponentID, Host, Kind, Settings
 from otelflow.core.consumer import ConsumerError, PermanentError
 from otelflow.core.persistent_queue import PersistentQueue
@@ -51,7 +52,8 @@ class _BoundedQueue:
     def __init__(self, capacity: int, sizer):
         self.capacity = capacity
         self.sizer = sizer
-        self.items: collections.deque[tuple[Message, int]] = collections.deque()
+        # each request with its weight and the client metadata it came with (kept as upstream's queue keeps the context)
+        self.items: collections.deque[tuple[Message, int, object]] = collections.deque()
         self.size = 0
         self.changed = asyncio.Condition()
 
@@ -59,13 +61,14 @@ class _BoundedQueue:
         weight = self.sizer(data, count)
         if self.size + weight > self.capacity:
             return False
-        self.items.append((data, weight))
+        self.items.append((data, weight, client_metadata.get()))
         self.size += weight
         return True
 
     def take(self) -> tuple[Message, int]:
-        data, weight = self.items.popleft()
+        data, weight, metadata = self.items.popleft()
         self.size -= weight
+        client_metadata.set(metadata)  # in the taking worker's own context
         return data, weight
 
 

@@ -21,6 +21,7 @@ _BUILTIN: dict[Kind, dict[str, str]] = {
         "statsd": "otelflow.receivers.statsd:factory",
         "fluent_forward": "otelflow.receivers.fluentforward:factory",
         "http_check": "otelflow.receivers.httpcheck:factory",
+        "redis": "otelflow.receivers.redis:factory",
     },
     Kind.PROCESSOR: {
         "memory_limiter": "otelflow.processors.memory_limiter:factory",
@@ -65,6 +66,7 @@ _BUILTIN: dict[Kind, dict[str, str]] = {
         "doctor": "otelflow.extensions.doctor:factory",
         "pprof": "otelflow.extensions.pprof:factory",
         "zpages": "otelflow.extensions.zpages:factory",
+        "headers_setter": "otelflow.extensions.headers_setter:factory",
     },
 }
 

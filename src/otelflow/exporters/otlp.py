@@ -98,7 +98,7 @@ class OTLPExporter(QueuedRetryExporter):
         self._insecure = insecure
         if c.auth is not None:
             self._auth = grpc_client_authenticator(host, c.auth.authenticator)
-            if insecure:
+            if insecure and getattr(self._auth, "requires_tls", True):
                 self.log.error("the authenticator %s sends credentials, which need TLS; every export will fail", c.auth.authenticator)
         options = [("grpc.primary_user_agent", c.user_agent or f"otelflow/{__version__}")]
         if c.authority:
@@ -126,13 +126,13 @@ class OTLPExporter(QueuedRetryExporter):
     async def send(self, data: Message) -> None:
         metadata = self._metadata
         if self._auth is not None:
-            if self._insecure:
+            if self._insecure and getattr(self._auth, "requires_tls", True):
                 # grpc-go refuses the connection when per-RPC credentials would travel in plain text
                 raise ConsumerError(
                     "rpc error: code = Unavailable desc = connection error: desc = "
                     '"credentials require transport level security (use grpc.WithTransportCredentials() to set)"'
                 )
-            metadata = metadata + self._auth.grpc_metadata()
+            metadata = self._auth.grpc_metadata() + metadata  # grpc-go sends per-RPC credentials first
         try:
             response = await self._call(
                 data, metadata=metadata, timeout=self.timeout or None, wait_for_ready=self.config.wait_for_ready

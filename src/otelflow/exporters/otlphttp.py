@@ -106,7 +106,9 @@ class OTLPHTTPExporter(QueuedRetryExporter):
         if self.compression:
             body = compress(self.compression, body, self.level)
         headers = self.headers
-        if self._auth is not None:
+        if self._auth is not None and hasattr(self._auth, "apply_http_headers"):
+            headers = self._auth.apply_http_headers(headers)  # headers_setter: insert/update/delete too
+        elif self._auth is not None:
             # set last, replacing a configured header of the same name, as upstream's innermost round tripper
             auth = self._auth.http_headers()
             names = {k.lower() for k in auth}

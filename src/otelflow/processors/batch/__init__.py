@@ -21,9 +21,9 @@ Data stays in protobuf: pending requests are kept as received (this processor ow
 ``mutates_data`` is True as upstream declares) and joined by C deep copies of their resources when
 a batch is cut; resource, scope and item lists are only walked where a boundary falls inside a request.
 
-``metadata_keys``: otelflow's receivers do not carry client metadata yet. The batcher reads the
-``client_metadata`` context variable of this package (a mapping of key to a list of values, keys
-matched case-insensitively); whoever calls ``consume`` may set it. Each shard's exports run with
+``metadata_keys``: the batcher reads ``otelflow.core.client.client_metadata`` (re-exported here; a
+mapping of key to a list of values, keys matched case-insensitively), which receivers set with
+``include_metadata: true``. Each shard's exports run with
 ``client_metadata`` set to that shard's values, as upstream puts them on the export context.
 """
 

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import contextvars
-from typing import Any, Mapping
-
 from pydantic import model_validator
 
 from otelflow.config.model import Duration, Model, UInt32
-
-#: Client metadata of the request being consumed: ``{key: [values]}``. See the package docstring.
-client_metadata: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar("client_metadata", default=None)
+from otelflow.core.client import client_metadata  # noqa: F401 - client metadata shards read (see package docstring)
 
 
 class Config(Model):

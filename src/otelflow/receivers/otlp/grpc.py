@@ -8,7 +8,7 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from otelflow.config.settings import GRPCServerSettings
-from otelflow.core.client import metadata_of, request_metadata
+from otelflow.core.client import client_metadata, metadata_of, request_metadata
 from otelflow.core.component import Component, Host, Signal
 from otelflow.core.consumer import ConsumerError
 from otelflow.core.grpcserver import GRPCEndpoint
@@ -38,6 +38,7 @@ class GRPCServer(Component):
         response = success_response(signal)
         parse = REQUEST_TYPES[signal].FromString
         deliver = self.receiver.deliver
+        include_metadata = self.settings.include_metadata
 
         async def export(body: bytes, context: grpc.aio.ServicerContext):
             try:
@@ -52,13 +53,16 @@ class GRPCServer(Component):
                     await self.grpc.auth.authenticate(header_map(context.invocation_metadata() or ()))
                 except AuthError as exc:
                     await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
-            token = request_metadata.set(metadata_of(context.invocation_metadata() or ()))
+            metadata = metadata_of(context.invocation_metadata() or ())
+            token = request_metadata.set(metadata)
+            kept = client_metadata.set(metadata if include_metadata else None)
             try:
                 await deliver(signal, request, "grpc", body)
             except ConsumerError as exc:
                 code = grpc.StatusCode.INVALID_ARGUMENT if exc.permanent else grpc.StatusCode.UNAVAILABLE
                 await context.abort(code, str(exc) or ("Bad Request" if exc.permanent else "Service Unavailable"))
             finally:
+                client_metadata.reset(kept)
                 request_metadata.reset(token)
             return response
 

@@ -16,7 +16,7 @@ from aiohttp import web
 from google.protobuf.message import DecodeError
 from google.rpc import status_pb2
 
-from otelflow.core.client import metadata_of, request_metadata
+from otelflow.core.client import client_metadata, metadata_of, request_metadata
 from otelflow.core.component import Component, Host, Signal
 from otelflow.core.compression import DecompressionError, TooLargeError, decompress
 from otelflow.core.consumer import ConsumerError
@@ -133,12 +133,15 @@ class HTTPServer(Component):
                     raise _Reject(400, str(exc)) from None
                 except (DecodeError, InvalidIDError, RuntimeWarning, RecursionError) as exc:
                     raise _Reject(400, str(exc) or "unable to unmarshal request") from None
-                token = request_metadata.set(metadata_of(request.headers.items()) if include_metadata else None)
+                metadata = metadata_of(request.headers.items()) if include_metadata else None
+                token = request_metadata.set(metadata)
+                kept = client_metadata.set(metadata)
                 try:
                     await deliver(signal, message, "http", encoded)
                 except ConsumerError as exc:
                     raise _Reject(400 if exc.permanent else 503, str(exc)) from None
                 finally:
+                    client_metadata.reset(kept)
                     request_metadata.reset(token)
             except _Reject as exc:
                 return web.Response(
