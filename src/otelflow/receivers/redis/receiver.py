@@ -1,0 +1,99 @@
+"""The ``redis`` scraper: ``INFO all`` over redis-py's asyncio client, turned into upstream's metrics.
+
+The start time of the cumulative sums is the server's start (now minus ``uptime_in_seconds``), reset
+when the uptime goes backwards (a restart), as upstream. A server that refuses the connection or
+the login fails the scrape: counted, logged once per distinct error, and retried next tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import AuthenticationError, RedisError, ResponseError
+
+from otelflow.core.component import Host
+from otelflow.core.tls import client_ssl_context
+from otelflow.receivers.redis import info as redis_info
+from otelflow.receivers.redis.config import Config
+from otelflow.receivers.redis.metadata import METADATA
+from otelflow.receivers.scraperhelper import ScraperReceiver, new_builder
+
+
+def split_endpoint(endpoint: str) -> tuple[str, str]:
+    """Go's net.SplitHostPort, as upstream fills ``server.address``/``server.port`` with it."""
+    host, sep, port = endpoint.rpartition(":")
+    if not sep:
+        raise ValueError(f'invalid endpoint "{endpoint}": address {endpoint}: missing port in address')
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise ValueError(f'invalid endpoint "{endpoint}": address {endpoint}: too many colons in address')
+    return host, port
+
+
+class RedisReceiver(ScraperReceiver):
+    scraper_name = "redis"
+
+    def __init__(self, settings, config: Config, consumers):
+        super().__init__(settings, config, consumers)
+        self.address, self.port = ("", "") if config.transport == "unix" else split_endpoint(config.endpoint)
+        self.mb = new_builder("redis", config, METADATA, settings)
+        self.client: aioredis.Redis | None = None
+        self._uptime = 0
+
+    async def start_scraper(self, host: Host) -> None:
+        cfg = self.config
+        timeout = cfg.dialer.timeout or 5.0  # go-redis' dial timeout default
+        common = dict(username=cfg.username or None, password=cfg.password or None, socket_connect_timeout=timeout,
+                      socket_timeout=max(timeout, 3.0), decode_responses=True, retry_on_timeout=False,
+                      single_connection_client=True, protocol=2,
+                      retry=Retry(NoBackoff(), 0))  # one attempt per tick, as go-redis' scrape; the ticker retries
+        if cfg.transport == "unix":
+            self.client = aioredis.Redis(unix_socket_path=cfg.endpoint, **common)
+        else:
+            ssl = None if cfg.tls.insecure else await asyncio.to_thread(client_ssl_context, cfg.tls)
+            extra = {"ssl": True, "ssl_context": ssl} if ssl is not None else {}
+            try:
+                self.client = aioredis.Redis(host=self.address, port=int(self.port), **common, **extra)
+            except TypeError:  # an older redis-py without ssl_context
+                self.client = aioredis.Redis(host=self.address, port=int(self.port), **common)
+        # keep INFO's raw text: upstream parses it itself (two-part lines only, Go number syntax)
+        self.client.set_response_callback("INFO", lambda response, **_: response)
+
+    async def close_scraper(self) -> None:
+        if self.client is not None:
+            await self.client.aclose()
+
+    async def scrape(self):
+        assert self.client is not None
+        try:
+            text = await self.client.execute_command("INFO", "all")
+        except AuthenticationError as exc:
+            raise RuntimeError(f"{exc}") from None
+        except (RedisError, OSError) as exc:
+            await self.client.connection_pool.disconnect()  # a fresh connection (and login) next tick
+            raise RuntimeError(str(exc) or type(exc).__name__) from None
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        info = redis_info.parse(text)
+        now = time.time_ns()
+        uptime = info.get("uptime_in_seconds")
+        if uptime is None:
+            raise RuntimeError("uptime_in_seconds missing from redis info")
+        uptime_s = int(uptime)
+        if self._uptime == 0 or self._uptime > uptime_s:
+            self.mb.start_time_ns = now - uptime_s * 1_000_000_000
+        self._uptime = uptime_s
+        redis_info.record(self.mb, now, info, self.log)
+        resource = {"redis.version": info.get("redis_version", "unknown"), "server.address": self.address,
+                    "server.port": self.port}
+        self.mb.emit_for_resource(resource)
+        out, self.mb.out = self.mb.out, []
+        return out
+
+
+__all__ = ["RedisReceiver", "ResponseError"]
