@@ -22,6 +22,7 @@ _BUILTIN: dict[Kind, dict[str, str]] = {
         "fluent_forward": "otelflow.receivers.fluentforward:factory",
         "http_check": "otelflow.receivers.httpcheck:factory",
         "redis": "otelflow.receivers.redis:factory",
+        "nginx": "otelflow.receivers.nginx:factory",
     },
     Kind.PROCESSOR: {
         "memory_limiter": "otelflow.processors.memory_limiter:factory",
@@ -36,6 +37,7 @@ _BUILTIN: dict[Kind, dict[str, str]] = {
         "cumulative_to_delta": "otelflow.processors.cumulativetodelta:factory",
         "delta_to_cumulative": "otelflow.processors.deltatocumulative:factory",
         "python": "otelflow.processors.python:factory",
+        "metrics_transform": "otelflow.processors.metricstransform:factory",
     },
     Kind.EXPORTER: {
         "otlp_grpc": "otelflow.exporters.otlp:factory",
