@@ -232,7 +232,11 @@ async def test_kill_9_loses_nothing_that_was_acknowledged():
         "service": {"telemetry": {"metrics": {"level": "none"}},
                     "pipelines": {"logs": {"receivers": ["fluent_forward"], "exporters": ["otlp"]}}},
     })
-    collector = Collector(config).start()
+    try:
+        collector = Collector(config).start()
+    except BaseException:
+        await backend.stop()
+        raise
     acked: list[int] = []
     refused: list[int] = []
     stop = threading.Event()
