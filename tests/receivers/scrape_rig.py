@@ -62,9 +62,9 @@ def _until(out: Path, done: Callable[[list], bool], timeout: float, alive: Calla
 
 
 def run_otelflow(receivers: dict, tmp: Path, done: Callable[[list], bool], timeout: float = 20,
-                 stop_after: Callable[[Collector], None] | None = None) -> tuple[list, str]:
+                 stop_after: Callable[[Collector], None] | None = None, env: dict | None = None) -> tuple[list, str]:
     out = tmp / "otelflow.json"
-    collector = Collector(config(receivers, out)).start()
+    collector = Collector(config(receivers, out), env=env).start()
     try:
         requests = _until(out, done, timeout, lambda: collector.proc.poll() is None, collector.output)
         if stop_after:

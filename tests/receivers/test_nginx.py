@@ -128,6 +128,17 @@ def test_output_matches_otelcol_ref(tmp_path: Path):
     assert got == expected
 
 
+def test_two_workers_scrape_once(tmp_path: Path):
+    """With two worker processes the receiver runs in worker 0 only: one scrape, the same values."""
+    with Nginx() as server:
+        requests, _ = run_otelflow(_receivers(server.url("/status"), "1h"), tmp_path, _scraped,
+                                   stop_after=lambda collector: time.sleep(1.5), env={"OTELFLOW_WORKERS": "2"})
+        with urllib.request.urlopen(server.url("/status"), timeout=2) as resp:
+            after = parse(resp.read())
+    assert _normalised(requests)["nginx.requests"]["points"] == ['{"=": 2}']  # the readiness probe and one scrape
+    assert after["requests"] == 3  # the probe, one scrape (not one per worker), this GET
+
+
 @pytest.mark.parametrize("path, words", [
     ("/teapot", "expected 200 response, got 418"),
     ("/garbage", "failed to parse response body"),
