@@ -27,6 +27,7 @@ install-test: ui venv
 	PYTHON=$(PYTHON) bash scripts/install-fleet-deps.sh
 	bash scripts/install-kafka.sh
 	bash scripts/build-fleet.sh
+	bash scripts/build-jaeger.sh
 
 run: install
 	$(abspath $(VENV))/bin/otelflow
