@@ -1,8 +1,8 @@
 """The ``http_check`` scraper: one request per endpoint per tick, all endpoints at once, with aiohttp.
 
 A failed request is data, not a scrape error (as upstream): ``httpcheck.error`` carries Go's error
-text (``Get "URL": dial tcp …: connect: connection refused``, ``Get "URL": context deadline exceeded``)
-and every ``httpcheck.status`` class is 0. Each target's failure is logged once, until it answers
+text (``Get "URL": dial tcp …: connect: connection refused``, ``Get "URL": context deadline exceeded
+(Client.Timeout exceeded while awaiting headers)``) and every ``httpcheck.status`` class is 0. Each target's failure is logged once, until it answers
 again. Timings come from aiohttp's trace hooks; aiohttp does not time the TLS handshake apart from
 the TCP connect, so that metric stays 0.
 """
@@ -56,7 +56,7 @@ def go_error(method: str, url: str, exc: BaseException) -> str:
     """The text Go's http.Client gives for the same failure (``url.Error``: Op "URL": cause)."""
     op = method[:1] + method[1:].lower()
     if isinstance(exc, asyncio.TimeoutError):
-        cause = "context deadline exceeded"
+        cause = "context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
     elif isinstance(exc, aiohttp.ClientConnectorError):
         os_error = exc.os_error
         reason = {errno.ECONNREFUSED: "connection refused", errno.EHOSTUNREACH: "no route to host",
