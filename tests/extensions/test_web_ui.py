@@ -102,7 +102,7 @@ async def test_sdk_data_through_the_api(tmp_path, caplog):
             assert [lg["body"] for lg in logs["logs"]] == ["charged order 2", "charged order 0"]
 
             _, red = await _get(http, f"{base}/red?service=checkout")
-            assert red["totals"] == {"requests": 3, "errors": 0} and len(red["points"]) == 60
+            assert red["totals"] == {"requests": 3, "errors": 0, "error_spans": 1} and len(red["points"]) == 60
 
             _, metrics = await _get(http, f"{base}/metrics")
             by_name = {m["name"]: m for m in metrics["metrics"]}
