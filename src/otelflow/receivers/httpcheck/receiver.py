@@ -2,9 +2,9 @@
 
 A failed request is data, not a scrape error (as upstream): ``httpcheck.error`` carries Go's error
 text (``Get "URL": dial tcp …: connect: connection refused``, ``Get "URL": context deadline exceeded
-(Client.Timeout exceeded while awaiting headers)``) and every ``httpcheck.status`` class is 0. Each target's failure is logged once, until it answers
-again. Timings come from aiohttp's trace hooks; aiohttp does not time the TLS handshake apart from
-the TCP connect, so that metric stays 0.
+(Client.Timeout exceeded while awaiting headers)``) and every ``httpcheck.status`` class is 0.
+Each target's failure is logged once, until it answers again. Timings come from aiohttp's trace
+hooks; aiohttp does not time the TLS handshake apart from the TCP connect, so that one stays 0.
 """
 
 from __future__ import annotations
