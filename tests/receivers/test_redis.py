@@ -40,15 +40,24 @@ pytestmark = pytest.mark.skipif(not os.path.exists(SERVER), reason="redis-server
 class RedisServer:
     """A redis-server of our own: loopback, a free port, its own dir, nothing saved."""
 
-    def __init__(self, password: str = "") -> None:
+    def __init__(self, password: str = "", tls: bool = False) -> None:
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="otelflow-redis-"))
         args = [SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir), "--save", "",
                 "--appendonly", "no", "--daemonize", "no", "--logfile", str(self.dir / "redis.log")]
         if password:
             args += ["--requirepass", password]
+        extra = {}
+        if tls:  # a self-signed certificate for 127.0.0.1; TLS only
+            self.cert = self.dir / "cert.pem"
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(self.dir / "key.pem"),
+                            "-out", str(self.cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+                            "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+            args[1:3] = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(self.cert),
+                         "--tls-key-file", str(self.dir / "key.pem"), "--tls-auth-clients", "no"]
+            extra = {"ssl": True, "ssl_ca_certs": str(self.cert)}
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        self.client = redis.Redis(host="127.0.0.1", port=self.port, password=password or None)
+        self.client = redis.Redis(host="127.0.0.1", port=self.port, password=password or None, **extra)
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -139,6 +148,22 @@ def test_refused_login_is_counted_logged_once_and_the_rest_keeps_serving(server:
     versions = {a.value.string_value for r in requests for rm in r.resource_metrics for a in rm.resource.attributes
                 if a.key == "server.port"}
     assert versions == {str(server.port)}  # only the good server's data went out
+
+
+@pytest.mark.skipif(not shutil.which("openssl"), reason="openssl missing")
+def test_tls_with_the_servers_ca_and_without(tmp_path: Path):
+    secure = RedisServer(tls=True)
+    try:
+        receivers = {"redis": {"endpoint": secure.endpoint, "collection_interval": "1h", "initial_delay": "0s",
+                               "tls": {"insecure": False, "ca_file": str(secure.cert)}},
+                     "redis/untrusted": {"endpoint": secure.endpoint, "collection_interval": "1h", "initial_delay": "0s",
+                                         "tls": {"insecure": False}}}
+        requests, log = run_otelflow(receivers, tmp_path, _scraped, stop_after=lambda c: time.sleep(0.5))
+    finally:
+        secure.stop()
+    assert sum("redis.uptime" in metric_names(r) for r in requests) == 1
+    errors = [line for line in log.splitlines() if "Error scraping metrics (scraper redis)" in line]
+    assert len(errors) == 1 and "CERTIFICATE_VERIFY_FAILED" in errors[0], log
 
 
 def test_unreachable_server_is_bounded_and_keeps_retrying(tmp_path: Path):

@@ -7,16 +7,15 @@ the login fails the scrape: counted, logged once per distinct error, and retried
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import AuthenticationError, RedisError, ResponseError
+from redis.exceptions import AuthenticationError, RedisError
 
 from otelflow.core.component import Host
-from otelflow.core.tls import client_ssl_context
+from otelflow.config.settings import TLSClientSettings
 from otelflow.receivers.redis import info as redis_info
 from otelflow.receivers.redis.config import Config
 from otelflow.receivers.redis.metadata import METADATA
@@ -33,6 +32,18 @@ def split_endpoint(endpoint: str) -> tuple[str, str]:
     elif ":" in host:
         raise ValueError(f'invalid endpoint "{endpoint}": address {endpoint}: too many colons in address')
     return host, port
+
+
+def _tls_args(tls: TLSClientSettings) -> dict:
+    """configtls client keys as redis-py's ``ssl_*`` arguments (redis-py takes no SSLContext)."""
+    if tls.insecure:
+        return {}
+    if tls.cert_pem or tls.key_pem:
+        raise ValueError("redis: tls cert_pem/key_pem are not supported by otelflow; use cert_file/key_file")
+    skip = tls.insecure_skip_verify
+    return {"ssl": True, "ssl_certfile": tls.cert_file or None, "ssl_keyfile": tls.key_file or None,
+            "ssl_ca_certs": tls.ca_file or None, "ssl_ca_data": tls.ca_pem or None,
+            "ssl_cert_reqs": "none" if skip else "required", "ssl_check_hostname": not skip and not tls.server_name_override}
 
 
 class RedisReceiver(ScraperReceiver):
@@ -55,12 +66,7 @@ class RedisReceiver(ScraperReceiver):
         if cfg.transport == "unix":
             self.client = aioredis.Redis(unix_socket_path=cfg.endpoint, **common)
         else:
-            ssl = None if cfg.tls.insecure else await asyncio.to_thread(client_ssl_context, cfg.tls)
-            extra = {"ssl": True, "ssl_context": ssl} if ssl is not None else {}
-            try:
-                self.client = aioredis.Redis(host=self.address, port=int(self.port), **common, **extra)
-            except TypeError:  # an older redis-py without ssl_context
-                self.client = aioredis.Redis(host=self.address, port=int(self.port), **common)
+            self.client = aioredis.Redis(host=self.address, port=int(self.port), **common, **_tls_args(cfg.tls))
         # keep INFO's raw text: upstream parses it itself (two-part lines only, Go number syntax)
         self.client.set_response_callback("INFO", lambda response, **_: response)
 
@@ -95,5 +101,3 @@ class RedisReceiver(ScraperReceiver):
         out, self.mb.out = self.mb.out, []
         return out
 
-
-__all__ = ["RedisReceiver", "ResponseError"]
