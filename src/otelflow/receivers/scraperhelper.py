@@ -18,7 +18,7 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2
 from pydantic import model_validator
 
 from otelflow import __version__
-from otelflow.config.model import Duration, Model
+from otelflow.config.model import Duration
 from otelflow.core.component import Component, Host, Settings, Signal
 from otelflow.core.consumer import Consumer, ConsumerError
 from otelflow.pdata import count_data_points
