@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 
 from otelflow.sampling import vectorised
+from otelflow.processors.tail_sampling.store import varint
 from otelflow.sampling.encode import TIMES, VARINT, Encoder, full_fields, ld
 from otelflow.store.ingest import UNKNOWN_SERVICE
 
@@ -124,7 +125,7 @@ class _Builder:
     def __init__(self, enc: Encoder, keys: list[str], everything: bool):
         self.enc, self.keys, self.everything = enc, keys, everything
         self.vectorise = True
-        self.run_heads: dict[tuple, tuple[bytes, bytes]] = {}
+        self.run_heads: dict[tuple, tuple[bytes, bytes, str]] = {}
         self.services: dict[str, str] = {}
 
     def service(self, resource: str) -> str:
@@ -206,7 +207,7 @@ class _Builder:
         the same resource and scope (as a live processor holds a trace: a fragment per request and
         resource); services summed over the runs, each resource's bytes counted once."""
         res_c, scn_c, scv_c, code_c, size_c = c["resource"], c["scope_name"], c["scope_version"], c["status_code"], c["size"]
-        heads = self.run_heads
+        heads, varints = self.run_heads, VARINT
         parts = []
         services: dict[str, list] = {}
         seen = set()
@@ -220,17 +221,25 @@ class _Builder:
             if head is None:
                 if len(heads) > 4096:
                     heads.clear()
-                head = heads[(res, sn, sv)] = (self.enc.resource(res), self.enc.scope(sn, sv))
-            parts.append(ld(b"\x0a", head[0] + ld(b"\x12", head[1] + data[offs[a]:offs[b]])))
-            svc = self.service(res)
-            st = services.get(svc)
-            if st is None:
-                st = services[svc] = [svc, 0, 0, 0]
-            st[1] += b - a
-            st[2] += sum(size_c[a:b])
-            st[3] += code_c[a:b].count(2)
+                head = heads[(res, sn, sv)] = (self.enc.resource(res), self.enc.scope(sn, sv), self.service(res))
+            inner = head[1] + data[offs[a]:offs[b]]
+            n = len(inner)
+            body = head[0] + b"\x12" + (varints[n] if n < 16384 else varint(n)) + inner
+            n = len(body)
+            parts.append(b"\x0a" + (varints[n] if n < 16384 else varint(n)) + body)
+            if b == a + 1:
+                size, errors = size_c[a], 1 if code_c[a] == 2 else 0
+            else:
+                size, errors = sum(size_c[a:b]), code_c[a:b].count(2)
             if res not in seen:
                 seen.add(res)
-                st[2] += len(res)
+                size += len(res)
+            st = services.get(head[2])
+            if st is None:
+                services[head[2]] = [head[2], b - a, size, errors]
+            else:
+                st[1] += b - a
+                st[2] += size
+                st[3] += errors
             a = b
         return b"".join(parts), list(services.values())
