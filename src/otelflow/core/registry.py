@@ -51,6 +51,7 @@ _BUILTIN: dict[Kind, dict[str, str]] = {
         "kafka": "otelflow.exporters.kafka:factory",
         "load_balancing": "otelflow.exporters.loadbalancing:factory",
         "nop": "otelflow.exporters.nop:factory",
+        "influxdb": "otelflow.exporters.influxdb:factory",
     },
     Kind.CONNECTOR: {
         "forward": "otelflow.connectors.forward:factory",
