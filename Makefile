@@ -26,6 +26,8 @@ install-test: ui venv
 	bash scripts/install-browser.sh
 	PYTHON=$(PYTHON) bash scripts/install-fleet-deps.sh
 	bash scripts/install-kafka.sh
+	bash scripts/install-redis.sh
+	bash scripts/install-nginx.sh
 	bash scripts/build-fleet.sh
 	bash scripts/build-jaeger.sh
 
