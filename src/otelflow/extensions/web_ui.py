@@ -24,6 +24,7 @@ from otelflow.core.component import Component, ComponentID, Factory, Host, Kind,
 from otelflow.core.adminhttp import serve
 from otelflow.core.netaddr import split_host_port
 from otelflow.extensions.embedded_store import EmbeddedStore
+from otelflow.extensions.web_ui_auth import AuthConfig, Gate
 from otelflow.store import jaeger_api, openapi, query, query_dependencies, query_metrics, query_params, query_traces, routes_live
 from otelflow.store.database import StoreError
 
@@ -51,6 +52,7 @@ class Config(Model):
     # the ID of a doctor extension served at /api/v1/doctor, if the service has one (naming it makes a
     # reload that changes the doctor restart the UI with it)
     doctor: str = "doctor"
+    auth: AuthConfig = AuthConfig()  # a login token when bound beyond loopback (web_ui_auth)
 
     @field_validator("endpoint")
     @classmethod
@@ -131,6 +133,7 @@ class WebUI(Component):
         self.static_root = static_root()  # tests point it at a directory of their own
         self.port: int | None = None
         self.addresses: list[tuple[str, int]] = []  # what the listener is bound to
+        self.gate = Gate(config.auth, config.endpoint)
 
     # -- queries ---------------------------------------------------------------------------------
 
@@ -227,7 +230,8 @@ class WebUI(Component):
         return ext
 
     def app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[self.gate.middleware])  # every route, unknown ones too
+        self.gate.add_routes(app)
         for path, (validate, fn) in _LIST_ENDPOINTS.items():
             app.router.add_get(path, self._list_handler(validate, fn))
         app.router.add_get("/api/v1/traces/{trace_id}", self._trace)
@@ -249,11 +253,11 @@ class WebUI(Component):
         self.store_extension = self._find_store(host)
         self.doctor = host.extension(ComponentID.parse(self.config.doctor)) if host is not None else None
         self._runner, self.addresses = await serve(self.app(), self.config.endpoint)
-        self.port = self.addresses[0][1]
+        self.port = self.gate.port = self.addresses[0][1]
         bind_host = self.addresses[0][0]
         shown = "127.0.0.1" if bind_host in ("0.0.0.0", "::") else bind_host
         shown = f"[{shown}]" if ":" in shown else shown
-        self.settings.logger.info("otelflow UI: http://%s:%d/", shown, self.port)
+        self.gate.log_url(self.settings.logger, shown, self.port)
 
     async def shutdown(self) -> None:
         if self._runner is not None:
