@@ -31,8 +31,8 @@ _REFUSED_JSON = b'{"error":"unauthorized: send Authorization: Bearer <token> or 
 _REFUSED_PAGE = """<!doctype html>
 <meta charset="utf-8"><meta name="robots" content="noindex"><title>otelflow: log in</title>
 <h1>Log in to otelflow</h1>
-<p id="refused">This UI needs a token: open the login URL otelflow printed at start
-(<code>/login?t=&hellip;</code>), or paste the token here.</p>
+<p id="refused">This UI needs a token: log in with the URL printed at start
+(<code>/login?t=&hellip;</code> in otelflow's log), or paste the token here.</p>
 <form method="get" action="/login"><input name="t" type="password" autocomplete="off" aria-label="token">
 <button>Log in</button></form>
 """
