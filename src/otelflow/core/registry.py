@@ -23,6 +23,7 @@ _BUILTIN: dict[Kind, dict[str, str]] = {
         "http_check": "otelflow.receivers.httpcheck:factory",
         "redis": "otelflow.receivers.redis:factory",
         "nginx": "otelflow.receivers.nginx:factory",
+        "postgresql": "otelflow.receivers.postgresql:factory",
     },
     Kind.PROCESSOR: {
         "memory_limiter": "otelflow.processors.memory_limiter:factory",
