@@ -22,13 +22,13 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
-from google.protobuf import json_format
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
 from otelflow.config.errors import ConfigError
 from otelflow.config.model import validate
 from otelflow.exporters.influxdb import Config
+from otelflow.core.component import Signal
 from otelflow.exporters.influxdb.lineprotocol import encode_line
+from otelflow.pdata import REQUEST_TYPES, otlpjson
 from tests.backends import free_port
 from tests.conftest import running
 from tests.sdk import SDKApp
@@ -41,7 +41,13 @@ RUNS = {
                             "/tp2": {"metrics_schema": "telegraf-prometheus-v2", "payload_max_lines": 3}},
     "input_otel.json": {"/otel": {"metrics_schema": "otel-v1"}},
     "input_unsupported.json": {"/tp1": {"metrics_schema": "telegraf-prometheus-v1"}},
+    "input_traces.json": {"/spans": {}, "/spans-dims": {"span_dimensions": ["service.name", "http.status_code", "ok"]}},
+    "input_logs.json": {"/logs": {}, "/logs-dims": {"log_record_dimensions": ["user", "body", "host.name"]}},
 }
+
+
+def signal_of(name: str) -> str:
+    return {"input_traces.json": "traces", "input_logs.json": "logs"}.get(name, "metrics")
 
 
 class Capture:
@@ -70,23 +76,11 @@ class Capture:
 
 
 def request_bytes(name: str) -> bytes:
-    message = ExportMetricsServiceRequest()
-    tree = json.loads((TESTDATA / name).read_text())
-    for rm in tree["resourceMetrics"]:  # hex IDs in the file, base64 for protobuf's JSON reader
-        for sm in rm["scopeMetrics"]:
-            for m in sm["metrics"]:
-                for kind in ("gauge", "sum"):
-                    for dp in m.get(kind, {}).get("dataPoints", []):
-                        for ex in dp.get("exemplars", []):
-                            for key in ("traceId", "spanId"):
-                                if key in ex:
-                                    import base64
-                                    ex[key] = base64.b64encode(bytes.fromhex(ex[key])).decode()
-    json_format.ParseDict(tree, message)
-    return message.SerializeToString()
+    """An input file (OTLP/JSON, hex IDs) as the binary protobuf request both collectors get."""
+    return otlpjson.decode((TESTDATA / name).read_bytes(), REQUEST_TYPES[Signal(signal_of(name))]).SerializeToString()
 
 
-def collector_yaml(port: int, capture: int, exporters: dict[str, dict]) -> str:
+def collector_yaml(port: int, capture: int, exporters: dict[str, dict], signal: str = "metrics") -> str:
     import yaml
 
     exp = {f"influxdb/{i}": {"endpoint": f"http://127.0.0.1:{capture}{path}", "v1_compatibility": {"enabled": True, "db": "otel"},
@@ -96,7 +90,7 @@ def collector_yaml(port: int, capture: int, exporters: dict[str, dict]) -> str:
         "receivers": {"otlp": {"protocols": {"http": {"endpoint": f"127.0.0.1:{port}"}}}},
         "exporters": exp,
         "service": {"telemetry": {"metrics": {"level": "none"}},
-                    "pipelines": {"metrics": {"receivers": ["otlp"], "exporters": list(exp)}}},
+                    "pipelines": {signal: {"receivers": ["otlp"], "exporters": list(exp)}}},
     }, sort_keys=False)
 
 
@@ -108,13 +102,13 @@ async def run_all(start) -> dict:
             port = free_port()
             with tempfile.TemporaryDirectory() as tmp:
                 cfg = Path(tmp) / "config.yaml"
-                cfg.write_text(collector_yaml(port, capture.port, exporters))
+                cfg.write_text(collector_yaml(port, capture.port, exporters, signal_of(name)))
                 proc = start(cfg)
                 try:
                     async with aiohttp.ClientSession() as session:
                         for _ in range(200):
                             try:
-                                async with session.post(f"http://127.0.0.1:{port}/v1/metrics", data=request_bytes(name),
+                                async with session.post(f"http://127.0.0.1:{port}/v1/{signal_of(name)}", data=request_bytes(name),
                                                         headers={"Content-Type": "application/x-protobuf"}) as resp:
                                     status = resp.status
                                 break
@@ -159,7 +153,7 @@ def normalise(result: dict) -> dict:
     for name, run in result.items():
         by_path: dict[str, list] = {}
         for r in run["requests"]:
-            lines = [parse_line(l) for l in r["body"].splitlines() if l]
+            lines = [parse_line(l) for l in _split_unescaped(r["body"], "\n") if l]
             by_path.setdefault(r["path"], []).append((r["query"], len(lines)))
             by_path.setdefault(r["path"] + " lines", []).extend(lines)
         out[name] = {"status": run["status"], **{k: sorted(v) for k, v in by_path.items()}}
@@ -271,6 +265,8 @@ service:
   telemetry: {{metrics: {{level: none}}}}
   pipelines:
     metrics: {{receivers: [otlp], exporters: [influxdb/v1, influxdb/v2schema]}}
+    traces: {{receivers: [otlp], exporters: [influxdb/v1]}}
+    logs: {{receivers: [otlp], exporters: [influxdb/v1]}}
 """
     async with running(config):
         app = SDKApp("http", f"http://127.0.0.1:{port}", service_name="shop")
@@ -289,6 +285,17 @@ service:
     hist = (await query(influxd, 'SELECT * FROM "checkout.duration"'))[-1]
     assert hist["count"] == 3 and hist["sum"] == 12.5 + 25 + 37.5 and hist["+Inf"] == 3
     assert any(r.get("orders_total") == 3 for r in prom)
+    for _ in range(100):
+        spans = await query(influxd, 'SELECT * FROM "spans"')
+        logs = await query(influxd, 'SELECT * FROM "logs" WHERE "body" =~ /order/')
+        if len(spans) == 6 and len(logs) == 3:
+            break
+        await asyncio.sleep(0.1)
+    assert sorted(r["span.name"] for r in spans) == ["POST /checkout"] * 3 + ["charge_card"] * 3
+    assert {r["service.name"] for r in spans} == {"shop"}
+    assert sum(r.get("otel.status_code") == "Error" for r in spans) == 1
+    assert sorted(r["body"] for r in logs) == ["charged order 0", "charged order 2", "payment failed for order 1"]
+    assert all(len(r["trace_id"]) == 32 for r in logs)
     buckets = [r for r in prom if r.get("checkout.duration_bucket") is not None]
     assert {r["le"] for r in buckets} >= {"+Inf"} and max(r["checkout.duration_bucket"] for r in buckets) == 3
 
@@ -331,3 +338,23 @@ service:
         await runner.cleanup()
     assert attempts.count("/bad") == 1
     assert attempts.count("/busy") > 2
+
+
+def test_a_span_dimension_found_twice_does_not_fail_the_request():
+    """Upstream panics in its debug logging (odd key/value count) when a span dimension is in both
+    the resource and the span, failing the request; otelflow writes the span as upstream's code would
+    without the panic: the later value is the tag and also goes into ``attributes``."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    from otelflow.exporters.influxdb.records import span_lines
+
+    req = ExportTraceServiceRequest()
+    rs = req.resource_spans.add()
+    kv = rs.resource.attributes.add()
+    kv.key, kv.value.string_value = "service.name", "a"
+    span = rs.scope_spans.add().spans.add()
+    span.trace_id, span.span_id, span.start_time_unix_nano, span.end_time_unix_nano = b"\1" * 16, b"\2" * 8, 10, 20
+    kv = span.attributes.add()
+    kv.key, kv.value.string_value = "service.name", "b"
+    (line,) = list(span_lines(rs, frozenset({"service.name"})))
+    assert line.startswith("spans,service.name=b,") and 'attributes="{\\"service.name\\":\\"b\\"}"' in line

@@ -6,14 +6,15 @@ Points are written in ``metrics_schema`` (see schemas.py) and sent in payloads o
 ``payload_max_lines`` lines / about ``payload_max_bytes`` bytes. Statuses: 2xx accepted, 5xx
 retried, anything else a permanent error (upstream's words: ``line protocol write returned "<status>"
 "<body>"``). Like upstream, timestamps are always nanoseconds while the ``precision`` query
-parameter says what is configured. Traces and logs are not written by otelflow yet.
+parameter says what is configured. Spans and log records are written as records.py
+describes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-from typing import Literal
+from typing import Iterator, Literal
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import aiohttp
@@ -27,6 +28,7 @@ from otelflow.core.consumer import ConsumerError, PermanentError
 from otelflow.core.exporterhelper import QueuedRetryExporter
 from otelflow.core.tls import client_ssl_context
 from otelflow.exporters.influxdb.lineprotocol import EncodeError, encode_line
+from otelflow.exporters.influxdb.records import log_lines, span_lines
 from otelflow.exporters.influxdb.schemas import SCHEMAS, SchemaError, base_tags
 from otelflow.extensions.auth import http_client_authenticator
 
@@ -109,6 +111,8 @@ class InfluxDBExporter(QueuedRetryExporter):
         if self.compression:
             self.headers["Content-Encoding"] = self.compression
         self.schema = SCHEMAS[config.metrics_schema]
+        self.span_dims = frozenset(config.span_dimensions)
+        self.log_dims = frozenset(config.log_record_dimensions)
         self.session: aiohttp.ClientSession | None = None
         self._auth = None
 
@@ -126,29 +130,40 @@ class InfluxDBExporter(QueuedRetryExporter):
             await self.session.close()
             self.session = None
 
+    def _lines(self, data) -> Iterator[str]:
+        signal = self.settings.signal
+        if signal is Signal.TRACES:
+            for rs in data.resource_spans:
+                yield from span_lines(rs, self.span_dims)
+        elif signal is Signal.LOGS:
+            for rl in data.resource_logs:
+                yield from log_lines(rl, self.log_dims)
+        else:
+            for rm in data.resource_metrics:
+                for sm in rm.scope_metrics:
+                    base = base_tags(rm.resource, sm.scope)
+                    for metric in sm.metrics:
+                        for measurement, tags, fields, ts in self.schema(metric, base):
+                            yield encode_line(measurement, tags, fields, ts)
+
     def payloads(self, data) -> list[bytes]:
         """The request as line protocol payloads; PermanentError where upstream refuses it."""
         out: list[bytes] = []
         lines: list[str] = []
         size = 0
         max_lines, max_bytes = self.config.payload_max_lines, self.config.payload_max_bytes
+        what = {Signal.TRACES: "span", Signal.LOGS: "log record", Signal.METRICS: "metric"}[self.settings.signal]
         try:
-            for rm in data.resource_metrics:
-                for sm in rm.scope_metrics:
-                    base = base_tags(rm.resource, sm.scope)
-                    for metric in sm.metrics:
-                        for measurement, tags, fields, ts in self.schema(metric, base):
-                            try:
-                                line = encode_line(measurement, tags, fields, ts)
-                            except EncodeError as exc:
-                                raise PermanentError(f"failed to encode point: {exc}") from None
-                            lines.append(line)
-                            size += len(line)
-                            if len(lines) >= max_lines or size >= max_bytes:
-                                out.append("".join(lines).encode())
-                                lines, size = [], 0
+            for line in self._lines(data):
+                lines.append(line)
+                size += len(line)
+                if len(lines) >= max_lines or size >= max_bytes:
+                    out.append("".join(lines).encode())
+                    lines, size = [], 0
+        except EncodeError as exc:
+            raise PermanentError(f"failed to encode point: {exc}") from None
         except SchemaError as exc:
-            raise PermanentError(f"failed to convert OTLP metric to line protocol: {exc}") from None
+            raise PermanentError(f"failed to convert OTLP {what} to line protocol: {exc}") from None
         if lines:
             out.append("".join(lines).encode())
         return out
@@ -184,6 +199,6 @@ factory = Factory(
     kind=Kind.EXPORTER,
     config=Config,
     create=create,
-    signals=frozenset({Signal.METRICS}),
+    signals=frozenset(Signal),
     stability="beta",
 )

@@ -9,7 +9,13 @@ import math
 
 _NAME_ESC = str.maketrans({",": "\\,", " ": "\\ "})
 _KEY_ESC = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ "})
-_STR_ESC = str.maketrans({'"': '\\"', "\\": "\\\\"})
+_STR_ESC = str.maketrans({'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+# what the strict encoder refuses in names, tag keys and values and field keys
+_NON_PRINTABLE = frozenset(chr(c) for c in range(32)) | {"\x7f"}
+
+
+def _printable(text: str) -> bool:
+    return not any(c in _NON_PRINTABLE for c in text)
 
 
 class Uint(int):
@@ -84,14 +90,14 @@ def encode_line(measurement: str, tags: dict[str, str], fields: dict[str, object
     """One line (with its newline); EncodeError where the strict encoder refuses the point."""
     if not measurement:
         raise EncodeError("invalid measurement: empty")
-    if "\n" in measurement:
+    if not _printable(measurement):
         raise EncodeError(f"invalid measurement {measurement!r}")
     parts = [measurement.translate(_NAME_ESC)]
     for key in sorted(tags):
         value = tags[key]
         if not key or not value:
             continue
-        if "\n" in key or "\n" in value:
+        if not _printable(key) or not _printable(value):
             raise EncodeError(f"invalid tag {key!r}")
         parts.append(f",{key.translate(_KEY_ESC)}={value.translate(_KEY_ESC)}")
     encoded = []
@@ -99,7 +105,7 @@ def encode_line(measurement: str, tags: dict[str, str], fields: dict[str, object
         text = _field(value) if key else None
         if text is None:
             continue
-        if "\n" in key:
+        if not _printable(key):
             raise EncodeError(f"invalid field key {key!r}")
         encoded.append(f"{key.translate(_KEY_ESC)}={text}")
     if not encoded:

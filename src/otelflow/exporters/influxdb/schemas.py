@@ -12,13 +12,15 @@
 Tags: resource attributes, then scope name/version (``otel.library.name``/``otel.library.version``)
 and scope attributes, then point attributes, each value as pdata's ``AsString``. Exemplars with
 trace and span IDs become ``<name>_exemplar`` points (telegraf schemas). A point without a
-timestamp, or a metric type a schema cannot write, fails the whole request permanently, as upstream.
+timestamp is written at 0 (upstream's check for it never fires: pdata's time 0 is 1970, not Go's zero time).
+A metric type a schema cannot write fails the whole request permanently, as upstream.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import math
 from typing import Callable, Iterator
 
 from otelflow.exporters.influxdb.lineprotocol import Uint, go_f
@@ -48,27 +50,58 @@ def as_string(value) -> str:
     if kind == "bytes_value":
         return base64.b64encode(value.bytes_value).decode()
     if kind in ("array_value", "kvlist_value"):
-        return json.dumps(_raw(value), separators=(",", ":"), ensure_ascii=False)
+        try:
+            return _go_json(value)
+        except NotJSON:
+            return ""  # pcommon's AsString gives up on NaN/Inf inside, too
     return ""
 
 
-def _raw(value):
+class NotJSON(ValueError):
+    pass
+
+
+def _go_json_float(x: float) -> str:
+    if math.isnan(x) or math.isinf(x):
+        raise NotJSON("unsupported value")
+    a = abs(x)
+    if a != 0 and (a < 1e-6 or a >= 1e21):
+        text = repr(x)
+        mant, _, exp = text.partition("e")
+        if exp.startswith("-0"):
+            exp = "-" + exp[2:]
+        return f"{mant}e{exp}"
+    return go_f(x)
+
+
+def _go_json_string(s: str) -> str:
+    out = json.dumps(s, ensure_ascii=False)
+    return (out.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def _go_json(value) -> str:
     kind = value.WhichOneof("value")
-    if kind == "array_value":
-        return [_raw(v) for v in value.array_value.values]
-    if kind == "kvlist_value":
-        return {kv.key: _raw(kv.value) for kv in value.kvlist_value.values}
-    if kind == "int_value":
-        return value.int_value
-    if kind == "double_value":
-        return value.double_value
-    if kind == "bool_value":
-        return value.bool_value
     if kind == "string_value":
-        return value.string_value
+        return _go_json_string(value.string_value)
+    if kind == "bool_value":
+        return "true" if value.bool_value else "false"
+    if kind == "int_value":
+        return str(value.int_value)
+    if kind == "double_value":
+        return _go_json_float(value.double_value)
     if kind == "bytes_value":
-        return base64.b64encode(value.bytes_value).decode()
-    return None
+        return '"' + base64.b64encode(value.bytes_value).decode() + '"'
+    if kind == "array_value":
+        return "[" + ",".join(_go_json(v) for v in value.array_value.values) + "]"
+    if kind == "kvlist_value":
+        return go_json_map({kv.key: kv.value for kv in value.kvlist_value.values})
+    return "null"
+
+
+def go_json_map(values: dict) -> str:
+    return "{" + ",".join(f"{_go_json_string(k)}:{_go_json(v)}" for k, v in sorted(values.items())) + "}"
+
 
 
 def base_tags(resource, scope) -> dict[str, str]:
@@ -82,8 +115,6 @@ def base_tags(resource, scope) -> dict[str, str]:
 
 
 def _point_start(dp, base: dict[str, str]) -> tuple[dict[str, str], dict[str, object], int]:
-    if not dp.time_unix_nano:
-        raise SchemaError("metric has no timestamp")
     fields: dict[str, object] = {}
     if dp.start_time_unix_nano:
         fields["start_time_unix_nano"] = dp.start_time_unix_nano
