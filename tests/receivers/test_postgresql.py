@@ -234,3 +234,46 @@ def test_config_follows_upstream():
         Config.model_validate({"username": "u", "password": "p", "endpoint": "localhost"})
     assert filter_by_databases("SELECT a FROM t", ["x", "o'k"], True) == \
         "SELECT a FROM t WHERE datname IN ('x','o''k') GROUP BY datname;"
+
+
+def test_missing_database_is_a_partial_error_logged_once(server: PostgresServer, tmp_path: Path):
+    """A database that does not exist: the others' metrics still go out, the error is logged once."""
+    receivers = _receivers(server.endpoint, "400ms", databases=["otelapp", "nope"])
+
+    def three(requests) -> bool:
+        return sum("postgresql.database.count" in metric_names(r) for r in requests) >= 3
+
+    requests, log = run_otelflow(receivers, tmp_path, three, timeout=30)
+    errors = [line for line in log.splitlines() if "Error scraping metrics (scraper postgresql" in line]
+    assert len(errors) == 1 and 'database "nope" does not exist' in errors[0], log
+    names = {a.value.string_value for r in requests for rm in r.resource_metrics for a in rm.resource.attributes
+             if a.key == "postgresql.database.name"}
+    assert names == {"otelapp"}
+
+
+def test_unix_socket_transport(server: PostgresServer, tmp_path: Path):
+    """transport: unix takes <socket dir>:<port> (trust login over the socket here)."""
+    receivers = _receivers(f"{server.dir}:{server.port}", databases=["otelapp"], transport="unix")
+    requests, _ = run_otelflow(receivers, tmp_path, _scraped)
+    assert any("postgresql.table.size" in metric_names(r) for r in requests)
+
+
+def test_server_that_never_answers_is_bounded_by_the_timeout(tmp_path: Path):
+    """A listener that accepts and stays silent: each scrape ends at `timeout`, logged once."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    port = listener.getsockname()[1]
+    receivers = {"postgresql": {"endpoint": f"127.0.0.1:{port}", "username": USER, "password": PASSWORD,
+                                "tls": {"insecure": True}, "collection_interval": "300ms", "timeout": "500ms",
+                                "initial_delay": "0s"}}
+    collector = Collector(config(receivers, tmp_path / "out.json")).start()
+    try:
+        time.sleep(2.5)
+        assert collector.proc.poll() is None
+        log = collector.output()
+    finally:
+        collector.stop()
+        listener.close()
+    errors = [line for line in log.splitlines() if "Error scraping metrics (scraper postgresql)" in line]
+    assert len(errors) == 1 and ("deadline" in errors[0] or "timeout" in errors[0].lower()), log
