@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import re
 import socket
 import subprocess
@@ -271,3 +272,23 @@ def test_config_and_loopback_rules():
 
 def token_hidden_in_repr() -> bool:
     return "s3cret" not in repr(web_ui.Config(auth={"token": "s3cret"}))
+
+
+def test_which_binds_need_the_token_and_where_it_comes_from(monkeypatch, caplog):
+    from otelflow.extensions.web_ui_auth import AuthConfig, Gate
+
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    assert Gate(AuthConfig(), ":4380").required and Gate(AuthConfig(), "myhost:4380").required
+    assert not Gate(AuthConfig(), "localhost:4380").required and not Gate(AuthConfig(), "[::1]:4380").required
+    generated = Gate(AuthConfig(), "0.0.0.0:4380").token
+    assert len(generated) >= 40 and Gate(AuthConfig(), "10.0.0.1:1").token == generated  # kept across a restart
+    monkeypatch.setenv(TOKEN_ENV, " from-env ")
+    assert Gate(AuthConfig(), "0.0.0.0:1").token == "from-env"
+    assert Gate(AuthConfig(token="from-config"), "0.0.0.0:1").token == "from-config"
+    assert Gate(AuthConfig(mode="always"), "127.0.0.1:1").required
+    never = Gate(AuthConfig(mode="never"), "0.0.0.0:1")
+    assert not never.required
+    logger = logging.getLogger("test.web_ui_auth")
+    with caplog.at_level(logging.INFO, logger="test.web_ui_auth"):
+        never.log_url(logger, "127.0.0.1", 1)
+    assert any(r.levelname == "WARNING" and "auth::mode never" in r.getMessage() for r in caplog.records)
