@@ -261,3 +261,35 @@ async def test_sends_what_otelcol_ref_sends():
         [sys.executable, "-m", "otelflow", "--config", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")}))
     assert got == json.loads((GOLDEN / "expected.json").read_text())
+
+
+async def test_zipkin_receiver_keeps_metadata_too():
+    backend = await HTTPBackend().start()
+    port = free_port()
+    config = f"""
+extensions:
+  headers_setter:
+    headers: [{{key: X-Scope-OrgID, from_context: x-tenant, default_value: nobody, action: upsert}}]
+receivers:
+  zipkin: {{endpoint: "127.0.0.1:{port}", include_metadata: true}}
+exporters:
+  otlp_http: {{endpoint: "{backend.endpoint}", auth: {{authenticator: headers_setter}}}}
+service:
+  extensions: [headers_setter]
+  pipelines:
+    traces: {{receivers: [zipkin], exporters: [otlp_http]}}
+"""
+    span = [{"traceId": "0102030405060708090a0b0c0d0e0f10", "id": "0102030405060708", "name": "z",
+             "timestamp": 1700000000000000, "duration": 5, "localEndpoint": {"serviceName": "zsvc"}}]
+    import aiohttp
+
+    try:
+        async with running(config):
+            async with aiohttp.ClientSession() as session:
+                async with session.post(f"http://127.0.0.1:{port}/api/v2/spans", json=span,
+                                        headers={"X-Tenant": "initech"}) as resp:
+                    assert resp.status == 202
+            await wait_for(lambda: len(backend.received) == 1)
+    finally:
+        await backend.stop()
+    assert backend.received[0].headers["X-Scope-OrgID"] == "initech"

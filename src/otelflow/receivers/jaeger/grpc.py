@@ -7,7 +7,7 @@ import asyncio
 import grpc
 from google.protobuf.message import DecodeError
 
-from otelflow.core.client import metadata_of, request_metadata
+from otelflow.core.client import client_metadata, metadata_of, request_metadata
 from otelflow.core.component import Component, Host
 from otelflow.core.consumer import ConsumerError
 from otelflow.core.grpcserver import GRPCEndpoint
@@ -51,13 +51,16 @@ class GRPCServer(Component):
                 await self.grpc.auth.authenticate(header_map(context.invocation_metadata() or ()))
             except AuthError as exc:
                 await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
-        token = request_metadata.set(metadata_of(context.invocation_metadata() or ()))
+        metadata = metadata_of(context.invocation_metadata() or ())
+        token = request_metadata.set(metadata)
+        kept = client_metadata.set(metadata if self.settings.include_metadata else None)
         try:
             await self.receiver.deliver(traces, len(request.batch.spans), GRPC)
         except ConsumerError as exc:
             # upstream returns the pipeline's error as is: grpc-go sends it as Unknown
             await context.abort(grpc.StatusCode.UNKNOWN, str(exc))
         finally:
+            client_metadata.reset(kept)
             request_metadata.reset(token)
         return _RESPONSE
 

@@ -15,7 +15,7 @@ import logging
 
 from aiohttp import web
 
-from otelflow.core.client import metadata_of, request_metadata
+from otelflow.core.client import client_metadata, metadata_of, request_metadata
 from otelflow.core.component import Component, Host, Settings, Signal
 from otelflow.core.compression import DecompressionError, decompress
 from otelflow.core.consumer import Consumer, ConsumerError
@@ -114,7 +114,8 @@ class ZipkinReceiver(Component):
             return _text(400, str(exc))
         count = COUNTERS[Signal.TRACES](traces)  # an empty batch is still handed on, as upstream does
         labels = {"receiver": str(self.settings.id), "transport": transport}
-        token = request_metadata.set(metadata_of(request.headers.items()) if self.config.include_metadata else None)
+        metadata = metadata_of(request.headers.items()) if self.config.include_metadata else None
+        token, kept = request_metadata.set(metadata), client_metadata.set(metadata)
         try:
             await self.consumer.consume(traces)
         except ConsumerError as exc:
@@ -123,6 +124,7 @@ class ZipkinReceiver(Component):
                 return web.Response(status=400, body=b'"Bad Request"')
             return web.Response(status=500, body=b'"Internal Server Error"')
         finally:
+            client_metadata.reset(kept)
             request_metadata.reset(token)
         self.settings.telemetry.add("otelcol_receiver_accepted_spans", count, **labels)
         return web.Response(status=202)
