@@ -49,7 +49,7 @@ pytestmark = pytest.mark.skipif(not (BIN / "postgres").exists(), reason="postgre
 class PostgresServer:
     """initdb + postgres of our own, as the ``postgres`` user: loopback, a free port, its own dir."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: bool = False) -> None:
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="otelflow-pg-"))
         owner = pwd.getpwnam("postgres") if os.geteuid() == 0 else None
@@ -63,11 +63,23 @@ class PostgresServer:
         subprocess.run([str(BIN / "initdb"), "-D", str(self.dir / "data"), "-U", USER, f"--pwfile={pwfile}",
                         "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync", "-E", "UTF8"],
                        check=True, capture_output=True, cwd=self.dir, **run_as)
+        ssl_args: list[str] = []
+        if tls:  # a self-signed certificate for 127.0.0.1, kept by the server's user
+            self.cert = self.dir / "cert.pem"
+            key = self.dir / "key.pem"
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                            "-out", str(self.cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+                            "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+            os.chmod(key, 0o600)
+            if owner:
+                for f in (self.cert, key):
+                    os.chown(f, owner.pw_uid, owner.pw_gid)
+            ssl_args = ["-c", "ssl=on", "-c", f"ssl_cert_file={self.cert}", "-c", f"ssl_key_file={key}"]
         self.log = open(self.dir / "postgres.log", "wb")
         self.proc = subprocess.Popen(
             [str(BIN / "postgres"), "-D", str(self.dir / "data"), "-p", str(self.port), "-k", str(self.dir),
              "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "track_functions=all",
-             "-c", "max_connections=40", "-c", "shared_buffers=16MB"],
+             "-c", "max_connections=40", "-c", "shared_buffers=16MB", *ssl_args],
             stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir, **run_as)
         deadline = time.monotonic() + 30
         while True:
@@ -277,3 +289,31 @@ def test_server_that_never_answers_is_bounded_by_the_timeout(tmp_path: Path):
         listener.close()
     errors = [line for line in log.splitlines() if "Error scraping metrics (scraper postgresql)" in line]
     assert len(errors) == 1 and ("deadline" in errors[0] or "timeout" in errors[0].lower()), log
+
+
+@pytest.mark.skipif(not shutil.which("openssl"), reason="openssl missing")
+def test_tls_modes_against_an_ssl_server(server: PostgresServer, tmp_path: Path):
+    """Upstream's default (require, no verification) and verify-full with the CA log in; verify-full
+    without the CA fails, logged once; the default against a server without SSL fails too."""
+    secure = PostgresServer(tls=True)
+    try:
+        base = {"username": USER, "password": PASSWORD, "collection_interval": "1h", "initial_delay": "0s",
+                "databases": ["postgres"]}
+        receivers = {"postgresql": {"endpoint": secure.endpoint, **base},
+                     "postgresql/verified": {"endpoint": secure.endpoint, **base,
+                                             "tls": {"insecure_skip_verify": False, "ca_file": str(secure.cert)}},
+                     "postgresql/untrusted": {"endpoint": secure.endpoint, **base,
+                                              "tls": {"insecure_skip_verify": False}},
+                     "postgresql/plain": {"endpoint": server.endpoint, **base}}
+
+        def two(requests) -> bool:
+            return sum("postgresql.database.count" in metric_names(r) for r in requests) >= 2
+
+        requests, log = run_otelflow(receivers, tmp_path, two, stop_after=lambda c: time.sleep(1))
+    finally:
+        secure.stop()
+    assert sum("postgresql.database.count" in metric_names(r) for r in requests) == 2
+    errors = [line for line in log.splitlines() if "Error scraping metrics (scraper postgresql)" in line]
+    assert len(errors) == 2, log
+    assert any("CERTIFICATE_VERIFY_FAILED" in e for e in errors), log
+    assert any("SSL" in e and "CERTIFICATE" not in e for e in errors), log
