@@ -33,6 +33,9 @@ from otelflow.exporters.influxdb.schemas import SCHEMAS, SchemaError, base_tags
 from otelflow.extensions.auth import http_client_authenticator
 
 
+_THREAD_BYTES = 256 * 1024
+
+
 class V1Compatibility(Model):
     enabled: bool = False
     db: str = ""
@@ -169,7 +172,9 @@ class InfluxDBExporter(QueuedRetryExporter):
         return out
 
     async def send(self, data) -> None:
-        for body in self.payloads(data):
+        # a large request takes tens of milliseconds to encode: do that off the event loop
+        big = data.ByteSize() > _THREAD_BYTES
+        for body in await asyncio.to_thread(self.payloads, data) if big else self.payloads(data):
             if self.compression:
                 body = compress(self.compression, body, 0)
             headers = self.headers
