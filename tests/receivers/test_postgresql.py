@@ -317,3 +317,20 @@ def test_tls_modes_against_an_ssl_server(server: PostgresServer, tmp_path: Path)
     assert len(errors) == 2, log
     assert any("CERTIFICATE_VERIFY_FAILED" in e for e in errors), log
     assert any("SSL" in e and "CERTIFICATE" not in e for e in errors), log
+
+
+def test_connections_killed_by_the_server_are_made_again(server: PostgresServer, tmp_path: Path):
+    """pg_terminate_backend on the receiver's kept connections: a later scrape reconnects and delivers."""
+    receivers = _receivers(server.endpoint, "300ms", databases=["otelapp"])
+    killed = {"at": 0}
+
+    def kill_then_two_more(requests) -> bool:
+        scrapes = sum("postgresql.database.count" in metric_names(r) for r in requests)
+        if scrapes >= 1 and not killed["at"]:
+            server.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'otelflow'")
+            killed["at"] = scrapes
+        return bool(killed["at"]) and scrapes >= killed["at"] + 2
+
+    requests, log = run_otelflow(receivers, tmp_path, kill_then_two_more, timeout=30)
+    assert killed["at"], log
+    assert sum("postgresql.table.size" in metric_names(r) for r in requests) >= killed["at"] + 2

@@ -7,7 +7,6 @@ top-query log events are not built: their ``events`` toggles are accepted only w
 
 from __future__ import annotations
 
-from typing import Literal
 
 from pydantic import Field, create_model, model_validator
 

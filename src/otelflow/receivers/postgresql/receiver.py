@@ -16,6 +16,7 @@ until it stops happening.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
 import time
 from typing import Any
@@ -60,7 +61,6 @@ def instance_id(endpoint: str) -> str:
 
 
 def _is_loopback(host: str) -> bool:
-    import ipaddress
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
