@@ -36,10 +36,17 @@ interface Report {
 }
 
 async function whatIf(policies: string, startUs: number, endUs: number, signal: AbortSignal): Promise<Report[]> {
-  const res = await fetch("api/v1/sampling/what-if", {
-    method: "POST", signal, headers: { "Content-Type": "application/json", Accept: "application/json" },
-    body: JSON.stringify({ policies, start_us: startUs, end_us: endUs }),
-  });
+  let res: Response;
+  for (;;) {
+    res = await fetch("api/v1/sampling/what-if", {
+      method: "POST", signal, headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ policies, start_us: startUs, end_us: endUs }),
+    });
+    if (res.status !== 429) break;
+    // one what-if at a time on the server: a run this page gave up on may still be finishing
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    if (signal.aborted) throw new DOMException("aborted", "AbortError");
+  }
   let body: any = null;
   try { body = await res.json(); } catch { /* reported below */ }
   if (!res.ok) throw new Error(body?.error ?? `${res.status} ${res.statusText}`);
