@@ -199,3 +199,21 @@ def test_locations_follow_the_merge_and_set_overrides():
         "receivers::otlp::protocols::grpc::endpoint": f"{open_}:3",  # the later file wins the merge
         "processors::tail_sampling": f"{ts}:7",  # unused once receiver-open.yaml replaced the pipeline
     }
+
+
+@pytest.mark.parametrize("mode,flagged", [("auto", False), ("always", False), ("never", True)])
+def test_an_exposed_web_ui_is_flagged_only_without_its_token_login(tmp_path, mode, flagged):
+    config = tmp_path / "ui.yaml"
+    config.write_text(f"""
+receivers: {{otlp: {{protocols: {{grpc: {{endpoint: localhost:4317}}}}}}}}
+exporters: {{embedded_store: {{store: embedded_store}}}}
+extensions:
+  embedded_store: {{directory: {tmp_path}}}
+  web_ui: {{endpoint: 0.0.0.0:4380, store: embedded_store, auth: {{mode: {mode}}}}}
+service:
+  extensions: [embedded_store, web_ui]
+  pipelines: {{traces: {{receivers: [otlp], exporters: [embedded_store]}}}}
+""")
+    findings = lint(config)
+    found = [f for f in findings if f.rule == "admin-endpoint-exposed"]
+    assert bool(found) is flagged, findings

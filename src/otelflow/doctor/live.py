@@ -8,6 +8,7 @@ not answer or the otelflow there has no doctor extension.
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
@@ -28,9 +29,14 @@ def fetch(url: str) -> tuple[dict | None, str]:
     """The report, or None and why there is none."""
     endpoint = _endpoint(url)
     try:
-        with urllib.request.urlopen(endpoint, timeout=TIMEOUT) as resp:
+        token = os.environ.get("OTELFLOW_UI_TOKEN")  # a UI bound beyond loopback asks for it
+        request = urllib.request.Request(endpoint, headers={"Authorization": f"Bearer {token}"} if token else {})
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as resp:
             return json.load(resp), ""
     except urllib.error.HTTPError as exc:
+        if exc.code == 401:
+            return None, (f"{endpoint} answered 401: that web UI asks for its token (it is bound beyond loopback); "
+                          f"set OTELFLOW_UI_TOKEN to the token of the login URL it printed at start")
         if exc.code == 404:
             return None, (f"{endpoint} answered 404: that otelflow has no doctor extension (add `doctor:` under "
                           f"extensions and service::extensions) or is older than the live doctor")

@@ -54,11 +54,15 @@ def receiver_cors_wildcard(ctx: LintContext) -> Iterator[Hit]:
 
 
 @rule("admin-endpoint-exposed", Severity.WARNING,
-      why="pprof, zpages and the web UI have no authentication; reachable from other machines they hand "
-          "out profiles, pipeline internals or the stored telemetry itself",
-      fix="bind them to localhost and reach them through a port-forward or an SSH tunnel")
+      why="pprof and zpages have no authentication, nor has the web UI with auth::mode never; reachable "
+          "from other machines they hand out profiles, pipeline internals or the stored telemetry itself",
+      fix="bind them to localhost and reach them through a port-forward or an SSH tunnel (the web UI asks "
+          "for a token beyond loopback unless auth::mode is never)")
 def admin_endpoint_exposed(ctx: LintContext) -> Iterator[Hit]:
     for cid, model in ctx.of_type(Kind.EXTENSION, *ADMIN_EXTENSIONS):
+        auth = getattr(model, "auth", None)
+        if auth is not None and getattr(auth, "mode", "never") != "never":
+            continue  # the web UI's token login covers it
         address = addresses.server(getattr(model, "endpoint", "") or "")
         if address is not None and not address.loopback and ctx.used(Kind.EXTENSION, cid):
             yield Hit(ctx.path(Kind.EXTENSION, cid, "endpoint"), f'{cid} serves on "{model.endpoint}", reachable from other machines')
