@@ -28,6 +28,7 @@ install-test: ui venv
 	bash scripts/install-kafka.sh
 	bash scripts/install-redis.sh
 	bash scripts/install-nginx.sh
+	bash scripts/install-influxdb.sh
 	bash scripts/build-fleet.sh
 	bash scripts/build-jaeger.sh
 
