@@ -171,3 +171,11 @@ def test_chooser_goes_native_on_thin_traffic_and_back_on_thick():
     seen = [chooser.count(thick) for _ in range(counting._PROBE)]
     assert seen == [50] * counting._PROBE and not chooser.native  # a probe within _PROBE calls noticed
     assert chooser.count(thin) == 20 and not chooser.native  # needs _ENTER thin ones again
+
+
+def test_without_the_extension_the_walk_counts(monkeypatch):
+    monkeypatch.setattr(counting, "_counts", None)
+    chooser = counting._Chooser()
+    for _ in range(3 * counting._ENTER):
+        assert chooser.count(_thin(5)) == 5
+    assert not chooser.native

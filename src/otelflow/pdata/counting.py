@@ -90,7 +90,10 @@ class _Chooser:
         if self.native:
             self.calls += 1
             if self.calls % _PROBE or _looks_thin(req):
-                n = _counts.items(_counts.METRICS, req.SerializeToString())
+                try:
+                    n = _counts.items(_counts.METRICS, req.SerializeToString())
+                except Exception:  # noqa: BLE001 - e.g. nesting past the encoder's limit: the walk still counts
+                    n = -1
                 if n >= 0:
                     return n
         points, thin = _walk(req)
