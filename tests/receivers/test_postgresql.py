@@ -28,7 +28,7 @@ from otelflow.receivers.postgresql import Config
 from otelflow.receivers.postgresql.client import filter_by_databases
 from tests.backends import free_port
 from tests.process import Collector
-from tests.receivers.scrape_rig import config, metric_names, ref_has, run_otelcol_ref, run_otelflow, shape
+from tests.receivers.scrape_rig import config, metric_names, read, ref_has, run_otelcol_ref, run_otelflow, shape
 
 GOLDEN = Path(__file__).parent / "testdata" / "postgresql" / "golden.json"
 RECORD = os.environ.get("OTELFLOW_RECORD_GOLDENS") == "1"
@@ -204,20 +204,30 @@ def test_values_follow_the_server(server: PostgresServer, tmp_path: Path):
     assert points[("postgresql.index.scans", "customers", "customers_pkey", ())] >= 1
 
 
-def test_refused_login_is_counted_logged_once_and_the_rest_keeps_serving(server: PostgresServer, tmp_path: Path):
+def test_refused_login_and_missing_database_are_logged_once_and_the_rest_keeps_serving(server: PostgresServer,
+                                                                                     tmp_path: Path):
+    """A wrong password fails every scrape of that receiver; a database that does not exist is a partial
+    error (the other database's metrics still go out). Each is logged once; the good receiver delivers."""
     receivers = {**_receivers(server.endpoint, "400ms", databases=["otelapp"]),
                  "postgresql/locked": {"endpoint": server.endpoint, "username": USER, "password": "wrong",
                                        "tls": {"insecure": True}, "collection_interval": "400ms",
-                                       "initial_delay": "0s"}}
+                                       "initial_delay": "0s"},
+                 "postgresql/missing": {"endpoint": server.endpoint, "username": USER, "password": PASSWORD,
+                                        "tls": {"insecure": True}, "collection_interval": "400ms",
+                                        "initial_delay": "0s", "databases": ["otelapp", "nope"]}}
 
-    def three(requests) -> bool:
-        return sum("postgresql.database.count" in metric_names(r) for r in requests) >= 3
+    def six(requests) -> bool:  # three ticks of the two receivers that deliver
+        return sum("postgresql.database.count" in metric_names(r) for r in requests) >= 6
 
-    requests, log = run_otelflow(receivers, tmp_path, three, timeout=30)
+    requests, log = run_otelflow(receivers, tmp_path, six, timeout=30)
     errors = [line for line in log.splitlines() if "Error scraping metrics (scraper postgresql)" in line]
     assert len(errors) == 1, log
     assert 'password authentication failed for user "otel"' in errors[0]
-
+    partial = [line for line in log.splitlines() if "Error scraping metrics (scraper postgresql, partial)" in line]
+    assert len(partial) == 1 and 'database "nope" does not exist' in partial[0], log
+    names = {a.value.string_value for r in requests for rm in r.resource_metrics for a in rm.resource.attributes
+             if a.key == "postgresql.database.name"}
+    assert names == {"otelapp"}
 
 def test_unreachable_server_is_bounded_and_keeps_retrying(tmp_path: Path):
     """Nothing listens: each scrape fails at once (refused), the collector stays up and keeps trying."""
@@ -246,21 +256,6 @@ def test_config_follows_upstream():
         Config.model_validate({"username": "u", "password": "p", "endpoint": "localhost"})
     assert filter_by_databases("SELECT a FROM t", ["x", "o'k"], True) == \
         "SELECT a FROM t WHERE datname IN ('x','o''k') GROUP BY datname;"
-
-
-def test_missing_database_is_a_partial_error_logged_once(server: PostgresServer, tmp_path: Path):
-    """A database that does not exist: the others' metrics still go out, the error is logged once."""
-    receivers = _receivers(server.endpoint, "400ms", databases=["otelapp", "nope"])
-
-    def three(requests) -> bool:
-        return sum("postgresql.database.count" in metric_names(r) for r in requests) >= 3
-
-    requests, log = run_otelflow(receivers, tmp_path, three, timeout=30)
-    errors = [line for line in log.splitlines() if "Error scraping metrics (scraper postgresql" in line]
-    assert len(errors) == 1 and 'database "nope" does not exist' in errors[0], log
-    names = {a.value.string_value for r in requests for rm in r.resource_metrics for a in rm.resource.attributes
-             if a.key == "postgresql.database.name"}
-    assert names == {"otelapp"}
 
 
 def test_unix_socket_transport(server: PostgresServer, tmp_path: Path):
@@ -334,3 +329,42 @@ def test_connections_killed_by_the_server_are_made_again(server: PostgresServer,
     requests, log = run_otelflow(receivers, tmp_path, kill_then_two_more, timeout=30)
     assert killed["at"], log
     assert sum("postgresql.table.size" in metric_names(r) for r in requests) >= killed["at"] + 2
+
+
+def test_separate_schema_attr_gate(server: PostgresServer):
+    """With receiver.postgresql.separateSchemaAttr on, the schema is its own resource attribute."""
+    from otelflow.core.component import ComponentID, Kind, Settings, Signal
+    from otelflow.core.telemetry import Telemetry
+    from otelflow.receivers.postgresql.receiver import SEPARATE_SCHEMA_ATTR, PostgresqlReceiver
+
+    cfg = Config.model_validate(_receivers(server.endpoint, databases=["otelapp"])["postgresql"])
+    before = SEPARATE_SCHEMA_ATTR.enabled
+    SEPARATE_SCHEMA_ATTR.enabled = True
+    try:
+        receiver = PostgresqlReceiver(Settings(ComponentID("postgresql"), Kind.RECEIVER, Telemetry()), cfg,
+                                      {Signal.METRICS: None})
+    finally:
+        SEPARATE_SCHEMA_ATTR.enabled = before
+
+    async def one_scrape():
+        await receiver.start_scraper(None)
+        try:
+            return await receiver.scrape()
+        finally:
+            await receiver.close_scraper()
+
+    resources = {tuple(sorted((a.key, a.value.string_value) for a in rm.resource.attributes
+                              if a.key != "service.instance.id"))
+                 for rm in asyncio.run(one_scrape())}
+    assert (("postgresql.database.name", "otelapp"), ("postgresql.schema.name", "shop"),
+            ("postgresql.table.name", "orders")) in resources
+    assert (("postgresql.database.name", "otelapp"), ("postgresql.index.name", "orders_customer_idx"),
+            ("postgresql.schema.name", "shop"), ("postgresql.table.name", "orders")) in resources
+    assert (("postgresql.database.name", "otelapp"), ("postgresql.schema.name", "shop")) in resources  # function
+
+
+def test_two_workers_scrape_once(server: PostgresServer, tmp_path: Path):
+    """one_instance: with two workers only worker 0 scrapes, so each tick is one scrape, not two."""
+    run_otelflow(_receivers(server.endpoint, databases=["otelapp"]), tmp_path, _scraped,
+                 stop_after=lambda c: time.sleep(2), env={"OTELFLOW_WORKERS": "2"})
+    assert sum("postgresql.database.count" in metric_names(r) for r in read(tmp_path / "otelflow.json")) == 1
