@@ -5,7 +5,8 @@ The server is our own ``initdb`` + ``postgres``, run as the package's ``postgres
 refuses root) in a temp dir on a free loopback port: trust over the socket, scram-sha-256 over TCP.
 The golden holds the shape of one scrape (names, units, types, data point attribute value sets, and
 per metric the set of resources with database/table/index names) and the values that do not move
-(database and table counts, max connections). ``OTELFLOW_RECORD_GOLDENS=1`` records it again.
+(database and table counts, max connections, the test tables' operations, sizes, scans
+and function calls). ``OTELFLOW_RECORD_GOLDENS=1`` records it again.
 """
 
 from __future__ import annotations
@@ -37,7 +38,10 @@ USER, PASSWORD = "otel", "s3cret"
 VALUE_KEYS = ("state", "operation", "source", "type", "function")
 RESOURCE_KEYS = ("postgresql.database.name", "postgresql.table.name", "postgresql.index.name",
                  "postgresql.schema.name", "service.instance.id")
-STABLE = ("postgresql.table.count", "postgresql.database.count", "postgresql.connection.max")
+STABLE = ("postgresql.table.count", "postgresql.database.count", "postgresql.connection.max",
+          # the test database's own tables: nothing touches them after the fixture
+          "postgresql.operations", "postgresql.table.size", "postgresql.index.size", "postgresql.index.scans",
+          "postgresql.sequential_scans", "postgresql.function.calls", "postgresql.table.vacuum.count")
 OPTIONAL = ("postgresql.blks_hit", "postgresql.blks_read", "postgresql.deadlocks", "postgresql.sequential_scans",
             "postgresql.temp.io", "postgresql.temp_files", "postgresql.tup_deleted", "postgresql.tup_fetched",
             "postgresql.tup_inserted", "postgresql.tup_returned", "postgresql.tup_updated",
