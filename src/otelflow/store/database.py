@@ -24,7 +24,7 @@ import duckdb
 import pyarrow as pa
 
 from otelflow.store.ingest import Batch
-from otelflow.store.schema import SCHEMA_VERSION, TABLES, TIME_COLUMN, ddl
+from otelflow.store.schema import SCHEMA_VERSION, TABLES, TIME_COLUMN, index_traces_sql, migrate
 
 log = logging.getLogger("otelflow.store")
 
@@ -42,6 +42,7 @@ _ARROW_TYPES = {
     "DOUBLE[]": pa.list_(pa.float64()),
     "UBIGINT[]": pa.list_(pa.uint64()),
 }
+_TRACE_TIMES = {table: index_traces_sql("_otelflow_batch", TIME_COLUMN[table]) for table in ("spans", "logs")}
 ARROW_SCHEMAS = {table: pa.schema([(n, _ARROW_TYPES[t]) for n, t in cols]) for table, cols in TABLES.items()}
 
 
@@ -106,13 +107,13 @@ class Store:
         # DuckDB sizes its pool by the machine's cores; a process pinned to fewer (taskset, cgroups)
         # would pay for threads fighting over them.
         con.execute(f"SET threads = {_usable_cpus()}")
-        for statement in ddl():
-            con.execute(statement)
-        row = con.execute("SELECT value FROM otelflow_meta WHERE key = 'schema_version'").fetchone()
-        if row and int(row[0]) != SCHEMA_VERSION:
+        try:
+            found = migrate(con)
+        except (ValueError, duckdb.Error) as exc:
             con.close()
-            raise StoreError(f"the store at {self.path} has schema version {row[0]}, this otelflow reads {SCHEMA_VERSION}; "
-                             "use a new --data-dir or remove the old one")
+            raise StoreError(f"the store at {self.path} cannot be opened: {exc}; use a new --data-dir or remove the old one") from exc
+        if found != SCHEMA_VERSION:
+            log.info("Store at %s migrated from schema version %d to %d", self.path, found, SCHEMA_VERSION)
         self._con = con
 
     async def close(self) -> None:
@@ -217,6 +218,8 @@ class Store:
                 con.register("_otelflow_batch", table)
                 try:
                     con.execute(f"INSERT INTO {batch.table} SELECT * FROM _otelflow_batch")
+                    if batch.table in _TRACE_TIMES:
+                        con.execute(_TRACE_TIMES[batch.table])
                 finally:
                     con.unregister("_otelflow_batch")
             con.execute("COMMIT")
@@ -273,6 +276,7 @@ class Store:
             cutoff = now_ns - int(self.retention.max_age * 1e9)
             for table, column in TIME_COLUMN.items():
                 deleted += _count(con.execute(f"DELETE FROM {table} WHERE {column} < ?", [cutoff]))
+            con.execute("DELETE FROM trace_times WHERE last_ns < ?", [cutoff])
         limit = self.retention.max_size_bytes
         if limit:
             used = self._used_bytes()
@@ -294,6 +298,10 @@ class Store:
                     break
                 used, rounds = new_used, rounds + 1
         if deleted:
+            # a trace's lookup rows go once none of its rows can remain
+            con.execute("""DELETE FROM trace_times WHERE last_ns < least(
+                coalesce((SELECT min(start_ns) FROM spans), 9223372036854775807),
+                coalesce((SELECT min(time_ns) FROM logs), 9223372036854775807))""")
             con.execute("CHECKPOINT")
         return deleted
 

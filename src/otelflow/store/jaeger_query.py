@@ -10,6 +10,7 @@ are returned, newest first.
 from __future__ import annotations
 
 from otelflow.store.query import pointer, rows
+from otelflow.store.query_traces import time_range
 from otelflow.translators.jaeger import ui_model
 
 # the service name as the storage exporter's sanitizer leaves it; the JSON is read only for the
@@ -82,12 +83,19 @@ def find_trace_ids(cur, *, service: str, operation: str = "", tags: dict[str, st
         where += sql
         params += extra
     # The newest matching spans, as a top-N (a heap over the scan, no grouping of the whole range),
-    # until they name ``limit`` traces; a trace ranks by its newest matching span.
+    # until they name ``limit`` traces; a trace ranks by its newest matching span. The newest part of
+    # the range is searched first (row-group min/max skip the rest) and widened while it holds fewer
+    # than the spans asked for: a full page from the part is the page of the whole range.
     fetch = limit * 4
+    width = max(1, (end_ns - start_ns) >> 8)
     while True:
+        lo = max(start_ns, end_ns - width)
         found = cur.execute(f"""
             SELECT trace_id FROM spans WHERE start_ns BETWEEN ? AND ?{where}
-            ORDER BY start_ns DESC, trace_id LIMIT ?""", [start_ns, end_ns, *params, fetch]).fetchall()
+            ORDER BY start_ns DESC, trace_id LIMIT ?""", [lo, end_ns, *params, fetch]).fetchall()
+        if len(found) < fetch and lo > start_ns:
+            width *= 4
+            continue
         ids = list(dict.fromkeys(r[0] for r in found))
         if len(ids) >= limit or len(found) < fetch:
             return ids[:limit]
@@ -103,9 +111,11 @@ def traces(cur, trace_ids: list[str]) -> list[dict]:
     """Jaeger UI traces for the given IDs, in that order; IDs the store does not have are skipped."""
     if not trace_ids:
         return []
-    # list_contains filters while scanning (a few times quicker here than IN, which joins)
+    # list_contains filters while scanning (a few times quicker here than IN, which joins), only the
+    # row groups of the traces' time range
     found = rows(cur, f"""SELECT {_SPAN_SELECT} FROM spans
-        WHERE list_contains(?, trace_id) ORDER BY trace_id, start_ns, span_id""", [trace_ids])
+        WHERE start_ns BETWEEN ? AND ? AND list_contains(?, trace_id) ORDER BY trace_id, start_ns, span_id""",
+                 [*time_range(cur, trace_ids), trace_ids])
     by_trace: dict[str, list[dict]] = {}
     for r in found:
         by_trace.setdefault(r["trace_id"], []).append(r)

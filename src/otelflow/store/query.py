@@ -133,9 +133,17 @@ def logs(cur, *, start_us: int, end_us: int, service: str | None = None, severit
     if trace_id is not None:
         where.append("trace_id = ?")
         params.append(trace_id)
-    found = rows(cur, f"SELECT {LOG_SELECT} FROM logs WHERE {' AND '.join(where)} ORDER BY time_ns DESC LIMIT ?",
-                 [*params, limit])
-    return {"logs": [log_json(r) for r in found]}
+    # newest part of the range first, widened until it holds a page (a full page from it is the page
+    # of the whole range): row-group min/max then skip the older row groups
+    start_ns, end_ns = params[0], params[1]
+    width = max(1, (end_ns - start_ns) >> 8)
+    while True:
+        params[0] = max(start_ns, end_ns - width)
+        found = rows(cur, f"SELECT {LOG_SELECT} FROM logs WHERE {' AND '.join(where)} ORDER BY time_ns DESC LIMIT ?",
+                     [*params, limit])
+        if len(found) >= limit or params[0] == start_ns:
+            return {"logs": [log_json(r) for r in found]}
+        width *= 4
 
 
 # -- RED: rate, errors, duration of a service's entry spans ----------------------------------------

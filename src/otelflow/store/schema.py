@@ -8,7 +8,7 @@ functions; bytes values are base64, arrays are JSON lists, maps are nested objec
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the trace_times lookup table
 
 SPAN_COLUMNS = (
     ("trace_id", "VARCHAR"),
@@ -66,6 +66,31 @@ METRIC_COLUMNS = (
     ("scope_name", "VARCHAR"),
 )
 
+# Where each trace lies in time, so that fetching a trace by ID scans only the row groups of its time
+# range instead of the whole trace_id column. One row per trace and commit that carried spans or logs
+# of it (a long trace has a few rows), keyed by the ID's first 64 bits (a shared key only widens the
+# range). ``first_ns``/``last_ns`` bound the spans' start_ns and the logs' time_ns of that commit.
+TRACE_TIMES_DDL = ("CREATE TABLE IF NOT EXISTS trace_times (trace_key UBIGINT, first_ns BIGINT, last_ns BIGINT)",
+                   # an ART index: DuckDB uses it for ``trace_key = <literal>`` and short literal IN lists
+                   # (not for bound parameters), ~1.5 ms instead of a scan of every key
+                   "CREATE INDEX IF NOT EXISTS trace_times_key ON trace_times (trace_key)")
+TRACE_KEY_SQL = "TRY_CAST('0x' || substr(trace_id, 1, 16) AS UBIGINT)"
+
+
+def trace_key(trace_id: str) -> int | None:
+    """The trace_times key of a hex trace ID (its first 64 bits); None when it is not hex."""
+    try:
+        return int(trace_id[:16], 16) if trace_id else None
+    except ValueError:
+        return None
+
+
+def index_traces_sql(source: str, time_column: str) -> str:
+    """The statement that adds ``source``'s traces (a table or the batch being committed) to trace_times."""
+    return (f"INSERT INTO trace_times SELECT {TRACE_KEY_SQL} AS k, min({time_column}), max({time_column}) "
+            f"FROM {source} WHERE trace_id <> '' GROUP BY k HAVING k IS NOT NULL")
+
+
 TABLES = {"spans": SPAN_COLUMNS, "logs": LOG_COLUMNS, "metric_points": METRIC_COLUMNS}
 TIME_COLUMN = {"spans": "start_ns", "logs": "time_ns", "metric_points": "time_ns"}
 
@@ -76,7 +101,33 @@ def ddl() -> list[str]:
     for table, columns in TABLES.items():
         cols = ", ".join(f"{name} {type_}" for name, type_ in columns)
         out.append(f"CREATE TABLE IF NOT EXISTS {table} ({cols})")
+    out.extend(TRACE_TIMES_DDL)
     out.append(
         "INSERT INTO otelflow_meta VALUES ('schema_version', '%d') ON CONFLICT DO NOTHING" % SCHEMA_VERSION
     )
     return out
+
+
+def migrate(con) -> int:
+    """Create missing tables and bring an older store up to SCHEMA_VERSION in place; returns the version
+    found. Version 1 stores get their trace_times built from the rows they hold (one pass over spans and
+    logs). A store written by a newer otelflow raises ValueError."""
+    for statement in ddl():
+        con.execute(statement)
+    found = int(con.execute("SELECT value FROM otelflow_meta WHERE key = 'schema_version'").fetchone()[0])
+    if found > SCHEMA_VERSION:
+        raise ValueError(f"schema version {found}, this otelflow reads {SCHEMA_VERSION} and older")
+    if found < 2:
+        con.execute("BEGIN TRANSACTION")
+        reindex_traces(con)
+        con.execute("UPDATE otelflow_meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
+        con.execute("COMMIT")
+    return found
+
+
+def reindex_traces(con) -> None:
+    """Rebuild trace_times from every stored span and log (rows inserted other than by the store's
+    writer, e.g. by a test or a bulk load, are not in it)."""
+    con.execute("DELETE FROM trace_times")
+    con.execute(index_traces_sql("spans", "start_ns"))
+    con.execute(index_traces_sql("logs", "time_ns"))
