@@ -29,6 +29,7 @@ install-test: ui venv
 	bash scripts/install-redis.sh
 	bash scripts/install-nginx.sh
 	bash scripts/install-influxdb.sh
+	bash scripts/install-postgresql.sh
 	bash scripts/build-fleet.sh
 	bash scripts/build-jaeger.sh
 

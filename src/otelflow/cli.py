@@ -188,10 +188,18 @@ def cmd_run(args: argparse.Namespace, registry: Registry, argv: Sequence[str]) -
     return 0
 
 
+def _import_components(registry: Registry) -> None:
+    for kind in Kind:
+        for type_ in registry.types(kind):
+            registry.get(kind, type_)
+
+
 def main(argv: Sequence[str] | None = None, registry: Registry = default_registry) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     try:
+        if args.feature_gates:
+            _import_components(registry)  # components register their own gates when imported
         for spec in args.feature_gates:
             featuregates.REGISTRY.apply(spec)
     except featuregates.GateError as err:

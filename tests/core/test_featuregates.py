@@ -38,6 +38,16 @@ def test_cli_refuses_an_unknown_gate(capsys):
     assert 'no such feature gate "no.such.gate"' in capsys.readouterr().err
 
 
+def test_cli_knows_gates_that_components_register(capsys):
+    """A component's module registers its gates when imported, after the flags are read: the CLI
+    imports the components before it applies --feature-gates."""
+    try:
+        assert main(["--feature-gates=receiver.postgresql.separateSchemaAttr", "components"]) == 0
+        assert featuregates.REGISTRY.is_enabled("receiver.postgresql.separateSchemaAttr")
+    finally:
+        featuregates.REGISTRY.set("receiver.postgresql.separateSchemaAttr", False)
+
+
 def _set_nil(span: Span) -> None:
     stmt = Parser(CONTEXTS["span"], STANDARD).parse_statement('set(span.attributes["a"], span.attributes["missing"])')
     stmt.execute(TransformContext(span=span))
