@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import logging
 import random
 import time
 
@@ -61,15 +60,16 @@ class _BoundedQueue:
         weight = self.sizer(data, count)
         if self.size + weight > self.capacity:
             return False
-        self.items.append((data, weight, client_metadata.get()))
+        self.items.append((data, weight, client_metadata.get(), count))
         self.size += weight
         return True
 
-    def take(self) -> tuple[Message, int]:
-        data, weight, metadata = self.items.popleft()
+    def take(self) -> tuple[Message, int, int]:
+        """The oldest request, its weight in the queue and its item count (counted when offered)."""
+        data, weight, metadata, count = self.items.popleft()
         self.size -= weight
         client_metadata.set(metadata)  # in the taking worker's own context
-        return data, weight
+        return data, weight, count
 
 
 class _Interrupted(Exception):
@@ -145,12 +145,12 @@ class QueuedRetryExporter(Component):
             async with q.changed:
                 while not q.items:
                     await q.changed.wait()
-                data, _ = q.take()
+                data, _, count = q.take()
                 self._in_flight += 1
                 q.changed.notify_all()
             self._publish_queue_size()
             try:
-                await self._send_with_retry(data, self.count(data), raise_errors=False)
+                await self._send_with_retry(data, count, raise_errors=False)
             finally:
                 async with q.changed:
                     self._in_flight -= 1

@@ -9,6 +9,7 @@ from otelflow.core.component import Component, Host, Settings, Signal
 from otelflow.core.consumer import Consumer, ConsumerError
 from otelflow.core.telemetry import ITEM_NAMES
 from otelflow.pdata import COUNTERS
+from otelflow.pdata.counting import data_points_encoded
 from otelflow.receivers.otlp.config import Config
 
 
@@ -22,7 +23,9 @@ class OTLPReceiver(Component):
     async def deliver(self, signal: Signal, request: Message, transport: str, body: bytes | None = None) -> None:
         """Hand one request to the pipeline; raises the pipeline's ConsumerError for the caller to map.
         ``body`` is the protobuf the request was parsed from, if it came encoded."""
-        count = COUNTERS[signal](request)
+        count = data_points_encoded(body) if body is not None and signal is Signal.METRICS else None
+        if count is None:
+            count = COUNTERS[signal](request)
         if count == 0:
             return  # upstream answers an empty request without calling the pipeline
         labels = {"receiver": str(self.settings.id), "transport": transport}
