@@ -106,7 +106,8 @@ class Store:
             raise StoreError(f"cannot open the store at {self.path}: {exc}{hint}") from exc
         # DuckDB sizes its pool by the machine's cores; a process pinned to fewer (taskset, cgroups)
         # would pay for threads fighting over them.
-        con.execute(f"SET threads = {_usable_cpus()}")
+        self._threads = _usable_cpus()
+        con.execute(f"SET threads = {self._threads}")
         try:
             found = migrate(con)
         except (ValueError, duckdb.Error) as exc:
@@ -219,7 +220,13 @@ class Store:
                 try:
                     con.execute(f"INSERT INTO {batch.table} SELECT * FROM _otelflow_batch")
                     if batch.table in _TRACE_TIMES:
-                        con.execute(_TRACE_TIMES[batch.table])
+                        # on one thread this GROUP BY of a batch costs half the CPU (and time) it
+                        # does on two; ``threads`` is global, so readers have one for these ms
+                        con.execute("SET threads = 1")
+                        try:
+                            con.execute(_TRACE_TIMES[batch.table])
+                        finally:
+                            con.execute(f"SET threads = {self._threads}")
                 finally:
                     con.unregister("_otelflow_batch")
             con.execute("COMMIT")
