@@ -80,10 +80,11 @@ bench-workers: install bench-ref
 bench-kafka: install-test bench-ref
 	$(PYTHON) bench/kafka_bench.py --quick
 
-# The attribute actions' C loop against the Python reference, longer and under ASan/UBSan (outside CI).
-.PHONY: asan-attrs
-asan-attrs: install-test
-	bash tools/asan_attrs.sh
+# The C helpers for attribute actions and item counts against their Python references, longer and under ASan/UBSan (outside CI).
+.PHONY: asan
+asan: install-test
+	bash tools/asan.sh _attrs tests/test_native_attrs.py
+	bash tools/asan.sh _counts tests/test_native_metrics.py
 
 # At least 1,000,000 fuzz inputs through the receiver's decoders and the config loader (docs/fuzzing.md).
 fuzz: install

@@ -1,7 +1,7 @@
 """The native attribute action loop (otelflow.native._attrs) leaves every request exactly as the Python
 reference (AttrProc on the parsed message) does, for traces, logs and metrics, whatever the
 attributes and actions; its SHA-256 is hashlib's; and no bytes crash it. ``FUZZ_SCALE`` multiplies
-the example counts (tools/asan_attrs.sh runs this file long under AddressSanitizer)."""
+the example counts (tools/asan.sh _attrs runs this file long under AddressSanitizer)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from otelflow.pdata import count_log_records, count_spans, counting
 
 _counts = pytest.importorskip("otelflow.native._counts")
 
-# FUZZ_SCALE multiplies the examples for the long run under the sanitizers (tools/asan_counts.sh).
+# FUZZ_SCALE multiplies the examples for the long run under the sanitizers (tools/asan.sh _counts).
 _SCALE = int(os.environ.get("FUZZ_SCALE", "1"))
 _SETTINGS = settings(max_examples=300 * _SCALE, deadline=None, suppress_health_check=list(HealthCheck),
                      derandomize=_SCALE == 1)

@@ -32,6 +32,7 @@ from otelflow.pdata import REQUEST_TYPES, otlpjson
 from tests.backends import free_port
 from tests.conftest import running
 from tests.sdk import SDKApp
+from tests.system import require_program
 
 TESTDATA = Path(__file__).parent / "testdata" / "influxdb"
 REPO = Path(__file__).parents[2]
@@ -201,9 +202,7 @@ def test_write_urls_as_upstream():
 
 @pytest.fixture
 async def influxd(tmp_path):
-    binary = shutil.which("influxd")
-    if binary is None:
-        pytest.skip("influxd not installed (scripts/install-influxdb.sh)")
+    binary = require_program(shutil.which("influxd") or "/usr/bin/influxd", "scripts/install-influxdb.sh")
     http_port, rpc_port = free_port(), free_port()
     conf = tmp_path / "influxdb.conf"
     conf.write_text(f"""

@@ -27,6 +27,7 @@ from otelflow.receivers.nginx.receiver import StubStatusError, parse
 from tests.backends import free_port
 from tests.process import Collector
 from tests.receivers.scrape_rig import config, metric_names, ref_has, run_otelcol_ref, run_otelflow, shape
+from tests.system import require_program
 
 GOLDEN = Path(__file__).parent / "testdata" / "nginx" / "golden.json"
 RECORD = os.environ.get("OTELFLOW_RECORD_GOLDENS") == "1"
@@ -34,7 +35,9 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 METRICS = ("nginx.requests", "nginx.connections_accepted", "nginx.connections_handled", "nginx.connections_current")
 PRE_UCUM = {"connections": "{connections}", "requests": "{requests}"}
 
-pytestmark = pytest.mark.skipif(not os.path.exists(NGINX), reason="nginx missing: run scripts/install-nginx.sh")
+@pytest.fixture(autouse=True, scope="module")
+def _nginx():
+    require_program(NGINX, "scripts/install-nginx.sh")
 
 CONF = """
 daemon off;

@@ -30,6 +30,7 @@ from otelflow.receivers.postgresql.client import filter_by_databases
 from tests.backends import free_port
 from tests.process import Collector
 from tests.receivers.scrape_rig import config, metric_names, read, ref_has, run_otelcol_ref, run_otelflow, shape
+from tests.system import require_program
 
 GOLDEN = Path(__file__).parent / "testdata" / "postgresql" / "golden.json"
 RECORD = os.environ.get("OTELFLOW_RECORD_GOLDENS") == "1"
@@ -47,7 +48,9 @@ OPTIONAL = ("postgresql.blks_hit", "postgresql.blks_read", "postgresql.deadlocks
             "postgresql.tup_inserted", "postgresql.tup_returned", "postgresql.tup_updated",
             "postgresql.function.calls", "postgresql.database.locks")
 
-pytestmark = pytest.mark.skipif(not (BIN / "postgres").exists(), reason="postgres missing: run scripts/install-postgresql.sh")
+@pytest.fixture(autouse=True, scope="module")
+def _postgres():
+    require_program(str(BIN / "postgres"), "scripts/install-postgresql.sh")
 
 
 class PostgresServer:

@@ -24,6 +24,7 @@ from otelflow.receivers.redis import Config
 from otelflow.receivers.redis.info import parse, record
 from tests.backends import free_port
 from tests.receivers.scrape_rig import metric_names, ref_has, run_otelcol_ref, run_otelflow, shape
+from tests.system import require_program
 
 GOLDEN = Path(__file__).parent / "testdata" / "redis" / "golden.json"
 RECORD = os.environ.get("OTELFLOW_RECORD_GOLDENS") == "1"
@@ -34,7 +35,9 @@ OPTIONAL = ("redis.role", "redis.mode", "redis.maxmemory", "redis.cmd.calls", "r
             "redis.memory.used_memory_overhead", "redis.memory.used_memory_startup", "redis.tracking_total_keys",
             "redis.pubsub.channel.status", "redis.pubsub.connection.count", "redis.pubsub.pattern.status")
 
-pytestmark = pytest.mark.skipif(not os.path.exists(SERVER), reason="redis-server missing: run scripts/install-redis.sh")
+@pytest.fixture(autouse=True, scope="module")
+def _redis_server():
+    require_program(SERVER, "scripts/install-redis.sh")
 
 
 class RedisServer:
