@@ -16,7 +16,7 @@ from otelflow.config.errors import ConfigError
 from otelflow.config.model import validate
 from otelflow.connectors.spanmetrics import SpanMetrics, adjusted_count
 from otelflow.connectors.spanmetrics.config import Config
-from otelflow.connectors.spanmetrics.expohisto import ExponentialHistogram, map_to_index
+from otelflow.pdata.expohisto import ExpoHistogram as ExponentialHistogram, map_to_index
 from otelflow.connectors.spanmetrics.glob import compile_glob
 from otelflow.core.component import ComponentID, Kind, Settings, Signal
 from otelflow.core.registry import default_registry
@@ -166,10 +166,10 @@ def test_exponential_histogram_mapping():
     h = ExponentialHistogram(4)
     for v in (1, 2, 4, 8, 16, 1000):
         h.update(v)
-    assert h.scale <= 0 and sum(h.positive.counts.values()) == 6
+    assert h.reported_scale <= 0 and sum(h.positive.counts) == 6
     z = ExponentialHistogram()
     z.update(0.0)
-    assert z.scale == 0 and z.zero_count == 1
+    assert z.reported_scale == 0 and z.zero_count == 1
 
 
 class _Clock:
@@ -312,3 +312,8 @@ async def test_exemplars_reach_prometheus_as_openmetrics_exemplars():
                 await asyncio.sleep(0.1)
     assert 'trace_id="00000000000000000000000000000004"' in bucket[0] and 'le="1400.0"' in bucket[0]
     assert "# TYPE traces_span_metrics_calls counter" in body
+
+
+@pytest.mark.parametrize("asked,used", [(0, 160), (-3, 160), (1, 2), (2, 2), (500, 500), (20000, 16384)])
+def test_exponential_histogram_size_as_go_expohisto_validates_it(asked, used):
+    assert ExponentialHistogram(asked).max_size == used

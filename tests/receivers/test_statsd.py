@@ -30,7 +30,7 @@ from otelflow.core.component import ComponentID, Host, Kind, Settings, Signal
 from otelflow.core.telemetry import Telemetry
 from otelflow.pdata import otlpjson
 from otelflow.receivers.statsd import Config, StatsdReceiver
-from otelflow.receivers.statsd.expohisto import ExpoHistogram
+from otelflow.pdata.expohisto import ExpoHistogram
 from otelflow.receivers.statsd.parser import StatsdParseError, parse_line
 from tests.conformance.rig import OTELCOL_REF
 from tests.process import Collector

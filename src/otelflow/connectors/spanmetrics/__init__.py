@@ -40,7 +40,7 @@ from otelflow.connectors.spanmetrics.config import (
     Config,
     Dimension,
 )
-from otelflow.connectors.spanmetrics.expohisto import ExponentialHistogram
+from otelflow.pdata.expohisto import ExpoHistogram as ExponentialHistogram
 from otelflow.connectors.spanmetrics.glob import compile_glob
 from otelflow.core.component import Component, Factory, Host, Kind, Settings, Signal
 from otelflow.core.consumer import Consumer

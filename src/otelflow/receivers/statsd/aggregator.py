@@ -19,7 +19,7 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2
 
 from otelflow import __version__
 from otelflow.receivers.statsd.config import Config
-from otelflow.receivers.statsd.expohisto import ExpoHistogram
+from otelflow.pdata.expohisto import ExpoHistogram
 from otelflow.receivers.statsd.parser import Line, parse_line
 
 SCOPE_NAME = "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/statsdreceiver"
@@ -308,15 +308,7 @@ def _exponential(rm, name, attrs, h: ExpoHistogram, start: int, now: int) -> Non
     m = _metric(rm, name)
     m.exponential_histogram.aggregation_temporality = DELTA
     dp = m.exponential_histogram.data_points.add()
-    dp.count = h.count
-    dp.sum = h.sum
-    if h.count:
-        dp.min, dp.max = h.min, h.max
+    h.to_point(dp)
     dp.start_time_unix_nano = start
     dp.time_unix_nano = now
     _attrs(dp, attrs)
-    dp.zero_count = h.zero_count
-    dp.scale = h.reported_scale
-    for src, dst in ((h.positive, dp.positive), (h.negative, dp.negative)):
-        dst.offset = src.start
-        dst.bucket_counts.extend(src.counts)

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import model_validator
 
 from otelflow.config.model import Duration, Model
-from otelflow.receivers.statsd.expohisto import MAXIMUM_MAX_SIZE, MIN_SIZE
+from otelflow.pdata.expohisto import MAXIMUM_MAX_SIZE, MIN_SIZE
 
 STATSD_TYPES = ("timing", "timer", "histogram", "distribution")
 OBSERVER_TYPES = ("gauge", "summary", "histogram")

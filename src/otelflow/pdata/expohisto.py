@@ -1,4 +1,5 @@
-"""The base-2 exponential histogram upstream's statsd receiver aggregates with (lightstep go-expohisto).
+"""The base-2 exponential histogram upstream aggregates with (lightstep go-expohisto), as the statsd
+receiver and the spanmetrics connector use it.
 
 Starts at scale 20 and halves resolution (scale - 1 per step) just enough to keep each of the
 positive and negative ranges within ``max_size`` buckets, so the scale, offsets and counts it
@@ -74,11 +75,19 @@ class _Buckets:
         self.start = new_start
 
 
+def valid_max_size(size: int) -> int:
+    """The nearest valid size, as go-expohisto's Config.Validate: 0 or negative is the default,
+    others are clamped to [MIN_SIZE, MAXIMUM_MAX_SIZE]."""
+    if size <= 0:
+        return DEFAULT_MAX_SIZE
+    return min(max(size, MIN_SIZE), MAXIMUM_MAX_SIZE)
+
+
 class ExpoHistogram:
     __slots__ = ("max_size", "scale", "count", "zero_count", "sum", "min", "max", "positive", "negative")
 
     def __init__(self, max_size: int = 0) -> None:
-        self.max_size = max_size if MIN_SIZE <= max_size <= MAXIMUM_MAX_SIZE else DEFAULT_MAX_SIZE
+        self.max_size = valid_max_size(max_size)
         self.scale = MAX_SCALE
         self.count = 0
         self.zero_count = 0
@@ -93,7 +102,7 @@ class ExpoHistogram:
         """Scale 0 while only zeros were seen, as upstream reports it."""
         return 0 if self.count == self.zero_count else self.scale
 
-    def update(self, value: float, incr: int) -> None:
+    def update(self, value: float, incr: int = 1) -> None:
         if self.count == 0:
             self.min = self.max = value
         else:
@@ -141,3 +150,15 @@ class ExpoHistogram:
             b.counts[-1] += incr
         else:
             b.counts[index - b.start] += incr
+
+    def to_point(self, dp) -> None:
+        """Fill an OTLP ExponentialHistogramDataPoint's count, sum, min/max, scale and buckets."""
+        dp.count = self.count
+        dp.sum = self.sum
+        if self.count:
+            dp.min, dp.max = self.min, self.max
+        dp.zero_count = self.zero_count
+        dp.scale = self.reported_scale
+        for src, dst in ((self.positive, dp.positive), (self.negative, dp.negative)):
+            dst.offset = src.start
+            dst.bucket_counts.extend(src.counts)
