@@ -22,6 +22,7 @@ from otelflow.config.model import Duration
 from otelflow.core.component import Component, Host, Settings, Signal
 from otelflow.core.consumer import Consumer, ConsumerError
 from otelflow.pdata import count_data_points
+from otelflow.receivers.ticker import Ticker
 from otelflow.receivers.hostmetrics.builder import MetricsBuilder, ScraperBase, scraper_fields
 
 CONTRIB = "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/"
@@ -59,7 +60,7 @@ def new_builder(name: str, config: ScraperBase, metadata: dict, settings: Settin
                           scope=CONTRIB + name + "receiver", schema_url="")
 
 
-class ScraperReceiver(Component):
+class ScraperReceiver(Ticker, Component):
     """Runs ``scrape()`` on upstream's schedule and sends what it returns; subclasses do the I/O."""
 
     scraper_name = ""
@@ -89,26 +90,6 @@ class ScraperReceiver(Component):
     async def start(self, host: Host) -> None:
         await self.start_scraper(host)
         self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        if self.config.initial_delay > 0 and await self._wait(self.config.initial_delay):
-            return
-        interval = self.config.collection_interval
-        next_tick = time.monotonic() + interval
-        while True:
-            await self.scrape_once()
-            now = time.monotonic()
-            while next_tick <= now:  # a ticker drops the ticks a slow scrape missed
-                next_tick += interval
-            if await self._wait(next_tick - now):
-                return
-
-    async def _wait(self, seconds: float) -> bool:
-        try:
-            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
-            return True
-        except asyncio.TimeoutError:
-            return False
 
     async def scrape_once(self) -> None:
         labels = {"receiver": str(self.settings.id), "scraper": self.scraper_name}

@@ -9,7 +9,6 @@ overruns ``timeout`` is logged ("Error scraping metrics") and the others' data s
 from __future__ import annotations
 
 import asyncio
-import time
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
@@ -18,6 +17,7 @@ from otelflow.core import featuregates
 from otelflow.core.component import Component, Host, Settings, Signal
 from otelflow.core.consumer import Consumer, ConsumerError
 from otelflow.pdata import count_data_points
+from otelflow.receivers.ticker import Ticker
 from otelflow.receivers.hostmetrics.config import Config
 from otelflow.receivers.hostmetrics.hostfs import HostFS
 from otelflow.receivers.hostmetrics.scrapers import Scraper
@@ -48,7 +48,7 @@ RECEIVER_EMIT_V1 = featuregates.REGISTRY.register(
     "per-scraper gates.").id
 
 
-class HostMetricsReceiver(Component):
+class HostMetricsReceiver(Ticker, Component):
     def __init__(self, settings: Settings, config: Config, consumers: dict[Signal, Consumer]):
         self.settings = settings
         self.config = config
@@ -71,26 +71,6 @@ class HostMetricsReceiver(Component):
             await asyncio.to_thread(scraper.start)
             self.scrapers.append(scraper)
         self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        if self.config.initial_delay > 0 and await self._wait(self.config.initial_delay):
-            return
-        interval = self.config.collection_interval
-        next_tick = time.monotonic() + interval
-        while True:
-            await self.scrape_once()
-            now = time.monotonic()
-            while next_tick <= now:  # a ticker drops the ticks a slow scrape missed
-                next_tick += interval
-            if await self._wait(next_tick - now):
-                return
-
-    async def _wait(self, seconds: float) -> bool:
-        try:
-            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
-            return True
-        except asyncio.TimeoutError:
-            return False
 
     async def scrape_once(self) -> None:
         request = ExportMetricsServiceRequest()
