@@ -11,6 +11,7 @@ import html
 
 from aiohttp import web
 
+from otelflow.core.client import client_metadata, metadata_of, request_metadata
 from otelflow.core.component import Component, Host
 from otelflow.core.compression import DecompressionError, decompress
 from otelflow.core.consumer import ConsumerError
@@ -131,10 +132,16 @@ class ThriftHTTPServer(Component):
         except (ThriftDecodeError, RecursionError) as exc:
             return http_error(400, html.escape(f"Unable to process request body: {exc}"))
         spans = len(batch.spans or ())
+        # confighttp's client.Info: the request's headers only with include_metadata, as on otlp's http
+        metadata = metadata_of(request.headers.items()) if self.settings.include_metadata else None
+        token, kept = request_metadata.set(metadata), client_metadata.set(metadata)
         try:
             await self.receiver.deliver(traces, spans, HTTP)
         except ConsumerError as exc:
             return http_error(500, f"Cannot submit Jaeger batch: {exc}")
+        finally:
+            client_metadata.reset(kept)
+            request_metadata.reset(token)
         return web.Response(status=202)
 
     def _app(self) -> web.Application:
