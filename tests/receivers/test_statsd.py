@@ -19,6 +19,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Sequence
 
 import pytest
 import statsd
@@ -54,8 +55,15 @@ CASES = {
         ],
     },    # both clients in one group; fractional counters kept
     "float_counters_one_group": {"counter_type": "float", "ignore_host": True, "enable_metric_type": True},
+    # upstream's gate makes counters monotonic by default; a value in the config still wins
+    "monotonic_gate": {},
+    "monotonic_gate_set_false": {"is_monotonic_counter": False},
 }
 GROUPS = {"float_counters_one_group": 1}
+MONOTONIC_GATE = "receiver.statsd.monotonicCounterDefault"
+# --feature-gates per golden, given to otelflow and otelcol-ref alike
+GATES = {"monotonic_gate": [f"--feature-gates=+{MONOTONIC_GATE}"],
+         "monotonic_gate_set_false": [f"--feature-gates={MONOTONIC_GATE}"]}
 
 # DogStatsD lines the statsd client cannot write (tags, container ID, timestamps, simple tags)
 DOGSTATSD = "\n".join([
@@ -163,9 +171,9 @@ def _wait_for_groups(out: Path, groups: int, timeout: float = 15.0) -> None:
         time.sleep(0.1)
 
 
-def run_otelflow(settings: dict, tmp: Path, groups: int = 2) -> list:
+def run_otelflow(settings: dict, tmp: Path, groups: int = 2, args: Sequence[str] = ()) -> list:
     port, out = _udp_port(), tmp / "otelflow.json"
-    collector = Collector(_config(port, out, settings)).start()
+    collector = Collector(_config(port, out, settings), *args).start()
     try:
         send_traffic(port)
         _wait_for_groups(out, groups)
@@ -174,11 +182,12 @@ def run_otelflow(settings: dict, tmp: Path, groups: int = 2) -> list:
     return normalise(_read(out))
 
 
-def run_otelcol_ref(settings: dict, tmp: Path, groups: int = 2) -> list:
+def run_otelcol_ref(settings: dict, tmp: Path, groups: int = 2, args: Sequence[str] = ()) -> list:
     port, out, config, log = _udp_port(), tmp / "ref.json", tmp / "ref.yaml", tmp / "ref.log"
     config.write_text(_config(port, out, settings))
     with open(log, "wb") as sink:
-        proc = subprocess.Popen([str(OTELCOL_REF), "--config", str(config)], stdout=sink, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([str(OTELCOL_REF), "--config", str(config), *args], stdout=sink,
+                                stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + 20
             while b"Everything is ready" not in log.read_bytes():
@@ -202,12 +211,13 @@ def _ref_has_statsd() -> bool:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_output_matches_otelcol_ref(case: str, tmp_path: Path):
     golden = HERE / f"{case}.json"
-    groups = GROUPS.get(case, 2)
-    got = run_otelflow(CASES[case], tmp_path, groups)
+    groups, args = GROUPS.get(case, 2), GATES.get(case, [])
+    got = run_otelflow(CASES[case], tmp_path, groups, args)
     if RECORD or not golden.exists():
         if not _ref_has_statsd():
             pytest.skip(f"no golden {golden.name} and {OTELCOL_REF} has no statsd receiver to record one")
-        golden.write_text(json.dumps(run_otelcol_ref(CASES[case], tmp_path, groups), indent=1, sort_keys=True) + "\n")
+        recorded = run_otelcol_ref(CASES[case], tmp_path, groups, args)
+        golden.write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
     expected = json.loads(golden.read_text())
     assert len(got) == groups, got
     assert got == expected

@@ -5,14 +5,23 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from otelflow.config.model import Duration, Model
+from otelflow.core import featuregates
 from otelflow.pdata.expohisto import MAXIMUM_MAX_SIZE, MIN_SIZE
 
 STATSD_TYPES = ("timing", "timer", "histogram", "distribution")
 OBSERVER_TYPES = ("gauge", "summary", "histogram")
 COUNTER_TYPES = ("int", "float", "stochastic_int")
+
+# upstream's only statsd gate (alpha, off, since v0.159.0): it decides is_monotonic_counter's default
+# when the config is read; a value set in the config wins either way, as upstream's factory default
+MONOTONIC_COUNTER_DEFAULT = featuregates.REGISTRY.register(
+    "receiver.statsd.monotonicCounterDefault", featuregates.ALPHA,
+    "When enabled, changes the default value of is_monotonic_counter to true, so that statsd counters are "
+    "treated as monotonic sums by default. Explicitly setting is_monotonic_counter in the receiver config "
+    "always takes precedence over this feature gate.")
 # confignet accepts these names; the receiver serves the udp, tcp and unixgram families
 TRANSPORTS = Literal["tcp", "tcp4", "tcp6", "udp", "udp4", "udp6", "ip", "ip4", "ip6", "unix", "unixgram",
                      "unixpacket", "npipe", ""]
@@ -51,8 +60,7 @@ class Config(Model):
     ignore_host: bool = False
     enable_metric_type: bool = False
     enable_simple_tags: bool = False
-    # the feature gate receiver.statsd.monotonicCounterDefault (alpha, off) would make this true
-    is_monotonic_counter: bool = False
+    is_monotonic_counter: bool = Field(default_factory=lambda: MONOTONIC_COUNTER_DEFAULT.enabled)
     counter_type: str = "int"
     timer_histogram_mapping: list[TimerHistogramMapping] = _default_mapping()
     socket_permissions: int = 0o622
