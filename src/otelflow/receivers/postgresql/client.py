@@ -52,10 +52,10 @@ class Client:
 
     @classmethod
     async def connect(cls, *, host: str, port: int, user: str, password: str, database: str, ssl_arg: Any,
-                      timeout: float) -> "Client":
+                      timeout: float, application_name: str = "otelflow") -> "Client":
+        settings = {"application_name": application_name} if application_name else {}
         conn = await asyncpg.connect(host=host, port=port, user=user, password=password, database=database,
-                                     ssl=ssl_arg, timeout=timeout, statement_cache_size=0,
-                                     server_settings={"application_name": "otelflow"})
+                                     ssl=ssl_arg, timeout=timeout, statement_cache_size=0, server_settings=settings)
         return cls(conn)
 
     @property
