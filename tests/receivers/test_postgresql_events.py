@@ -133,9 +133,9 @@ def _wait_first(out: Path, alive, log, timeout: float = 30.0) -> ExportLogsServi
         time.sleep(0.1)
 
 
-def run_otelflow(endpoint: str, tmp: Path, **receiver) -> tuple[ExportLogsServiceRequest, Collector]:
+def run_otelflow(endpoint: str, tmp: Path, env: dict | None = None) -> tuple[ExportLogsServiceRequest, Collector]:
     out = tmp / "otelflow.json"
-    collector = Collector(_config(endpoint, out, **receiver)).start()
+    collector = Collector(_config(endpoint, out), env=env).start()
     try:
         return _wait_first(out, lambda: collector.proc.poll() is None, collector.output), collector
     finally:
@@ -193,6 +193,25 @@ async def test_query_samples_match_otelcol_ref(server: PostgresServer, tmp_path:
         GOLDEN.write_text(json.dumps(normalise(ref, server.port), indent=1, sort_keys=True) + "\n")
     expected = json.loads(GOLDEN.read_text())
     assert got == expected
+
+
+async def test_two_workers_sample_once(server: PostgresServer, tmp_path: Path):
+    """The receiver runs in worker 0 only: an idle backend's statement is reported once in all."""
+    out = tmp_path / "otelflow.json"
+    async with Sessions(server):
+        collector = await asyncio.to_thread(Collector(_config(server.endpoint, out), env={"OTELFLOW_WORKERS": "2"}).start)
+        try:
+            deadline = time.monotonic() + 30
+            while len(_read(out)) < 3:
+                assert collector.proc.poll() is None and time.monotonic() < deadline, collector.output()[-3000:]
+                await asyncio.sleep(0.1)
+        finally:
+            await asyncio.to_thread(collector.stop)
+    requests = _read(out)
+    assert normalise(requests[0], server.port) == json.loads(GOLDEN.read_text())
+    apps = [a.value.string_value for r in requests for rl in r.resource_logs for sl in rl.scope_logs
+            for lr in sl.log_records for a in lr.attributes if a.key == "postgresql.application_name"]
+    assert apps.count("where-in") == 1 and apps.count("sleeper") == len(requests)
 
 
 async def test_an_idle_backend_is_sampled_once_a_running_one_every_tick(server: PostgresServer, tmp_path: Path):
