@@ -215,24 +215,39 @@ def launch(peer: str, path: Path, log: Path) -> subprocess.Popen:
 # one run
 
 
-def run_one(producer: str, consumer: str, scenario: str, duration: float, broker, workdir: Path) -> Result:
-    result = Result(producer, consumer, scenario, duration)
+def new_topic(producer: str, consumer: str, scenario: str, broker, workdir: Path) -> tuple[str, str]:
+    """A fresh topic for one run, and B's consumer group on it (nothing left over from other runs)."""
     workdir.mkdir(parents=True, exist_ok=True)
     stamp = f"{producer}_{consumer}_{scenario}_{int(time.time())}".replace("-", "")
     topic, group = f"bench_{stamp}", f"bench-{stamp}"
     broker.create_topic(topic, TOPIC_PARTITIONS)
+    return topic, group
+
+
+def configure(producer: str, consumer: str, broker, topic: str, group: str, sink_port: int,
+              workdir: Path) -> tuple[int, int, int, int, Path, Path]:
+    """A's and B's configs written and validated by their own binaries: (A's gRPC and HTTP ports,
+    A's and B's metrics ports, A's and B's config paths)."""
+    grpc_port, http_port, a_metrics, b_metrics = free_port(), free_port(), free_port(), free_port()
+    a_path, b_path = workdir / f"A-{producer}.yaml", workdir / f"B-{consumer}.yaml"
+    a_path.write_text(yaml.safe_dump(producer_config(broker.bootstrap, topic, grpc_port, http_port, a_metrics)))
+    b_path.write_text(yaml.safe_dump(consumer_config(broker.bootstrap, topic, group, sink_port, b_metrics)))
+    for peer, path in ((producer, a_path), (consumer, b_path)):
+        why = validate(peer, path)
+        if why is not None:
+            raise RuntimeError(f"{peer} rejects {path.name}: {why}")
+    return grpc_port, http_port, a_metrics, b_metrics, a_path, b_path
+
+
+def run_one(producer: str, consumer: str, scenario: str, duration: float, broker, workdir: Path) -> Result:
+    result = Result(producer, consumer, scenario, duration)
+    topic, group = new_topic(producer, consumer, scenario, broker, workdir)
     sink = bench.Sink(workdir, probe=False)
     a = b = None
     try:
         sink.start()
-        grpc_port, http_port, a_metrics, b_metrics = free_port(), free_port(), free_port(), free_port()
-        a_path, b_path = workdir / f"A-{producer}.yaml", workdir / f"B-{consumer}.yaml"
-        a_path.write_text(yaml.safe_dump(producer_config(broker.bootstrap, topic, grpc_port, http_port, a_metrics)))
-        b_path.write_text(yaml.safe_dump(consumer_config(broker.bootstrap, topic, group, sink.http_port, b_metrics)))
-        for peer, path in ((producer, a_path), (consumer, b_path)):
-            why = validate(peer, path)
-            if why is not None:
-                raise RuntimeError(f"{peer} rejects {path.name}: {why}")
+        grpc_port, http_port, a_metrics, b_metrics, a_path, b_path = configure(
+            producer, consumer, broker, topic, group, sink.http_port, workdir)
         b = launch(consumer, b_path, workdir / "B.log")
         a = launch(producer, a_path, workdir / "A.log")
         wait_port(grpc_port, a, timeout=60)
@@ -347,24 +362,15 @@ def run_split(producer: str, consumer: str, duration: float, broker, workdir: Pa
     """A alone under a flat-out pre-encoded load (acknowledged by the broker), then B alone
     draining what A wrote into the sink."""
     result = Result(producer, consumer, "split", duration)
-    workdir.mkdir(parents=True, exist_ok=True)
-    stamp = f"{producer}_{consumer}_split_{int(time.time())}".replace("-", "")
-    topic, group = f"bench_{stamp}", f"bench-{stamp}"
-    broker.create_topic(topic, TOPIC_PARTITIONS)
+    topic, group = new_topic(producer, consumer, "split", broker, workdir)
     sink = bench.Sink(workdir, probe=False)
     bodies = requests()
     per_request = 512
     a = b = None
     try:
         sink.start()
-        grpc_port, http_port, a_metrics, b_metrics = free_port(), free_port(), free_port(), free_port()
-        a_path, b_path = workdir / f"A-{producer}.yaml", workdir / f"B-{consumer}.yaml"
-        a_path.write_text(yaml.safe_dump(producer_config(broker.bootstrap, topic, grpc_port, http_port, a_metrics)))
-        b_path.write_text(yaml.safe_dump(consumer_config(broker.bootstrap, topic, group, sink.http_port, b_metrics)))
-        for peer, path in ((producer, a_path), (consumer, b_path)):
-            why = validate(peer, path)
-            if why is not None:
-                raise RuntimeError(f"{peer} rejects {path.name}: {why}")
+        grpc_port, http_port, a_metrics, b_metrics, a_path, b_path = configure(
+            producer, consumer, broker, topic, group, sink.http_port, workdir)
         # A alone; stopped (its queue flushed to the broker) before B starts
         a = launch(producer, a_path, workdir / "A.log")
         wait_port(http_port, a, timeout=60)
