@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,9 +30,8 @@ from thriftpy2.utils import serialize  # noqa: E402
 
 from otelflow.receivers.jaeger.idl import api_v2  # noqa: E402
 from tests.receivers.testdata.jaeger.thriftpy_idl import jaeger  # noqa: E402
-from netutil import free_port, wait_port  # noqa: E402 - bench/ is the script's directory
-
-OTELCOL_REF = Path(os.environ.get("OTELCOL_REF", REPO / "bench" / ".build" / "bin" / "otelcol-ref"))
+from netutil import free_port  # noqa: E402 - bench/ is the script's directory
+from peers import running  # noqa: E402
 
 
 def thrift_body(spans: int) -> bytes:
@@ -116,21 +114,9 @@ async def run_peer(peer: str, args, body: bytes) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = Path(tmp) / "config.yaml"
         cfg.write_text(config(args.protocol, port))
-        if peer == "otelflow":
-            cmd = [sys.executable, "-m", "otelflow", "--config", str(cfg)]
-        else:
-            cmd = [str(OTELCOL_REF), "--config", str(cfg)]
-        if shutil.which("taskset"):
-            cmd = ["taskset", "-c", "1"] + cmd
-        env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        try:
-            await asyncio.to_thread(wait_port, port)
+        async with running(peer, cfg, port):
             await load(args.protocol, port, body, args.spans, args.concurrency, 1.0)  # warm-up
             return await load(args.protocol, port, body, args.spans, args.concurrency, args.duration)
-        finally:
-            proc.terminate()
-            proc.wait(15)
 
 
 async def main() -> None:

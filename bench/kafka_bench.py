@@ -51,6 +51,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 
 import bench  # noqa: E402 - bench/ is the script's directory
+from loadrun import drain, run_load  # noqa: E402
 from netutil import free_port, wait_port  # noqa: E402
 
 PEERS = ("otelflow", "otelcol-ref")
@@ -214,24 +215,39 @@ def launch(peer: str, path: Path, log: Path) -> subprocess.Popen:
 # one run
 
 
-def run_one(producer: str, consumer: str, scenario: str, duration: float, broker, workdir: Path) -> Result:
-    result = Result(producer, consumer, scenario, duration)
+def new_topic(producer: str, consumer: str, scenario: str, broker, workdir: Path) -> tuple[str, str]:
+    """A fresh topic for one run, and B's consumer group on it (nothing left over from other runs)."""
     workdir.mkdir(parents=True, exist_ok=True)
     stamp = f"{producer}_{consumer}_{scenario}_{int(time.time())}".replace("-", "")
     topic, group = f"bench_{stamp}", f"bench-{stamp}"
     broker.create_topic(topic, TOPIC_PARTITIONS)
+    return topic, group
+
+
+def configure(producer: str, consumer: str, broker, topic: str, group: str, sink_port: int,
+              workdir: Path) -> tuple[int, int, int, int, Path, Path]:
+    """A's and B's configs written and validated by their own binaries: (A's gRPC and HTTP ports,
+    A's and B's metrics ports, A's and B's config paths)."""
+    grpc_port, http_port, a_metrics, b_metrics = free_port(), free_port(), free_port(), free_port()
+    a_path, b_path = workdir / f"A-{producer}.yaml", workdir / f"B-{consumer}.yaml"
+    a_path.write_text(yaml.safe_dump(producer_config(broker.bootstrap, topic, grpc_port, http_port, a_metrics)))
+    b_path.write_text(yaml.safe_dump(consumer_config(broker.bootstrap, topic, group, sink_port, b_metrics)))
+    for peer, path in ((producer, a_path), (consumer, b_path)):
+        why = validate(peer, path)
+        if why is not None:
+            raise RuntimeError(f"{peer} rejects {path.name}: {why}")
+    return grpc_port, http_port, a_metrics, b_metrics, a_path, b_path
+
+
+def run_one(producer: str, consumer: str, scenario: str, duration: float, broker, workdir: Path) -> Result:
+    result = Result(producer, consumer, scenario, duration)
+    topic, group = new_topic(producer, consumer, scenario, broker, workdir)
     sink = bench.Sink(workdir, probe=False)
     a = b = None
     try:
         sink.start()
-        grpc_port, http_port, a_metrics, b_metrics = free_port(), free_port(), free_port(), free_port()
-        a_path, b_path = workdir / f"A-{producer}.yaml", workdir / f"B-{consumer}.yaml"
-        a_path.write_text(yaml.safe_dump(producer_config(broker.bootstrap, topic, grpc_port, http_port, a_metrics)))
-        b_path.write_text(yaml.safe_dump(consumer_config(broker.bootstrap, topic, group, sink.http_port, b_metrics)))
-        for peer, path in ((producer, a_path), (consumer, b_path)):
-            why = validate(peer, path)
-            if why is not None:
-                raise RuntimeError(f"{peer} rejects {path.name}: {why}")
+        grpc_port, http_port, a_metrics, b_metrics, a_path, b_path = configure(
+            producer, consumer, broker, topic, group, sink.http_port, workdir)
         b = launch(consumer, b_path, workdir / "B.log")
         a = launch(producer, a_path, workdir / "A.log")
         wait_port(grpc_port, a, timeout=60)
@@ -243,41 +259,15 @@ def run_one(producer: str, consumer: str, scenario: str, duration: float, broker
         c0 = sink.count("traces")
         cpu_a0, cpu_b0 = bench.cpu_seconds(a.pid), bench.cpu_seconds(b.pid)
         sink_cpu0 = bench.cpu_seconds(sink.proc.pid)
-        t0 = time.monotonic()
         procs, _ = LOADS[scenario]
-        logs = [workdir / f"telemetrygen-{i}.log" for i in range(procs)]
-        tgs, load_cpu = [], 0.0
-        for path in logs:
-            with open(path, "wb") as out:
-                tgs.append(subprocess.Popen(_telemetrygen(scenario, grpc_port, http_port, duration),
-                                            stdout=out, stderr=subprocess.STDOUT))
-        series: list[tuple[float, float]] = [(0.0, c0)]
-        running = list(tgs)
-        while running:
-            for tg in list(running):
-                pid, status, usage = os.wait4(tg.pid, os.WNOHANG)
-                if pid:
-                    tg.returncode = os.waitstatus_to_exitcode(status)
-                    load_cpu += usage.ru_utime + usage.ru_stime
-                    running.remove(tg)
-            if not running:
-                break
-            time.sleep(0.5)
-            series.append((time.monotonic() - t0, sink.count("traces")))
-            if time.monotonic() - t0 > duration + 60:
-                for tg in running:
-                    tg.kill()
-        t1 = time.monotonic()
+        load = run_load(_telemetrygen(scenario, grpc_port, http_port, duration), procs, workdir,
+                        lambda: sink.count("traces"), c0, duration)
+        t0, t1, series = load.t0, load.t1, load.series
         series.append((t1 - t0, sink.count("traces")))
-        result.sent = bench.generated_items("traces", "".join(p.read_text(errors="replace") for p in logs))
+        result.sent = bench.generated_items("traces", "".join(p.read_text(errors="replace") for p in load.logs))
         result.accepted = int(scrape(a_metrics).get("otelcol_receiver_accepted_spans", 0))
         # drain: until the sink has all A accepted, or nothing arrived for 5 s (at most 120 s)
-        last, last_change = series[-1][1], t1
-        while last - c0 < result.accepted and time.monotonic() - last_change < 5.0 and time.monotonic() - t1 < 120:
-            time.sleep(0.25)
-            count = sink.count("traces")
-            if count != last:
-                last, last_change = count, time.monotonic()
+        last, last_change = drain(lambda: sink.count("traces"), c0 + result.accepted, series[-1][1], t1, 5.0, t1 + 120)
         if last != series[-1][1]:
             series.append((last_change - t0, last))
         result.drain_seconds = max(0.0, last_change - t1)
@@ -286,7 +276,7 @@ def run_one(producer: str, consumer: str, scenario: str, duration: float, broker
         result.records = topic_records(broker.bootstrap, topic)
         result.cpu_a = bench.cpu_seconds(a.pid) - cpu_a0
         result.cpu_b = bench.cpu_seconds(b.pid) - cpu_b0
-        result.core0_util = (load_cpu + bench.cpu_seconds(sink.proc.pid) - sink_cpu0) / (t1 - t0)
+        result.core0_util = (load.cpu_seconds + bench.cpu_seconds(sink.proc.pid) - sink_cpu0) / (t1 - t0)
         (workdir / "series.json").write_text(json.dumps(series))
         for name, proc in (("A", a), ("B", b)):
             if proc.poll() is not None:
@@ -372,24 +362,15 @@ def run_split(producer: str, consumer: str, duration: float, broker, workdir: Pa
     """A alone under a flat-out pre-encoded load (acknowledged by the broker), then B alone
     draining what A wrote into the sink."""
     result = Result(producer, consumer, "split", duration)
-    workdir.mkdir(parents=True, exist_ok=True)
-    stamp = f"{producer}_{consumer}_split_{int(time.time())}".replace("-", "")
-    topic, group = f"bench_{stamp}", f"bench-{stamp}"
-    broker.create_topic(topic, TOPIC_PARTITIONS)
+    topic, group = new_topic(producer, consumer, "split", broker, workdir)
     sink = bench.Sink(workdir, probe=False)
     bodies = requests()
     per_request = 512
     a = b = None
     try:
         sink.start()
-        grpc_port, http_port, a_metrics, b_metrics = free_port(), free_port(), free_port(), free_port()
-        a_path, b_path = workdir / f"A-{producer}.yaml", workdir / f"B-{consumer}.yaml"
-        a_path.write_text(yaml.safe_dump(producer_config(broker.bootstrap, topic, grpc_port, http_port, a_metrics)))
-        b_path.write_text(yaml.safe_dump(consumer_config(broker.bootstrap, topic, group, sink.http_port, b_metrics)))
-        for peer, path in ((producer, a_path), (consumer, b_path)):
-            why = validate(peer, path)
-            if why is not None:
-                raise RuntimeError(f"{peer} rejects {path.name}: {why}")
+        grpc_port, http_port, a_metrics, b_metrics, a_path, b_path = configure(
+            producer, consumer, broker, topic, group, sink.http_port, workdir)
         # A alone; stopped (its queue flushed to the broker) before B starts
         a = launch(producer, a_path, workdir / "A.log")
         wait_port(http_port, a, timeout=60)

@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from inproc import cpu_us_per_item, processor, run_once  # bench/ is the script's directory
+
 REPO = Path(__file__).resolve().parents[1]
 SEED_PROCESSORS = {
     "attributes/scrub": {"actions": [{"key": "http.url", "action": "hash"},
@@ -101,21 +103,8 @@ def request(shape: str, spans: int) -> bytes:
     return req.SerializeToString()
 
 
-class Sink:
-    async def consume(self, data) -> None:
-        return None
-
-
 def build(name: str, native: bool, shape: str = "telemetrygen"):
-    from otelflow.core.component import ComponentID, Kind, Settings, Signal
-    from otelflow.core.registry import default_registry
-    from otelflow.core.telemetry import Telemetry
-
-    factory = default_registry.get(Kind.PROCESSOR, name.split("/")[0])
-    config = factory.config.model_validate(SEED_PROCESSORS[name])
-    signal = Signal.LOGS if shape == "logs" else Signal.TRACES
-    settings = Settings(ComponentID.parse(name), Kind.PROCESSOR, Telemetry(), signal=signal)
-    proc = factory.create(settings=settings, config=config, next=Sink())
+    proc = processor(name, SEED_PROCESSORS[name], "logs" if shape == "logs" else "traces")
     if not native:
         native_off(proc)
     return proc
@@ -128,25 +117,6 @@ def native_off(proc) -> None:
             owner.native = None
 
 
-def run_once(proc, data) -> None:
-    """Runs consume to completion without an event loop (the sink never waits)."""
-    try:
-        proc.consume(data).send(None)
-    except StopIteration:
-        return
-    raise RuntimeError("the processor waited")
-
-
-def per_span(proc, body: bytes, spans: int, requests: int, kind) -> float:
-    """CPU microseconds per span, each request parsed just before (warm in cache, as a receiver
-    hands it on)."""
-    took = 0.0
-    for _ in range(requests):
-        r = kind.FromString(body)
-        started = time.process_time()
-        run_once(proc, r)
-        took += time.process_time() - started
-    return took / (spans * requests) * 1e6
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in SEED_PROCESSORS:
             for native in ((True, False) if have_native and name.startswith("attributes") else (False,)):
                 proc = build(name, native, shape)
-                best = min(per_span(proc, body, args.spans, args.requests, kind) for _ in range(args.repeat))
+                best = min(cpu_us_per_item(proc, body, kind, args.spans, args.requests) for _ in range(args.repeat))
                 print(f"  {name:18} {'native' if native else 'python':6} {best:6.3f} us/item")
         started = time.process_time()
         for _ in range(args.requests):

@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from inproc import processor  # bench/ is the script's directory
+
 import yaml
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -43,23 +45,6 @@ def telemetrygen_like(spans: int) -> bytes:
     return req.SerializeToString()
 
 
-class Sink:
-    async def consume(self, data) -> None:
-        return None
-
-
-def build(kind: str, name: str, cfg: dict, sink):
-    from otelflow.core.component import ComponentID, Kind, Settings, Signal
-    from otelflow.core.registry import default_registry
-    from otelflow.core.telemetry import Telemetry
-
-    factory = default_registry.get(Kind.PROCESSOR, kind)
-    config = factory.config.model_validate(cfg["processors"][name])
-    settings = Settings(ComponentID.parse(name), Kind.PROCESSOR, Telemetry(),
-                        signal=Signal.TRACES)
-    return factory.create(settings=settings, config=config, next=sink)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--spans", type=int, default=512)
@@ -69,8 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(REPO / "src"))
     cfg = yaml.safe_load(CONFIG.read_text())
     body = telemetrygen_like(args.spans)
-    sink = Sink()
-    procs = {name: build(name.split("/")[0], name, cfg, sink) for name in ("transform/bench", "filter/bench")}
+    procs = {name: processor(name, cfg["processors"][name]) for name in ("transform/bench", "filter/bench")}
     loop = asyncio.new_event_loop()
     total = args.spans * args.requests
     for name, proc in procs.items():

@@ -21,12 +21,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from inproc import NullSink, cpu_us_per_item, processor  # bench/ is the script's directory
+from netutil import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples" / "python-processor"
@@ -90,20 +92,9 @@ def request(spans: int) -> bytes:
 # -- in process -------------------------------------------------------------------------------------
 
 
-class Sink:
-    mutates_data = False
-
-    async def consume(self, data) -> None:
-        return None
-
-
 def build(kind: str, plugin_dir: Path):
-    from otelflow.core.component import ComponentID, Kind, Settings, Signal
-    from otelflow.core.registry import default_registry
-    from otelflow.core.telemetry import Telemetry
-
     if kind == "none":
-        return Sink()
+        return NullSink()
     if kind == "attributes (native hash)":
         type_, raw = "attributes", {"actions": [{"key": "enduser.id", "action": "hash"}]}
     else:
@@ -111,32 +102,9 @@ def build(kind: str, plugin_dir: Path):
         raw = {"empty plugin": {"file": str(plugin_dir / "empty.py"), "class": "Empty"},
                "read-all plugin": {"file": str(plugin_dir / "read_all.py"), "class": "ReadAll"},
                "redaction example": redact_config()}[kind]
-    factory = default_registry.get(Kind.PROCESSOR, type_)
-    config = factory.config.model_validate(raw)
-    settings = Settings(ComponentID(type_, "bench"), Kind.PROCESSOR, Telemetry(), signal=Signal.TRACES)
-    proc = factory.create(settings=settings, config=config, next=Sink())
+    proc = processor(f"{type_}/bench", raw)
     asyncio.run(proc.start(None))
     return proc
-
-
-def run_once(proc, data) -> None:
-    try:
-        proc.consume(data).send(None)
-    except StopIteration:
-        return
-    raise RuntimeError("the processor waited")
-
-
-def per_span(proc, body: bytes, spans: int, requests: int) -> float:
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-
-    took = 0.0
-    for _ in range(requests):
-        r = ExportTraceServiceRequest.FromString(body)
-        started = time.process_time()
-        run_once(proc, r)
-        took += time.process_time() - started
-    return took / (spans * requests) * 1e6
 
 
 KINDS = ["none", "attributes (native hash)", "empty plugin", "read-all plugin", "redaction example"]
@@ -146,21 +114,18 @@ def in_process(args, plugin_dir: Path) -> None:
     body = request(args.spans)
     print(f"in process: {args.spans} spans x 10 attributes per request, {len(body) / args.spans:.0f} bytes/span, "
           f"{args.requests} requests, best of {args.repeat}")
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
     base = None
     for kind in KINDS:
         proc = build(kind, plugin_dir)
-        best = min(per_span(proc, body, args.spans, args.requests) for _ in range(args.repeat))
+        best = min(cpu_us_per_item(proc, body, ExportTraceServiceRequest, args.spans, args.requests)
+                   for _ in range(args.repeat))
         base = best if base is None else base
         print(f"  {kind:26} {best:7.3f} us/span  (+{best - base:.3f})")
 
 
 # -- end to end -------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cpu_seconds(pid: int) -> float:

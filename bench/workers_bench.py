@@ -46,6 +46,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from bench import (COMMON_ATTRS, OTELCOL_REF, TELEMETRYGEN, Sink, cpu_seconds, generated_items,  # noqa: E402
                    machine_busy_seconds, peak_rss_mib, self_cpu_seconds, stop)
+from loadrun import drain, run_load  # noqa: E402
 from netutil import free_port, wait_port  # noqa: E402
 
 REPO = HERE.parent
@@ -151,38 +152,15 @@ def run_one(peer: str, workers: int, pipeline: str, load: str, duration: float, 
         c0 = sink.count("traces")
         cpu0, sink0 = cpu_seconds(collector.pid), cpu_seconds(sink.proc.pid)
         busy0, self0 = machine_busy_seconds(), self_cpu_seconds()
-        t0 = time.monotonic()
         procs, _ = LOADS[load]
-        logs = [workdir / f"telemetrygen-{i}.log" for i in range(procs)]
-        tgs = []
-        for path in logs:
-            with open(path, "wb") as out:
-                tgs.append(subprocess.Popen(telemetrygen(load, hp, duration), stdout=out, stderr=subprocess.STDOUT))
-        series = [(0.0, c0)]
-        running = list(tgs)
-        while running:
-            for tg in list(running):
-                pid, status, usage = os.wait4(tg.pid, os.WNOHANG)
-                if pid:
-                    tg.returncode = os.waitstatus_to_exitcode(status)
-                    result.loadgen_cpu_seconds += usage.ru_utime + usage.ru_stime
-                    running.remove(tg)
-            if running:
-                time.sleep(0.5)
-                series.append((time.monotonic() - t0, sink.count("traces")))
-            if time.monotonic() - t0 > duration + 60:
-                for tg in running:
-                    tg.kill()
-        t1 = time.monotonic()
+        run = run_load(telemetrygen(load, hp, duration), procs, workdir, lambda: sink.count("traces"), c0, duration)
+        t0, t1, series = run.t0, run.t1, run.series
+        result.loadgen_cpu_seconds += run.cpu_seconds
         if collector.poll() is not None:  # its CPU would be gone from /proc: the run says nothing
             raise RuntimeError(f"the collector exited during the load (code {collector.returncode})")
-        result.sent = sum(generated_items("traces", p.read_text(errors="replace")) for p in logs)
-        last, changed = sink.count("traces"), time.monotonic()
-        while last - c0 < result.sent and time.monotonic() - changed < 3.0 and time.monotonic() - t1 < 60:
-            time.sleep(0.25)
-            now = sink.count("traces")
-            if now != last:
-                last, changed = now, time.monotonic()
+        result.sent = sum(generated_items("traces", p.read_text(errors="replace")) for p in run.logs)
+        last, changed = drain(lambda: sink.count("traces"), c0 + result.sent, sink.count("traces"), time.monotonic(),
+                              3.0, t1 + 60)
         t2 = time.monotonic()
         result.drain_seconds = t2 - t1
         cpu1 = cpu_seconds(collector.pid)

@@ -15,7 +15,6 @@ import asyncio
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,9 +26,8 @@ sys.path.insert(0, str(REPO / "src"))
 import aiohttp  # noqa: E402
 
 from otelflow.translators.zipkin import proto  # noqa: E402
-from netutil import free_port, wait_port  # noqa: E402 - bench/ is the script's directory
-
-OTELCOL_REF = Path(os.environ.get("OTELCOL_REF", REPO / "bench" / ".build" / "bin" / "otelcol-ref"))
+from netutil import free_port  # noqa: E402 - bench/ is the script's directory
+from peers import running  # noqa: E402
 
 
 def spans(n: int) -> list[dict]:
@@ -96,25 +94,11 @@ async def run_peer(peer: str, args, payload: bytes, content_type: str) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = Path(tmp) / "config.yaml"
         cfg.write_text(config(port))
-        cmd = [sys.executable, "-m", "otelflow", "--config", str(cfg)] if peer == "otelflow" else \
-            [str(OTELCOL_REF), "--config", str(cfg)]
-        if shutil.which("taskset"):
-            cmd = ["taskset", "-c", "1"] + cmd
-        env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-        log = open(Path(tmp) / "log.txt", "w")
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, env=env)
-        try:
-            try:
-                await asyncio.to_thread(wait_port, port, None, 60)
-            except OSError:
-                raise SystemExit(f"{peer} did not start:\n" + (Path(tmp) / "log.txt").read_text()[-2000:]) from None
+        async with running(peer, cfg, port):
             await load(port, payload, content_type, max(10, args.batches // 10), args.concurrency)  # warm-up
             accepted, elapsed = await load(port, payload, content_type, args.batches, args.concurrency)
             assert accepted == args.batches, f"{peer}: only {accepted} of {args.batches} batches accepted"
             return accepted * args.spans / elapsed
-        finally:
-            proc.terminate()
-            proc.wait(15)
 
 
 async def main() -> None:

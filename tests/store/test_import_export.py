@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import random
 import struct
 import time
 from pathlib import Path
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from otelflow.pdata import otlpjson
-from otelflow.store import import_export
+from otelflow.store import import_export, ingest
+from otelflow.store.database import Retention, Store
 from tests.backends import free_port
 from tests.conftest import running
 from tests.sdk import SDKApp
@@ -155,3 +159,56 @@ async def test_malformed_and_oversized_imports_store_nothing(tmp_path, monkeypat
         status, answer, _ = await aio.post("/import", good)  # the collector still serves: a good file imports
         assert status == 200 and json.loads(answer)["imported"]["spans"] == 2
         assert (await aio.get(f"/traces/{tid}"))[0] == 200
+
+
+async def test_export_reads_the_trace_time_lookup_and_equals_a_full_scan(tmp_path, monkeypatch):
+    """On a store of many traces written in many commits (late spans, logs after their spans, one trace
+    over three commits far apart), exporting one trace or many through the trace_times lookup gives the
+    same bytes as scanning every row for the IDs."""
+    rng = random.Random(7)
+    S, now = 10**9, time.time_ns()
+    store = Store(tmp_path, Retention(0, 0))
+    await store.start()
+    try:
+        ids = [os.urandom(16) for _ in range(400)]
+        for commit in range(20):
+            spans, logs = ExportTraceServiceRequest(), ExportLogsServiceRequest()
+            for n, tid in enumerate(ids[commit * 20:(commit + 1) * 20]):
+                rs = spans.resource_spans.add()
+                rs.resource.attributes.add(key="service.name", value=AnyValue(string_value=f"svc{n % 3}"))
+                ss = rs.scope_spans.add()
+                ss.scope.name = "lib"
+                start = now - rng.randrange(3600) * S  # traces arrive out of time order
+                for i in range(rng.randrange(1, 6)):
+                    ss.spans.add(trace_id=tid, span_id=os.urandom(8), name=f"op{i}", start_time_unix_nano=start + i * 1000,
+                                 end_time_unix_nano=start + i * 1000 + 500)
+                if n % 3 == 0:  # a log 30 s after the trace's spans
+                    rl = logs.resource_logs.add()
+                    rl.resource.attributes.add(key="service.name", value=AnyValue(string_value="svc0"))
+                    rl.scope_logs.add().log_records.add(time_unix_nano=start + 30 * S + n, trace_id=tid,
+                                                        body=AnyValue(string_value=f"log {n}"))
+            # the first trace grows in three commits an hour apart
+            ss = spans.resource_spans.add().scope_spans.add()
+            if commit in (0, 9, 19):
+                ss.spans.add(trace_id=ids[0], span_id=os.urandom(8), name=f"late{commit}",
+                             start_time_unix_nano=now - (3 - commit // 9) * 3600 * S, end_time_unix_nano=now)
+            await store.write(ingest.spans(spans), wait=True)
+            await store.write(ingest.logs(logs), wait=True)
+
+        def export(cur, trace_ids):
+            return import_export.json_lines(import_export.traces_request(cur, trace_ids),
+                                            import_export.logs_request(import_export.trace_logs(cur, trace_ids)))
+
+        cases = [[t.hex()] for t in ids[:60]] + [[t.hex() for t in ids[:100]], [t.hex() for t in ids[::7]],
+                                                  [os.urandom(16).hex()], []]
+        looked_up = [await store.read(lambda c, t=t: export(c, t)) for t in cases]
+        monkeypatch.setattr(import_export, "time_range", lambda cur, trace_ids: (-(1 << 63), (1 << 63) - 1))
+        scanned = [await store.read(lambda c, t=t: export(c, t)) for t in cases]
+        assert looked_up == scanned
+        assert looked_up[-2:] == [b"", b""] and all(looked_up[:-2])
+        first = otlpjson.decode(looked_up[0].splitlines()[0], ExportTraceServiceRequest)
+        names = {s.name for rs in first.resource_spans for ss in rs.scope_spans for s in ss.spans}
+        assert {"late0", "late9", "late19"} <= names
+        assert sum(b.count(b"log ") for b in looked_up[:60]) == 21  # a log per third trace (7 of 20) of the first 60
+    finally:
+        await store.close()

@@ -93,6 +93,11 @@ class LintContext:
             return cid in self.cfg.extensions
         return any(cid in (*p.receivers, *p.processors, *p.exporters) for p in self.pipelines.values())
 
+    def in_use(self, kind: Kind, *types: str) -> Iterator[tuple[ComponentID, Any]]:
+        """The components of these types that a pipeline (or service::extensions) uses: only those
+        start, so most rules look at only those."""
+        return ((cid, model) for cid, model in self.of_type(kind, *types) if self.used(kind, cid))
+
     def downstream(self, pid: PipelineID) -> set[PipelineID]:
         """Pipelines that data leaving ``pid`` through connectors reaches, ``pid`` included."""
         seen, todo = {pid}, [pid]
@@ -125,12 +130,22 @@ class LintContext:
         return out
 
     @cached_property
+    def servers_in_use(self) -> list[Server]:
+        """The servers of the receivers that a pipeline uses."""
+        return [s for s in self.servers if self.used(Kind.RECEIVER, s.id)]
+
+    @cached_property
     def targets(self) -> list[Target]:
         """Every destination of the network exporters."""
         out = []
         for cid, model in self.cfg.components.get(Kind.EXPORTER, {}).items():
             out.extend(_targets(self, cid, self.type_of(Kind.EXPORTER, cid), model))
         return out
+
+    @cached_property
+    def targets_in_use(self) -> list[Target]:
+        """The destinations of the exporters that a pipeline uses."""
+        return [t for t in self.targets if self.used(Kind.EXPORTER, t.id)]
 
     @cached_property
     def production_looking(self) -> bool:

@@ -32,6 +32,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from otelflow.pdata import otlpjson
 from otelflow.store import ingest
 from otelflow.store.query import LOG_SELECT, rows
+from otelflow.store.query_traces import time_range
 
 MAX_IMPORT_BYTES = 32 << 20  # the body is parsed whole in memory
 SIGNALS = {"traces": ExportTraceServiceRequest, "metrics": ExportMetricsServiceRequest, "logs": ExportLogsServiceRequest}
@@ -205,15 +206,18 @@ def _groups(found: list[dict]) -> Iterator[tuple[tuple, list[dict]]]:
 
 
 def traces_request(cur, trace_ids: list[str]) -> ExportTraceServiceRequest:
-    """The spans of the traces as one request (empty when none is stored)."""
+    """The spans of the traces as one request (empty when none is stored). Only the row groups of the
+    traces' time range (from the trace_times lookup, as trace-by-id reads it) are scanned, not the whole
+    trace_id column."""
     request = ExportTraceServiceRequest()
-    if not trace_ids:
+    lo, hi = time_range(cur, trace_ids)
+    if lo > hi:
         return request
     found = rows(cur, """
         SELECT trace_id, span_id, parent_span_id, trace_state, name, kind, start_ns, end_ns, status_code,
                status_message, attributes, events, links, resource, scope_name, scope_version
-        FROM spans WHERE trace_id IN (SELECT unnest(string_split(?, ',')))
-        ORDER BY resource, scope_name, scope_version, trace_id, start_ns, span_id""", [",".join(trace_ids)])
+        FROM spans WHERE start_ns BETWEEN ? AND ? AND trace_id IN (SELECT unnest(string_split(?, ',')))
+        ORDER BY resource, scope_name, scope_version, trace_id, start_ns, span_id""", [lo, hi, ",".join(trace_ids)])
     rs_by_resource: dict[str, Any] = {}
     for (resource, scope_name, scope_version), spans in _groups(found):
         rs = rs_by_resource.get(resource)
@@ -267,10 +271,13 @@ def logs_request(found: list[dict]) -> ExportLogsServiceRequest:
 
 
 def trace_logs(cur, trace_ids: list[str]) -> list[dict]:
-    if not trace_ids:
+    """The log rows of the traces, raw for export; like the spans, read only in their time range."""
+    lo, hi = time_range(cur, trace_ids)
+    if lo > hi:
         return []
-    return rows(cur, f"""SELECT {LOG_SELECT}, flags FROM logs WHERE trace_id IN (SELECT unnest(string_split(?, ',')))
-                         ORDER BY resource, scope_name, time_ns""", [",".join(trace_ids)])
+    return rows(cur, f"""SELECT {LOG_SELECT}, flags FROM logs
+                         WHERE time_ns BETWEEN ? AND ? AND trace_id IN (SELECT unnest(string_split(?, ',')))
+                         ORDER BY resource, scope_name, time_ns""", [lo, hi, ",".join(trace_ids)])
 
 
 def search_logs(cur, *, start_us: int, end_us: int, service: str | None = None, severity: int | None = None,

@@ -61,8 +61,8 @@ def spanmetrics_unbounded_dimension(ctx: LintContext) -> Iterator[Hit]:
           "example trace",
       fix="set exemplars: {enabled: true} on the spanmetrics connector (and enable exemplar storage in the backend)")
 def spanmetrics_exemplars_off(ctx: LintContext) -> Iterator[Hit]:
-    for cid, model in ctx.of_type(Kind.CONNECTOR, "spanmetrics"):
-        if ctx.used(Kind.CONNECTOR, cid) and not model.exemplars.enabled:
+    for cid, model in ctx.in_use(Kind.CONNECTOR, "spanmetrics"):
+        if not model.exemplars.enabled:
             yield Hit(ctx.path(Kind.CONNECTOR, cid, "exemplars"), f"{cid} has exemplars disabled (the default)")
 
 
@@ -92,8 +92,8 @@ def metric_unbounded_attribute(ctx: LintContext) -> Iterator[Hit]:
           "each restart or rollout",
       fix="turn it off and join target_info in queries, or drop per-process resource attributes before this exporter")
 def resource_to_telemetry(ctx: LintContext) -> Iterator[Hit]:
-    for cid, model in ctx.of_type(Kind.EXPORTER, "prometheus", "prometheus_remote_write"):
+    for cid, model in ctx.in_use(Kind.EXPORTER, "prometheus", "prometheus_remote_write"):
         conversion = getattr(model, "resource_to_telemetry_conversion", None)
-        if conversion is not None and conversion.enabled and ctx.used(Kind.EXPORTER, cid):
+        if conversion is not None and conversion.enabled:
             yield Hit(ctx.path(Kind.EXPORTER, cid, "resource_to_telemetry_conversion", "enabled"),
                       f"{cid} turns every resource attribute into a metric label")

@@ -57,8 +57,8 @@ def exporter_queue_disabled(ctx: LintContext) -> Iterator[Hit]:
       fix="use TLS to remote backends: an https:// endpoint, drop tls::insecure / insecure_skip_verify, "
           "set tls::ca_file if the backend uses a private CA")
 def exporter_insecure(ctx: LintContext) -> Iterator[Hit]:
-    for target in ctx.targets:
-        if not target.address.remote or not ctx.used(Kind.EXPORTER, target.id):
+    for target in ctx.targets_in_use:
+        if not target.address.remote:
             continue
         host = target.address.host or "(all interfaces)"
         if target.plaintext:
@@ -90,8 +90,8 @@ def exporter_loop(ctx: LintContext) -> Iterator[Hit]:
 def debug_exporter_detailed(ctx: LintContext) -> Iterator[Hit]:
     if not ctx.production_looking:
         return
-    for cid, model in ctx.of_type(Kind.EXPORTER, "debug"):
-        if ctx.used(Kind.EXPORTER, cid) and model.verbosity.value == "detailed":
+    for cid, model in ctx.in_use(Kind.EXPORTER, "debug"):
+        if model.verbosity.value == "detailed":
             yield Hit(ctx.path(Kind.EXPORTER, cid, "verbosity"), f"{cid} prints every item in full in a production-looking config")
 
 
@@ -132,11 +132,9 @@ def otlphttp_signal_path(ctx: LintContext) -> Iterator[Hit]:
       fix="use the otlp exporter for port 4317 and otlphttp for port 4318 (or change the port)")
 def exporter_port_mismatch(ctx: LintContext) -> Iterator[Hit]:
     grpc_types = ("otlp", "loadbalancing")
-    for target in ctx.targets:
+    for target in ctx.targets_in_use:
         type_ = ctx.type_of(Kind.EXPORTER, target.id)
         port = target.address.port
-        if not ctx.used(Kind.EXPORTER, target.id):
-            continue
         if type_ in grpc_types and port == HTTP_PORT:
             yield Hit(target.path, f"{target.id} speaks OTLP/gRPC to port {HTTP_PORT}, OTLP/HTTP's port")
         elif type_ == "otlphttp" and port == GRPC_PORT:

@@ -17,7 +17,7 @@ from otelflow.doctor.rules import Hit, rule
 def health_check_missing(ctx: LintContext) -> Iterator[Hit]:
     if not ctx.production_looking:
         return
-    if not any(ctx.used(Kind.EXTENSION, cid) for cid, _ in ctx.of_type(Kind.EXTENSION, "health_check")):
+    if not any(ctx.in_use(Kind.EXTENSION, "health_check")):
         yield Hit("service::extensions", "a production-looking config (it listens or sends beyond this machine) has no health_check")
 
 

@@ -142,8 +142,8 @@ def ottl_error_mode_propagate(ctx: LintContext) -> Iterator[Hit]:
           "services, a renamed attribute or a typo in a condition silently lose their data",
       fix="set default_pipelines to a pipeline that keeps (or at least counts) unrouted data")
 def routing_no_default(ctx: LintContext) -> Iterator[Hit]:
-    for cid, model in ctx.of_type(Kind.CONNECTOR, "routing"):
-        if ctx.used(Kind.CONNECTOR, cid) and not model.default_pipelines:
+    for cid, model in ctx.in_use(Kind.CONNECTOR, "routing"):
+        if not model.default_pipelines:
             yield Hit(ctx.path(Kind.CONNECTOR, cid, "default_pipelines"), f"{cid} has no default_pipelines")
 
 

@@ -15,7 +15,7 @@ NUM_TRACES_MIN = 1000
 
 
 def _tail_samplers_in_use(ctx: LintContext) -> list:
-    return [cid for cid, _ in ctx.of_type(Kind.PROCESSOR, "tail_sampling") if ctx.used(Kind.PROCESSOR, cid)]
+    return [cid for cid, _ in ctx.in_use(Kind.PROCESSOR, "tail_sampling")]
 
 
 @rule("loadbalancing-not-by-trace-id", Severity.ERROR,

@@ -26,8 +26,8 @@ def _mtls(server) -> bool:
       fix="bind to localhost, or to the pod/host IP (${env:MY_POD_IP}:4317) behind a network policy; "
           "otherwise add tls and an auth authenticator (basicauth, bearertokenauth)")
 def receiver_open(ctx: LintContext) -> Iterator[Hit]:
-    for server in ctx.servers:
-        if server.address.all_interfaces and not server.auth and not server.tls and ctx.used(Kind.RECEIVER, server.id):
+    for server in ctx.servers_in_use:
+        if server.address.all_interfaces and not server.auth and not server.tls:
             shown = getattr(server.settings, "endpoint", "")
             yield Hit(f"{server.path}::endpoint", f'{server.id} listens on "{shown}" (every interface) without auth or TLS')
 
@@ -37,8 +37,8 @@ def receiver_open(ctx: LintContext) -> Iterator[Hit]:
           "the password or token and reuse it",
       fix="add tls (cert_file, key_file) to the same protocol block")
 def receiver_auth_without_tls(ctx: LintContext) -> Iterator[Hit]:
-    for server in ctx.servers:
-        if server.auth and not server.tls and not server.address.loopback and ctx.used(Kind.RECEIVER, server.id):
+    for server in ctx.servers_in_use:
+        if server.auth and not server.tls and not server.address.loopback:
             yield Hit(f"{server.path}::auth", f"{server.id} takes credentials over plaintext")
 
 
@@ -47,9 +47,9 @@ def receiver_auth_without_tls(ctx: LintContext) -> Iterator[Hit]:
           "user's browser (and read the answers)",
       fix="list the exact origins of your web apps (https://app.example.com)")
 def receiver_cors_wildcard(ctx: LintContext) -> Iterator[Hit]:
-    for server in ctx.servers:
+    for server in ctx.servers_in_use:
         cors = getattr(server.settings, "cors", None)
-        if cors is not None and "*" in cors.allowed_origins and ctx.used(Kind.RECEIVER, server.id):
+        if cors is not None and "*" in cors.allowed_origins:
             yield Hit(f"{server.path}::cors::allowed_origins", f"{server.id} accepts browser requests from any origin")
 
 
@@ -59,10 +59,10 @@ def receiver_cors_wildcard(ctx: LintContext) -> Iterator[Hit]:
       fix="bind them to localhost and reach them through a port-forward or an SSH tunnel (the web UI asks "
           "for a token beyond loopback unless auth::mode is never)")
 def admin_endpoint_exposed(ctx: LintContext) -> Iterator[Hit]:
-    for cid, model in ctx.of_type(Kind.EXTENSION, *ADMIN_EXTENSIONS):
+    for cid, model in ctx.in_use(Kind.EXTENSION, *ADMIN_EXTENSIONS):
         auth = getattr(model, "auth", None)
         if auth is not None and getattr(auth, "mode", "never") != "never":
             continue  # the web UI's token login covers it
         address = addresses.server(getattr(model, "endpoint", "") or "")
-        if address is not None and not address.loopback and ctx.used(Kind.EXTENSION, cid):
+        if address is not None and not address.loopback:
             yield Hit(ctx.path(Kind.EXTENSION, cid, "endpoint"), f'{cid} serves on "{model.endpoint}", reachable from other machines')

@@ -4,12 +4,27 @@ log records, each over its protobuf message, read and written in place."""
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Any
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .values import Attributes, Value, set_value, to_python
 
 if TYPE_CHECKING:
     from .batch import Batch
+
+    T = TypeVar("T")
+
+    class _Field(Generic[T]):
+        """What type checkers see: a read-only attribute of type T."""
+
+        def __get__(self, view: Any, owner: Any = None) -> T: ...
+
+
+def _field(path: str, type_: type[T]) -> _Field[T]:
+    """A read-only field of the view's message (``path`` may be dotted: ``scope.name``). A property
+    over ``operator.attrgetter`` reads in C, faster than a hand-written property; fields that convert
+    or can be set stay hand-written (a generated setter would be slower)."""
+    return property(attrgetter("_pb." + path))  # type: ignore[return-value]
 
 
 class StatusCode(enum.IntEnum):
@@ -45,8 +60,45 @@ class _View:
         """Remove this item from the request when the plugin's method returns."""
         self._b._drop(self._c, self._i)
 
-    def _attrs(self, kvs: Any) -> Attributes:
-        return Attributes(kvs, self._b.touch)
+
+class _Attributed(_View):
+    """A message with its own ``attributes`` field."""
+
+    __slots__ = ()
+
+    @property
+    def attributes(self) -> Attributes:
+        return Attributes(self._pb.attributes, self._b.touch)
+
+
+class _Named(_View):
+    """A message with a ``name`` the plugin may change (span, span event, metric)."""
+
+    __slots__ = ()
+
+    @property
+    def name(self) -> str:
+        return self._pb.name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._b.touch()
+        self._pb.name = value
+
+
+class _Ids(_View):
+    """A message that names a span by trace and span ID (span, link, log record)."""
+
+    __slots__ = ()
+
+    @property
+    def trace_id(self) -> str:
+        """Hex, as in W3C traceparent."""
+        return self._pb.trace_id.hex()
+
+    @property
+    def span_id(self) -> str:
+        return self._pb.span_id.hex()
 
 
 class Resource(_View):
@@ -54,13 +106,11 @@ class Resource(_View):
 
     __slots__ = ()
 
-    @property
-    def attributes(self) -> Attributes:
-        return self._attrs(self._pb.resource.attributes)
+    schema_url = _field("schema_url", str)
 
     @property
-    def schema_url(self) -> str:
-        return self._pb.schema_url
+    def attributes(self) -> Attributes:
+        return Attributes(self._pb.resource.attributes, self._b.touch)
 
     @property
     def scopes(self) -> list["Scope"]:
@@ -77,17 +127,12 @@ class Scope(_View):
         super().__init__(pb, batch, container, index)
         self.resource = resource
 
-    @property
-    def name(self) -> str:
-        return self._pb.scope.name
-
-    @property
-    def version(self) -> str:
-        return self._pb.scope.version
+    name = _field("scope.name", str)
+    version = _field("scope.version", str)
 
     @property
     def attributes(self) -> Attributes:
-        return self._attrs(self._pb.scope.attributes)
+        return Attributes(self._pb.scope.attributes, self._b.touch)
 
     @property
     def spans(self) -> list["Span"]:
@@ -105,7 +150,7 @@ class Scope(_View):
         return [LogRecord(r, self._b, records, i, self) for i, r in enumerate(records)]
 
 
-class _Item(_View):
+class _Item(_Attributed):
     """A span, metric or log record: knows its scope (and through it, its resource)."""
 
     __slots__ = ("scope",)
@@ -118,47 +163,20 @@ class _Item(_View):
     def resource(self) -> Resource:
         return self.scope.resource
 
-    @property
-    def attributes(self) -> Attributes:
-        return self._attrs(self._pb.attributes)
 
-
-class Span(_Item):
+class Span(_Named, _Ids, _Item):
     __slots__ = ()
 
-    @property
-    def name(self) -> str:
-        return self._pb.name
-
-    @name.setter
-    def name(self, value: str) -> None:
-        self._b.touch()
-        self._pb.name = value
+    start_time_unix_nano = _field("start_time_unix_nano", int)
+    end_time_unix_nano = _field("end_time_unix_nano", int)
 
     @property
     def kind(self) -> SpanKind:
         return SpanKind(self._pb.kind)
 
     @property
-    def trace_id(self) -> str:
-        """Hex, as in W3C traceparent."""
-        return self._pb.trace_id.hex()
-
-    @property
-    def span_id(self) -> str:
-        return self._pb.span_id.hex()
-
-    @property
     def parent_span_id(self) -> str:
         return self._pb.parent_span_id.hex()
-
-    @property
-    def start_time_unix_nano(self) -> int:
-        return self._pb.start_time_unix_nano
-
-    @property
-    def end_time_unix_nano(self) -> int:
-        return self._pb.end_time_unix_nano
 
     @property
     def status_code(self) -> StatusCode:
@@ -189,70 +207,29 @@ class Span(_Item):
         return [SpanLink(k, self._b, links, i) for i, k in enumerate(links)]
 
 
-class SpanEvent(_View):
+class SpanEvent(_Named, _Attributed):
     __slots__ = ()
 
-    @property
-    def name(self) -> str:
-        return self._pb.name
-
-    @name.setter
-    def name(self, value: str) -> None:
-        self._b.touch()
-        self._pb.name = value
-
-    @property
-    def time_unix_nano(self) -> int:
-        return self._pb.time_unix_nano
-
-    @property
-    def attributes(self) -> Attributes:
-        return self._attrs(self._pb.attributes)
+    time_unix_nano = _field("time_unix_nano", int)
 
 
-class SpanLink(_View):
+class SpanLink(_Ids, _Attributed):
     __slots__ = ()
-
-    @property
-    def trace_id(self) -> str:
-        return self._pb.trace_id.hex()
-
-    @property
-    def span_id(self) -> str:
-        return self._pb.span_id.hex()
-
-    @property
-    def attributes(self) -> Attributes:
-        return self._attrs(self._pb.attributes)
 
 
 _POINT_KINDS = ("gauge", "sum", "histogram", "exponential_histogram", "summary")
 
 
-class Metric(_Item):
+class Metric(_Named, _Item):
     __slots__ = ()
+
+    description = _field("description", str)
+    unit = _field("unit", str)
 
     @property
     def attributes(self) -> Attributes:
         """The metric's metadata attributes (data point attributes are on each point)."""
-        return self._attrs(self._pb.metadata)
-
-    @property
-    def name(self) -> str:
-        return self._pb.name
-
-    @name.setter
-    def name(self, value: str) -> None:
-        self._b.touch()
-        self._pb.name = value
-
-    @property
-    def description(self) -> str:
-        return self._pb.description
-
-    @property
-    def unit(self) -> str:
-        return self._pb.unit
+        return Attributes(self._pb.metadata, self._b.touch)
 
     @property
     def type(self) -> str:
@@ -268,7 +245,7 @@ class Metric(_Item):
         return [DataPoint(p, self._b, points, i, self) for i, p in enumerate(points)]
 
 
-class DataPoint(_View):
+class DataPoint(_Attributed):
     """A data point of any metric type; ``value`` is the number of gauge and sum points."""
 
     __slots__ = ("metric",)
@@ -285,17 +262,8 @@ class DataPoint(_View):
         else:
             entry[1].add(self._i)
 
-    @property
-    def attributes(self) -> Attributes:
-        return self._attrs(self._pb.attributes)
-
-    @property
-    def time_unix_nano(self) -> int:
-        return self._pb.time_unix_nano
-
-    @property
-    def start_time_unix_nano(self) -> int:
-        return self._pb.start_time_unix_nano
+    time_unix_nano = _field("time_unix_nano", int)
+    start_time_unix_nano = _field("start_time_unix_nano", int)
 
     @property
     def value(self) -> int | float | None:
@@ -322,8 +290,12 @@ class DataPoint(_View):
         return self._pb.sum if hasattr(self._pb, "sum") else None
 
 
-class LogRecord(_Item):
+class LogRecord(_Ids, _Item):
     __slots__ = ()
+
+    event_name = _field("event_name", str)
+    time_unix_nano = _field("time_unix_nano", int)
+    observed_time_unix_nano = _field("observed_time_unix_nano", int)
 
     @property
     def body(self) -> Value:
@@ -351,23 +323,3 @@ class LogRecord(_Item):
     def severity_text(self, value: str) -> None:
         self._b.touch()
         self._pb.severity_text = value
-
-    @property
-    def event_name(self) -> str:
-        return self._pb.event_name
-
-    @property
-    def trace_id(self) -> str:
-        return self._pb.trace_id.hex()
-
-    @property
-    def span_id(self) -> str:
-        return self._pb.span_id.hex()
-
-    @property
-    def time_unix_nano(self) -> int:
-        return self._pb.time_unix_nano
-
-    @property
-    def observed_time_unix_nano(self) -> int:
-        return self._pb.observed_time_unix_nano
