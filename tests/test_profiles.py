@@ -21,6 +21,8 @@ from google.rpc import status_pb2
 
 from otelflow.config import collector, loader
 from otelflow.config.errors import ConfigError
+from otelflow.core import persistent_queue
+from otelflow.core.component import Signal
 from otelflow.core.registry import default_registry
 from otelflow.pdata import otlpjson
 from otelflow.pdata.otlptext_profiles import profiles_normal, profiles_text
@@ -130,12 +132,25 @@ async def test_grpc_and_http_protobuf_pass_through_byte_for_byte():
                 assert body == b"\n\x00"
                 await backend.wait_for(2, 2)
                 accepted = service.telemetry.value("otelcol_receiver_accepted_profile_samples", receiver="otlp")
+                for _ in range(100):  # the exporters count once the backend has answered
+                    sent = [service.telemetry.value("otelcol_exporter_sent_profile_samples", exporter=e)
+                            for e in ("otlp", "otlphttp")]
+                    if sent == [8, 8]:
+                        break
+                    await asyncio.sleep(0.05)
     finally:
         await backend.stop()
     assert backend.grpc_bodies == [sent_grpc, sent_http]
     assert [b for _, b in backend.http_bodies] == [sent_grpc, sent_http]
     assert {t for t, _ in backend.http_bodies} == {PB}
     assert accepted == 3 + 2 + 3  # pprofile's SampleCount: samples, not profiles
+    assert sent == [8, 8]
+
+
+def test_a_persistent_queue_keeps_profiles_as_sent():
+    request = profiles_request()
+    stored = persistent_queue.encode(Signal.PROFILES, request, 5)
+    assert persistent_queue.decode(stored) == (request, 5)
 
 
 async def test_json_in_arrives_as_the_same_message():
@@ -294,7 +309,8 @@ async def test_a_real_process_with_the_gate_flag_passes_profiles_through(tmp_pat
                              capture_output=True, text=True, timeout=60)
     assert refused.returncode == 1
     assert 'profiling signal support is at alpha level, gated under the "service.profilesSupport" feature gate' in refused.stderr
-    proc = Collector(config, "--feature-gates=service.profilesSupport").start()
+    # two workers, as the product runs by default (docs/scaling.md)
+    proc = Collector(config, "--feature-gates=service.profilesSupport", "--workers", "2").start()
     try:
         await grpc_export(gp, sent)
         status, _, _ = await http_post(hp, sent, PB)
