@@ -13,11 +13,8 @@ from pathlib import Path
 import aiohttp
 import grpc
 import pytest
-from opentelemetry.proto.collector.profiles.v1development.profiles_service_pb2 import (
-    ExportProfilesServiceRequest,
-    ExportProfilesServiceResponse,
-)
 from google.rpc import status_pb2
+from opentelemetry.proto.collector.profiles.v1development.profiles_service_pb2 import ExportProfilesServiceRequest
 
 from otelflow.config import collector, loader
 from otelflow.config.errors import ConfigError
@@ -397,7 +394,9 @@ async def test_otelcol_ref_forwards_what_was_recorded(tmp_path):
     gp, hp = free_port(), free_port()
     request = profiles_request()
     path = tmp_path / "config.yaml"
-    path.write_text(pass_through_config(gp, hp, backend).replace("processors: []", ""))
+    # no self-telemetry listener: otelcol-ref would take :8888, which other processes may hold
+    path.write_text(pass_through_config(gp, hp, backend).replace("processors: []", "")
+                    .replace("service:\n", "service:\n  telemetry: {metrics: {level: none}}\n"))
     log = open(tmp_path / "otelcol.log", "wb")
     proc = subprocess.Popen([ref, "--config", str(path), "--feature-gates=service.profilesSupport"], stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -420,3 +419,46 @@ async def test_otelcol_ref_forwards_what_was_recorded(tmp_path):
     recorded = (TESTDATA / "otelcol_ref_forwarded.binpb").read_bytes()
     assert backend.grpc_bodies == [recorded, recorded]
     assert [b for _, b in backend.http_bodies] == [recorded, recorded]
+
+
+async def test_a_config_shaped_like_grafanas_lgtm_image_runs(tmp_path):
+    """The shape of grafana/docker-otel-lgtm's collector config: four pipelines, batch on the three
+    stable ones, profiles straight from the otlp receiver to an ``otlp_grpc`` exporter whose endpoint
+    has an http:// scheme, started with ``--feature-gates service.profilesSupport`` (two words)."""
+    backend = await RawProfilesBackend().start()
+    gp, hp, health = free_port(), free_port(), free_port()
+    sent = profiles_request().SerializeToString()
+    config = f"""
+receivers:
+  otlp:
+    protocols:
+      grpc: {{endpoint: "127.0.0.1:{gp}"}}
+      http: {{endpoint: "127.0.0.1:{hp}", cors: {{allowed_origins: ["http://*"]}}}}
+extensions:
+  health_check: {{endpoint: "127.0.0.1:{health}", path: /ready}}
+processors:
+  batch:
+exporters:
+  otlp_http/traces: {{endpoint: "http://127.0.0.1:{free_port()}", tls: {{insecure: true}}}}
+  otlp_http/metrics: {{endpoint: "http://127.0.0.1:{free_port()}/api/v1/otlp", tls: {{insecure: true}}}}
+  otlp_http/logs: {{endpoint: "http://127.0.0.1:{free_port()}/otlp", tls: {{insecure: true}}}}
+  otlp_grpc/profiles: {{endpoint: "http://127.0.0.1:{backend.grpc_port}", tls: {{insecure: true}}}}
+  debug/traces: {{verbosity: detailed}}
+service:
+  extensions: [health_check]
+  pipelines:
+    traces: {{receivers: [otlp], processors: [batch], exporters: [otlp_http/traces]}}
+    metrics: {{receivers: [otlp], processors: [batch], exporters: [otlp_http/metrics]}}
+    logs: {{receivers: [otlp], processors: [batch], exporters: [otlp_http/logs]}}
+    profiles: {{receivers: [otlp], exporters: [otlp_grpc/profiles]}}
+"""
+    proc = Collector(config, "--feature-gates", "service.profilesSupport").start()
+    try:
+        await grpc_export(gp, sent)
+        status, _, _ = await http_post(hp, sent, PB)
+        assert status == 200
+        await backend.wait_for(2, 0)
+    finally:
+        assert proc.stop() == 0
+        await backend.stop()
+    assert backend.grpc_bodies == [sent, sent]

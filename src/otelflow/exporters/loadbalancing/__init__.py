@@ -1,7 +1,7 @@
 """The ``loadbalancing`` exporter (upstream's v0.161 name ``load_balancing`` too): trace-ID (or
 service, resource, metric, stream, attribute) affinity across a fleet of OTLP/gRPC backends."""
 
-from otelflow.core.component import Factory, Kind, Signal, STABLE_SIGNALS
+from otelflow.core.component import Factory, Kind, STABLE_SIGNALS
 from otelflow.exporters.loadbalancing.config import Config
 from otelflow.exporters.loadbalancing.exporter import LoadBalancingExporter
 

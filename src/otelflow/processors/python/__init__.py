@@ -10,7 +10,7 @@ plugin. See docs/processors/python.md.
 
 from __future__ import annotations
 
-from otelflow.core.component import Factory, Kind, Signal, STABLE_SIGNALS
+from otelflow.core.component import Factory, Kind, STABLE_SIGNALS
 
 from .config import Config
 from .processor import PythonProcessor
