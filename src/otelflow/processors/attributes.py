@@ -12,7 +12,7 @@ from google.protobuf.message import Message
 from pydantic import model_validator
 
 from otelflow.core.client import encoded_as_received
-from otelflow.core.component import Component, Factory, Kind, Settings, Signal, STABLE_SIGNALS
+from otelflow.core.component import Component, Factory, Kind, Settings, Signal
 from otelflow.processors.attraction import ActionConfig, AttrProc, DropNulls, compile_actions, native_actions
 from otelflow.processors.filtermatch import MatchProperties, log_skip, metric_skip, span_skip
 
@@ -116,6 +116,6 @@ factory = Factory(
     kind=Kind.PROCESSOR,
     config=Config,
     create=lambda settings, config, next: AttributesProcessor(settings, config, next),
-    signals=STABLE_SIGNALS,
+    signals=frozenset(Signal) - {Signal.PROFILES},  # as upstream v0.161.0: no profiles
     stability="beta",
 )
