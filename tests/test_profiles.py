@@ -462,3 +462,60 @@ service:
         assert proc.stop() == 0
         await backend.stop()
     assert backend.grpc_bodies == [sent, sent]
+
+
+async def test_the_forward_connector_joins_profiles_pipelines_byte_for_byte():
+    backend = await RawProfilesBackend().start()
+    gp = free_port()
+    sent = profiles_request().SerializeToString()
+    config = f"""
+receivers: {{otlp: {{protocols: {{grpc: {{endpoint: "127.0.0.1:{gp}"}}}}}}}}
+connectors: {{forward: {{}}}}
+exporters: {{otlp: {{endpoint: "127.0.0.1:{backend.grpc_port}", tls: {{insecure: true}}}}}}
+service:
+  pipelines:
+    profiles/in: {{receivers: [otlp], exporters: [forward]}}
+    profiles/out: {{receivers: [forward], exporters: [otlp]}}
+"""
+    try:
+        with profiles_gate():
+            async with running(config):
+                await grpc_export(gp, sent)
+                await backend.wait_for(1, 0)
+    finally:
+        await backend.stop()
+    assert backend.grpc_bodies == [sent]
+
+
+CONNECTOR_CASES = {
+    "forward": """
+receivers: {nop: {}}
+exporters: {nop: {}}
+connectors: {forward: {}}
+service:
+  pipelines:
+    profiles/a: {receivers: [nop], exporters: [forward]}
+    profiles/b: {receivers: [forward], exporters: [nop]}
+""",
+    "otlp_json to profiles": """
+receivers: {nop: {}}
+exporters: {nop: {}}
+connectors: {otlp_json: {}}
+service:
+  pipelines:
+    logs: {receivers: [nop], exporters: [otlp_json]}
+    profiles: {receivers: [otlp_json], exporters: [nop]}
+""",
+}
+
+
+@pytest.mark.parametrize("case", list(CONNECTOR_CASES))
+def test_connectors_in_profiles_pipelines_as_otelcol_ref(tmp_path, case):
+    ref = _otelcol_ref()
+    path = tmp_path / "config.yaml"
+    path.write_text(CONNECTOR_CASES[case])
+    gate = "--feature-gates=service.profilesSupport"
+    theirs = subprocess.run([ref, "validate", "--config", str(path), gate], capture_output=True, text=True, timeout=60)
+    ours = subprocess.run([sys.executable, "-m", "otelflow", "validate", "--config", str(path), gate],
+                          capture_output=True, text=True, timeout=60)
+    assert (ours.returncode, theirs.returncode) in ((0, 0), (1, 1)), (ours.stderr, theirs.stderr)
