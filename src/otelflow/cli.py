@@ -28,6 +28,12 @@ def _add_config_args(p: argparse.ArgumentParser, default=None) -> None:
                    help='override one value, keys separated by "::" (e.g. exporters::otlp::endpoint=host:4317)')
 
 
+def _add_gates_arg(p: argparse.ArgumentParser) -> None:
+    # otelcol's --feature-gates is a flag of every command (`otelcol validate --feature-gates=...`).
+    p.add_argument("--feature-gates", action="append", default=argparse.SUPPRESS, metavar="GATES",
+                   help="comma-separated feature gates to turn on (+id or id) or off (-id), as otelcol's flag")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="otelflow", description="An OpenTelemetry Collector that runs otelcol-contrib configs.")
     p.add_argument("--version", action="version", version=f"otelflow {__version__}")
@@ -45,11 +51,13 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command")
     v = sub.add_parser("validate", help="check a config and list every problem; exit 1 if there is any")
     _add_config_args(v, default=argparse.SUPPRESS)
+    _add_gates_arg(v)
     v.add_argument("--strict-upstream", action="store_true",
                    help="also fail on otelflow extensions that otelcol would reject or ignore")
     sub.add_parser("components", help="list the component types this build has, per kind and signal")
     d = sub.add_parser("doctor", help="find the mistakes in a config (--config) or in the traffic a running otelflow sees (--url)")
     _add_config_args(d, default=argparse.SUPPRESS)
+    _add_gates_arg(d)
     d.add_argument("--url", metavar="URL", help="a running otelflow's web UI, e.g. http://127.0.0.1:4380")
     d.add_argument("--format", choices=["text", "json"], default="text", help="how findings are printed")
     s = sub.add_parser("sampling", help="tail-sampling tools")

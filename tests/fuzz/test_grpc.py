@@ -10,11 +10,11 @@ import grpc
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from otelflow.core.component import Signal
+from otelflow.core.component import Signal, STABLE_SIGNALS
 from tests.fuzz import corpus
 from tests.fuzz.harness import Live, examples, rss_bytes
 
-SIGNALS = st.sampled_from(list(Signal))
+SIGNALS = st.sampled_from([s for s in Signal if s in STABLE_SIGNALS])
 MIB = 1 << 20
 
 
@@ -23,7 +23,7 @@ def live():
     collector = Live().start()
     before = rss_bytes()
     yield collector
-    for signal in Signal:
+    for signal in [s for s in Signal if s in STABLE_SIGNALS]:
         assert collector.export(signal, corpus.request(random.Random(5), signal).SerializeToString()) == grpc.StatusCode.OK
     grown = rss_bytes() - before
     collector.stop()

@@ -24,7 +24,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from otelflow.config import collector, loader
 from otelflow.config.errors import ConfigError
 from otelflow.config.model import validate
-from otelflow.core.component import ComponentID, Kind, Settings, Signal
+from otelflow.core.component import ComponentID, Kind, Settings, Signal, STABLE_SIGNALS
 from otelflow.core.consumer import PermanentError
 from otelflow.core.registry import default_registry
 from otelflow.core.telemetry import Telemetry
@@ -147,7 +147,7 @@ def random_requests(seed: int, count: int = 12, **kw) -> list[tuple[Signal, obje
     rnd = random.Random(seed)
     out = []
     for _ in range(count):
-        signal = rnd.choice(list(Signal))
+        signal = rnd.choice([s for s in Signal if s in STABLE_SIGNALS])
         if signal is Signal.METRICS:
             out.append((signal, metrics_request(rnd, random_shape(rnd, metric=True, **kw))))
         elif signal is Signal.LOGS:
@@ -268,7 +268,7 @@ def test_defaults_are_upstreams():
     assert (cfg.timeout, cfg.send_batch_size, cfg.send_batch_max_size) == (0.2, 8192, 0)
     assert (cfg.metadata_keys, cfg.metadata_cardinality_limit) == ([], 1000)
     factory = default_registry.get(Kind.PROCESSOR, "batch")
-    assert factory is batchmod.factory and factory.signals == frozenset(Signal)
+    assert factory is batchmod.factory and factory.signals == STABLE_SIGNALS
 
 
 @pytest.mark.parametrize("body,where,message", [
@@ -337,7 +337,7 @@ async def test_requests_are_split_at_max_size_keeping_resource_and_scope_headers
     try:
         async with running(config_yaml(gp, hp, "{send_batch_size: 5, send_batch_max_size: 6, timeout: 10s}", exporters, use)):
             await export_grpc(gp, requests)
-        for signal in Signal:
+        for signal in [s for s in Signal if s in STABLE_SIGNALS]:
             sent = [r for s, r in requests if s is signal]
             got = gb.messages(signal)
             total = sum(count_items(r) for r in sent)
@@ -444,7 +444,7 @@ async def test_shutdown_flushes_everything_pending():
             await asyncio.sleep(0.2)
             assert gb.received == [] and hb.received == []
         for backend in (gb, hb):
-            for signal in Signal:
+            for signal in [s for s in Signal if s in STABLE_SIGNALS]:
                 sent = [r for s, r in requests if s is signal]
                 got = backend.messages(signal)
                 assert len(got) == (1 if sent else 0)  # one batch per signal, sent at shutdown
@@ -585,7 +585,7 @@ def test_split_large_request_of_each_signal_keeps_every_item_once():
 
 def _ref_config(grpc_port: int, backend: str, batch: str) -> str:
     exporter = "otlp: {endpoint: \"%s\", tls: {insecure: true}, sending_queue: {enabled: false}, retry_on_failure: {enabled: false}}" % backend
-    pipes = "\n".join(f"    {s.value}: {{receivers: [otlp], processors: [batch], exporters: [otlp]}}" for s in Signal)
+    pipes = "\n".join(f"    {s.value}: {{receivers: [otlp], processors: [batch], exporters: [otlp]}}" for s in [s for s in Signal if s in STABLE_SIGNALS])
     return f"""
 receivers: {{otlp: {{protocols: {{grpc: {{endpoint: "127.0.0.1:{grpc_port}"}}}}}}}}
 processors: {{batch: {batch}}}
@@ -647,7 +647,7 @@ async def test_batches_equal_upstream_collectors(tmp_path, batch):
     requests = random_requests(seed=hash(batch) % 1000, count=25)
     ref = await _through_upstream(tmp_path, requests, batch)
     ours = await _through_otelflow(requests, batch)
-    for signal in Signal:
+    for signal in [s for s in Signal if s in STABLE_SIGNALS]:
         want = [canonical(m) for s, m in ref if s is signal]
         got = [canonical(m) for s, m in ours if s is signal]
         assert got == want, f"{signal.value}: upstream sent {len(want)} batches, otelflow {len(got)}"

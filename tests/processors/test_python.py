@@ -20,7 +20,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from otelflow.config import collector, loader
 from otelflow.config.errors import ConfigError
-from otelflow.core.component import Signal
+from otelflow.core.component import Signal, STABLE_SIGNALS
 from otelflow.core.registry import default_registry
 from otelflow.processors.python.values import to_python
 from tests.backends import GRPCBackend, free_port
@@ -298,7 +298,7 @@ async def test_a_plugin_by_module_name_drops_items_and_sets_fields(monkeypatch):
             sl.log_records.add(severity_number=5, severity_text="debug", body={"string_value": "noise"})
             sl.log_records.add(severity_number=17, severity_text="error", body={"string_value": "bad"})
             assert await export(port, LOGS, logs) == (grpc.StatusCode.OK, "")
-            await wait_for(lambda: all(backend.messages(s) for s in Signal), 10, "all three signals")
+            await wait_for(lambda: all(backend.messages(s) for s in STABLE_SIGNALS), 10, "all three signals")
             await asyncio.sleep(0.3)
     finally:
         await backend.stop()
@@ -339,7 +339,7 @@ async def test_the_plugin_in_the_docs_runs_as_documented(tmp_path):
             sl.log_records.add(severity_number=5, body={"string_value": "trace noise"})
             sl.log_records.add(severity_number=13, body={"string_value": "  disk almost full  "})
             assert await export(port, LOGS, logs) == (grpc.StatusCode.OK, "")
-            await wait_for(lambda: all(backend.messages(s) for s in Signal), 10, "all three signals")
+            await wait_for(lambda: all(backend.messages(s) for s in STABLE_SIGNALS), 10, "all three signals")
     finally:
         await backend.stop()
     (m,) = backend.messages(Signal.TRACES)

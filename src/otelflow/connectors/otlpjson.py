@@ -23,7 +23,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from otelflow.config.model import Model
-from otelflow.core.component import Component, Factory, Kind, Settings, Signal
+from otelflow.core.component import Component, Factory, Kind, Settings, Signal, STABLE_SIGNALS
 from otelflow.core.consumer import Consumer
 from otelflow.pdata.otlpjson import OTLPJSONError, decode
 
@@ -101,6 +101,6 @@ factory = Factory(
     kind=Kind.CONNECTOR,
     config=Config,
     create=create,
-    pairs=frozenset((Signal.LOGS, s) for s in Signal),
+    pairs=frozenset((Signal.LOGS, s) for s in STABLE_SIGNALS),
     stability="alpha",
 )

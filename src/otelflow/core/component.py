@@ -30,6 +30,13 @@ class Signal(str, enum.Enum):
     TRACES = "traces"
     METRICS = "metrics"
     LOGS = "logs"
+    # Upstream's xpipeline.SignalProfiles: alpha, behind the ``service.profilesSupport`` gate. Only
+    # components that declare it in ``Factory.signals`` take it; data passes through as the message.
+    PROFILES = "profiles"
+
+
+#: The three stable signals: what a factory takes unless it declares profiles too.
+STABLE_SIGNALS = frozenset((Signal.TRACES, Signal.METRICS, Signal.LOGS))
 
 
 @dataclass(frozen=True, order=True)
@@ -105,7 +112,7 @@ class Factory:
     kind: Kind
     config: type[BaseModel]
     create: Callable[..., Component]
-    signals: frozenset[Signal] = frozenset(Signal)
+    signals: frozenset[Signal] = STABLE_SIGNALS
     # connectors: which (exporter-side, receiver-side) signal pairs they join
     pairs: frozenset[tuple[Signal, Signal]] = frozenset()
     stability: str = "beta"

@@ -66,6 +66,10 @@ class Registry:
 
 REGISTRY = Registry()
 
+# service (core): a config with a profiles pipeline is refused unless this is on (docs/signals/profiles.md)
+PROFILES_SUPPORT = REGISTRY.register(
+    "service.profilesSupport", ALPHA, "Controls whether profiles support can be enabled").id
+
 OTTL_LAMBDA = REGISTRY.register(
     "ottl.functions.enableLambda", ALPHA,
     "Allow OTTL functions to take lambda arguments. When disabled, lambda arguments are rejected.").id

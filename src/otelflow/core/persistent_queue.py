@@ -28,7 +28,7 @@ from otelflow.pdata import REQUEST_TYPES
 
 _HEADER = struct.Struct(">BBI")
 _VERSION = 1
-_TAG_OF = {Signal.TRACES: 1, Signal.METRICS: 2, Signal.LOGS: 3}
+_TAG_OF = {Signal.TRACES: 1, Signal.METRICS: 2, Signal.LOGS: 3, Signal.PROFILES: 4}
 _SIGNAL_OF = {tag: signal for signal, tag in _TAG_OF.items()}
 _RESTORE_CHUNK = 256
 _READ_RETRY_DELAY = 1.0

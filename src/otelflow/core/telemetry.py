@@ -9,7 +9,8 @@ from collections import defaultdict
 
 from otelflow.core.component import Signal
 
-ITEM_NAMES = {Signal.TRACES: "spans", Signal.METRICS: "metric_points", Signal.LOGS: "log_records"}
+ITEM_NAMES = {Signal.TRACES: "spans", Signal.METRICS: "metric_points", Signal.LOGS: "log_records",
+              Signal.PROFILES: "profile_samples"}
 
 
 class Telemetry:

@@ -25,8 +25,9 @@ from otelflow.config.model import Model
 from otelflow.config.settings import QueueSettings
 from otelflow.core.component import Component, Factory, Host, Kind, Settings, Signal
 from otelflow.core.consumer import ConsumerError
-from otelflow.pdata import count_data_points, count_log_records, count_spans
+from otelflow.pdata import count_data_points, count_log_records, count_profile_samples, count_spans
 from otelflow.pdata import otlptext
+from otelflow.pdata.otlptext_profiles import profiles_normal, profiles_text
 
 
 class Verbosity(str, enum.Enum):
@@ -118,6 +119,8 @@ def _summary(signal: Signal, data: Message) -> tuple[str, list[tuple[str, int]]]
             ("metrics", metrics),
             ("data points", count_data_points(data)),
         ]
+    if signal is Signal.PROFILES:
+        return "Profiles", [("resource profiles", len(data.resource_profiles)), ("sample records", count_profile_samples(data))]
     return "Logs", [("resource logs", len(data.resource_logs)), ("log records", count_log_records(data))]
 
 
@@ -125,11 +128,13 @@ _DETAILED: dict[Signal, Callable[[Any], str]] = {
     Signal.TRACES: otlptext.traces_text,
     Signal.METRICS: otlptext.metrics_text,
     Signal.LOGS: otlptext.logs_text,
+    Signal.PROFILES: profiles_text,
 }
 _NORMAL: dict[Signal, Callable[[Any], str]] = {
     Signal.TRACES: otlptext.traces_normal,
     Signal.METRICS: otlptext.metrics_normal,
     Signal.LOGS: otlptext.logs_normal,
+    Signal.PROFILES: profiles_normal,
 }
 
 # One writer thread for stdout shared by every debug exporter: keeps lines whole and in order.

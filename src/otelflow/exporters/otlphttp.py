@@ -46,6 +46,8 @@ class Config(HTTPClientSettings):
         if not self.endpoint:
             raise ValueError(f'either "endpoint" or "{signal.value}_endpoint" must be specified')
         sep = "" if self.endpoint.endswith("/") else "/"
+        if signal is Signal.PROFILES:  # upstream's signal version for profiles
+            return f"{self.endpoint}{sep}v1development/{signal.value}"
         return f"{self.endpoint}{sep}v1/{signal.value}"
 
 

@@ -12,6 +12,10 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
     ExportMetricsServiceResponse,
 )
+from opentelemetry.proto.collector.profiles.v1development.profiles_service_pb2 import (
+    ExportProfilesServiceRequest,
+    ExportProfilesServiceResponse,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest, ExportTraceServiceResponse
 
 from otelflow.core.component import Signal
@@ -20,11 +24,13 @@ REQUEST_TYPES: dict[Signal, type[Message]] = {
     Signal.TRACES: ExportTraceServiceRequest,
     Signal.METRICS: ExportMetricsServiceRequest,
     Signal.LOGS: ExportLogsServiceRequest,
+    Signal.PROFILES: ExportProfilesServiceRequest,
 }
 RESPONSE_TYPES: dict[Signal, type[Message]] = {
     Signal.TRACES: ExportTraceServiceResponse,
     Signal.METRICS: ExportMetricsServiceResponse,
     Signal.LOGS: ExportLogsServiceResponse,
+    Signal.PROFILES: ExportProfilesServiceResponse,
 }
 SIGNAL_OF = {t: s for s, t in REQUEST_TYPES.items()}
 
@@ -52,7 +58,13 @@ def count_log_records(req: ExportLogsServiceRequest) -> int:
 from otelflow.pdata.counting import count_data_points  # noqa: E402
 
 
-COUNTERS = {Signal.TRACES: count_spans, Signal.METRICS: count_data_points, Signal.LOGS: count_log_records}
+def count_profile_samples(req: ExportProfilesServiceRequest) -> int:
+    """pprofile's SampleCount: the unit upstream counts profiles in (``*_profile_samples``)."""
+    return sum(len(p.samples) for rp in req.resource_profiles for sp in rp.scope_profiles for p in sp.profiles)
+
+
+COUNTERS = {Signal.TRACES: count_spans, Signal.METRICS: count_data_points, Signal.LOGS: count_log_records,
+            Signal.PROFILES: count_profile_samples}
 
 
 def count_items(data: Message) -> int:
@@ -80,7 +92,7 @@ _WIRE_ROOT = {Signal.TRACES: 0, Signal.LOGS: 5, Signal.METRICS: 9} if _wire is N
 
 def check_ids_encoded(signal: Signal, body: bytes, message: Message) -> None:
     """``check_ids`` for a request that arrived as protobuf bytes: walks the bytes natively when it can."""
-    if _wire is not None:
+    if _wire is not None and signal in _WIRE_ROOT:
         rc = _wire.check_ids(_WIRE_ROOT[signal], body)
         if rc == 0:
             return
@@ -92,7 +104,9 @@ def check_ids_encoded(signal: Signal, body: bytes, message: Message) -> None:
 def check_ids(data: Message) -> None:
     """Reject trace/span IDs of a length other than 16/8 bytes (or empty), as upstream's decoder does."""
     signal = signal_of(data)
-    if signal is Signal.TRACES:
+    if signal is Signal.PROFILES:
+        check_profile_ids(data)
+    elif signal is Signal.TRACES:
         for rs in data.resource_spans:
             for ss in rs.scope_spans:
                 for span in ss.spans:
@@ -118,6 +132,21 @@ def check_ids(data: Message) -> None:
                         for ex in point.exemplars:
                             if _bad(ex.trace_id, 16) or _bad(ex.span_id, 8):
                                 raise InvalidIDError("invalid length for ID")
+
+
+def check_profile_ids(data: ExportProfilesServiceRequest) -> None:
+    """The IDs pprofile's decoder checks: each profile's ID (16 bytes) and the dictionary's links
+    (16/8), with pdata's error texts. Profiles and links only, never samples."""
+    for link in data.dictionary.link_table:
+        if _bad(link.trace_id, 16):
+            raise InvalidIDError("unmarshal: invalid TraceID length")
+        if _bad(link.span_id, 8):
+            raise InvalidIDError("unmarshal: invalid SpanID length")
+    for rp in data.resource_profiles:
+        for sp in rp.scope_profiles:
+            for profile in sp.profiles:
+                if _bad(profile.profile_id, 16):
+                    raise InvalidIDError("unmarshal: invalid ProfileID length")
 
 
 def remove_if(field, drop) -> None:

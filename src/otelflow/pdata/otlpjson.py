@@ -20,7 +20,8 @@ from google.protobuf.message import Message
 from otelflow.pdata.otlpjson_layout import LAYOUT
 
 # ID field -> length in bytes (an empty string is also allowed, as upstream)
-_ID_KEYS = {"traceId": 16, "trace_id": 16, "spanId": 8, "span_id": 8, "parentSpanId": 8, "parent_span_id": 8}
+_ID_KEYS = {"traceId": 16, "trace_id": 16, "spanId": 8, "span_id": 8, "parentSpanId": 8, "parent_span_id": 8,
+            "profileId": 16, "profile_id": 16}
 
 
 class OTLPJSONError(ValueError):
@@ -277,7 +278,7 @@ def encode(message: Message) -> bytes:
 
 _ESCAPES = {i: f"\\u{i:04x}" for i in range(0x20)}
 _ESCAPES.update({ord("\\"): "\\\\", ord('"'): '\\"', ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
-_HEX_IDS = frozenset({"traceId", "spanId", "parentSpanId"})
+_HEX_IDS = frozenset({"traceId", "spanId", "parentSpanId", "profileId"})
 _QUOTED = {FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_FIXED64,
            FieldDescriptor.TYPE_SFIXED64, FieldDescriptor.TYPE_SINT64}
 

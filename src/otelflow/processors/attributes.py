@@ -116,6 +116,6 @@ factory = Factory(
     kind=Kind.PROCESSOR,
     config=Config,
     create=lambda settings, config, next: AttributesProcessor(settings, config, next),
-    signals=frozenset(Signal),
+    signals=frozenset(Signal) - {Signal.PROFILES},  # as upstream v0.161.0: no profiles
     stability="beta",
 )

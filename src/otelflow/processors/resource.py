@@ -7,7 +7,7 @@ from __future__ import annotations
 from google.protobuf.message import Message
 from pydantic import model_validator
 
-from otelflow.core.component import Component, Factory, Kind, Settings, Signal
+from otelflow.core.component import Component, Factory, Kind, Settings, Signal, STABLE_SIGNALS
 from otelflow.processors.attraction import ActionConfig, AttrProc, DropNulls, compile_actions
 
 
@@ -46,6 +46,6 @@ factory = Factory(
     kind=Kind.PROCESSOR,
     config=Config,
     create=lambda settings, config, next: ResourceProcessor(settings, config, next),
-    signals=frozenset(Signal),
+    signals=STABLE_SIGNALS,
     stability="beta",
 )

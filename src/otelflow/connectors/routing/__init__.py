@@ -22,7 +22,7 @@ from otelflow.connectors.routing import moves
 from otelflow.connectors.routing.config import Config, RoutingTableItem
 from otelflow.connectors.routing.request import parse_request_condition
 from otelflow.core.client import request_metadata
-from otelflow.core.component import Component, Factory, Kind, Settings, Signal
+from otelflow.core.component import Component, Factory, Kind, Settings, Signal, STABLE_SIGNALS
 from otelflow.core.consumer import ConsumerError, combine
 from otelflow.ottl.compiler import Parser
 from otelflow.ottl.contexts import CONTEXTS
@@ -230,6 +230,6 @@ factory = Factory(
     kind=Kind.CONNECTOR,
     config=Config,
     create=lambda settings, config, source, target, next: Routing(settings, config, source, next),
-    pairs=frozenset((s, s) for s in Signal),
+    pairs=frozenset((s, s) for s in STABLE_SIGNALS),
     stability="alpha",
 )

@@ -20,6 +20,7 @@ from typing import Any, Callable
 from google.protobuf.message import Message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.profiles.v1development.profiles_service_pb2 import ExportProfilesServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from otelflow.core.consumer import Consumer, ConsumerError, PermanentError
@@ -34,6 +35,7 @@ _REQUEST_TYPES = {
     "traces": ExportTraceServiceRequest,
     "metrics": ExportMetricsServiceRequest,
     "logs": ExportLogsServiceRequest,
+    "profiles": ExportProfilesServiceRequest,
 }
 _NODE = struct.Struct("!H")  # a consume call's payload: node name length, node name, encoded request
 

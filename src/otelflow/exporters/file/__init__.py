@@ -205,7 +205,8 @@ class _Sink:
 
     def _group(self, signal: Signal, data: Message) -> dict[str, Message]:
         attribute = self.config.group_by.resource_attribute
-        field = {Signal.TRACES: "resource_spans", Signal.METRICS: "resource_metrics", Signal.LOGS: "resource_logs"}[signal]
+        field = {Signal.TRACES: "resource_spans", Signal.METRICS: "resource_metrics", Signal.LOGS: "resource_logs",
+                 Signal.PROFILES: "resource_profiles"}[signal]
         groups: dict[str, Message] = {}
         for entry in getattr(data, field):
             segment = None
@@ -219,6 +220,10 @@ class _Sink:
             request = groups.get(segment)
             if request is None:
                 request = groups[segment] = REQUEST_TYPES[signal]()
+                if signal is Signal.PROFILES:
+                    # the samples index into the request's dictionary: each file gets it whole (upstream
+                    # v0.161.0 writes grouped profiles without it, leaving the indices dangling)
+                    request.dictionary.CopyFrom(data.dictionary)
             getattr(request, field).add().CopyFrom(entry)
         return groups
 

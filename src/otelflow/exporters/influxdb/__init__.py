@@ -22,7 +22,7 @@ from pydantic import model_validator
 
 from otelflow.config.model import Duration, Model
 from otelflow.config.settings import HeaderMap, HTTPClientSettings, QueueSettings, RetrySettings
-from otelflow.core.component import Factory, Host, Kind, Settings, Signal
+from otelflow.core.component import Factory, Host, Kind, Settings, Signal, STABLE_SIGNALS
 from otelflow.core.compression import compress
 from otelflow.core.consumer import ConsumerError, PermanentError
 from otelflow.core.exporterhelper import QueuedRetryExporter
@@ -204,6 +204,6 @@ factory = Factory(
     kind=Kind.EXPORTER,
     config=Config,
     create=create,
-    signals=frozenset(Signal),
+    signals=STABLE_SIGNALS,
     stability="beta",
 )

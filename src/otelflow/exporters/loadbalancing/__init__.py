@@ -1,7 +1,7 @@
 """The ``loadbalancing`` exporter (upstream's v0.161 name ``load_balancing`` too): trace-ID (or
 service, resource, metric, stream, attribute) affinity across a fleet of OTLP/gRPC backends."""
 
-from otelflow.core.component import Factory, Kind, Signal
+from otelflow.core.component import Factory, Kind, STABLE_SIGNALS
 from otelflow.exporters.loadbalancing.config import Config
 from otelflow.exporters.loadbalancing.exporter import LoadBalancingExporter
 
@@ -10,6 +10,6 @@ factory = Factory(
     kind=Kind.EXPORTER,
     config=Config,
     create=lambda settings, config: LoadBalancingExporter(settings, config),
-    signals=frozenset(Signal),
+    signals=STABLE_SIGNALS,
     stability="beta",
 )

@@ -27,7 +27,7 @@ mapping of key to a list of values, keys matched case-insensitively), which rece
 ``client_metadata`` set to that shard's values, as upstream puts them on the export context.
 """
 
-from otelflow.core.component import Factory, Kind, Signal
+from otelflow.core.component import Factory, Kind, STABLE_SIGNALS
 from otelflow.processors.batch.config import TOO_MANY_BATCHERS, Config, client_metadata
 from otelflow.processors.batch.processor import BatchProcessor
 from otelflow.processors.batch.split import Splitter, split
@@ -40,6 +40,6 @@ factory = Factory(
     kind=Kind.PROCESSOR,
     config=Config,
     create=lambda settings, config, next: BatchProcessor(settings, config, next),
-    signals=frozenset(Signal),
+    signals=STABLE_SIGNALS,
     stability="beta",
 )

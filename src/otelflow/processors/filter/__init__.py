@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from google.protobuf.message import Message
 
-from otelflow.core.component import Component, Factory, Kind, Settings, Signal
+from otelflow.core.component import Component, Factory, Kind, Settings, Signal, STABLE_SIGNALS
 from otelflow.core.consumer import ConsumerError
 from otelflow.pdata import remove_if
 from otelflow.ottl import native
@@ -292,6 +292,6 @@ factory = Factory(
     kind=Kind.PROCESSOR,
     config=Config,
     create=lambda settings, config, next: FilterProcessor(settings, config, next),
-    signals=frozenset(Signal),
+    signals=STABLE_SIGNALS,
     stability="alpha",
 )

@@ -10,7 +10,7 @@ plugin. See docs/processors/python.md.
 
 from __future__ import annotations
 
-from otelflow.core.component import Factory, Kind, Signal
+from otelflow.core.component import Factory, Kind, STABLE_SIGNALS
 
 from .config import Config
 from .processor import PythonProcessor
@@ -20,7 +20,7 @@ factory = Factory(
     kind=Kind.PROCESSOR,
     config=Config,
     create=lambda settings, config, next: PythonProcessor(settings, config, next),
-    signals=frozenset(Signal),
+    signals=STABLE_SIGNALS,
     stability="development",
 )
 

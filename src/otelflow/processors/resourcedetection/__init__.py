@@ -19,7 +19,7 @@ from pydantic import Field, model_validator
 
 from otelflow.config.model import Duration
 from otelflow.config.settings import HTTPClientSettings, RetrySettings
-from otelflow.core.component import Component, Factory, Host, Kind, Settings, Signal
+from otelflow.core.component import Component, Factory, Host, Kind, Settings, Signal, STABLE_SIGNALS
 from otelflow.processors.attraction import value_from_raw
 from otelflow.processors.resourcedetection import azure as _azure
 from otelflow.processors.resourcedetection import docker as _docker
@@ -217,4 +217,4 @@ def create(settings: Settings, config: Config, next) -> ResourceDetectionProcess
 
 
 factory = Factory(type="resource_detection", kind=Kind.PROCESSOR, config=Config, create=create,
-                  signals=frozenset(Signal), stability="beta")
+                  signals=STABLE_SIGNALS, stability="beta")

@@ -5,7 +5,7 @@ transformprocessor (contrib v0.161.0). ``config`` holds the keys and the basic/a
 
 from __future__ import annotations
 
-from otelflow.core.component import Factory, Kind, Signal
+from otelflow.core.component import Factory, Kind, STABLE_SIGNALS
 
 from .config import Config
 from .processor import TransformProcessor
@@ -15,7 +15,7 @@ factory = Factory(
     kind=Kind.PROCESSOR,
     config=Config,
     create=lambda settings, config, next: TransformProcessor(settings, config, next),
-    signals=frozenset(Signal),
+    signals=STABLE_SIGNALS,
     stability="beta",
 )
 

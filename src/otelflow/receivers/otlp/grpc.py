@@ -21,6 +21,7 @@ SERVICES = {
     Signal.TRACES: "opentelemetry.proto.collector.trace.v1.TraceService",
     Signal.METRICS: "opentelemetry.proto.collector.metrics.v1.MetricsService",
     Signal.LOGS: "opentelemetry.proto.collector.logs.v1.LogsService",
+    Signal.PROFILES: "opentelemetry.proto.collector.profiles.v1development.ProfilesService",
 }
 
 

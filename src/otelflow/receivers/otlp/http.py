@@ -34,6 +34,8 @@ JSON = "application/json"
 _GRPC_CODE = {400: 3, 401: 16, 403: 7, 404: 12, 405: 12, 413: 8, 415: 3, 429: 8, 500: 13, 503: 14}
 # What upstream's error handler answers when the request's Content-Type is neither protobuf nor JSON.
 _FALLBACK = b'{"code": 13, "message": "failed to marshal error message"}'
+# Upstream serves profiles on this fixed path: the receiver has no setting for it.
+PROFILES_PATH = "/v1development/profiles"
 
 
 class _Reject(Exception):
@@ -87,6 +89,7 @@ class HTTPServer(Component):
             Signal.TRACES: self.settings.traces_url_path,
             Signal.METRICS: self.settings.metrics_url_path,
             Signal.LOGS: self.settings.logs_url_path,
+            Signal.PROFILES: PROFILES_PATH,
         }
         for signal in self.receiver.consumers:
             app.router.add_route("*", paths[signal], self._handler(signal))
