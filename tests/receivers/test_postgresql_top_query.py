@@ -211,8 +211,9 @@ async def test_first_collection_reports_totals_then_growth_and_explains_once(ser
     conn = await asyncpg.connect(host="127.0.0.1", port=server.port, user=USER, password=PASSWORD,
                                  database="postgres", ssl=False, timeout=5)
     try:
+        name = "otel_" + count["postgresql.queryid"].replace("-", "_")
         explains = await conn.fetchval("SELECT sum(calls) FROM pg_stat_statements WHERE query LIKE $1",
-                                       f"EXPLAIN(FORMAT JSON) EXECUTE otel_{count['postgresql.queryid'].replace('-', '_')}%")
+                                       f"EXPLAIN(FORMAT JSON) EXECUTE {name}%")
     finally:
         await conn.close()
     assert explains == 1

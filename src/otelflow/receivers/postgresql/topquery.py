@@ -16,6 +16,7 @@ each plan (or the failure to get one, as an empty plan) is cached per ``queryid`
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 import time
@@ -29,7 +30,7 @@ from opentelemetry.proto.logs.v1 import logs_pb2
 from otelflow.receivers.postgresql.client import Client
 from otelflow.receivers.postgresql.config import TopQueryCollection
 from otelflow.receivers.postgresql.obfuscate import ObfuscationError, obfuscate_sql
-from otelflow.receivers.postgresql.plan import PlanError, obfuscate_plan
+from otelflow.receivers.postgresql.plan import obfuscate_plan
 
 # upstream's query; its own statements start with the comment the WHERE clause leaves out
 TOP_QUERY_SQL = """SELECT
@@ -63,6 +64,8 @@ COUNTERS = ("calls", "rows", "shared_blks_dirtied", "shared_blks_hit", "shared_b
             "temp_blks_read", "temp_blks_written")
 TIMES = ("total_exec_time", "total_plan_time")
 EXPLAINABLE = frozenset({"SELECT", "TABLE", "DELETE", "INSERT", "UPDATE", "WITH", "MERGE", "VALUES"})
+_INLINE_ROWS = 8
+_INLINE_PLAN = 4096
 _PARAMETER = re.compile(r"\$\d+")
 _FIRST_WORD_END = re.compile(r"[ \t\n(]")
 
@@ -133,7 +136,10 @@ async def explain(client: Client, query: str, queryid: str) -> str:
                 await conn.execute(f"{IGNORE}DEALLOCATE PREPARE {name}")
             except Exception:  # nothing was prepared: nothing to drop
                 pass
-    return obfuscate_plan(plan if isinstance(plan, str) else str(plan))
+    text = plan if isinstance(plan, str) else str(plan)
+    if len(text) > _INLINE_PLAN:  # the expressions' SQL obfuscation is the costly part
+        return await asyncio.to_thread(obfuscate_plan, text)
+    return obfuscate_plan(text)
 
 
 def kv(key: str, value: str | int | float) -> KeyValue:
@@ -202,23 +208,28 @@ class TopQueries:
             return []
         self.last = now_wall
         stamp = int(now_wall * 1e9)
-        records = []
         explained = 0
         explainers: dict[str, Client] = {}
+        chosen = []
         try:
             for item in self.rows(raw, problems):
-                queryid = item["queryid"]
-                plan = self.plans.get(queryid + "-plan")
+                plan = self.plans.get(item["queryid"] + "-plan")
                 if plan is None:
                     plan = ""
                     if explained < self.config.max_explain_each_interval:
                         explained += 1
                         plan = await self._plan(item, connect, explainers, problems)
-                records.append(self._record(item, plan, stamp, problems))
+                chosen.append((item, plan))
         finally:
             for explainer in explainers.values():
                 await explainer.close()
-        return records
+        if len(chosen) > _INLINE_ROWS:  # obfuscation costs ~1 ms per KiB of SQL: keep it off the event loop
+            return await asyncio.to_thread(self._records, chosen, stamp, problems)
+        return self._records(chosen, stamp, problems)
+
+    def _records(self, chosen: list[tuple[dict[str, Any], str]], stamp: int,
+                 problems: list[str]) -> list[logs_pb2.LogRecord]:
+        return [self._record(item, plan, stamp, problems) for item, plan in chosen]
 
     async def _plan(self, item: dict[str, Any], connect: Callable[[str], Awaitable[Client]],
                     explainers: dict[str, Client], problems: list[str]) -> str:
@@ -231,7 +242,7 @@ class TopQueries:
             return ""
         try:
             plan = await explain(explainers[database], item["query"], item["queryid"])
-        except (PlanError, Exception) as exc:  # logged; the empty plan is cached like a plan
+        except Exception as exc:  # PlanError or the server's; logged, the empty plan cached like a plan
             problems.append(f"failed to explain query: {exc}")
             plan = ""
         self.plans.add(item["queryid"] + "-plan", plan)
