@@ -325,3 +325,25 @@ async def test_with_query_samples_two_workers_one_request_per_tick(server: Postg
              if r.get("db.query.text") == "SELECT count ( * ) FROM customers WHERE name LIKE ? AND id > ?"
              and "postgresql.calls" in r]
     assert sum(calls) == 5
+
+
+async def test_without_the_extension_logged_once_and_samples_go_on(server: PostgresServer, tmp_path: Path):
+    out = tmp_path / "otelflow.json"
+    config = json.loads(_config(server.endpoint, out))
+    config["receivers"]["postgresql"]["events"]["db.server.query_sample"] = {"enabled": True}
+    await asyncio.to_thread(server.execute, "DROP EXTENSION pg_stat_statements")
+    try:
+        collector = await asyncio.to_thread(Collector(json.dumps(config)).start)
+        try:
+            await asyncio.to_thread(_wait, out, lambda r: len(r) >= 3, lambda: collector.proc.poll() is None,
+                                    collector.output)
+        finally:
+            await asyncio.to_thread(collector.stop)
+    finally:
+        await asyncio.to_thread(server.execute, "CREATE EXTENSION pg_stat_statements")
+    events = {r.event_name for request in _read(out) for rl in request.resource_logs for sl in rl.scope_logs
+              for r in sl.log_records}
+    assert events == {"db.server.query_sample"}
+    output = collector.output()
+    assert output.count('getTopQuery failed getting log rows: relation "pg_stat_statements" does not exist') == 1, \
+        output[-3000:]
