@@ -56,7 +56,7 @@ def _postgres():
 class PostgresServer:
     """initdb + postgres of our own, as the ``postgres`` user: loopback, a free port, its own dir."""
 
-    def __init__(self, tls: bool = False) -> None:
+    def __init__(self, tls: bool = False, settings: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="otelflow-pg-"))
         owner = pwd.getpwnam("postgres") if os.geteuid() == 0 else None
@@ -82,6 +82,8 @@ class PostgresServer:
                 for f in (self.cert, key):
                     os.chown(f, owner.pw_uid, owner.pw_gid)
             ssl_args = ["-c", "ssl=on", "-c", f"ssl_cert_file={self.cert}", "-c", f"ssl_key_file={key}"]
+        for name, value in (settings or {}).items():  # e.g. shared_preload_libraries=pg_stat_statements
+            ssl_args += ["-c", f"{name}={value}"]
         self.log = open(self.dir / "postgres.log", "wb")
         self.proc = subprocess.Popen(
             [str(BIN / "postgres"), "-D", str(self.dir / "data"), "-p", str(self.port), "-k", str(self.dir),

@@ -263,10 +263,9 @@ def test_config_follows_upstream():
     cfg = validate(Config, {"username": "u", "password": "p", "events": {"db.server.query_sample": {"enabled": True}}},
                    "receivers::postgresql")
     assert cfg.events.db_server_query_sample.enabled and cfg.query_sample_collection.max_rows_per_query == 1000
-    with pytest.raises(ConfigError) as caught:
-        validate(Config, {"username": "u", "password": "p", "events": {"db.server.top_query": {"enabled": True}}},
+    with pytest.raises(ConfigError):
+        validate(Config, {"username": "u", "password": "p", "query_sample_collection": {"max_rows": 1}},
                  "receivers::postgresql")
-    assert "db.server.top_query" in str(caught.value)
 
 
 @pytest.mark.parametrize("query, text", [

@@ -1,12 +1,13 @@
 """The ``postgresql`` receiver: PostgreSQL's statistics views as upstream's ``postgresql.*`` metrics,
-and in a logs pipeline the ``db.server.query_sample`` events (``events.py``)."""
+and in a logs pipeline the ``db.server.query_sample`` and ``db.server.top_query`` events
+(``events.py``, ``topquery.py``)."""
 
 from __future__ import annotations
 
 from otelflow.core.component import Component, Factory, Host, Kind, Settings, Signal
 from otelflow.core.consumer import Consumer
 from otelflow.receivers.postgresql.config import Config
-from otelflow.receivers.postgresql.events import QuerySampleScraper
+from otelflow.receivers.postgresql.events import EventsScraper
 from otelflow.receivers.postgresql.receiver import PostgresqlReceiver, instance_id, split_host_port
 
 
@@ -17,11 +18,12 @@ class Receiver(Component):
     def __init__(self, settings: Settings, config: Config, consumers: dict[Signal, Consumer]):
         self.metrics = PostgresqlReceiver(settings, config, consumers) if Signal.METRICS in consumers else None
         self.logs = None
-        if Signal.LOGS in consumers and config.events.db_server_query_sample.enabled:
+        events = config.events
+        if Signal.LOGS in consumers and (events.db_server_query_sample.enabled or events.db_server_top_query.enabled):
             host, port = split_host_port(config.endpoint)
             host = "/" + host if config.transport == "unix" else host
-            self.logs = QuerySampleScraper(settings, config, consumers[Signal.LOGS], instance_id(config.endpoint),
-                                           host, int(port))
+            self.logs = EventsScraper(settings, config, consumers[Signal.LOGS], instance_id(config.endpoint),
+                                      host, int(port))
         self.parts: list[Component] = [p for p in (self.metrics, self.logs) if p is not None]
 
     async def start(self, host: Host) -> None:

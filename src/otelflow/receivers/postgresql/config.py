@@ -1,8 +1,8 @@
 """Config of the ``postgresql`` receiver: upstream's keys, defaults and validation messages.
 
 Upstream's TLS default is ``insecure: false`` with ``insecure_skip_verify: true`` (``sslmode=require``),
-so a server without SSL needs ``tls: {insecure: true}``, as with otelcol. Of the log events, the
-query samples are built (``events.py``); the top-query event's toggle is accepted only while off.
+so a server without SSL needs ``tls: {insecure: true}``, as with otelcol. The log events are built
+in ``events.py`` (query samples) and ``topquery.py`` (top queries, from ``pg_stat_statements``).
 """
 
 from __future__ import annotations
@@ -77,8 +77,6 @@ class Config(create_model("PostgresqlBase", __base__=ControllerConfig, **metrics
                                 "'transport' is configured")
         else:
             problems.append("invalid config: 'transport' must be 'tcp' or 'unix'")
-        if self.events.db_server_top_query.enabled:
-            problems.append("otelflow: the postgresql db.server.top_query event (logs) is not implemented")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -1,5 +1,6 @@
-"""The postgresql receiver's ``db.server.query_sample`` events: what each backend in
-``pg_stat_activity`` runs or last ran, as one log record per backend, in a logs pipeline.
+"""The postgresql receiver's log events: ``db.server.query_sample`` (here), what each backend in
+``pg_stat_activity`` runs or last ran, as one log record per backend, and ``db.server.top_query``
+(``topquery.py``), in a logs pipeline.
 
 Upstream runs these in a logs receiver of their own (its own schedule with the same
 ``collection_interval``/``initial_delay``/``timeout``, its own connection to the ``postgres``
@@ -17,7 +18,6 @@ import time
 from typing import Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1 import logs_pb2
 
 from otelflow import __version__
@@ -26,6 +26,8 @@ from otelflow.core.consumer import Consumer, ConsumerError
 from otelflow.receivers.postgresql.client import DEFAULT_DATABASE, Client, ssl_argument
 from otelflow.receivers.postgresql.config import Config
 from otelflow.receivers.postgresql.obfuscate import ObfuscationError, obfuscate_sql
+from otelflow.receivers.postgresql.topquery import TopQueries
+from otelflow.receivers.postgresql.topquery import kv as _kv
 from otelflow.receivers.scraperhelper import CONTRIB
 from otelflow.receivers.ticker import Ticker
 
@@ -116,14 +118,6 @@ def _number(value: Any, kind: type, what: str, problems: list[str]) -> Any:
         return kind(0)
 
 
-def _kv(key: str, value: Any) -> KeyValue:
-    if isinstance(value, str):
-        return KeyValue(key=key, value=AnyValue(string_value=value))
-    if isinstance(value, int):
-        return KeyValue(key=key, value=AnyValue(int_value=value))
-    return KeyValue(key=key, value=AnyValue(double_value=value))
-
-
 def sample_record(row: Any, now: int, problems: list[str]) -> tuple[logs_pb2.LogRecord, float]:
     """One row as upstream's record, and the row's query start (epoch seconds, 0 when unknown)."""
     pid = _number(row["pid"], int, "pid to int64", problems)
@@ -161,10 +155,14 @@ def sample_record(row: Any, now: int, problems: list[str]) -> tuple[logs_pb2.Log
     return record, started
 
 
-class QuerySampleScraper(Ticker, Component):
-    """The logs half of the receiver: one ``db.server.query_sample`` record per sampled backend."""
+class EventsScraper(Ticker, Component):
+    """The logs half of the receiver: per tick the enabled events, ``db.server.query_sample`` (one
+    record per sampled backend) and ``db.server.top_query`` (``topquery.py``), each event's records
+    under a resource of their own in one request, as upstream's two scrapers of one controller."""
 
     def __init__(self, settings: Settings, config: Config, consumer: Consumer, instance: str, host: str, port: int):
+        self.samples = config.events.db_server_query_sample.enabled
+        self.top = TopQueries(config.top_query_collection) if config.events.db_server_top_query.enabled else None
         self.settings = settings
         self.config = config
         self.consumer = consumer
@@ -198,36 +196,51 @@ class QuerySampleScraper(Ticker, Component):
         """Each distinct problem is logged once until a tick is free of it; each is counted."""
         for message in problems:
             if message not in self._logged:
-                getattr(self.log, level)("postgresql query samples: %s", message)
+                getattr(self.log, level)("postgresql events: %s", message)
         self._logged = set(problems)
 
-    async def _connect(self) -> Client:
-        if self.client is not None and not self.client.closed:
-            return self.client
+    async def _open(self, database: str) -> Client:
         cfg = self.config
         timeout = cfg.timeout if cfg.timeout > 0 else CONNECT_TIMEOUT
         # no application_name, as upstream's driver: the receiver's own backend reads as upstream's
-        self.client = await Client.connect(host=self.host, port=self.port, user=cfg.username,
-                                           password=cfg.password, database=DEFAULT_DATABASE, ssl_arg=self._ssl,
-                                           timeout=timeout, application_name="")
+        return await Client.connect(host=self.host, port=self.port, user=cfg.username, password=cfg.password,
+                                    database=database, ssl_arg=self._ssl, timeout=timeout, application_name="")
+
+    async def _connect(self) -> Client:
+        if self.client is None or self.client.closed:
+            self.client = await self._open(DEFAULT_DATABASE)
         return self.client
 
-    async def collect(self) -> tuple[list[logs_pb2.LogRecord], list[str]]:
-        now = time.time_ns()
+    async def collect(self) -> tuple[list[list[logs_pb2.LogRecord]], list[str]]:
+        """The records of each enabled event (query samples first), and the problems met."""
         client = await self._connect()
         problems: list[str] = []
+        batches = []
+        if self.samples:
+            batches.append(await self._samples(client, problems))
+        if self.top is not None:
+            try:
+                batches.append(await self.top.collect(client, self._open, problems))
+            finally:
+                if client.closed:
+                    self.client = None
+        return batches, problems
+
+    async def _samples(self, client: Client, problems: list[str]) -> list[logs_pb2.LogRecord]:
+        now = time.time_ns()
         limit = self.config.query_sample_collection.max_rows_per_query
         try:
             rows = await client.conn.fetch(query_sample_sql(limit, self.newest))
-        except Exception as exc:  # a failing query is a partial error upstream: nothing is sent
+        except Exception as exc:  # a failing query is a partial error upstream: no samples this tick
             if client.closed:
                 self.client = None
-            return [], [f"getQuerySamples failed getting log rows: {exc}"]
+            problems.append(f"getQuerySamples failed getting log rows: {exc}")
+            return []
         if len(rows) > _INLINE_ROWS:  # obfuscation costs ~1 ms per KiB of SQL: keep it off the event loop
             return await asyncio.to_thread(self._records, rows, now, problems)
         return self._records(rows, now, problems)
 
-    def _records(self, rows: list[Any], now: int, problems: list[str]) -> tuple[list[logs_pb2.LogRecord], list[str]]:
+    def _records(self, rows: list[Any], now: int, problems: list[str]) -> list[logs_pb2.LogRecord]:
         records = []
         for row in rows:
             if row["query"] == INSUFFICIENT_PRIVILEGE:
@@ -236,12 +249,12 @@ class QuerySampleScraper(Ticker, Component):
             record, started = sample_record(row, now, problems)
             self.newest = max(self.newest, started)
             records.append(record)
-        return records, problems
+        return records
 
     async def scrape_once(self) -> None:
         try:
             call = self.collect()
-            records, problems = await (asyncio.wait_for(call, self.config.timeout) if self.config.timeout > 0
+            batches, problems = await (asyncio.wait_for(call, self.config.timeout) if self.config.timeout > 0
                                        else call)
         except asyncio.CancelledError:
             raise
@@ -255,28 +268,32 @@ class QuerySampleScraper(Ticker, Component):
         for _ in problems:
             self.settings.telemetry.add("otelcol_scraper_errored_log_records", 1, **self.labels)
         self._once(problems)
-        await self._send(records)
+        await self._send(batches)
 
-    def _request(self, records: list[logs_pb2.LogRecord]) -> ExportLogsServiceRequest:
+    def _request(self, batches: list[list[logs_pb2.LogRecord]]) -> ExportLogsServiceRequest:
         request = ExportLogsServiceRequest()
-        rl = request.resource_logs.add()
         resource = self.config.resource_config().get("service.instance.id")
-        if resource is None or resource.enabled:
-            rl.resource.attributes.append(_kv("service.instance.id", self.instance))
-        sl = rl.scope_logs.add()
-        sl.scope.name, sl.scope.version = SCOPE, __version__
-        sl.log_records.extend(records)
+        for records in batches:
+            if not records:
+                continue
+            rl = request.resource_logs.add()
+            if resource is None or resource.enabled:
+                rl.resource.attributes.append(_kv("service.instance.id", self.instance))
+            sl = rl.scope_logs.add()
+            sl.scope.name, sl.scope.version = SCOPE, __version__
+            sl.log_records.extend(records)
         return request
 
-    async def _send(self, records: list[logs_pb2.LogRecord]) -> None:
-        self.settings.telemetry.add("otelcol_scraper_scraped_log_records", len(records), **self.labels)
-        if not records:
+    async def _send(self, batches: list[list[logs_pb2.LogRecord]]) -> None:
+        count = sum(len(records) for records in batches)
+        self.settings.telemetry.add("otelcol_scraper_scraped_log_records", count, **self.labels)
+        if not count:
             return
         receiver = {"receiver": self.labels["receiver"]}
         try:
-            await self.consumer.consume(self._request(records))
+            await self.consumer.consume(self._request(batches))
         except ConsumerError as exc:
-            self.settings.telemetry.add("otelcol_receiver_refused_log_records", len(records), transport="", **receiver)
+            self.settings.telemetry.add("otelcol_receiver_refused_log_records", count, transport="", **receiver)
             self.log.debug("Scrape commit failed: %s", exc)
             return
-        self.settings.telemetry.add("otelcol_receiver_accepted_log_records", len(records), transport="", **receiver)
+        self.settings.telemetry.add("otelcol_receiver_accepted_log_records", count, transport="", **receiver)
