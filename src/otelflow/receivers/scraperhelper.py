@@ -89,7 +89,7 @@ class ScraperReceiver(Ticker, Component):
     # -- the controller --------------------------------------------------------------------------
     async def start(self, host: Host) -> None:
         await self.start_scraper(host)
-        self._task = asyncio.create_task(self._run())
+        self.start_ticking()
 
     async def scrape_once(self) -> None:
         labels = {"receiver": str(self.settings.id), "scraper": self.scraper_name}
@@ -131,10 +131,5 @@ class ScraperReceiver(Ticker, Component):
         self.settings.telemetry.add("otelcol_receiver_accepted_metric_points", count, transport="", **receiver)
 
     async def shutdown(self) -> None:
-        self._stop.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, timeout=5)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
-                self._task.cancel()
+        await self.stop_ticking()
         await self.close_scraper()

@@ -13,9 +13,23 @@ class Ticker:
 
     config: object
     _stop: asyncio.Event
+    _task: asyncio.Task | None
 
     async def scrape_once(self) -> None:
         raise NotImplementedError
+
+    def start_ticking(self) -> None:
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(self._run())
+
+    async def stop_ticking(self) -> None:
+        """Lets a scrape in progress finish (up to 5 s), then cancels it."""
+        self._stop.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=5)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                self._task.cancel()
 
     async def _run(self) -> None:
         if self.config.initial_delay > 0 and await self._wait(self.config.initial_delay):

@@ -70,7 +70,7 @@ class HostMetricsReceiver(Ticker, Component):
             scraper = SCRAPERS[name](cfg, fs, __version__, self.log.getChild(name))
             await asyncio.to_thread(scraper.start)
             self.scrapers.append(scraper)
-        self._task = asyncio.create_task(self._run())
+        self.start_ticking()
 
     async def scrape_once(self) -> None:
         request = ExportMetricsServiceRequest()
@@ -106,12 +106,7 @@ class HostMetricsReceiver(Ticker, Component):
         self.settings.telemetry.add("otelcol_receiver_accepted_metric_points", count, transport="", **labels)
 
     async def shutdown(self) -> None:
-        self._stop.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, timeout=5)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
-                self._task.cancel()
+        await self.stop_ticking()
         for scraper in self.scrapers:
             scraper.shutdown()
         if self.config.root_path not in ("", "/"):

@@ -179,15 +179,10 @@ class EventsScraper(Ticker, Component):
 
     async def start(self, host: Host) -> None:
         self._ssl = await asyncio.to_thread(ssl_argument, self.config.tls)
-        self._task = asyncio.create_task(self._run())
+        self.start_ticking()
 
     async def shutdown(self) -> None:
-        self._stop.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, timeout=5)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
-                self._task.cancel()
+        await self.stop_ticking()
         if self.client is not None:
             await self.client.close()
             self.client = None
