@@ -10,6 +10,7 @@ from typing import Any
 
 from google.protobuf.message import Message
 
+from otelflow.core.client import counted_as_received
 from otelflow.core.component import Component, Host, Settings
 from otelflow.core.consumer import Consumer, ConsumerError, PermanentError
 from otelflow.core.telemetry import ITEM_NAMES
@@ -143,11 +144,15 @@ class BatchProcessor(Component):
         self.labels = {"processor": str(settings.id)}
         self.item_name = ITEM_NAMES[signal]
         self.failures = 0
+        self.as_received = False  # set by the graph: nothing before it changes requests in place
+        # the next component when it takes the batch's count along (an exporter), so it need not count
+        self.hand_on = getattr(next_, "consume_counted", None)
 
     # -- data path -------------------------------------------------------------------------------
 
     async def consume(self, data: Message) -> None:
-        await self.consume_counted(data, self.count_items(data))
+        n = counted_as_received(data) if self.as_received else None
+        await self.consume_counted(data, self.count_items(data) if n is None else n)
 
     async def consume_counted(self, data: Message, n: int) -> None:
         """``consume`` for a caller that has just counted ``data``'s items (and not changed it since):
@@ -195,7 +200,10 @@ class BatchProcessor(Component):
     async def export(self, batch: Message, n: int, trigger: str) -> None:
         tel = self.settings.telemetry
         try:
-            await self.next.consume(batch)
+            if self.hand_on is not None:
+                await self.hand_on(batch, n)
+            else:
+                await self.next.consume(batch)
         except Exception as exc:  # noqa: BLE001 - a failed export must not stop the sender
             self.failures += 1
             tel.add(f"otelflow_processor_batch_send_failed_{self.item_name}", n, **self.labels)

@@ -30,15 +30,14 @@ class OTLPReceiver(Component):
             return  # upstream answers an empty request without calling the pipeline
         labels = {"receiver": str(self.settings.id), "transport": transport}
         telemetry = self.settings.telemetry
-        token = received_request.set((request, body)) if body is not None else None
+        token = received_request.set((request, body, count))
         try:
             await self.consumers[signal].consume(request)
         except ConsumerError:
             telemetry.add(f"otelcol_receiver_refused_{ITEM_NAMES[signal]}", count, **labels)
             raise
         finally:
-            if token is not None:
-                received_request.reset(token)
+            received_request.reset(token)
         telemetry.add(f"otelcol_receiver_accepted_{ITEM_NAMES[signal]}", count, **labels)
 
     async def start(self, host: Host) -> None:
