@@ -27,8 +27,10 @@ client_metadata: ContextVar[Mapping[str, list[str]] | None] = ContextVar("client
 # not count again. Valid only for that very object (``encoded_as_received``): a copy or a new
 # message does not match, and a step that changes the message in place declares ``mutates_data``,
 # so whoever feeds it copies; the graph tells a step (``as_received``) whether anything before it
-# may have changed the message in place.
-received_request: ContextVar[tuple[object, bytes | None, int] | None] = ContextVar("otelflow_received_request", default=None)
+# may have changed the message in place. A step that hands on a new message it has the bytes of
+# (attributes' C loop) sets this for the steps after it, or sets None when it changed the message in
+# place, and declares ``publishes_encoded``.
+received_request: ContextVar[tuple[object, bytes | None, int | None] | None] = ContextVar("otelflow_received_request", default=None)
 
 
 def encoded_as_received(message: object) -> bytes | None:

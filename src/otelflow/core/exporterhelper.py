@@ -56,8 +56,8 @@ class _BoundedQueue:
         self.size = 0
         self.changed = asyncio.Condition()
 
-    def offer(self, data: Message, count: int, encoded: bytes | None = None) -> bool:
-        weight = self.sizer(data, count)
+    def offer(self, data: Message | None, count: int, encoded: bytes | None = None) -> bool:
+        weight = self.sizer(data, count, encoded)
         if self.size + weight > self.capacity:
             return False
         self.items.append((data, weight, client_metadata.get(), count, encoded))
@@ -78,9 +78,9 @@ class _Interrupted(Exception):
 
 
 _SIZERS = {
-    "requests": lambda data, count: 1,
-    "items": lambda data, count: count,
-    "bytes": lambda data, count: data.ByteSize(),
+    "requests": lambda data, count, encoded: 1,
+    "items": lambda data, count, encoded: count,
+    "bytes": lambda data, count, encoded: data.ByteSize() if encoded is None else len(encoded),
 }
 
 
@@ -125,22 +125,33 @@ class QueuedRetryExporter(Component):
 
     # -- data path -------------------------------------------------------------------------------
 
+    @property
+    def accepts_encoded(self) -> bool:
+        """Whether ``consume_encoded`` may be used: the exporter sends protobuf bytes as they are
+        and no subclass ``consume`` would be bypassed."""
+        return hasattr(self, "as_received") and "consume_counted" in self.__dict__
+
     async def consume(self, data: Message) -> None:
         await self._consume_counted(data, None)
 
-    async def _consume_counted(self, data: Message, count: int | None) -> None:
+    async def consume_encoded(self, encoded: bytes, count: int, build) -> None:
+        """A request given as its protobuf bytes and item count; ``build()`` makes the message, for
+        the paths that need one (the persistent queue). Only when ``accepts_encoded``."""
+        await self._consume_counted(None, count, encoded, build)
+
+    async def _consume_counted(self, data: Message | None, count: int | None, encoded: bytes | None = None,
+                               build=None) -> None:
         """``consume`` for a caller that knows ``data``'s item count (the batch processor)."""
         if self._closed:
             raise ConsumerError("exporter is shutting down")
-        encoded = None
-        if getattr(self, "as_received", None):
+        if encoded is None and getattr(self, "as_received", None):
             encoded = encoded_as_received(data)
             if count is None:
                 count = counted_as_received(data)
         if count is None:
             count = self.count(data)
         if self.persistent:
-            await self._offer_persistent(data, count)
+            await self._offer_persistent(data if data is not None else build(), count)
             return
         if self.queue is None:
             await self._send_with_retry(data, count, raise_errors=True, encoded=encoded)

@@ -108,7 +108,8 @@ class Graph:
         for step in chain:
             if hasattr(step, "as_received"):  # a step that can use the client's bytes while they match
                 step.as_received = not changed
-            changed = changed or step.mutates_data
+            # a step that publishes what it hands on with its bytes (core/client.py) leaves it as received
+            changed = (changed or step.mutates_data) and not getattr(step, "publishes_encoded", False)
         for target in targets:  # an exporter fed by several pipelines: only if none changes the request
             if getattr(target, "as_received", False) is not False:  # unset (None) or True so far
                 target.as_received = not changed
