@@ -135,20 +135,30 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+_WAITING = {"EpollSelector.select", "_Writer._run", "Thread.run", "Condition.wait", "Event.wait", "_wait_for_tstate_lock",
+            "wait", "select"}
+
+
 def pyspy_table(path: Path, signal: str, mode: str, items: float, requests: float, cpu: float, top: int) -> int:
     """Own and inclusive samples per function from py-spy's collapsed stacks, scaled so that all
     samples together are the collector's measured CPU time."""
     own: dict[str, int] = {}
     incl: dict[str, int] = {}
-    total = 0
+    total = waiting = 0
     for line in path.read_text().splitlines():
         stack, _, n = line.rpartition(" ")
         if not stack or not n.isdigit():
             continue
         count = int(n)
-        total += count
         frames = [f.split(" (")[0] + " (" + Path(f.split(" (")[1].split(":")[0]).name + ")" if " (" in f else f
                   for f in stack.split(";")[1:]]  # the first frame is the process/thread
+        # In --nonblocking mode py-spy cannot tell a thread blocked in epoll_wait (or a thread
+        # waiting on a lock) from a running one: those samples are wall time, left out, and the rest
+        # is scaled to the CPU time measured.
+        if frames and frames[-1].split(" (")[0] in _WAITING:
+            waiting += count
+            continue
+        total += count
         if frames:
             own[frames[-1]] = own.get(frames[-1], 0) + count
         for f in set(frames):
@@ -157,7 +167,8 @@ def pyspy_table(path: Path, signal: str, mode: str, items: float, requests: floa
         print("py-spy recorded no samples")
         return 1
     scale = cpu / total / requests * 1e6  # µs per request for one sample
-    print(f"{signal} {mode}: {items:,.0f} items, ~{requests:,.0f} requests; {total} samples")
+    print(f"{signal} {mode}: {items:,.0f} items, ~{requests:,.0f} requests; {total} samples on CPU "
+          f"({waiting} waiting left out)")
     for table, label in ((own, "own"), (incl, "inclusive")):
         print(f"\n-- top {top} by {label} samples (µs per request, share) --")
         for name, count in sorted(table.items(), key=lambda kv: kv[1], reverse=True)[:top]:
