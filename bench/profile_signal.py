@@ -139,11 +139,46 @@ _WAITING = {"EpollSelector.select", "_Writer._run", "Thread.run", "Condition.wai
             "wait", "select"}
 
 
+# Where a sample's CPU goes: the first bucket with a frame on the stack, frames compared whole
+# ("function (file)"; "#own": only as the leaf). Ordered innermost first.
+_PARTS = [
+    ("batch: join the cut requests", ("Splitter.take (split.py)",)),
+    ("export: encode + compress", ("compress (compression.py)", "OTLPHTTPExporter.send (otlphttp.py)#own")),
+    ("export: HTTP client (aiohttp) + queue", ("QueuedRetryExporter._worker (exporterhelper.py)", "_Shard._run (processor.py)")),
+    ("pipeline: processors", ("OTLPReceiver.deliver (receiver.py)",)),
+    ("receiver: body read + decompress", ("read_body (httpserver.py)", "decompress (compression.py)")),
+    ("receiver: parse, ID check, response", ("HTTPServer._handler.<locals>.handle (http.py)",)),
+    ("HTTP server (aiohttp: parse, routing, middleware, response write)",
+     ("RequestHandler.data_received (web_protocol.py)", "RequestHandler.start (web_protocol.py)",
+      "RequestHandler._handle_request (web_protocol.py)", "RequestHandler.finish_response (web_protocol.py)",
+      "_SelectorSocketTransport._read_ready (selector_events.py)")),
+    ("connections (accept, set up, close)", ("BaseSelectorEventLoop._accept_connection (selector_events.py)",
+                                            "BaseSelectorEventLoop._accept_connection2 (selector_events.py)",
+                                            "_SelectorTransport._call_connection_lost (selector_events.py)",
+                                            "RequestHandler.connection_made (web_protocol.py)",
+                                            "RequestHandler.connection_lost (web_protocol.py)")),
+    ("event loop and the rest", ()),
+]
+
+
+def _part(frames: list[str]) -> str:
+    on_stack = set(frames)
+    for name, marks in _PARTS:
+        for mark in marks:
+            if mark.endswith("#own"):
+                if frames and frames[-1] == mark[:-4]:
+                    return name
+            elif mark in on_stack:
+                return name
+    return _PARTS[-1][0]
+
+
 def pyspy_table(path: Path, signal: str, mode: str, items: float, requests: float, cpu: float, top: int) -> int:
     """Own and inclusive samples per function from py-spy's collapsed stacks, scaled so that all
     samples together are the collector's measured CPU time."""
     own: dict[str, int] = {}
     incl: dict[str, int] = {}
+    parts: dict[str, int] = {}
     total = waiting = 0
     for line in path.read_text().splitlines():
         stack, _, n = line.rpartition(" ")
@@ -159,6 +194,8 @@ def pyspy_table(path: Path, signal: str, mode: str, items: float, requests: floa
             waiting += count
             continue
         total += count
+        part = _part(frames)
+        parts[part] = parts.get(part, 0) + count
         if frames:
             own[frames[-1]] = own.get(frames[-1], 0) + count
         for f in set(frames):
@@ -169,6 +206,10 @@ def pyspy_table(path: Path, signal: str, mode: str, items: float, requests: floa
     scale = cpu / total / requests * 1e6  # µs per request for one sample
     print(f"{signal} {mode}: {items:,.0f} items, ~{requests:,.0f} requests; {total} samples on CPU "
           f"({waiting} waiting left out)")
+    print("\n-- where a request's CPU goes (µs per request, share) --")
+    for name, _ in _PARTS:
+        count = parts.get(name, 0)
+        print(f"{count * scale:9.1f} {100 * count / total:5.1f}%  {name}")
     for table, label in ((own, "own"), (incl, "inclusive")):
         print(f"\n-- top {top} by {label} samples (µs per request, share) --")
         for name, count in sorted(table.items(), key=lambda kv: kv[1], reverse=True)[:top]:
