@@ -30,6 +30,7 @@ class Recorded:
     signal: Signal
     message: object
     headers: dict = field(default_factory=dict)
+    body: bytes = b""  # the request's protobuf as it came over the wire (decompressed)
 
 
 class HTTPBackend:
@@ -60,7 +61,7 @@ class HTTPBackend:
             message = otlpjson.decode(body, REQUEST_TYPES[signal])
         else:
             message = REQUEST_TYPES[signal].FromString(body)
-        self.received.append(Recorded(signal, message, dict(request.headers)))
+        self.received.append(Recorded(signal, message, dict(request.headers), body))
         self.arrived.set()
         return web.Response(body=RESPONSE_TYPES[signal]().SerializeToString(), content_type="application/x-protobuf")
 
@@ -96,15 +97,16 @@ class GRPCBackend:
         return f"127.0.0.1:{self.port}"
 
     def _handler(self, signal: Signal):
-        async def export(request, context):
+        async def export(body, context):
             self.attempts += 1
             if self.codes:
                 await context.abort(self.codes.pop(0), "backend says no")
-            self.received.append(Recorded(signal, request, dict(context.invocation_metadata())))
+            request = REQUEST_TYPES[signal].FromString(body)
+            self.received.append(Recorded(signal, request, dict(context.invocation_metadata()), body))
             return RESPONSE_TYPES[signal]()
 
         return grpc.unary_unary_rpc_method_handler(
-            export, request_deserializer=REQUEST_TYPES[signal].FromString,
+            export, request_deserializer=None,
             response_serializer=RESPONSE_TYPES[signal].SerializeToString,
         )
 

@@ -763,7 +763,7 @@ async def test_the_c_loop_takes_the_clients_bytes_only_while_they_still_match():
     req.resource_spans.add().scope_spans.add().spans.add(name="parsed")
     client = ExportTraceServiceRequest()
     client.resource_spans.add().scope_spans.add().spans.add(name="as sent")  # stands in for the client's bytes
-    token = received_request.set((req, client.SerializeToString()))
+    token = received_request.set((req, client.SerializeToString(), None))
     try:
         await head.consume(req)
         copy = ExportTraceServiceRequest()

@@ -21,11 +21,16 @@ request_metadata: ContextVar[Mapping[str, list[str]] | None] = ContextVar("otelf
 # sending queue keeps it with each request; other hand-offs to another task lose it, as upstream.
 client_metadata: ContextVar[Mapping[str, list[str]] | None] = ContextVar("client_metadata", default=None)
 
-# The request message a receiver parsed and the bytes it parsed it from, so that a step that needs
-# it encoded (cutting by key for another worker) takes the client's bytes instead of encoding again.
-# Valid only for that very object (``encoded_as_received``): a copy or a new message does not match,
-# and a step that changes the message in place declares ``mutates_data``, so whoever feeds it copies.
-received_request: ContextVar[tuple[object, bytes] | None] = ContextVar("otelflow_received_request", default=None)
+# The request message a receiver parsed, the bytes it parsed it from (None for JSON) and its item
+# count, so that a step that needs it encoded (cutting by key for another worker, an exporter
+# sending it on) takes the client's bytes instead of encoding again, and a step that counts it does
+# not count again. Valid only for that very object (``encoded_as_received``): a copy or a new
+# message does not match, and a step that changes the message in place declares ``mutates_data``,
+# so whoever feeds it copies; the graph tells a step (``as_received``) whether anything before it
+# may have changed the message in place. A step that hands on a new message it has the bytes of
+# (attributes' C loop) sets this for the steps after it, or sets None when it changed the message in
+# place, and declares ``publishes_encoded``.
+received_request: ContextVar[tuple[object, bytes | None, int | None] | None] = ContextVar("otelflow_received_request", default=None)
 
 
 def encoded_as_received(message: object) -> bytes | None:
@@ -33,6 +38,12 @@ def encoded_as_received(message: object) -> bytes | None:
     caller could have changed it (the caller's graph position guarantees the latter)."""
     received = received_request.get()
     return received[1] if received is not None and received[0] is message else None
+
+
+def counted_as_received(message: object) -> int | None:
+    """The receiver's item count of ``message``, on the same terms as ``encoded_as_received``."""
+    received = received_request.get()
+    return received[2] if received is not None and received[0] is message else None
 
 
 def metadata_of(pairs: Iterable[tuple[str, object]]) -> dict[str, list[str]]:

@@ -56,6 +56,20 @@ class Fanout:
         self.readers = [c for c in consumers if not c.mutates_data]
         self.mutators = [c for c in consumers if c.mutates_data]
         self.mutates_data = bool(self.mutators)
+        # every consumer sends protobuf bytes as they are (exporters): a batch may come as bytes
+        self.accepts_encoded = all(getattr(c, "accepts_encoded", False) for c in consumers)
+
+    async def consume_encoded(self, encoded: bytes, count: int, build) -> None:
+        """A request as its protobuf bytes (only when ``accepts_encoded``): bytes are not changed by
+        anyone, so every consumer shares them."""
+        errors: list[BaseException] = []
+        for consumer in (*self.mutators, *self.readers):
+            try:
+                await consumer.consume_encoded(encoded, count, build)
+            except ConsumerError as exc:
+                errors.append(exc)
+        if errors:
+            raise combine(errors)
 
     async def consume(self, data: Message) -> None:
         errors: list[BaseException] = []

@@ -16,7 +16,7 @@ import time
 from google.protobuf.message import Message
 
 from otelflow.config.settings import QueueSettings, RetrySettings
-from otelflow.core.client import client_metadata
+from otelflow.core.client import client_metadata, counted_as_received, encoded_as_received
 from otelflow.core.component import Component, ComponentID, Host, Kind, Settings
 from otelflow.core.consumer import ConsumerError, PermanentError
 from otelflow.core.persistent_queue import PersistentQueue
@@ -24,12 +24,15 @@ from otelflow.core.telemetry import ITEM_NAMES
 from otelflow.pdata import COUNTERS
 
 
+_RNG = random.Random()
+
+
 class Backoff:
     """Exponential backoff as upstream configures it (randomised, capped, bounded in total time)."""
 
     def __init__(self, retry: RetrySettings, rng: random.Random | None = None):
         self.retry = retry
-        self.rng = rng or random.Random()
+        self.rng = rng or _RNG  # one generator: seeding a new one per request costs ~10 µs
         self.current = retry.initial_interval
         self.started = time.monotonic()
 
@@ -56,20 +59,21 @@ class _BoundedQueue:
         self.size = 0
         self.changed = asyncio.Condition()
 
-    def offer(self, data: Message, count: int) -> bool:
-        weight = self.sizer(data, count)
+    def offer(self, data: Message | None, count: int, encoded: bytes | None = None) -> bool:
+        weight = self.sizer(data, count, encoded)
         if self.size + weight > self.capacity:
             return False
-        self.items.append((data, weight, client_metadata.get(), count))
+        self.items.append((data, weight, client_metadata.get(), count, encoded))
         self.size += weight
         return True
 
-    def take(self) -> tuple[Message, int, int]:
-        """The oldest request, its weight in the queue and its item count (counted when offered)."""
-        data, weight, metadata, count = self.items.popleft()
+    def take(self) -> tuple[Message, int, int, bytes | None]:
+        """The oldest request, its weight in the queue, its item count (counted when offered) and
+        the client's bytes of it when it is sent on as received."""
+        data, weight, metadata, count, encoded = self.items.popleft()
         self.size -= weight
         client_metadata.set(metadata)  # in the taking worker's own context
-        return data, weight, count
+        return data, weight, count, encoded
 
 
 class _Interrupted(Exception):
@@ -77,13 +81,18 @@ class _Interrupted(Exception):
 
 
 _SIZERS = {
-    "requests": lambda data, count: 1,
-    "items": lambda data, count: count,
-    "bytes": lambda data, count: data.ByteSize(),
+    "requests": lambda data, count, encoded: 1,
+    "items": lambda data, count, encoded: count,
+    "bytes": lambda data, count, encoded: data.ByteSize() if encoded is None else len(encoded),
 }
 
 
 class QueuedRetryExporter(Component):
+    """``send(data)`` is one attempt. A subclass that can put the client's own bytes on the wire sets
+    ``self.as_received = None`` in its constructor and takes ``send(data, encoded)``: the graph then
+    sets ``as_received`` when nothing before the exporter may change requests in place, and a request
+    that is the very message the receiver parsed is sent as the bytes it was parsed from."""
+
     mutates_data = False
 
     def __init__(self, settings: Settings, queue: QueueSettings, retry: RetrySettings, timeout: float):
@@ -104,6 +113,8 @@ class QueuedRetryExporter(Component):
         self._workers: list[asyncio.Task] = []
         self._in_flight = 0
         self._closed = False
+        if type(self).consume is QueuedRetryExporter.consume:  # a subclass's own consume must not be bypassed
+            self.consume_counted = self._consume_counted
 
     async def send(self, data: Message) -> None:
         """One attempt. Raise ConsumerError (retryable, optionally with retry_after) or PermanentError."""
@@ -117,23 +128,44 @@ class QueuedRetryExporter(Component):
 
     # -- data path -------------------------------------------------------------------------------
 
+    @property
+    def accepts_encoded(self) -> bool:
+        """Whether ``consume_encoded`` may be used: the exporter sends protobuf bytes as they are
+        and no subclass ``consume`` would be bypassed."""
+        return hasattr(self, "as_received") and "consume_counted" in self.__dict__
+
     async def consume(self, data: Message) -> None:
+        await self._consume_counted(data, None)
+
+    async def consume_encoded(self, encoded: bytes, count: int, build) -> None:
+        """A request given as its protobuf bytes and item count; ``build()`` makes the message, for
+        the paths that need one (the persistent queue). Only when ``accepts_encoded``."""
+        await self._consume_counted(None, count, encoded, build)
+
+    async def _consume_counted(self, data: Message | None, count: int | None, encoded: bytes | None = None,
+                               build=None) -> None:
+        """``consume`` for a caller that knows ``data``'s item count (the batch processor)."""
         if self._closed:
             raise ConsumerError("exporter is shutting down")
-        count = self.count(data)
+        if encoded is None and getattr(self, "as_received", None):
+            encoded = encoded_as_received(data)
+            if count is None:
+                count = counted_as_received(data)
+        if count is None:
+            count = self.count(data)
         if self.persistent:
-            await self._offer_persistent(data, count)
+            await self._offer_persistent(data if data is not None else build(), count)
             return
         if self.queue is None:
-            await self._send_with_retry(data, count, raise_errors=True)
+            await self._send_with_retry(data, count, raise_errors=True, encoded=encoded)
             return
         q = self.queue
-        if not q.offer(data, count):
+        if not q.offer(data, count, encoded):
             if not self.queue_cfg.blocks:
                 self.settings.telemetry.add(f"otelcol_exporter_enqueue_failed_{self.item_name}", count, **self.labels)
                 raise ConsumerError("sending queue is full")
             async with q.changed:
-                while not q.offer(data, count):
+                while not q.offer(data, count, encoded):
                     await q.changed.wait()
         self._publish_queue_size()
         async with q.changed:
@@ -145,12 +177,12 @@ class QueuedRetryExporter(Component):
             async with q.changed:
                 while not q.items:
                     await q.changed.wait()
-                data, _, count = q.take()
+                data, _, count, encoded = q.take()
                 self._in_flight += 1
                 q.changed.notify_all()
             self._publish_queue_size()
             try:
-                await self._send_with_retry(data, count, raise_errors=False)
+                await self._send_with_retry(data, count, raise_errors=False, encoded=encoded)
             finally:
                 async with q.changed:
                     self._in_flight -= 1
@@ -192,12 +224,17 @@ class QueuedRetryExporter(Component):
             return True
         return False
 
-    async def _send_with_retry(self, data: Message, count: int, raise_errors: bool) -> None:
+    async def _send_with_retry(self, data: Message, count: int, raise_errors: bool, encoded: bytes | None = None) -> None:
         backoff = Backoff(self.retry_cfg)
         tel = self.settings.telemetry
         while True:
             try:
-                await asyncio.wait_for(self.send(data), self.timeout or None)
+                # asyncio.timeout, unlike wait_for, runs the attempt without a task of its own
+                async with asyncio.timeout(self.timeout or None):
+                    if encoded is None:
+                        await self.send(data)
+                    else:
+                        await self.send(data, encoded)
                 tel.add(f"otelcol_exporter_sent_{self.item_name}", count, **self.labels)
                 return
             except PermanentError as exc:

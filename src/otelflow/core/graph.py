@@ -102,11 +102,17 @@ class Graph:
             head = self._create(Kind.PROCESSOR, cid, pid.signal, str(pid), next=head)
             mutates = mutates or head.mutates_data
             chain.insert(0, head)
-        changed = False  # whether a processor before this one may have changed the request in place
+        # whether a step before this one may have changed the request in place: a connector hands on
+        # what the pipelines feeding it had, after their processors
+        changed = any(r in self.cfg.components[Kind.CONNECTOR] for r in pipe.receivers)
         for step in chain:
             if hasattr(step, "as_received"):  # a step that can use the client's bytes while they match
                 step.as_received = not changed
-            changed = changed or step.mutates_data
+            # a step that publishes what it hands on with its bytes (core/client.py) leaves it as received
+            changed = (changed or step.mutates_data) and not getattr(step, "publishes_encoded", False)
+        for target in targets:  # an exporter fed by several pipelines: only if none changes the request
+            if getattr(target, "as_received", False) is not False:  # unset (None) or True so far
+                target.as_received = not changed
         self._building.pop()
         entry = self._entries[pid] = _PipelineEntry(head, mutates)
         return entry

@@ -16,11 +16,15 @@ from otelflow.core.tls import ServerTLS
 from otelflow.core.workers.context import share_ports
 
 
-async def listen(app: web.Application, host: str | None, port: int,
-                 ssl_context: ssl.SSLContext | None = None) -> tuple[web.AppRunner, list[tuple[str, int]]]:
-    """Serve ``app`` on host:port (``None`` host: every interface); return the runner and the
-    (host, port) pairs bound. If binding fails the runner is cleaned up and the error raised."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+async def listen(app: web.Application | web.Server, host: str | None, port: int,
+                 ssl_context: ssl.SSLContext | None = None) -> tuple[web.BaseRunner, list[tuple[str, int]]]:
+    """Serve ``app`` (an Application, or a low-level Server) on host:port (``None`` host: every
+    interface); return the runner and the (host, port) pairs bound. If binding fails the runner is
+    cleaned up and the error raised."""
+    if isinstance(app, web.Server):
+        runner: web.BaseRunner = web.ServerRunner(app, handle_signals=False)
+    else:
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_address=True,
                        reuse_port=share_ports() or None)

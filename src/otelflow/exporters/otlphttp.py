@@ -84,6 +84,8 @@ class OTLPHTTPExporter(QueuedRetryExporter):
             self.headers["Content-Encoding"] = self.compression
         self._auth = None
         self._server_hostname = None
+        if not json:
+            self.as_received = None  # protobuf goes out as the client's bytes when nothing changed them
 
     async def start_client(self, host: Host) -> None:
         c = self.config
@@ -103,8 +105,8 @@ class OTLPHTTPExporter(QueuedRetryExporter):
             await self.session.close()
             self.session = None
 
-    async def send(self, data: Message) -> None:
-        body = self.encode(data)
+    async def send(self, data: Message, encoded: bytes | None = None) -> None:
+        body = self.encode(data) if encoded is None else encoded
         if self.compression:
             body = compress(self.compression, body, self.level)
         headers = self.headers

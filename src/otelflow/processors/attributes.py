@@ -11,7 +11,7 @@ from __future__ import annotations
 from google.protobuf.message import Message
 from pydantic import model_validator
 
-from otelflow.core.client import encoded_as_received
+from otelflow.core.client import counted_as_received, encoded_as_received, received_request
 from otelflow.core.component import Component, Factory, Kind, Settings, Signal
 from otelflow.processors.attraction import ActionConfig, AttrProc, DropNulls, compile_actions, native_actions
 from otelflow.processors.filtermatch import MatchProperties, log_skip, metric_skip, span_skip
@@ -36,6 +36,7 @@ _DATA_POINT_KINDS = ("gauge", "sum", "histogram", "exponential_histogram", "summ
 
 class AttributesProcessor(Component):
     mutates_data = True
+    publishes_encoded = True  # what it hands on is published with its bytes (core/client.py), or nothing is
 
     def __init__(self, settings: Settings, config: Config, next):
         self.next = next
@@ -56,14 +57,22 @@ class AttributesProcessor(Component):
         self.as_received = False  # set by the graph: nothing before it changes requests in place
 
     async def consume(self, data: Message) -> None:
-        if self.native is None:
-            out = None
-        else:
-            out = self.native.apply(data, encoded_as_received(data) if self.as_received else None)
-        if out is None:
+        done = None
+        if self.native is not None:
+            done = self.native.apply_encoded(data, encoded_as_received(data) if self.as_received else None)
+        if done is None:
             self._apply(data)
+            token = received_request.set(None)  # changed in place: the bytes before no longer match
             out = data
-        await self.next.consume(out)
+        else:
+            # What the C loop handed on is exactly its bytes: later steps (batch, an exporter) take
+            # those instead of encoding it again (``publishes_encoded``).
+            out, encoded = done
+            token = received_request.set((out, encoded, counted_as_received(data) if self.as_received else None))
+        try:
+            await self.next.consume(out)
+        finally:
+            received_request.reset(token)
 
     def _traces(self, data) -> None:
         process = self.proc.process

@@ -37,6 +37,7 @@ from pydantic import model_validator
 
 from otelflow.config.model import Duration, Model, UInt32
 from otelflow.core.component import Component, ComponentID, Factory, Host, Kind, Settings, Signal
+from otelflow.core.client import counted_as_received
 from otelflow.core.consumer import Consumer, ConsumerError
 from otelflow.core.telemetry import ITEM_NAMES
 from otelflow.pdata import COUNTERS
@@ -396,13 +397,17 @@ class MemoryLimiterProcessor(Component):
         # The next component when it takes the count along (the batch processor): this processor counts
         # every request for its own counter and does not change it, so the count is still right there.
         self.hand_on = getattr(next_, "consume_counted", None)
+        self.as_received = False  # set by the graph: nothing before it changes requests in place
 
     async def consume(self, data: Message) -> None:
+        # the receiver's count when this is the request it parsed (counting metrics is not free)
+        n = counted_as_received(data) if self.as_received else None
+        if n is None:
+            n = self.count(data)
         if self.limiter.must_refuse:
-            self.settings.telemetry.add(self.refused_name, self.count(data), **self.labels)
+            self.settings.telemetry.add(self.refused_name, n, **self.labels)
             raise ConsumerError(ERR_DATA_REFUSED)
         # counted as accepted whatever the next component answers, as upstream counts it
-        n = self.count(data)
         self.settings.telemetry.add(self.accepted_name, n, **self.labels)
         if self.hand_on is not None:
             await self.hand_on(data, n)

@@ -125,7 +125,7 @@ async def test_router_cuts_the_clients_bytes_only_where_they_still_match(pair, m
     req = _traces(random.Random(9), traces=50, services=2)
     # stand-in for "the client's bytes": another request, so the sinks show which bytes were cut
     client_bytes = _traces(random.Random(10), traces=50, services=2).SerializeToString()
-    token = received_request.set((req, client_bytes))
+    token = received_request.set((req, client_bytes, None))
     try:
         await router.consume(req)
         copy = ExportTraceServiceRequest()
@@ -158,6 +158,7 @@ def test_the_graph_trusts_the_clients_bytes_only_before_any_mutating_processor()
         tree = loader.parse_yaml(f"""
 receivers: {{otlp: {{protocols: {{grpc: {{endpoint: 127.0.0.1:0}}}}}}}}
 processors: {{memory_limiter: {{check_interval: 1s, limit_mib: 100}}, attributes: {{actions: [{{key: a, value: b, action: insert}}]}},
+             resource: {{attributes: [{{key: a, value: b, action: insert}}]}},
              tail_sampling: {{policies: [{{name: all, type: always_sample}}]}}}}
 exporters: {{debug: {{}}}}
 service: {{pipelines: {{traces: {{receivers: [otlp], processors: [{processors}], exporters: [debug]}}}}}}
@@ -167,7 +168,10 @@ service: {{pipelines: {{traces: {{receivers: [otlp], processors: [{processors}],
         return [router.as_received for router in graph.key_routers]
 
     assert routers("memory_limiter, tail_sampling") == [True]
-    assert routers("attributes, tail_sampling") == [False]
+    assert routers("resource, tail_sampling") == [False]
+    # attributes hands on a new message with the bytes it was parsed from (publishes_encoded)
+    assert routers("attributes, tail_sampling") == [True]
+    assert routers("attributes, resource, tail_sampling") == [False]
     assert routers("tail_sampling, attributes") == [True]
 
 

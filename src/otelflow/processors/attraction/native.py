@@ -50,11 +50,18 @@ class NativeActions:
         else a new message (parsed from the C loop's output, so that ``data``'s arena is not left
         holding both versions); None when the C loop could not, ``data`` untouched. ``encoded``:
         ``data``'s bytes when the caller has them (the client's, as received)."""
+        done = self.apply_encoded(data, encoded)
+        return None if done is None else done[0]
+
+    def apply_encoded(self, data: Message, encoded: bytes | None = None) -> tuple[Message, bytes] | None:
+        """``apply``, with the bytes the returned message was parsed from (or, unchanged, is)."""
+        if encoded is None:
+            encoded = data.SerializeToString()
         try:
-            out = _attrs.apply(self.program, self.root, data.SerializeToString() if encoded is None else encoded)
+            out = _attrs.apply(self.program, self.root, encoded)
         except ValueError:
             return None
-        return data if out is None else type(data).FromString(out)
+        return (data, encoded) if out is None else (type(data).FromString(out), out)
 
 
 def native_actions(actions: Sequence[Action], signal: Signal) -> NativeActions | None:

@@ -20,6 +20,10 @@ Behaviour follows upstream's batchprocessor (v0.161):
 Data stays in protobuf: pending requests are kept as received (this processor owns what it is given,
 ``mutates_data`` is True as upstream declares) and joined by C deep copies of their resources when
 a batch is cut; resource, scope and item lists are only walked where a boundary falls inside a request.
+When every pending request still has the bytes it came in (``core/client.py``: nothing before the
+batch changed it in place) and the next component is a protobuf exporter, a batch of whole requests
+goes out as those bytes joined: an export request is a list of resources, so the joined encodings
+are the joined requests, and nothing is copied or encoded.
 
 ``metadata_keys``: the batcher reads ``otelflow.core.client.client_metadata`` (re-exported here; a
 mapping of key to a list of values, keys matched case-insensitively), which receivers set with

@@ -10,6 +10,7 @@ from typing import Any
 
 from google.protobuf.message import Message
 
+from otelflow.core.client import counted_as_received, encoded_as_received
 from otelflow.core.component import Component, Host, Settings
 from otelflow.core.consumer import Consumer, ConsumerError, PermanentError
 from otelflow.core.telemetry import ITEM_NAMES
@@ -28,7 +29,10 @@ class _Shard:
         self.metadata = metadata
         self.pending: collections.deque[tuple[Message, int]] = collections.deque()
         self.count = 0
-        self.ready: collections.deque[tuple[Message, int, str]] = collections.deque()
+        # The clients' bytes of every pending request, while each came as received (None otherwise,
+        # until nothing is pending): a batch of whole requests is then those bytes joined.
+        self.parts: list[bytes] | None = []
+        self.ready: collections.deque[tuple[Any, int, str, list[bytes] | None]] = collections.deque()
         self.wake = asyncio.Event()
         self.space = asyncio.Event()
         self.space.set()
@@ -44,10 +48,15 @@ class _Shard:
         self.task = loop.create_task(self._run(), name=f"batch {self.proc.settings.id}")
 
     # called by consume, never awaits: batch boundaries are decided here, as upstream decides them
-    def add(self, data: Message, n: int) -> None:
+    def add(self, data: Message, n: int, encoded: bytes | None = None) -> None:
         proc = self.proc
         was_empty = self.count == 0
         self.pending.append((data, n))
+        if self.parts is not None:
+            if encoded is None:
+                self.parts = None
+            else:
+                self.parts.append(encoded)
         self.count += n
         if not proc.timed:
             while self.count > 0:
@@ -69,10 +78,20 @@ class _Shard:
         self.wake.set()
 
     def _cut(self, trigger: str) -> None:
-        batch, n = self.proc.splitter.take(self.pending, self.count, self.proc.send_batch_max_size)
+        proc = self.proc
+        if self.parts is not None and (proc.send_batch_max_size <= 0 or self.count <= proc.send_batch_max_size):
+            # Every pending request goes whole: an export request's only field is its repeated
+            # resources, so the bytes joined are the requests joined (the join waits until needed).
+            pending, n, parts = self.pending, self.count, self.parts
+            self.pending, self.count, self.parts = collections.deque(), 0, []
+            if n:
+                self.ready.append((pending, n, trigger, parts))
+            return
+        batch, n = proc.splitter.take(self.pending, self.count, proc.send_batch_max_size)
         self.count -= n
+        self.parts = [] if self.count == 0 else None  # what is left may be part of a request
         if n:
-            self.ready.append((batch, n, trigger))
+            self.ready.append((batch, n, trigger, None))
 
     async def wait_for_space(self) -> None:
         """Hold the caller while a cut batch waits behind the one being sent (upstream's bounded
@@ -87,10 +106,10 @@ class _Shard:
         loop = self.loop
         while True:
             while self.ready:
-                batch, n, trigger = self.ready.popleft()
+                batch, n, trigger, parts = self.ready.popleft()
                 if not self.ready:
                     self.space.set()
-                await proc.export(batch, n, trigger)
+                await proc.export(batch, n, trigger, parts)
             if self.closing:
                 if self.count > 0:
                     while self.count > 0:
@@ -143,11 +162,22 @@ class BatchProcessor(Component):
         self.labels = {"processor": str(settings.id)}
         self.item_name = ITEM_NAMES[signal]
         self.failures = 0
+        self.as_received = False  # set by the graph: nothing before it changes requests in place
+        # the next component when it takes the batch's count along (an exporter), so it need not count
+        self.hand_on = getattr(next_, "consume_counted", None)
+        # ... and when it sends a batch as bytes without the message (a protobuf exporter): batches
+        # of requests that came as received are then the clients' bytes joined, never re-encoded
+        self.hand_on_encoded = getattr(next_, "consume_encoded", None) if getattr(next_, "accepts_encoded", False) else None
 
     # -- data path -------------------------------------------------------------------------------
 
     async def consume(self, data: Message) -> None:
-        await self.consume_counted(data, self.count_items(data))
+        n = counted_as_received(data) if self.as_received else None
+        await self.consume_counted(data, self.count_items(data) if n is None else n)
+
+    @property
+    def _keeps_encoded(self) -> bool:
+        return self.as_received and self.hand_on_encoded is not None
 
     async def consume_counted(self, data: Message, n: int) -> None:
         """``consume`` for a caller that has just counted ``data``'s items (and not changed it since):
@@ -163,7 +193,7 @@ class BatchProcessor(Component):
         if shard.closing:
             await self.next.consume(data)  # shut down: hand it on unbatched rather than lose it
             return
-        shard.add(data, n)
+        shard.add(data, n, encoded_as_received(data) if self._keeps_encoded else None)
 
     def _shard(self) -> _Shard:
         info = client_metadata.get()
@@ -192,10 +222,27 @@ class BatchProcessor(Component):
             self._publish_cardinality()
         return shard
 
-    async def export(self, batch: Message, n: int, trigger: str) -> None:
+    async def export(self, batch: Any, n: int, trigger: str, parts: list[bytes] | None = None) -> None:
+        """Send one batch: a message, or with ``parts`` the pending requests (a deque of (message,
+        count)) whose clients' bytes ``parts`` are, joined into a message only if the next needs one."""
         tel = self.settings.telemetry
+        if parts is not None:
+            pending, built = batch, []
+
+            def build() -> Message:  # once, however many exporters ask
+                if not built:
+                    built.append(self.splitter.take(pending, n, 0)[0])
+                return built[0]
+
+            if self.hand_on_encoded is None:
+                batch = build()
         try:
-            await self.next.consume(batch)
+            if parts is not None and self.hand_on_encoded is not None:
+                await self.hand_on_encoded(b"".join(parts), n, build)
+            elif self.hand_on is not None:
+                await self.hand_on(batch, n)
+            else:
+                await self.next.consume(batch)
         except Exception as exc:  # noqa: BLE001 - a failed export must not stop the sender
             self.failures += 1
             tel.add(f"otelflow_processor_batch_send_failed_{self.item_name}", n, **self.labels)

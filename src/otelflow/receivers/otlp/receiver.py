@@ -19,6 +19,10 @@ class OTLPReceiver(Component):
         self.config = config
         self.consumers = consumers
         self._servers: list[Component] = []
+        # per signal: (accepted, refused) counter names; per transport: the labels (built once)
+        self._names = {s: (f"otelcol_receiver_accepted_{ITEM_NAMES[s]}", f"otelcol_receiver_refused_{ITEM_NAMES[s]}")
+                       for s in consumers}
+        self._labels = {t: {"receiver": str(settings.id), "transport": t} for t in ("grpc", "http")}
 
     async def deliver(self, signal: Signal, request: Message, transport: str, body: bytes | None = None) -> None:
         """Hand one request to the pipeline; raises the pipeline's ConsumerError for the caller to map.
@@ -28,18 +32,18 @@ class OTLPReceiver(Component):
             count = COUNTERS[signal](request)
         if count == 0:
             return  # upstream answers an empty request without calling the pipeline
-        labels = {"receiver": str(self.settings.id), "transport": transport}
+        labels = self._labels.get(transport) or {"receiver": str(self.settings.id), "transport": transport}
+        accepted, refused = self._names[signal]
         telemetry = self.settings.telemetry
-        token = received_request.set((request, body)) if body is not None else None
+        token = received_request.set((request, body, count))
         try:
             await self.consumers[signal].consume(request)
         except ConsumerError:
-            telemetry.add(f"otelcol_receiver_refused_{ITEM_NAMES[signal]}", count, **labels)
+            telemetry.add(refused, count, **labels)
             raise
         finally:
-            if token is not None:
-                received_request.reset(token)
-        telemetry.add(f"otelcol_receiver_accepted_{ITEM_NAMES[signal]}", count, **labels)
+            received_request.reset(token)
+        telemetry.add(accepted, count, **labels)
 
     async def start(self, host: Host) -> None:
         from otelflow.receivers.otlp.grpc import GRPCServer
