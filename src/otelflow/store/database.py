@@ -23,6 +23,7 @@ from typing import Any, Callable, TypeVar
 import duckdb
 import pyarrow as pa
 
+from otelflow.store import rollups
 from otelflow.store.ingest import Batch
 from otelflow.store.schema import SCHEMA_VERSION, TABLES, TIME_COLUMN, index_traces_sql, migrate
 
@@ -63,7 +64,8 @@ class Retention:
 
 class Store:
     def __init__(self, directory: Path, retention: Retention | None = None, *, commit_interval: float = 1.0,
-                 commit_rows: int = 100_000, max_pending_rows: int = 1_000_000, readers: int = 4):
+                 commit_rows: int = 100_000, max_pending_rows: int = 1_000_000, readers: int = 4,
+                 rollup_interval: float = 10.0):
         self.directory = Path(directory).expanduser()
         self.path = self.directory / DB_FILE
         self.retention = retention or Retention()
@@ -85,6 +87,13 @@ class Store:
         self._closing = False
         # called on the event loop with the batches of each successful commit (live tail); must be cheap
         self.listeners: list[Callable[[list[Batch]], None]] = []
+        # rollups (rollups.py): minutes are marked dirty at commit and recomputed on the writer thread
+        # at most every ``rollup_interval`` (stretched to 5x the last settle's duration) and before a
+        # query that reads them
+        self.rollup_interval = rollup_interval
+        self._dirty = False
+        self._settled_at = 0.0
+        self._settle_cost = 0.0
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -115,6 +124,7 @@ class Store:
             raise StoreError(f"the store at {self.path} cannot be opened: {exc}; use a new --data-dir or remove the old one") from exc
         if found != SCHEMA_VERSION:
             log.info("Store at %s migrated from schema version %d to %d", self.path, found, SCHEMA_VERSION)
+        self._dirty = bool(con.execute("SELECT count(*) FROM rollup_dirty").fetchone()[0])
         self._con = con
 
     async def close(self) -> None:
@@ -137,6 +147,10 @@ class Store:
         for cursor in self._cursors:
             cursor.close()
         self._cursors.clear()
+        try:
+            self._settle()
+        except Exception as exc:  # the dirty minutes stay recorded: settled after the next open
+            log.error("settling the rollups failed: %s", exc)
         con, self._con = self._con, None
         try:
             con.execute("CHECKPOINT")
@@ -207,6 +221,12 @@ class Store:
                         except Exception:  # a listener's bug must not stop commits
                             log.exception("store commit listener failed")
             self._committing_rows = 0
+            if self._dirty and not self._closing and \
+                    time.monotonic() - self._settled_at >= max(self.rollup_interval, 5 * self._settle_cost):
+                try:
+                    await loop.run_in_executor(self._writer, self._settle)
+                except Exception as exc:  # queries read the raw data's last settled state; retried later
+                    log.error("settling the rollups failed: %s", exc)
             if self._closing and not self._pending:
                 return
 
@@ -219,6 +239,9 @@ class Store:
                 con.register("_otelflow_batch", table)
                 try:
                     con.execute(f"INSERT INTO {batch.table} SELECT * FROM _otelflow_batch")
+                    if batch.table == "spans":
+                        con.execute(rollups.MARK_DIRTY_SQL)
+                        self._dirty = True
                     if batch.table in _TRACE_TIMES:
                         # on one thread this GROUP BY of a batch costs half the CPU (and time) it
                         # does on two; ``threads`` is global, so readers have one for these ms
@@ -233,6 +256,30 @@ class Store:
         except Exception:
             con.execute("ROLLBACK")
             raise
+
+    # -- rollups ---------------------------------------------------------------------------------
+
+    async def settle(self) -> None:
+        """Bring the rollups up to date with every committed span (before a query that reads them)."""
+        if self._dirty and self._con is not None:
+            await asyncio.get_running_loop().run_in_executor(self._writer, self._settle)
+
+    def _settle(self) -> None:
+        """Recompute the dirty minutes' rollups in one transaction. Writer thread only."""
+        if not self._dirty or self._con is None:
+            return
+        con, t0 = self._con, time.monotonic()
+        con.execute("BEGIN TRANSACTION")
+        try:
+            minutes = rollups.settle(con)
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        self._dirty = False
+        self._settled_at = time.monotonic()
+        self._settle_cost = self._settled_at - t0
+        log.debug("settled the rollups of %d minutes in %.3fs", minutes, self._settle_cost)
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -284,6 +331,8 @@ class Store:
             for table, column in TIME_COLUMN.items():
                 deleted += _count(con.execute(f"DELETE FROM {table} WHERE {column} < ?", [cutoff]))
             con.execute("DELETE FROM trace_times WHERE last_ns < ?", [cutoff])
+            rollups.forget_before(con, cutoff)
+            self._dirty = True
         limit = self.retention.max_size_bytes
         if limit:
             used = self._used_bytes()
@@ -295,6 +344,9 @@ class Store:
                     row = con.execute(f"SELECT quantile_disc({column}, ?) FROM {table}", [share]).fetchone()
                     if row and row[0] is not None:
                         deleted += _count(con.execute(f"DELETE FROM {table} WHERE {column} <= ?", [row[0]]))
+                        if table == "spans":
+                            rollups.forget_before(con, row[0] + 1)
+                            self._dirty = True
                 con.execute("CHECKPOINT")
                 new_used = self._used_bytes()
                 if new_used > limit and new_used >= used * 0.95:
@@ -315,10 +367,11 @@ class Store:
     def _compact(self) -> None:
         """Rewrite each table without its deleted rows so that their blocks return to the free list."""
         con = self._con
-        for table in TABLES:
+        order = {**TIME_COLUMN, **rollups.ROLLUP_TABLES}  # the rollups are small, but hold blocks too
+        for table in order:
             con.execute("BEGIN TRANSACTION")
             try:
-                con.execute(f"CREATE TABLE {table}__compact AS SELECT * FROM {table} ORDER BY {TIME_COLUMN[table]}")
+                con.execute(f"CREATE TABLE {table}__compact AS SELECT * FROM {table} ORDER BY {order[table]}")
                 con.execute(f"DROP TABLE {table}")
                 con.execute(f"ALTER TABLE {table}__compact RENAME TO {table}")
                 con.execute("COMMIT")
