@@ -28,7 +28,8 @@ MINUTES = 8
 def _span(rng: random.Random, trace_id: bytes, parent: Span | None, start: int, kind: int) -> Span:
     span = Span(trace_id=trace_id, span_id=rng.randbytes(8), name=f"op{rng.randrange(4)}", kind=kind,
                 start_time_unix_nano=start)
-    span.end_time_unix_nano = start + (0 if rng.random() < 0.05 else int(10 ** rng.uniform(3, 9.5)))
+    # some spans last minutes, so that children start in later minutes than their parents
+    span.end_time_unix_nano = start + (0 if rng.random() < 0.05 else int(10 ** rng.uniform(3, 11 if rng.random() < 0.2 else 9.5)))
     if parent is not None:
         span.parent_span_id = parent.span_id
     if rng.random() < 0.15:
@@ -73,11 +74,12 @@ def _request(spans: list[tuple[str, Span]]) -> ExportTraceServiceRequest:
 
 
 async def _write_shuffled(store: Store, rng: random.Random, spans: list[tuple[str, Span]]) -> None:
-    """Commits of a few spans each, in random order (children before parents half the time), with
-    settles in between so that rollups are recomputed when late parents arrive."""
-    rng.shuffle(spans)
+    """Commits of a few spans each in the order SDKs export them (when a span ends, give or take a few
+    seconds), so parents mostly arrive after their children, with settles in between so that the
+    rollups of the children's minutes must be recomputed when a parent arrives."""
+    spans.sort(key=lambda sp: sp[1].end_time_unix_nano + rng.randrange(5 * 10**9))
     while spans:
-        n = rng.randrange(1, 40)
+        n = rng.randrange(1, 12)
         batch, spans = spans[:n], spans[n:]
         await store.write(ingest.spans(_request(batch)), wait=True)
         if rng.random() < 0.3:

@@ -206,7 +206,9 @@ def runs(minutes: list[int], chunk: int = _CHUNK_MINUTES) -> list[tuple[int, int
 
 
 def dirty_minutes(con) -> list[int]:
-    """The recorded minutes, widened to the whole extent of each trace with spans or logs in them."""
+    """The recorded minutes, widened to the whole extent of each trace with spans or logs in them,
+    and to the minutes of consumer spans linking a producer span of them (a consumer may be committed
+    before the producer it links)."""
     marked = [r[0] for r in con.execute("SELECT DISTINCT minute FROM rollup_dirty WHERE minute IS NOT NULL").fetchall()]
     if not marked:
         return []
@@ -217,7 +219,18 @@ def dirty_minutes(con) -> list[int]:
             SELECT min(first_ns) AS lo, max(last_ns) AS hi FROM trace_times
             WHERE trace_key IN (SELECT trace_key FROM trace_times WHERE {touching})
             GROUP BY trace_key HAVING max(last_ns) - min(first_ns) <= {TRACE_SPAN_MAX_NS})""").fetchall()
-    return sorted(set(marked) | {r[0] for r in found})
+    linked = []
+    for a, b in runs(marked):  # consumers linking producers of these minutes (their own traces)
+        lo_ns, hi_ns = a * MINUTE_NS, (b + 1) * MINUTE_NS - 1
+        linked += con.execute(f"""
+            SELECT DISTINCT start_ns // {MINUTE_NS} FROM (
+                SELECT start_ns, unnest(from_json(links, '[{{"trace_id":"VARCHAR","span_id":"VARCHAR"}}]')) AS link
+                FROM spans WHERE start_ns BETWEEN {lo_ns - LOOKAROUND_NS} AND {hi_ns + LOOKAROUND_NS}
+                  AND kind = 5 AND links <> '[]')
+            WHERE hash(link.trace_id, link.span_id) IN (
+                SELECT hash(trace_id, span_id) FROM spans WHERE start_ns BETWEEN {lo_ns} AND {hi_ns} AND kind = 4)
+            """).fetchall()
+    return sorted(set(marked) | {r[0] for r in found} | {r[0] for r in linked})
 
 
 def settle(con) -> int:
