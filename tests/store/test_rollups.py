@@ -7,6 +7,7 @@ version gets its rollups on open."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import duckdb
@@ -194,7 +195,7 @@ async def test_rollups_settle_in_the_background_and_on_close(tmp_path):
         for _ in range(100):
             if not await store.read(lambda cur: cur.execute("SELECT count(*) FROM rollup_dirty").fetchone()[0]):
                 break
-            await __import__("asyncio").sleep(0.05)
+            await asyncio.sleep(0.05)
         assert await store.read(lambda cur: cur.execute("SELECT count(*) FROM rollup_dirty").fetchone()[0]) == 0
         await store.write(ingest.spans(_request(_traffic(rng, 30))))  # committed and settled by close
     finally:
@@ -226,5 +227,22 @@ async def test_a_version_2_store_gets_its_rollups_on_open(tmp_path):
             "SELECT value FROM otelflow_meta WHERE key = 'schema_version'").fetchone()[0])
         assert version == str(schema.SCHEMA_VERSION) == "3"
         assert await store.read(lambda cur: _compare(cur, rng)) > 20
+    finally:
+        await store.close()
+
+
+async def test_rollups_follow_retention(tmp_path):
+    rng = random.Random(11)
+    store = Store(tmp_path, Retention(max_age=600, max_size_bytes=0, check_interval=3600), rollup_interval=3600)
+    await store.start()
+    try:
+        await _write_shuffled(store, rng, _traffic(rng, 200))
+        writer = asyncio.get_running_loop().run_in_executor  # retention runs on the writer thread
+        before = await writer(store._writer, lambda: store._con.execute("SELECT count(*) FROM spans").fetchone()[0])
+        cutoff = BASE + 4 * M + M // 2  # in the middle of a minute, through traces and edges
+        deleted = await writer(store._writer, store.apply_retention, cutoff + 600 * 10**9)
+        assert 0 < deleted < before
+        await store.settle()
+        assert await store.read(lambda cur: _compare(cur, rng)) > 10
     finally:
         await store.close()

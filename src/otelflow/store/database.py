@@ -331,8 +331,6 @@ class Store:
             for table, column in TIME_COLUMN.items():
                 deleted += _count(con.execute(f"DELETE FROM {table} WHERE {column} < ?", [cutoff]))
             con.execute("DELETE FROM trace_times WHERE last_ns < ?", [cutoff])
-            rollups.forget_before(con, cutoff)
-            self._dirty = True
         limit = self.retention.max_size_bytes
         if limit:
             used = self._used_bytes()
@@ -344,9 +342,6 @@ class Store:
                     row = con.execute(f"SELECT quantile_disc({column}, ?) FROM {table}", [share]).fetchone()
                     if row and row[0] is not None:
                         deleted += _count(con.execute(f"DELETE FROM {table} WHERE {column} <= ?", [row[0]]))
-                        if table == "spans":
-                            rollups.forget_before(con, row[0] + 1)
-                            self._dirty = True
                 con.execute("CHECKPOINT")
                 new_used = self._used_bytes()
                 if new_used > limit and new_used >= used * 0.95:
@@ -357,6 +352,10 @@ class Store:
                     break
                 used, rounds = new_used, rounds + 1
         if deleted:
+            # the rollups of the minutes before the oldest span left go; its minute is recomputed
+            oldest = con.execute("SELECT min(start_ns) FROM spans").fetchone()[0]
+            rollups.forget_before(con, now_ns if oldest is None else oldest)
+            self._dirty = True
             # a trace's lookup rows go once none of its rows can remain
             con.execute("""DELETE FROM trace_times WHERE last_ns < least(
                 coalesce((SELECT min(start_ns) FROM spans), 9223372036854775807),

@@ -111,7 +111,8 @@ def _span_rollup(con, lo_ns: int, hi_ns: int) -> None:
 def _bounds(con, keys_sql: str, lo_ns: int, hi_ns: int) -> tuple[int, int] | None:
     """Where the traces of ``keys_sql`` (a query of trace keys) lie, from trace_times, within the
     look-around of [lo, hi]; None when none is stored."""
-    row = con.execute(f"SELECT min(first_ns), max(last_ns) FROM trace_times WHERE trace_key IN ({keys_sql})").fetchone()
+    row = con.execute(f"SELECT min(first_ns), max(last_ns) FROM trace_times SEMI JOIN ({keys_sql}) AS _k(k) "
+                      "ON trace_key = _k.k").fetchone()
     if not row or row[0] is None:
         return None
     return max(row[0], lo_ns - LOOKAROUND_NS), min(row[1], hi_ns + LOOKAROUND_NS)
@@ -149,19 +150,18 @@ def _edge_rollup(con, lo_ns: int, hi_ns: int) -> None:
 
 def _trace_edges(con, lo_ns: int, hi_ns: int) -> None:
     """Traces whose first span starts in [lo, hi]: their extent and edges (Jaeger's dependencies)."""
-    row = con.execute(f"""SELECT max(last_ns) FROM trace_times WHERE trace_key IN (
-        SELECT trace_key FROM trace_times WHERE first_ns BETWEEN {lo_ns} AND {hi_ns})""").fetchone()
+    row = con.execute(f"""SELECT max(last_ns) FROM trace_times SEMI JOIN (
+        SELECT trace_key AS k FROM trace_times WHERE first_ns BETWEEN {lo_ns} AND {hi_ns}) AS _k ON trace_key = _k.k""").fetchone()
     if not row or row[0] is None:
         return
     scan_hi = min(max(row[0], hi_ns), hi_ns + LOOKAROUND_NS)
     # traces with a span before lo belong to an earlier minute: found in trace_times, checked in spans
     early = f"SELECT trace_key FROM trace_times WHERE first_ns < {lo_ns} AND last_ns >= {lo_ns}"
-    row = con.execute(f"SELECT min(first_ns) FROM trace_times WHERE trace_key IN ({early})").fetchone()
+    row = con.execute(f"SELECT min(first_ns) FROM trace_times SEMI JOIN ({early}) AS _k(k) ON trace_key = _k.k").fetchone()
     exclude = ""
     if row and row[0] is not None:
-        exclude = f"""AND th NOT IN (SELECT hash(trace_id) FROM spans
-            WHERE start_ns BETWEEN {max(row[0], lo_ns - LOOKAROUND_NS)} AND {lo_ns - 1}
-              AND {TRACE_KEY_SQL} IN ({early}))"""
+        exclude = f"""AND th NOT IN (SELECT hash(trace_id) FROM spans SEMI JOIN ({early}) AS _e(k) ON {TRACE_KEY_SQL} = _e.k
+            WHERE start_ns BETWEEN {max(row[0], lo_ns - LOOKAROUND_NS)} AND {lo_ns - 1})"""
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _trace_edges AS
         WITH s AS (
@@ -217,7 +217,7 @@ def dirty_minutes(con) -> list[int]:
     found = con.execute(f"""
         SELECT DISTINCT unnest(range(lo // {MINUTE_NS}, hi // {MINUTE_NS} + 1)) FROM (
             SELECT min(first_ns) AS lo, max(last_ns) AS hi FROM trace_times
-            WHERE trace_key IN (SELECT trace_key FROM trace_times WHERE {touching})
+            SEMI JOIN (SELECT trace_key AS k FROM trace_times WHERE {touching}) AS _k ON trace_key = _k.k
             GROUP BY trace_key HAVING max(last_ns) - min(first_ns) <= {TRACE_SPAN_MAX_NS})""").fetchall()
     linked = []
     for a, b in runs(marked):  # consumers linking producers of these minutes (their own traces)
@@ -256,6 +256,10 @@ def forget_before(con, cutoff_ns: int) -> None:
     """After retention deleted the spans older than ``cutoff_ns``: drop the rollups of the minutes
     before it and mark its minute (partly deleted) dirty."""
     minute = cutoff_ns // MINUTE_NS
+    # a trace cut in two now begins later: the minutes it spans from the cutoff on are recomputed
+    con.execute(f"""INSERT INTO rollup_dirty
+        SELECT DISTINCT unnest(range({minute}, least(stop_ns, {cutoff_ns + TRACE_SPAN_MAX_NS}) // {MINUTE_NS} + 1))
+        FROM trace_edges WHERE first_minute <= {minute} AND stop_ns >= {cutoff_ns}""")
     for table, column in ROLLUP_TABLES.items():
         con.execute(f"DELETE FROM {table} WHERE {column} < ?", [minute])
     con.execute("INSERT INTO rollup_dirty SELECT DISTINCT minute FROM edge_rollup WHERE parent_minute <= ?", [minute])
