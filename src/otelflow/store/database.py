@@ -239,15 +239,16 @@ class Store:
                 con.register("_otelflow_batch", table)
                 try:
                     con.execute(f"INSERT INTO {batch.table} SELECT * FROM _otelflow_batch")
-                    if batch.table == "spans":
-                        con.execute(rollups.MARK_DIRTY_SQL)
-                        self._dirty = True
                     if batch.table in _TRACE_TIMES:
-                        # on one thread this GROUP BY of a batch costs half the CPU (and time) it
-                        # does on two; ``threads`` is global, so readers have one for these ms
+                        # on one thread these GROUP BYs of a batch cost half the CPU (and time) they
+                        # do on two; ``threads`` is global, so readers have one for these ms
                         con.execute("SET threads = 1")
                         try:
                             con.execute(_TRACE_TIMES[batch.table])
+                            if batch.table == "spans":  # the rollups (rollups.py)
+                                con.execute(rollups.APPEND_SPAN_ROLLUP_SQL)
+                                con.execute(rollups.MARK_DIRTY_SQL)
+                                self._dirty = True
                         finally:
                             con.execute(f"SET threads = {self._threads}")
                 finally:

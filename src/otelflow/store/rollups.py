@@ -9,11 +9,12 @@ thousands of rows instead of joining millions of spans.
   ``trace_edge_rollup`` (the same summed per first minute and the minutes the trace starts after and
   ends in): Jaeger's dependencies, which count the traces lying wholly inside the window.
 
+Each commit appends its batch's own span_rollup rows (SQL over the batch), so RED is always exact.
 An edge needs the parent span, which is often committed after its child (a parent ends, and is
-exported, last). So rollups are not appended per commit: each commit records the minutes its spans
+exported, last), so the joined rollups are not appended: each commit records the minutes its spans
 start in (``rollup_dirty``, one small GROUP BY over the batch), and ``settle`` recomputes those
 minutes, widened to the whole time extent of every trace touching them (from trace_times), from the
-spans themselves. The store settles on the writer thread every few seconds and before answering a
+spans themselves (and merges the minutes' span_rollup rows). The store settles on the writer thread every few seconds and before answering a
 query that reads rollups, so answers equal the raw queries' once the spans are committed.
 
 Durations go into fixed log-scale buckets, 8 per power of two (OpenTelemetry's exponential histogram
@@ -77,10 +78,6 @@ DDL = (
 ROLLUP_TABLES = {"span_rollup": "minute", "edge_rollup": "minute", "trace_edges": "first_minute",
                  "trace_edge_rollup": "first_minute"}
 
-# at commit: the minutes a span batch starts in
-MARK_DIRTY_SQL = f"INSERT INTO rollup_dirty SELECT DISTINCT start_ns // {MINUTE_NS} FROM _otelflow_batch"
-
-
 def _histogram(keys: str, source: str, count: str, inner: str = "", outer: str = "") -> str:
     """Rows of ``source`` (with column ``d``, the duration) grouped by ``keys`` with their histogram,
     named as the rollup tables' columns (insert them BY NAME). The buckets of a group are gathered in
@@ -101,11 +98,22 @@ _EDGE_INNER = "bool_or(q) AS queue, count(*) FILTER (WHERE err) AS errors,"
 _EDGE_OUTER = "bool_or(queue) AS queue, sum(errors) AS errors,"
 
 
-def _span_rollup(con, lo_ns: int, hi_ns: int) -> None:
+def _span_rollup_sql(where: str) -> str:
     source = f"""SELECT start_ns // {MINUTE_NS} AS minute, service, name, kind, status_code,
                         parent_span_id = '' AS root, duration_ns AS d
-                 FROM spans WHERE start_ns BETWEEN {lo_ns} AND {hi_ns}"""
-    con.execute("INSERT INTO span_rollup BY NAME " + _histogram("minute, service, name, kind, status_code, root", source, "spans"))
+                 FROM {where}"""
+    return "INSERT INTO span_rollup BY NAME " + _histogram("minute, service, name, kind, status_code, root", source, "spans")
+
+
+def _span_rollup(con, lo_ns: int, hi_ns: int) -> None:
+    con.execute(_span_rollup_sql(f"spans WHERE start_ns BETWEEN {lo_ns} AND {hi_ns}"))
+
+
+# At commit, in the commit's transaction: a span batch's own rows of span_rollup (they need no other
+# span, so RED is exact without a settle; settling merges a minute's rows into one per group), and
+# the minutes it starts in for the rollups that join spans.
+APPEND_SPAN_ROLLUP_SQL = _span_rollup_sql("_otelflow_batch")
+MARK_DIRTY_SQL = f"INSERT INTO rollup_dirty SELECT DISTINCT start_ns // {MINUTE_NS} FROM _otelflow_batch"
 
 
 def _bounds(con, keys_sql: str, lo_ns: int, hi_ns: int) -> tuple[int, int] | None:
