@@ -245,8 +245,7 @@ class Store:
                         con.execute("SET threads = 1")
                         try:
                             con.execute(_TRACE_TIMES[batch.table])
-                            if batch.table == "spans":  # the rollups (rollups.py)
-                                con.execute(rollups.APPEND_SPAN_ROLLUP_SQL)
+                            if batch.table == "spans":  # the minutes the rollups must recompute
                                 con.execute(rollups.MARK_DIRTY_SQL)
                                 self._dirty = True
                         finally:
