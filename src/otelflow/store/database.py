@@ -125,6 +125,7 @@ class Store:
         if found != SCHEMA_VERSION:
             log.info("Store at %s migrated from schema version %d to %d", self.path, found, SCHEMA_VERSION)
         self._dirty = bool(con.execute("SELECT count(*) FROM rollup_dirty").fetchone()[0])
+        self._settled_at = time.monotonic()
         self._con = con
 
     async def close(self) -> None:
@@ -260,9 +261,13 @@ class Store:
     # -- rollups ---------------------------------------------------------------------------------
 
     async def settle(self) -> None:
-        """Bring the rollups up to date with every committed span (before a query that reads them)."""
+        """Bring the rollups up to date with every committed span (before a query that reads them).
+        A failure is logged, not raised: the query then reads the rollups as last settled."""
         if self._dirty and self._con is not None:
-            await asyncio.get_running_loop().run_in_executor(self._writer, self._settle)
+            try:
+                await asyncio.get_running_loop().run_in_executor(self._writer, self._settle)
+            except Exception as exc:
+                log.error("settling the rollups failed: %s", exc)
 
     def _settle(self) -> None:
         """Recompute the dirty minutes' rollups in one transaction. Writer thread only."""
@@ -336,8 +341,9 @@ class Store:
             used = self._used_bytes()
             rounds = 0
             while used > limit and rounds < 8:
-                # drop the oldest share of every table that would bring it under the limit, plus a margin
-                share = min(1.0, 1.0 - (limit * 0.9) / used)
+                # drop the oldest share of every table that would bring it under the limit, plus a margin;
+                # the share is of the tables' own blocks (the rest, derived tables and metadata, stays)
+                share = min(1.0, (used - limit * 0.9) / max(1, self._table_bytes()))
                 for table, column in TIME_COLUMN.items():
                     row = con.execute(f"SELECT quantile_disc({column}, ?) FROM {table}", [share]).fetchone()
                     if row and row[0] is not None:
@@ -367,17 +373,30 @@ class Store:
         """Rewrite each table without its deleted rows so that their blocks return to the free list."""
         con = self._con
         order = {**TIME_COLUMN, **rollups.ROLLUP_TABLES}  # the rollups are small, but hold blocks too
-        for table in order:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                con.execute(f"CREATE TABLE {table}__compact AS SELECT * FROM {table} ORDER BY {order[table]}")
-                con.execute(f"DROP TABLE {table}")
-                con.execute(f"ALTER TABLE {table}__compact RENAME TO {table}")
-                con.execute("COMMIT")
-            except Exception:
-                con.execute("ROLLBACK")
-                raise
+        # on one thread the copy fills whole row groups; parallel writers leave one partial row group
+        # (and its blocks) each, which made the result up to twice the size, varying run to run
+        con.execute("SET threads = 1")
+        try:
+            for table in order:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    con.execute(f"CREATE TABLE {table}__compact AS SELECT * FROM {table} ORDER BY {order[table]}")
+                    con.execute(f"DROP TABLE {table}")
+                    con.execute(f"ALTER TABLE {table}__compact RENAME TO {table}")
+                    con.execute("COMMIT")
+                except Exception:
+                    con.execute("ROLLBACK")
+                    raise
+        finally:
+            con.execute(f"SET threads = {self._threads}")
         con.execute("CHECKPOINT")
+
+    def _table_bytes(self) -> int:
+        """Bytes of the blocks holding the spans, logs and metric points."""
+        con = self._con
+        size = con.execute("SELECT block_size FROM pragma_database_size()").fetchone()[0]
+        return int(size) * sum(con.execute(f"SELECT count(DISTINCT block_id) FROM pragma_storage_info('{t}')").fetchone()[0]
+                               for t in TABLES)
 
     def _used_bytes(self) -> int:
         """Live data size: DuckDB's used blocks (a file keeps its size after deletes and reuses the space)."""
