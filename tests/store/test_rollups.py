@@ -29,8 +29,12 @@ MINUTES = 8
 def _span(rng: random.Random, trace_id: bytes, parent: Span | None, start: int, kind: int) -> Span:
     span = Span(trace_id=trace_id, span_id=rng.randbytes(8), name=f"op{rng.randrange(4)}", kind=kind,
                 start_time_unix_nano=start)
-    # some spans last minutes, so that children start in later minutes than their parents
-    span.end_time_unix_nano = start + (0 if rng.random() < 0.05 else int(10 ** rng.uniform(3, 11 if rng.random() < 0.2 else 9.5)))
+    # many roots last a minute or two, so that their children start in later minutes and are committed
+    # (they end first) long before them
+    if parent is None and rng.random() < 0.4:
+        span.end_time_unix_nano = start + rng.randrange(30, 150) * 10**9
+    else:
+        span.end_time_unix_nano = start + (0 if rng.random() < 0.05 else int(10 ** rng.uniform(3, 9.5)))
     if parent is not None:
         span.parent_span_id = parent.span_id
     if rng.random() < 0.15:

@@ -160,28 +160,30 @@ def _trace_edges(con, lo_ns: int, hi_ns: int) -> None:
     if not row or row[0] is None:
         return
     scan_hi = min(max(row[0], hi_ns), hi_ns + LOOKAROUND_NS)
-    # traces with a span before lo belong to an earlier minute: found in trace_times, checked in spans
-    early = f"SELECT trace_key FROM trace_times WHERE first_ns < {lo_ns} AND last_ns >= {lo_ns}"
-    row = con.execute(f"SELECT min(first_ns) FROM trace_times SEMI JOIN ({early}) AS _k(k) ON trace_key = _k.k").fetchone()
-    exclude = ""
-    if row and row[0] is not None:
-        exclude = f"""AND th NOT IN (SELECT hash(trace_id) FROM spans SEMI JOIN ({early}) AS _e(k) ON {TRACE_KEY_SQL} = _e.k
-            WHERE start_ns BETWEEN {max(row[0], lo_ns - LOOKAROUND_NS)} AND {lo_ns - 1})"""
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _trace_edges AS
         WITH s AS (
             SELECT hash(trace_id) AS th, hash(trace_id, span_id) AS k,
                    CASE WHEN parent_span_id <> '' THEN hash(trace_id, parent_span_id) END AS pk,
-                   {SERVICE} AS svc, start_ns, greatest(end_ns, start_ns + 1) AS stop
+                   {SERVICE} AS svc, start_ns, greatest(end_ns, start_ns + 1) AS stop, trace_id
             FROM spans WHERE start_ns BETWEEN {lo_ns} AND {scan_hi}),
-        t AS (SELECT th, min(start_ns) AS first_ns, max(stop) AS stop_ns FROM s GROUP BY th
-              HAVING min(start_ns) <= {hi_ns} {exclude}),
+        t AS (SELECT th, min(start_ns) AS first_ns, max(stop) AS stop_ns, any_value(trace_id) AS trace_id
+              FROM s GROUP BY th HAVING min(start_ns) <= {hi_ns}),
         e AS (SELECT c.th, p.svc AS parent, c.svc AS child, count(*) AS calls FROM s c JOIN s p ON c.pk = p.k
               GROUP BY ALL)
-        SELECT first_ns // {MINUTE_NS} AS first_minute, first_ns, stop_ns,
+        SELECT th, {TRACE_KEY_SQL} AS tk, first_ns // {MINUTE_NS} AS first_minute, first_ns, stop_ns,
                list({{'parent': parent, 'child': child, 'calls': calls}} ORDER BY parent, child) AS edges
-        FROM e JOIN t USING (th) GROUP BY th, first_ns, stop_ns""")
-    con.execute("INSERT INTO trace_edges SELECT * FROM _trace_edges ORDER BY first_ns")
+        FROM e JOIN t USING (th) GROUP BY th, trace_id, first_ns, stop_ns""")
+    # a trace with a span before lo belongs to an earlier minute: trace_times says which may have one
+    # (any of its rows begins before lo; a row covers one commit, so no single row need cross lo),
+    # the spans say which do (a log may be the early row)
+    row = con.execute(f"""SELECT min(first_ns) FROM trace_times SEMI JOIN _trace_edges ON trace_key = tk
+        WHERE first_ns < {lo_ns}""").fetchone()
+    if row and row[0] is not None:
+        con.execute(f"""DELETE FROM _trace_edges WHERE th IN (
+            SELECT hash(trace_id) FROM spans SEMI JOIN _trace_edges ON {TRACE_KEY_SQL} = tk
+            WHERE start_ns BETWEEN {max(row[0], lo_ns - LOOKAROUND_NS)} AND {lo_ns - 1})""")
+    con.execute("INSERT INTO trace_edges SELECT * EXCLUDE (th, tk) FROM _trace_edges ORDER BY first_ns")
     con.execute(f"""
         INSERT INTO trace_edge_rollup
         SELECT first_minute, (first_ns - 1) // {MINUTE_NS}, stop_ns // {MINUTE_NS}, e.parent, e.child, sum(e.calls)
