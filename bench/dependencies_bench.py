@@ -1,12 +1,15 @@
-"""How long the service-map query (/api/v1/dependencies) takes on a store built as store_query.py builds it.
+"""How long the service-map query (/api/v1/dependencies) takes on a store built as store_query.py builds it:
+from the per-minute rollups (what the API serves) and as the raw join over the spans it replaced.
 
     python bench/dependencies_bench.py                 # 1,000,000 spans over the last hour
     python bench/dependencies_bench.py --spans 200000
+    python bench/dependencies_bench.py --store /tmp/store10m --spans 10000000   # a store_query.py --store directory
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -27,23 +30,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--store", type=Path, help="a bench/store_query.py --store directory built for --spans")
     args = parser.parse_args()
-    now_ns = time.time_ns()
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bench.duckdb"
-        store_query.build(path, args.spans, now_ns)
-        con = duckdb.connect(str(path))
+        if args.store:
+            path = args.store / "otelflow.duckdb"
+            now_ns = json.loads((args.store / "bench.json").read_text())["now_ns"]
+        else:
+            path, now_ns = Path(tmp) / "bench.duckdb", time.time_ns()
+            store_query.build(path, args.spans, now_ns)
+        con = duckdb.connect(str(path), read_only=True)
         now_us = now_ns // 1000
-        for label, width_us in (("last 1h", 3_600_000_000), ("last 15m", 900_000_000)):
-            kwargs = {"start_us": now_us - width_us, "end_us": now_us}
-            result = query_dependencies.dependencies(con, **kwargs)  # warm-up
-            times = []
-            for _ in range(args.rounds):
-                t0 = time.perf_counter()
-                query_dependencies.dependencies(con, **kwargs)
-                times.append((time.perf_counter() - t0) * 1000)
-            print(f"{args.spans} spans, {label}: median {statistics.median(times):.1f} ms "
-                  f"(min {min(times):.1f}); {len(result['edges'])} edges, {len(result['nodes'])} nodes")
+        for how, fn in (("rollups", query_dependencies.dependencies), ("raw join", query_dependencies.dependencies_raw)):
+            for label, width_us in (("last 1h", 3_600_000_000), ("last 15m", 900_000_000)):
+                kwargs = {"start_us": now_us - width_us, "end_us": now_us}
+                result = fn(con, **kwargs)  # warm-up
+                times = []
+                for _ in range(args.rounds):
+                    t0 = time.perf_counter()
+                    fn(con, **kwargs)
+                    times.append((time.perf_counter() - t0) * 1000)
+                print(f"{args.spans} spans, {how}, {label}: median {statistics.median(times):.1f} ms "
+                      f"(min {min(times):.1f}); {len(result['edges'])} edges, {len(result['nodes'])} nodes")
         con.close()
 
 

@@ -94,8 +94,9 @@ def build(path: Path, spans: int, now_ns: int) -> dict:
                '{"service.name":"service-' || (s % 10) || '"}', 'bench'
         FROM range(360) AS a(k), range(100) AS b(s), (VALUES ('requests'), ('cpu')) AS c(m)""", {"start": now_ns - hour})
     t0 = time.perf_counter()
-    schema.reindex_traces(con)  # the writer keeps trace_times at ingest; a bulk load builds it once
-    timings["trace_times_s"] = time.perf_counter() - t0
+    # the writer keeps trace_times and the rollups at ingest; a bulk load builds them once
+    schema.reindex_traces(con)
+    timings["trace_times_and_rollups_s"] = time.perf_counter() - t0
     con.execute("CHECKPOINT")
     con.close()
     timings["file_bytes"] = path.stat().st_size
@@ -150,7 +151,10 @@ def main() -> None:
             print(f"reusing the store of {args.spans:,} spans in {directory}")
             con = duckdb.connect(str(path))
             t0 = time.perf_counter()
-            if schema.migrate(con) != schema.SCHEMA_VERSION:  # a store built by an older bench
+            found = schema.migrate(con)
+            if found != schema.SCHEMA_VERSION:  # a store built by an older bench
+                built = {**built, "migrated_from": found, "migration_s": round(time.perf_counter() - t0, 1)}
+                info.write_text(json.dumps({"spans": args.spans, "now_ns": now_ns, "build": built}))
                 print(f"migrated it to schema version {schema.SCHEMA_VERSION} in {time.perf_counter() - t0:.1f}s")
             con.close()
         else:

@@ -137,13 +137,16 @@ class WebUI(Component):
 
     # -- queries ---------------------------------------------------------------------------------
 
-    async def _read(self, fn: Callable[[Any], Any]) -> web.Response:
-        """Run ``fn(cursor)`` and encode its result on a reader thread; None means 404."""
+    async def _read(self, fn: Callable[[Any], Any], settle: bool = False) -> web.Response:
+        """Run ``fn(cursor)`` and encode its result on a reader thread; None means 404. With ``settle``
+        the store's rollups first catch up with every committed span."""
         def run(cur: Any) -> bytes | None:
             result = fn(cur)
             return None if result is None else encode(result)
 
         try:
+            if settle:
+                await self.store_extension.store.settle()
             body = await self.store_extension.store.read(run)
         except StoreError as exc:
             return _error(503, str(exc))
@@ -160,7 +163,7 @@ class WebUI(Component):
                 params = validate(request.query)
             except query_params.BadRequest as exc:
                 return _error(400, str(exc))
-            return await self._read(lambda cur: fn(cur, **params))
+            return await self._read(lambda cur: fn(cur, **params), settle=getattr(fn, "reads_rollups", False))
         return handle
 
     async def _trace(self, request: web.Request) -> web.Response:

@@ -23,6 +23,7 @@ from typing import Any, Callable, TypeVar
 import duckdb
 import pyarrow as pa
 
+from otelflow.store import rollups
 from otelflow.store.ingest import Batch
 from otelflow.store.schema import SCHEMA_VERSION, TABLES, TIME_COLUMN, index_traces_sql, migrate
 
@@ -63,7 +64,8 @@ class Retention:
 
 class Store:
     def __init__(self, directory: Path, retention: Retention | None = None, *, commit_interval: float = 1.0,
-                 commit_rows: int = 100_000, max_pending_rows: int = 1_000_000, readers: int = 4):
+                 commit_rows: int = 100_000, max_pending_rows: int = 1_000_000, readers: int = 4,
+                 rollup_interval: float = 10.0):
         self.directory = Path(directory).expanduser()
         self.path = self.directory / DB_FILE
         self.retention = retention or Retention()
@@ -85,6 +87,13 @@ class Store:
         self._closing = False
         # called on the event loop with the batches of each successful commit (live tail); must be cheap
         self.listeners: list[Callable[[list[Batch]], None]] = []
+        # rollups (rollups.py): minutes are marked dirty at commit and recomputed on the writer thread
+        # at most every ``rollup_interval`` (stretched to 5x the last settle's duration) and before a
+        # query that reads them
+        self.rollup_interval = rollup_interval
+        self._dirty = False
+        self._settled_at = 0.0
+        self._settle_cost = 0.0
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -115,6 +124,8 @@ class Store:
             raise StoreError(f"the store at {self.path} cannot be opened: {exc}; use a new --data-dir or remove the old one") from exc
         if found != SCHEMA_VERSION:
             log.info("Store at %s migrated from schema version %d to %d", self.path, found, SCHEMA_VERSION)
+        self._dirty = bool(con.execute("SELECT count(*) FROM rollup_dirty").fetchone()[0])
+        self._settled_at = time.monotonic()
         self._con = con
 
     async def close(self) -> None:
@@ -137,6 +148,10 @@ class Store:
         for cursor in self._cursors:
             cursor.close()
         self._cursors.clear()
+        try:
+            self._settle()
+        except Exception as exc:  # the dirty minutes stay recorded: settled after the next open
+            log.error("settling the rollups failed: %s", exc)
         con, self._con = self._con, None
         try:
             con.execute("CHECKPOINT")
@@ -207,6 +222,12 @@ class Store:
                         except Exception:  # a listener's bug must not stop commits
                             log.exception("store commit listener failed")
             self._committing_rows = 0
+            if self._dirty and not self._closing and \
+                    time.monotonic() - self._settled_at >= max(self.rollup_interval, 5 * self._settle_cost):
+                try:
+                    await loop.run_in_executor(self._writer, self._settle)
+                except Exception as exc:  # queries read the raw data's last settled state; retried later
+                    log.error("settling the rollups failed: %s", exc)
             if self._closing and not self._pending:
                 return
 
@@ -220,11 +241,14 @@ class Store:
                 try:
                     con.execute(f"INSERT INTO {batch.table} SELECT * FROM _otelflow_batch")
                     if batch.table in _TRACE_TIMES:
-                        # on one thread this GROUP BY of a batch costs half the CPU (and time) it
-                        # does on two; ``threads`` is global, so readers have one for these ms
+                        # on one thread these GROUP BYs of a batch cost half the CPU (and time) they
+                        # do on two; ``threads`` is global, so readers have one for these ms
                         con.execute("SET threads = 1")
                         try:
                             con.execute(_TRACE_TIMES[batch.table])
+                            if batch.table == "spans":  # the minutes the rollups must recompute
+                                con.execute(rollups.MARK_DIRTY_SQL)
+                                self._dirty = True
                         finally:
                             con.execute(f"SET threads = {self._threads}")
                 finally:
@@ -233,6 +257,34 @@ class Store:
         except Exception:
             con.execute("ROLLBACK")
             raise
+
+    # -- rollups ---------------------------------------------------------------------------------
+
+    async def settle(self) -> None:
+        """Bring the rollups up to date with every committed span (before a query that reads them).
+        A failure is logged, not raised: the query then reads the rollups as last settled."""
+        if self._dirty and self._con is not None:
+            try:
+                await asyncio.get_running_loop().run_in_executor(self._writer, self._settle)
+            except Exception as exc:
+                log.error("settling the rollups failed: %s", exc)
+
+    def _settle(self) -> None:
+        """Recompute the dirty minutes' rollups in one transaction. Writer thread only."""
+        if not self._dirty or self._con is None:
+            return
+        con, t0 = self._con, time.monotonic()
+        con.execute("BEGIN TRANSACTION")
+        try:
+            minutes = rollups.settle(con)
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        self._dirty = False
+        self._settled_at = time.monotonic()
+        self._settle_cost = self._settled_at - t0
+        log.debug("settled the rollups of %d minutes in %.3fs", minutes, self._settle_cost)
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -289,8 +341,9 @@ class Store:
             used = self._used_bytes()
             rounds = 0
             while used > limit and rounds < 8:
-                # drop the oldest share of every table that would bring it under the limit, plus a margin
-                share = min(1.0, 1.0 - (limit * 0.9) / used)
+                # drop the oldest share of every table that would bring it under the limit, plus a margin;
+                # the share is of the tables' own blocks (the rest, derived tables and metadata, stays)
+                share = min(1.0, (used - limit * 0.9) / max(1, self._table_bytes()))
                 for table, column in TIME_COLUMN.items():
                     row = con.execute(f"SELECT quantile_disc({column}, ?) FROM {table}", [share]).fetchone()
                     if row and row[0] is not None:
@@ -305,6 +358,10 @@ class Store:
                     break
                 used, rounds = new_used, rounds + 1
         if deleted:
+            # the rollups of the minutes before the oldest span left go; its minute is recomputed
+            oldest = con.execute("SELECT min(start_ns) FROM spans").fetchone()[0]
+            rollups.forget_before(con, now_ns if oldest is None else oldest)
+            self._dirty = True
             # a trace's lookup rows go once none of its rows can remain
             con.execute("""DELETE FROM trace_times WHERE last_ns < least(
                 coalesce((SELECT min(start_ns) FROM spans), 9223372036854775807),
@@ -315,17 +372,31 @@ class Store:
     def _compact(self) -> None:
         """Rewrite each table without its deleted rows so that their blocks return to the free list."""
         con = self._con
-        for table in TABLES:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                con.execute(f"CREATE TABLE {table}__compact AS SELECT * FROM {table} ORDER BY {TIME_COLUMN[table]}")
-                con.execute(f"DROP TABLE {table}")
-                con.execute(f"ALTER TABLE {table}__compact RENAME TO {table}")
-                con.execute("COMMIT")
-            except Exception:
-                con.execute("ROLLBACK")
-                raise
+        order = {**TIME_COLUMN, **rollups.ROLLUP_TABLES}  # the rollups are small, but hold blocks too
+        # on one thread the copy fills whole row groups; parallel writers leave one partial row group
+        # (and its blocks) each, which made the result up to twice the size, varying run to run
+        con.execute("SET threads = 1")
+        try:
+            for table in order:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    con.execute(f"CREATE TABLE {table}__compact AS SELECT * FROM {table} ORDER BY {order[table]}")
+                    con.execute(f"DROP TABLE {table}")
+                    con.execute(f"ALTER TABLE {table}__compact RENAME TO {table}")
+                    con.execute("COMMIT")
+                except Exception:
+                    con.execute("ROLLBACK")
+                    raise
+        finally:
+            con.execute(f"SET threads = {self._threads}")
         con.execute("CHECKPOINT")
+
+    def _table_bytes(self) -> int:
+        """Bytes of the blocks holding the spans, logs and metric points."""
+        con = self._con
+        size = con.execute("SELECT block_size FROM pragma_database_size()").fetchone()[0]
+        return int(size) * sum(con.execute(f"SELECT count(DISTINCT block_id) FROM pragma_storage_info('{t}')").fetchone()[0]
+                               for t in TABLES)
 
     def _used_bytes(self) -> int:
         """Live data size: DuckDB's used blocks (a file keeps its size after deletes and reuses the space)."""

@@ -245,14 +245,17 @@ class JaegerAPI:
         app.router.add_get(PREFIX + "/dependencies", self.dependencies)
         app.router.add_route("*", PREFIX + "/{tail:.*}", self.unknown)
 
-    async def _answer(self, request: web.Request, fn: Callable[[Any], Any]) -> web.Response:
-        """Run ``fn(cursor)`` -> response dict on a reader thread and encode it there too."""
+    async def _answer(self, request: web.Request, fn: Callable[[Any], Any], settle: bool = False) -> web.Response:
+        """Run ``fn(cursor)`` -> response dict on a reader thread and encode it there too; with
+        ``settle`` the store's rollups first catch up with every committed span."""
         pretty = _first(request.query, "prettyPrint") not in ("", "false")
 
         def run(cur: Any) -> bytes:
             return _body(fn(cur), pretty)
 
         try:
+            if settle:
+                await self._store().settle()
             body = await self._store().read(run)
         except ApiError as exc:
             return error_response(exc.status, str(exc))
@@ -355,7 +358,7 @@ class JaegerAPI:
             if service:
                 links = [link for link in links if service in (link["parent"], link["child"])]
             return envelope(links)
-        return await self._answer(request, run)
+        return await self._answer(request, run, settle=True)
 
     async def unknown(self, request: web.Request) -> web.Response:
         # Jaeger's router answers an unknown path with its UI's index or a plain 404

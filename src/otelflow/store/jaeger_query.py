@@ -11,15 +11,9 @@ from __future__ import annotations
 
 from otelflow.store.query import pointer, rows
 from otelflow.store.query_traces import time_range
+from otelflow.store.rollups import MINUTE_NS, SERVICE
 from otelflow.translators.jaeger import ui_model
 
-# the service name as the storage exporter's sanitizer leaves it; the JSON is read only for the
-# rows the store filed under unknown_service
-SERVICE = """CASE WHEN service <> 'unknown_service' THEN service
-    WHEN json_type(resource, '/service.name') IS NULL THEN 'missing-service-name'
-    WHEN json_type(resource, '/service.name') <> 'VARCHAR' THEN 'service-name-wrong-type'
-    WHEN json_extract_string(resource, '/service.name') = '' THEN 'empty-service-name'
-    ELSE service END"""
 _SANITIZED = frozenset(("missing-service-name", "service-name-wrong-type", "empty-service-name", "unknown_service"))
 _SPAN_KINDS = {"": 0, "internal": 1, "server": 2, "client": 3, "producer": 4, "consumer": 5}
 _KIND_NAMES = {v: k for k, v in _SPAN_KINDS.items()}
@@ -127,7 +121,7 @@ def traces(cur, trace_ids: list[str]) -> list[dict]:
     return out
 
 
-def dependencies(cur, *, start_ns: int, end_ns: int) -> list[dict]:
+def dependencies_raw(cur, *, start_ns: int, end_ns: int) -> list[dict]:
     """Parent service -> child service call counts over the traces that began after ``start_ns`` and
     ended before ``end_ns`` (both strict, as Jaeger's memory store counts them). Spans join on one
     64-bit hash of (trace ID, span ID), about twice as quick as the two strings."""
@@ -142,3 +136,25 @@ def dependencies(cur, *, start_ns: int, end_ns: int) -> list[dict]:
         SELECT parent, child, count(*) FROM e SEMI JOIN t USING (th) GROUP BY ALL ORDER BY 1, 2""",
                         [start_ns - _DEPENDENCY_SLACK_NS, end_ns, start_ns, end_ns]).fetchall()
     return [{"parent": parent, "child": child, "callCount": calls} for parent, child, calls in found]
+
+
+def dependencies(cur, *, start_ns: int, end_ns: int) -> list[dict]:
+    """``dependencies_raw`` from the rollups: the traces lying wholly inside the window (from its first
+    span's start to its last span's end; Jaeger's rule) are summed per minute in trace_edge_rollup
+    for those clear of the window's first and last minute, and read one by one from trace_edges for
+    those that begin or end in them, so that any window is answered exactly."""
+    first, last = max(0, start_ns) // MINUTE_NS, max(0, end_ns) // MINUTE_NS
+    calls: dict[tuple[str, str], int] = {}
+    edge = (first + 1) * MINUTE_NS  # traces beginning up to here begin in the window's first minute
+    for parent, child, n in cur.execute("""
+            SELECT parent, child, sum(calls) FROM trace_edge_rollup
+            WHERE first_minute BETWEEN ? AND ? AND after_minute > ? AND stop_minute < ? GROUP BY ALL""",
+                                        [first, last, first, last]).fetchall() + cur.execute("""
+            WITH b AS MATERIALIZED (  -- the traces one by one: filter on the time columns, then unnest
+                SELECT edges FROM trace_edges WHERE first_ns BETWEEN ? AND ? AND stop_ns < ?
+                UNION ALL
+                SELECT edges FROM trace_edges WHERE stop_ns BETWEEN ? AND ? AND first_ns > ?)
+            SELECT e.parent, e.child, sum(e.calls) FROM (SELECT unnest(edges) AS e FROM b) GROUP BY ALL""",
+                                        [start_ns + 1, edge, end_ns, last * MINUTE_NS, end_ns - 1, edge]).fetchall():
+        calls[(parent, child)] = calls.get((parent, child), 0) + int(n)
+    return [{"parent": p, "child": c, "callCount": n} for (p, c), n in sorted(calls.items())]

@@ -9,13 +9,17 @@ parent (batch consumers, or a consumer that starts a new trace) is a second, sma
 consumer spans that have links; those edges are marked ``"link"``. Parents are looked for a little
 before the range, so that calls made by a long request that began before it still count.
 
-``dependencies(cur, start_us=..., end_us=...)`` is shared with the Jaeger query API, which formats
-the same edges as Jaeger's ``{parent, child, callCount}``.
+The service map reads the per-minute ``edge_rollup`` and ``span_rollup`` (rollups.py): the range is
+widened to the whole minutes it touches (child spans of those minutes, parents from 15 minutes before
+the first of them), the rate still divides by the range asked for, and p95 comes from the duration
+histogram (within 4.5%). ``dependencies_raw`` is the same query over the spans themselves; for ranges
+of whole minutes, once the rollups have settled, both give the same edges, counts and nodes.
 """
 
 from __future__ import annotations
 
 from otelflow.store.query import pct_us
+from otelflow.store.rollups import MINUTE_NS, percentiles
 
 PARENT_SLACK_NS = 15 * 60 * 10**9  # a parent may begin this long before the range
 _CONSUMER = 5
@@ -53,7 +57,7 @@ _NODES = """
     FROM spans WHERE start_ns BETWEEN ? AND ? GROUP BY service"""
 
 
-def edges(cur, *, start_us: int, end_us: int) -> list[dict]:
+def edges_raw(cur, *, start_us: int, end_us: int) -> list[dict]:
     """Edges parent -> child of the range, busiest first. ``how`` is ``"parent"`` (the child span's
     parent is in the other service) or ``"link"`` (a consumer span links to a producer span);
     ``queue`` is true when the hop goes through a messaging system (producer or consumer spans)."""
@@ -72,12 +76,52 @@ def edges(cur, *, start_us: int, end_us: int) -> list[dict]:
     return out
 
 
-def dependencies(cur, *, start_us: int, end_us: int) -> dict:
-    """The service map of a range: its edges, and every service with spans in it (a node may have no
-    edge) with its span and error-span counts."""
-    found = edges(cur, start_us=start_us, end_us=end_us)
+def dependencies_raw(cur, *, start_us: int, end_us: int) -> dict:
+    """``dependencies`` from the spans (the reference the rollups must match)."""
+    found = edges_raw(cur, start_us=start_us, end_us=end_us)
     nodes = {name: {"name": name, "spans": spans, "errors": errors}
              for name, spans, errors in cur.execute(_NODES, [start_us * 1000, end_us * 1000]).fetchall()}
+    return _answer(start_us, end_us, found, nodes)
+
+
+def edges(cur, *, start_us: int, end_us: int) -> list[dict]:
+    """``edges_raw`` from the rollups, for the whole minutes the range touches."""
+    start_ns, end_ns = max(0, start_us * 1000), max(0, end_us * 1000)
+    seconds = max((end_us - start_us) / 1e6, 1e-6)
+    where = "minute BETWEEN ? AND ? AND parent_minute BETWEEN ? AND ?"
+    params = [start_ns // MINUTE_NS, end_ns // MINUTE_NS, max(0, start_ns - PARENT_SLACK_NS) // MINUTE_NS,
+              end_ns // MINUTE_NS]
+    found = percentiles(cur, "edge_rollup", where, params, ("parent", "child", "how"), (0.95,),
+                        ("bool_or(queue)", "sum(calls)", "sum(errors)"))
+    out = []
+    for (parent, child, how), ((p95,), (queue, calls, errors)) in found.items():
+        calls, errors = int(calls), int(errors)
+        out.append({
+            "parent": parent, "child": child, "how": how, "queue": bool(queue),
+            "calls": calls, "errors": errors, "error_rate": errors / calls if calls else 0.0,
+            "rate_per_s": calls / seconds, "p95_us": pct_us(p95),
+        })
+    out.sort(key=lambda e: (-e["calls"], e["parent"], e["child"], e["how"]))
+    return out
+
+
+def dependencies(cur, *, start_us: int, end_us: int) -> dict:
+    """The service map of a range: its edges, and every service with spans in it (a node may have no
+    edge) with its span and error-span counts; from the rollups, for the whole minutes the range touches."""
+    found = edges(cur, start_us=start_us, end_us=end_us)
+    nodes = {name: {"name": name, "spans": int(spans), "errors": int(errors)}
+             for name, spans, errors in cur.execute("""
+                 SELECT service, sum(spans), coalesce(sum(spans) FILTER (WHERE status_code = 2), 0) FROM span_rollup
+                 WHERE minute BETWEEN ? AND ? GROUP BY service""",
+                 [max(0, start_us * 1000) // MINUTE_NS, max(0, end_us * 1000) // MINUTE_NS]).fetchall()}
+    return _answer(start_us, end_us, found, nodes)
+
+
+# rollups: settle the dirty minutes before answering (web_ui)
+dependencies.reads_rollups = True  # type: ignore[attr-defined]
+
+
+def _answer(start_us: int, end_us: int, found: list[dict], nodes: dict) -> dict:
     for e in found:  # a parent seen only before the range is still a node of its edge
         for name in (e["parent"], e["child"]):
             nodes.setdefault(name, {"name": name, "spans": 0, "errors": 0})

@@ -8,7 +8,7 @@ functions; bytes values are base64, arrays are JSON lists, maps are nested objec
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2  # 2: the trace_times lookup table
+SCHEMA_VERSION = 3  # 2: the trace_times lookup table; 3: the per-minute rollups (rollups.py)
 
 SPAN_COLUMNS = (
     ("trace_id", "VARCHAR"),
@@ -102,6 +102,8 @@ def ddl() -> list[str]:
         cols = ", ".join(f"{name} {type_}" for name, type_ in columns)
         out.append(f"CREATE TABLE IF NOT EXISTS {table} ({cols})")
     out.extend(TRACE_TIMES_DDL)
+    from otelflow.store.rollups import DDL as ROLLUP_DDL  # rollups.py imports this module
+    out.extend(ROLLUP_DDL)
     out.append(
         "INSERT INTO otelflow_meta VALUES ('schema_version', '%d') ON CONFLICT DO NOTHING" % SCHEMA_VERSION
     )
@@ -111,23 +113,32 @@ def ddl() -> list[str]:
 def migrate(con) -> int:
     """Create missing tables and bring an older store up to SCHEMA_VERSION in place; returns the version
     found. Version 1 stores get their trace_times built from the rows they hold (one pass over spans and
-    logs). A store written by a newer otelflow raises ValueError."""
+    logs), version 1 and 2 stores their rollups (a few passes over spans, an hour at a time). A store
+    written by a newer otelflow raises ValueError."""
     for statement in ddl():
         con.execute(statement)
     found = int(con.execute("SELECT value FROM otelflow_meta WHERE key = 'schema_version'").fetchone()[0])
     if found > SCHEMA_VERSION:
         raise ValueError(f"schema version {found}, this otelflow reads {SCHEMA_VERSION} and older")
-    if found < 2:
+    if found < SCHEMA_VERSION:
+        from otelflow.store import rollups
+
         con.execute("BEGIN TRANSACTION")
-        reindex_traces(con)
+        if found < 2:
+            reindex_traces(con)  # trace_times, then the rollups
+        else:
+            rollups.rebuild(con)
         con.execute("UPDATE otelflow_meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
         con.execute("COMMIT")
     return found
 
 
 def reindex_traces(con) -> None:
-    """Rebuild trace_times from every stored span and log (rows inserted other than by the store's
-    writer, e.g. by a test or a bulk load, are not in it)."""
+    """Rebuild trace_times, then the rollups, from every stored span and log (rows inserted other than
+    by the store's writer, e.g. by a test or a bulk load, are in neither)."""
+    from otelflow.store import rollups
+
     con.execute("DELETE FROM trace_times")
     con.execute(index_traces_sql("spans", "start_ns"))
     con.execute(index_traces_sql("logs", "time_ns"))
+    rollups.rebuild(con)
