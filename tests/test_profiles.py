@@ -26,7 +26,6 @@ from otelflow.pdata.otlptext_profiles import profiles_normal, profiles_text
 from tests.backends import free_port
 from tests.conftest import running
 from tests.process import Collector
-from tests.system import require_program
 from tests.profiles_rig import EXPORT, HTTP_PATH, RawProfilesBackend, profiles_gate, profiles_request
 
 PB, JS = "application/x-protobuf", "application/json"
@@ -365,7 +364,11 @@ OTELCOL_REF = Path(__file__).parent.parent / "bench" / ".build" / "bin" / "otelc
 
 
 def _otelcol_ref() -> str:
-    return require_program(str(OTELCOL_REF), "bench/build.sh (otelcol-ref)")
+    """The live comparisons skip where otelcol-ref is not built (CI builds none), as the other
+    otelcol-ref comparisons do; what they check is also recorded in tests/testdata/profiles/."""
+    if not OTELCOL_REF.exists():
+        pytest.skip(f"{OTELCOL_REF} is not built (make -C bench ref)")
+    return str(OTELCOL_REF)
 
 
 @pytest.mark.parametrize("case,gate,processors", [
