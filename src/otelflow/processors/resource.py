@@ -34,13 +34,15 @@ _RESOURCE_LISTS = {Signal.TRACES: "resource_spans", Signal.METRICS: "resource_me
 
 class ResourceProcessor(Component):
     mutates_data = True
-    publishes_encoded = True  # what it hands on is published with its bytes (core/client.py), or nothing is
 
     def __init__(self, settings: Settings, config: Config, next):
         self.next = next
         self.proc = AttrProc(config.attributes, settings.logger)
         self.field = _RESOURCE_LISTS[settings.signal]
         self.native = native_actions(self.proc.actions, settings.signal, target="resource")
+        # With the C loop, what it hands on is published with its bytes (core/client.py), or nothing
+        # is; without it every request is changed in place, which the graph must know of.
+        self.publishes_encoded = self.native is not None
         self.as_received = False  # set by the graph: nothing before it changes requests in place
 
     async def consume(self, data: Message) -> None:
