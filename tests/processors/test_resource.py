@@ -207,3 +207,48 @@ service:
     assert got.body != got.message.SerializeToString()  # not encoded again by otelflow
     assert [sorted(k for k, _ in attrs) for attrs in resource_pairs(got.message)] == [
         ["deployment.environment", "env"], ["deployment.environment"], ["deployment.environment", "env"]]
+
+
+@pytest.mark.parametrize("as_received", [True, False])
+async def test_what_is_handed_on_matches_the_bytes_published_with_it(as_received):
+    """With the client's bytes the message is changed in place and the C loop's bytes are published
+    with it; without them the C loop's output is parsed. Either way the bytes are the message's."""
+    from otelflow.core.client import received_request
+    from otelflow.core.component import ComponentID, Kind, Settings
+    from otelflow.core.registry import default_registry
+    from otelflow.core.telemetry import Telemetry
+    from otelflow.processors.attraction.native import _attrs
+    if _attrs is None:
+        pytest.skip("the native attributes loop is not built")
+
+    class Capture:
+        def __init__(self):
+            self.got = []
+
+        async def consume(self, data) -> None:
+            self.got.append((data, received_request.get()))
+
+    factory = default_registry.get(Kind.PROCESSOR, "resource")
+    config = factory.config.model_validate(SEED["resource"] | {"attributes": SEED["resource"]["attributes"] + [
+        {"key": "service.name", "action": "hash"}]})
+    settings_ = Settings(ComponentID.parse("resource"), Kind.PROCESSOR, Telemetry(), signal=Signal.LOGS)
+    for data in (requests([[("service.name", "a"), ("env", "prod")], []])[Signal.LOGS],  # changed
+                 requests([[("x", 1)]])[Signal.LOGS]):  # unchanged
+        capture = Capture()
+        proc = factory.create(settings=settings_, config=config, next=capture)
+        proc.as_received = as_received
+        body = data.SerializeToString()
+        expected = ExportLogsServiceRequest.FromString(body)
+        proc._apply(expected)
+        token = received_request.set((data, body, 2))
+        try:
+            await proc.consume(data)
+        finally:
+            received_request.reset(token)
+        (out, (message, encoded, count)), = capture.got
+        assert message is out
+        assert ExportLogsServiceRequest.FromString(encoded) == expected == out
+        assert out is data or not as_received  # without bytes, a changed request is a new message
+        assert count == (2 if as_received else None)
+        if as_received:
+            assert encoded == (_attrs.apply(proc.native.program, _attrs.RESOURCES, body) or body)

@@ -2,10 +2,12 @@
 upsert, delete, hash, extract, convert) applied to the resource attributes of every resource, for
 traces, metrics and logs, as upstream's resourceprocessor (v0.161.0).
 
-The actions run in the attributes processor's C loop on the request's bytes when it can run them all
-(attraction/native.py), and what it hands on is published with those bytes, so that batch and a
-protobuf exporter send them without encoding again; otherwise the Python path (AttrProc, the
-reference) changes the message in place."""
+When the attributes processor's C loop can run all the actions (attraction/native.py), it rewrites
+the request's bytes and what the processor hands on is published with them, so that batch and a
+protobuf exporter send them without encoding again. With the client's bytes at hand the message is
+changed in place by the Python path (a few resource attributes: cheaper than parsing the C loop's
+output, ~4 against ~20 µs for 100 spans); without them, as attributes does, the C loop's output is
+parsed. Otherwise the Python path (AttrProc, the reference) alone changes the message in place."""
 
 from __future__ import annotations
 
@@ -46,19 +48,29 @@ class ResourceProcessor(Component):
         self.as_received = False  # set by the graph: nothing before it changes requests in place
 
     async def consume(self, data: Message) -> None:
-        done = None
+        encoded = None
+        count = counted_as_received(data) if self.as_received else None
         if self.native is not None:
-            done = self.native.apply_encoded(data, encoded_as_received(data) if self.as_received else None)
-        if done is None:
+            received = encoded_as_received(data) if self.as_received else None
+            if received is not None:
+                encoded = self.native.rewrite(received)
+                if encoded is not None and encoded is not received:
+                    # The bytes from the C loop, the message from the Python path in place: a few
+                    # resource attributes cost less than parsing the whole request again, and the
+                    # two agree (tests/test_native_attrs.py fuzzes that).
+                    self._apply(data)
+            else:  # no client's bytes to edit (something before changed the request): as attributes
+                done = self.native.apply_encoded(data)
+                if done is not None:
+                    data, encoded = done
+        if encoded is None:
             self._apply(data)
             token = received_request.set(None)  # changed in place: the bytes before no longer match
-            out = data
         else:
-            # exactly the C loop's bytes: batch and a protobuf exporter take them as they are
-            out, encoded = done
-            token = received_request.set((out, encoded, counted_as_received(data) if self.as_received else None))
+            # exactly what the C loop wrote: batch and a protobuf exporter take these bytes as they are
+            token = received_request.set((data, encoded, count))
         try:
-            await self.next.consume(out)
+            await self.next.consume(data)
         finally:
             received_request.reset(token)
 

@@ -56,6 +56,15 @@ class NativeActions:
         done = self.apply_encoded(data, encoded)
         return None if done is None else done[0]
 
+    def rewrite(self, encoded: bytes) -> bytes | None:
+        """The request's bytes with the actions applied (``encoded`` itself when nothing changed);
+        None when the C loop does not understand them."""
+        try:
+            out = _attrs.apply(self.program, self.root, encoded)
+        except ValueError:
+            return None
+        return encoded if out is None else out
+
     def apply_encoded(self, data: Message, encoded: bytes | None = None) -> tuple[Message, bytes] | None:
         """``apply``, with the bytes the returned message was parsed from (or, unchanged, is)."""
         if encoded is None:
