@@ -1,5 +1,6 @@
 """The native attribute action loop (otelflow.native._attrs) leaves every request exactly as the Python
-reference (AttrProc on the parsed message) does, for traces, logs and metrics, whatever the
+reference (AttrProc on the parsed message) does, for traces, logs and metrics, on the items'
+attributes (attributes processor) and on the resources' (resource processor), whatever the
 attributes and actions; its SHA-256 is hashlib's; and no bytes crash it. ``FUZZ_SCALE`` multiplies
 the example counts (tools/asan.sh _attrs runs this file long under AddressSanitizer)."""
 
@@ -15,6 +16,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from otelflow.core.component import ComponentID, Kind, Settings, Signal, STABLE_SIGNALS
 from otelflow.core.registry import default_registry
@@ -99,13 +101,24 @@ def kvs(pairs) -> list[KeyValue]:
     return [KeyValue(key=k) if v is None else KeyValue(key=k, value=v) for k, v in pairs]
 
 
+def draw_resource(draw, item) -> None:
+    """The item's Resource: absent, present and empty, or with attributes (duplicate keys too)."""
+    shape = draw(st.sampled_from(["absent", "empty", "attributes", "attributes"]))
+    if shape == "empty":
+        item.resource.SetInParent()
+    elif shape == "attributes":
+        item.resource.attributes.extend(kvs(draw(ATTRS)))
+        if draw(st.booleans()):
+            item.resource.dropped_attributes_count = 3
+
+
 @st.composite
 def requests(draw, signal: Signal):
     req = REQUEST[signal]()
     for _ in range(draw(st.integers(1, 2))):
         if signal is Signal.TRACES:
             rs = req.resource_spans.add()
-            rs.resource.attributes.extend(kvs(draw(ATTRS)))
+            draw_resource(draw, rs)
             for _ in range(draw(st.integers(1, 2))):
                 ss = rs.scope_spans.add()
                 ss.scope.name = draw(st.text(max_size=3))
@@ -117,7 +130,7 @@ def requests(draw, signal: Signal):
                         span.status.message = "s"
         elif signal is Signal.LOGS:
             rl = req.resource_logs.add()
-            rl.resource.attributes.extend(kvs(draw(ATTRS)))
+            draw_resource(draw, rl)
             sl = rl.scope_logs.add()
             for _ in range(draw(st.integers(0, 3))):
                 rec = sl.log_records.add(severity_number=9, time_unix_nano=draw(st.integers(0, 10)))
@@ -125,6 +138,7 @@ def requests(draw, signal: Signal):
                 rec.attributes.extend(kvs(draw(ATTRS)))
         else:
             rm = req.resource_metrics.add()
+            draw_resource(draw, rm)
             sm = rm.scope_metrics.add()
             for kind in draw(st.lists(st.sampled_from(["gauge", "sum", "histogram", "exponential_histogram", "summary"]),
                                       max_size=3)):
@@ -139,6 +153,13 @@ def processor(signal: Signal, actions: list[dict]):
     factory = default_registry.get(Kind.PROCESSOR, "attributes")
     config = factory.config.model_validate({"actions": actions})
     settings_ = Settings(ComponentID.parse("attributes/fuzz"), Kind.PROCESSOR, Telemetry(), signal=signal)
+    return factory.create(settings=settings_, config=config, next=None)
+
+
+def resource_processor(signal: Signal, actions: list[dict]):
+    factory = default_registry.get(Kind.PROCESSOR, "resource")
+    config = factory.config.model_validate({"attributes": actions})
+    settings_ = Settings(ComponentID.parse("resource/fuzz"), Kind.PROCESSOR, Telemetry(), signal=signal)
     return factory.create(settings=settings_, config=config, next=None)
 
 
@@ -239,6 +260,130 @@ def test_a_value_with_unknown_fields_falls_back_to_python():
     proc._apply(req)
     assert same(req, expected)
     assert req.resource_spans[0].scope_spans[0].spans[0].attributes[0].value.string_value == hashlib.sha256(b"v").hexdigest()
+
+
+# ---- the resource processor's roots ---------------------------------------------------------------
+
+@pytest.mark.parametrize("signal", [s for s in Signal if s in STABLE_SIGNALS])
+def test_resource_native_equals_python(signal):
+    @gen(150 if signal is Signal.TRACES else 70)
+    @given(st.lists(action_configs(), min_size=1, max_size=5), requests(signal))
+    def check(actions, request):
+        assume(valid(actions))
+        proc = resource_processor(signal, actions)
+        assert proc.native is not None
+        before = request.SerializeToString()
+        out = proc.native.apply(request)
+        assert out is not None
+        assert same(out, reference(proc, request))
+        assert request.SerializeToString() == before  # a changed request is a new message
+
+    check()
+
+
+def _resource_spans(*resources: bytes | None) -> bytes:
+    """A traces request of ResourceSpans holding these encoded Resources (None: no resource field)."""
+    span = b"\x2a\x01s"
+    scope = b"\x12" + bytes([len(span)]) + span
+    body = b""
+    for resource in resources:
+        rs = b"\x12" + bytes([len(scope)]) + scope
+        if resource is not None:
+            rs += b"\x0a" + bytes([len(resource)]) + resource
+        body += b"\x0a" + bytes([len(rs)]) + rs
+    return body
+
+
+def test_an_absent_resource_gets_what_the_actions_insert_and_stays_absent_otherwise():
+    insert = [{"key": "env", "value": "prod", "action": "insert"}, {"key": "x", "action": "delete"}]
+    for signal in (Signal.TRACES, Signal.LOGS, Signal.METRICS):
+        req = REQUEST[signal]()
+        getattr(req, resource_list(signal)).add()
+        proc = resource_processor(signal, insert)
+        out = proc.native.apply(req)
+        assert out is not req and same(out, reference(proc, req))
+        item = getattr(out, resource_list(signal))[0]
+        assert item.HasField("resource") and [kv.key for kv in item.resource.attributes] == ["env"]
+        proc = resource_processor(signal, [{"key": "env", "action": "delete"}, {"key": "env", "action": "update", "value": 1}])
+        assert proc.native.apply(req) is req  # nothing to delete or update: no Resource made up
+        assert not getattr(req, resource_list(signal))[0].HasField("resource")
+    # inserted and deleted again: the Python path leaves an empty Resource present, and so does C
+    proc = resource_processor(Signal.TRACES, [{"key": "a", "value": 1, "action": "upsert"}, {"key": "a", "action": "delete"}])
+    req = ExportTraceServiceRequest.FromString(_resource_spans(None))
+    out = proc.native.apply(req)
+    assert same(out, reference(proc, req)) and out.resource_spans[0].HasField("resource")
+    assert len(out.resource_spans[0].resource.attributes) == 0
+
+
+def test_resource_duplicate_keys_and_other_fields():
+    proc = resource_processor(Signal.TRACES, [{"key": "k", "action": "hash"}, {"key": "k", "action": "delete"},
+                                              {"key": "n", "from_attribute": "k", "action": "upsert"}])
+    resource = Resource(attributes=kvs([("k", AnyValue(string_value="v")), ("z", None), ("k", AnyValue(int_value=2))]),
+                        dropped_attributes_count=4)
+    req = ExportTraceServiceRequest.FromString(_resource_spans(resource.SerializeToString(), b"", None))
+    out = proc.native.apply(req)
+    assert same(out, reference(proc, req))
+    first = out.resource_spans[0].resource
+    # delete removes the first "k" (hashed) and moves the last entry (the second "k") into its slot
+    assert [(kv.key, kv.value.int_value) for kv in first.attributes] == [("k", 2), ("z", 0), ("n", 2)]
+    assert first.dropped_attributes_count == 4
+    assert [len(rs.scope_spans[0].spans) for rs in out.resource_spans] == [1, 1, 1]
+
+
+def test_a_resource_twice_in_one_item_falls_back_to_python():
+    """Two Resource fields in one ResourceSpans merge when parsed; the C loop does not merge, it refuses."""
+    proc = resource_processor(Signal.TRACES, [{"key": "a", "action": "hash"}])
+    one = Resource(attributes=kvs([("a", AnyValue(string_value="1"))])).SerializeToString()
+    two = Resource(attributes=kvs([("b", AnyValue(string_value="2"))])).SerializeToString()
+    rs = b"\x0a" + bytes([len(one)]) + one + b"\x0a" + bytes([len(two)]) + two
+    body = b"\x0a" + bytes([len(rs)]) + rs
+    with pytest.raises(ValueError):
+        _attrs.apply(proc.native.program, _attrs.RESOURCES, body)
+    req = ExportTraceServiceRequest.FromString(body)
+    assert proc.native.apply_encoded(req, body) is None  # the client's bytes refused: consume runs Python
+    assert [kv.key for kv in reference(proc, req).resource_spans[0].resource.attributes] == ["a", "b"]
+    assert same(proc.native.apply(req), reference(proc, req))  # the message encoded again is one Resource
+
+
+def test_what_the_resource_loop_does_not_run_stays_python():
+    assert resource_processor(Signal.LOGS, [{"key": "a", "action": "delete"}]).native is not None
+    assert resource_processor(Signal.LOGS, [{"pattern": "^a", "action": "delete"}]).native is None
+    assert resource_processor(Signal.LOGS, [{"key": "a", "action": "convert", "converted_type": "int"}]).native is None
+
+
+def resource_list(signal: Signal) -> str:
+    return {Signal.TRACES: "resource_spans", Signal.LOGS: "resource_logs", Signal.METRICS: "resource_metrics"}[signal]
+
+
+@gen(150)
+@given(requests(Signal.LOGS), st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255), st.integers(0, 2)),
+                                       min_size=1, max_size=4),
+       st.lists(action_configs(), min_size=1, max_size=3))
+def test_resource_mutated_bytes_never_crash_and_whatever_is_answered_is_right(request, edits, actions):
+    assume(valid(actions))
+    proc = resource_processor(Signal.LOGS, actions)
+    body = bytearray(request.SerializeToString())
+    for pos, byte, op in edits:
+        if not body:
+            break
+        pos %= len(body)
+        if op == 0:
+            body[pos] = byte
+        elif op == 1:
+            del body[pos:]
+        else:
+            body.insert(pos, byte)
+    body = bytes(body)
+    try:
+        out = _attrs.apply(proc.native.program, _attrs.RESOURCES, body)
+    except ValueError:
+        return
+    try:
+        parsed = ExportLogsServiceRequest.FromString(body)
+    except Exception:  # upb refuses the bytes: the receiver never hands them on, any answer will do
+        return
+    got = parsed if out is None else ExportLogsServiceRequest.FromString(out)
+    assert same(got, reference(proc, parsed))
 
 
 # ---- bytes that are not what the C loop expects --------------------------------------------------

@@ -56,8 +56,8 @@ receivers:
       http: {{endpoint: "127.0.0.1:{http_port}"}}
 processors:
   memory_limiter: {{check_interval: 1s, limit_mib: 4000}}
-  resource:
-    attributes: [{{key: deployment.environment, value: staging, action: insert}}]
+  resource:  # the pattern keeps it on the Python path, which changes the request in place
+    attributes: [{{key: deployment.environment, value: staging, action: insert}}, {{pattern: ^never$, action: delete}}]
 {extra}
 exporters:
   otlp:

@@ -3,6 +3,7 @@ logs, upstream's config errors, and conformance with upstream's recorded output.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 import pytest
@@ -162,3 +163,92 @@ service:
         got = backend.messages(signal)
         assert len(got) == 1, signal
         assert resource_pairs(got[0]) == [[("env", "prod"), ("deployment.environment", "prod")], [("service.name", "x")]]
+
+
+async def test_the_exporter_sends_the_bytes_the_c_loop_wrote():
+    """With the C loop, resource hands on its rewritten bytes and batch joins them: the body at the
+    backend is exactly those bytes (the client's non-canonical field order kept), not an encoding of
+    the message. A ResourceSpans without a Resource gets one, as on the Python path."""
+    from otelflow.processors.attraction.native import _attrs
+    from tests.exporters.test_passthrough import _client_body, _field, _post
+    if _attrs is None:
+        pytest.skip("the native attributes loop is not built")
+    backend = await HTTPBackend().start()
+    port = free_port()
+    cfg = f"""
+receivers: {{otlp: {{protocols: {{http: {{endpoint: "127.0.0.1:{port}"}}}}}}}}
+processors:
+  memory_limiter: {{check_interval: 1s, limit_mib: 4000}}
+  resource: {{attributes: [{{key: deployment.environment, value: staging, action: insert}}]}}
+  batch: {{timeout: 10s, send_batch_size: 7}}
+exporters: {{otlphttp: {{endpoint: "{backend.endpoint}"}}}}
+service:
+  pipelines:
+    traces: {{receivers: [otlp], processors: [memory_limiter, resource, batch], exporters: [otlphttp]}}
+"""
+    no_resource = _field(0x0A, _field(0x12, ExportTraceServiceRequest.FromString(_client_body(1))
+                                      .resource_spans[0].scope_spans[0].SerializeToString()))
+    bodies = [_client_body(3), no_resource, _client_body(3)]
+    try:
+        async with running(cfg) as service:
+            proc = next(n.component for n in service.graph.nodes if str(n.id) == "resource")
+            assert proc.publishes_encoded and proc.native is not None
+            expected = b"".join(_attrs.apply(proc.native.program, _attrs.RESOURCES, body) for body in bodies)
+            for body in bodies:
+                await _post(port, body)
+            for _ in range(200):
+                if backend.received:
+                    break
+                await asyncio.sleep(0.05)
+    finally:
+        await backend.stop()
+    got = backend.received[0]
+    assert got.body == expected
+    assert got.body != got.message.SerializeToString()  # not encoded again by otelflow
+    assert [sorted(k for k, _ in attrs) for attrs in resource_pairs(got.message)] == [
+        ["deployment.environment", "env"], ["deployment.environment"], ["deployment.environment", "env"]]
+
+
+@pytest.mark.parametrize("as_received", [True, False])
+async def test_what_is_handed_on_matches_the_bytes_published_with_it(as_received):
+    """With the client's bytes the message is changed in place and the C loop's bytes are published
+    with it; without them the C loop's output is parsed. Either way the bytes are the message's."""
+    from otelflow.core.client import received_request
+    from otelflow.core.component import ComponentID, Kind, Settings
+    from otelflow.core.registry import default_registry
+    from otelflow.core.telemetry import Telemetry
+    from otelflow.processors.attraction.native import _attrs
+    if _attrs is None:
+        pytest.skip("the native attributes loop is not built")
+
+    class Capture:
+        def __init__(self):
+            self.got = []
+
+        async def consume(self, data) -> None:
+            self.got.append((data, received_request.get()))
+
+    factory = default_registry.get(Kind.PROCESSOR, "resource")
+    config = factory.config.model_validate(SEED["resource"] | {"attributes": SEED["resource"]["attributes"] + [
+        {"key": "service.name", "action": "hash"}]})
+    settings_ = Settings(ComponentID.parse("resource"), Kind.PROCESSOR, Telemetry(), signal=Signal.LOGS)
+    for data in (requests([[("service.name", "a"), ("env", "prod")], []])[Signal.LOGS],  # changed
+                 requests([[("x", 1)]])[Signal.LOGS]):  # unchanged
+        capture = Capture()
+        proc = factory.create(settings=settings_, config=config, next=capture)
+        proc.as_received = as_received
+        body = data.SerializeToString()
+        expected = ExportLogsServiceRequest.FromString(body)
+        proc._apply(expected)
+        token = received_request.set((data, body, 2))
+        try:
+            await proc.consume(data)
+        finally:
+            received_request.reset(token)
+        (out, (message, encoded, count)), = capture.got
+        assert message is out
+        assert ExportLogsServiceRequest.FromString(encoded) == expected == out
+        assert out is data or not as_received  # without bytes, a changed request is a new message
+        assert count == (2 if as_received else None)
+        if as_received:
+            assert encoded == (_attrs.apply(proc.native.program, _attrs.RESOURCES, body) or body)

@@ -3,7 +3,7 @@
  * Walking `repeated KeyValue` through the protobuf Python API costs a wrapper object and a string per
  * entry, per action; the seed's two actions (hash http.url, delete db.statement) took ~3 us per span
  * that way. Here the request's wire bytes are walked once down to each item's attribute list (span,
- * log record, or metric data point); the list is read into an array of entries, the compiled actions
+ * log record, or metric data point; for the resource processor, each Resource's); the list is read into an array of entries, the compiled actions
  * run on that array with pcommon.Map's list semantics, and an item whose list changed is written
  * again (its other fields as they were, then its attributes). Everything else is copied as is.
  *
@@ -497,15 +497,19 @@ static int put_entry(Out *o, uint32_t field, const Entry *e) {
 /* ---------------------------------------------------------------------------------------------
  * The walk down to the attribute lists */
 
-/* A message on the way: which LEN fields lead further (child node) and which holds attributes. */
+/* A message on the way: which LEN fields lead further (child node) and which holds attributes.
+ * once: a singular message field among the rules (a Resource): present at most once (the C loop does
+ * not merge two), and when absent the actions still run on an empty one, which is written only if
+ * they added something (as the Python path's `item.resource.attributes` does). */
 typedef struct { uint32_t field; int child; } Rule;
-typedef struct { const Rule *rules; int n; uint32_t attrs; } Node;
+typedef struct { const Rule *rules; int n; uint32_t attrs; uint32_t once; } Node;
 
 enum {
     T_REQ, T_RES, T_SCOPE, T_SPAN,
     L_REQ, L_RES, L_SCOPE, L_REC,
     M_REQ, M_RES, M_SCOPE, M_METRIC, M_NUMBERS, M_HISTOS, M_EXPOS, M_SUMMARIES,
     M_NUM_PT, M_HIST_PT, M_EXPO_PT, M_SUM_PT,
+    R_REQ, R_ITEM, R_RESOURCE,
 };
 
 static const Rule t_req[] = {{1, T_RES}};
@@ -522,14 +526,20 @@ static const Rule m_numbers[] = {{1, M_NUM_PT}};
 static const Rule m_histos[] = {{1, M_HIST_PT}};
 static const Rule m_expos[] = {{1, M_EXPO_PT}};
 static const Rule m_summaries[] = {{1, M_SUM_PT}};
+/* the resource processor's lists: every request's field 1 is its Resource* list, every Resource*'s
+ * field 1 its Resource, and a Resource's field 1 its attributes, for traces, logs and metrics alike */
+static const Rule r_req[] = {{1, R_ITEM}};
+static const Rule r_item[] = {{1, R_RESOURCE}};
 
-#define NODE(r) {r, (int)(sizeof(r) / sizeof(r[0])), 0}
-#define LEAF(f) {NULL, 0, f}
+#define NODE(r) {r, (int)(sizeof(r) / sizeof(r[0])), 0, 0}
+#define NODE_ONCE(r, f) {r, (int)(sizeof(r) / sizeof(r[0])), 0, f}
+#define LEAF(f) {NULL, 0, f, 0}
 static const Node NODES[] = {
     NODE(t_req), NODE(t_res), NODE(t_scope), LEAF(9),
     NODE(l_req), NODE(l_res), NODE(l_scope), LEAF(6),
     NODE(m_req), NODE(m_res), NODE(m_scope), NODE(m_metric), NODE(m_numbers), NODE(m_histos), NODE(m_expos),
     NODE(m_summaries), LEAF(7), LEAF(9), LEAF(1), LEAF(7),
+    NODE(r_req), NODE_ONCE(r_item, 1), LEAF(1),
 };
 
 typedef struct { const uint8_t *from, *to; } Cut; /* where an attribute field was in its item */
@@ -583,14 +593,43 @@ static int walk_leaf(Walk *w, const Node *node, const uint8_t *p, const uint8_t 
     return CHANGED;
 }
 
+static int walk(Walk *w, int node_ix, const uint8_t *p, const uint8_t *end);
+
+/* Writes the child message [p, end) as field `key` (its encoded tag, keylen bytes) through node
+ * `child`: the key, then room for its length as long as the old one (oldlen), moved if it grows. */
+static int walk_child(Walk *w, int child, const uint8_t *key, Py_ssize_t keylen, Py_ssize_t oldlen,
+                      const uint8_t *p, const uint8_t *end) {
+    Py_ssize_t room = varint_len((uint64_t)oldlen);
+    if (!out_put(&w->out, key, keylen) || !out_reserve(&w->out, room)) return NO_MEMORY;
+    Py_ssize_t len_at = w->out.n;
+    w->out.n += room;
+    int rc = walk(w, child, p, end);
+    if (rc < 0) return rc;
+    Py_ssize_t body = w->out.n - len_at - room;
+    Py_ssize_t need = varint_len((uint64_t)body);
+    if (need != room) {
+        if (!out_reserve(&w->out, need - room)) return NO_MEMORY;
+        memmove(w->out.p + len_at + need, w->out.p + len_at + room, (size_t)body);
+        w->out.n += need - room;
+    }
+    put_varint(w->out.p + len_at, (uint64_t)body);
+    return rc;
+}
+
+static const uint8_t NOTHING[1] = {0}; /* the bytes of an absent message: none (a valid pointer) */
+
 static int walk(Walk *w, int node_ix, const uint8_t *p, const uint8_t *end) {
     const Node *node = &NODES[node_ix];
     if (node->n == 0) return walk_leaf(w, node, p, end);
-    int changed = 0;
+    int changed = 0, seen_once = 0;
     while (p < end) {
         const uint8_t *fstart = p;
         uint32_t field; int wt; const uint8_t *pl = NULL; Py_ssize_t pn = 0; uint64_t num;
         if (!next_field(&p, end, &field, &wt, &pl, &pn, &num)) return NOT_UNDERSTOOD;
+        if (field == node->once) {
+            if (wt != 2 || seen_once) return NOT_UNDERSTOOD; /* two to merge, or not a message */
+            seen_once = 1;
+        }
         int child = -1;
         if (wt == 2)
             for (int i = 0; i < node->n; i++)
@@ -599,26 +638,26 @@ static int walk(Walk *w, int node_ix, const uint8_t *p, const uint8_t *end) {
             if (!out_put(&w->out, fstart, p - fstart)) return NO_MEMORY;
             continue;
         }
-        /* The child's key, then room for its length as long as the old one; moved if it grows. */
         const uint8_t *q = fstart;
         uint64_t tag;
         read_varint(&q, end, &tag);
-        Py_ssize_t keylen = q - fstart;
-        Py_ssize_t room = varint_len((uint64_t)pn);
-        if (!out_put(&w->out, fstart, keylen) || !out_reserve(&w->out, room)) return NO_MEMORY;
-        Py_ssize_t len_at = w->out.n;
-        w->out.n += room;
-        int rc = walk(w, child, pl, pl + pn);
+        int rc = walk_child(w, child, fstart, q - fstart, pn, pl, pl + pn);
         if (rc < 0) return rc;
         changed |= rc;
-        Py_ssize_t body = w->out.n - len_at - room;
-        Py_ssize_t need = varint_len((uint64_t)body);
-        if (need != room) {
-            if (!out_reserve(&w->out, need - room)) return NO_MEMORY;
-            memmove(w->out.p + len_at + need, w->out.p + len_at + room, (size_t)body);
-            w->out.n += need - room;
-        }
-        put_varint(w->out.p + len_at, (uint64_t)body);
+    }
+    if (node->once && !seen_once) {
+        /* absent: the actions on an empty one, kept only when they changed it (written after the
+         * other fields; field order does not matter to a parser) */
+        int child = -1;
+        for (int i = 0; i < node->n; i++)
+            if (node->rules[i].field == node->once) { child = node->rules[i].child; break; }
+        uint8_t key[5];
+        Py_ssize_t keylen = put_varint(key, (uint64_t)node->once << 3 | 2) - key;
+        Py_ssize_t mark = w->out.n;
+        int rc = walk_child(w, child, key, keylen, 0, NOTHING, NOTHING);
+        if (rc < 0) return rc;
+        if (rc == UNCHANGED) w->out.n = mark;
+        changed |= rc;
     }
     return changed;
 }
@@ -629,7 +668,7 @@ static PyObject *apply(PyObject *self, PyObject *args) {
     Py_buffer buf;
     if (!PyArg_ParseTuple(args, "Oiy*", &capsule, &root, &buf)) return NULL;
     Program *prog = PyCapsule_GetPointer(capsule, PROGRAM_CAPSULE);
-    if (prog == NULL || (root != T_REQ && root != L_REQ && root != M_REQ)) {
+    if (prog == NULL || (root != T_REQ && root != L_REQ && root != M_REQ && root != R_REQ)) {
         PyBuffer_Release(&buf);
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "unknown root");
         return NULL;
@@ -695,6 +734,7 @@ PyMODINIT_FUNC PyInit__attrs(void) {
     PyModule_AddIntConstant(m, "TRACES", T_REQ);
     PyModule_AddIntConstant(m, "LOGS", L_REQ);
     PyModule_AddIntConstant(m, "METRICS", M_REQ);
+    PyModule_AddIntConstant(m, "RESOURCES", R_REQ); /* every Resource's attributes, any signal's request */
     PyModule_AddIntConstant(m, "INSERT", A_INSERT);
     PyModule_AddIntConstant(m, "UPDATE", A_UPDATE);
     PyModule_AddIntConstant(m, "UPSERT", A_UPSERT);

@@ -6,6 +6,9 @@ actions on every item's attribute list and answers the rewritten request, parsed
 that the processor hands on. Serialising and parsing cost less than the Python walk they save
 (figures in bench/README.md, "Attribute actions").
 
+The same loop serves the resource processor (``target="resource"``): the actions then run on each
+Resource's attributes, an absent Resource counting as an empty one (kept only if they add to it).
+
 It runs insert, update, upsert (a constant ``value``, ``from_attribute`` or ``default_value``),
 delete and hash by ``key``. An action list with anything else (``pattern``, extract, convert,
 ``from_context``) stays on the Python path (AttrProc), which is the reference; so does a request
@@ -53,6 +56,15 @@ class NativeActions:
         done = self.apply_encoded(data, encoded)
         return None if done is None else done[0]
 
+    def rewrite(self, encoded: bytes) -> bytes | None:
+        """The request's bytes with the actions applied (``encoded`` itself when nothing changed);
+        None when the C loop does not understand them."""
+        try:
+            out = _attrs.apply(self.program, self.root, encoded)
+        except ValueError:
+            return None
+        return encoded if out is None else out
+
     def apply_encoded(self, data: Message, encoded: bytes | None = None) -> tuple[Message, bytes] | None:
         """``apply``, with the bytes the returned message was parsed from (or, unchanged, is)."""
         if encoded is None:
@@ -64,8 +76,9 @@ class NativeActions:
         return (data, encoded) if out is None else (type(data).FromString(out), out)
 
 
-def native_actions(actions: Sequence[Action], signal: Signal) -> NativeActions | None:
-    """The C loop for these actions, or None when it cannot run all of them."""
+def native_actions(actions: Sequence[Action], signal: Signal, target: str = "items") -> NativeActions | None:
+    """The C loop for these actions, or None when it cannot run all of them. ``target``: "items"
+    (the signal's spans, log records or data points) or "resource" (every Resource's attributes)."""
     if _attrs is None or not actions:
         return None
     compiled = []
@@ -83,4 +96,5 @@ def native_actions(actions: Sequence[Action], signal: Signal) -> NativeActions |
             ))
         except UnicodeEncodeError:  # a key no protobuf string can hold: the Python path says so
             return None
-    return NativeActions(_attrs.compile(compiled), _ROOTS[signal])
+    root = _attrs.RESOURCES if target == "resource" else _ROOTS[signal]
+    return NativeActions(_attrs.compile(compiled), root)
