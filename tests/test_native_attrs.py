@@ -351,6 +351,36 @@ def test_what_the_resource_loop_does_not_run_stays_python():
     assert resource_processor(Signal.LOGS, [{"key": "a", "action": "convert", "converted_type": "int"}]).native is None
 
 
+def mutated(body: bytes, edits) -> bytes:
+    """``body`` with each (position, byte, op) edit applied: 0 overwrites, 1 truncates, 2 inserts."""
+    out = bytearray(body)
+    for pos, byte, op in edits:
+        if not out:
+            break
+        pos %= len(out)
+        if op == 0:
+            out[pos] = byte
+        elif op == 1:
+            del out[pos:]
+        else:
+            out.insert(pos, byte)
+    return bytes(out)
+
+
+def check_answer_to_mutated(proc, root: int, request_type, body: bytes) -> None:
+    """The C loop either refuses ``body`` or answers what the Python path makes of it."""
+    try:
+        out = _attrs.apply(proc.native.program, root, body)
+    except ValueError:
+        return
+    try:
+        parsed = request_type.FromString(body)
+    except Exception:  # upb refuses the bytes: the receiver never hands them on, any answer will do
+        return
+    got = parsed if out is None else request_type.FromString(out)
+    assert same(got, reference(proc, parsed))
+
+
 def resource_list(signal: Signal) -> str:
     return {Signal.TRACES: "resource_spans", Signal.LOGS: "resource_logs", Signal.METRICS: "resource_metrics"}[signal]
 
@@ -362,28 +392,8 @@ def resource_list(signal: Signal) -> str:
 def test_resource_mutated_bytes_never_crash_and_whatever_is_answered_is_right(request, edits, actions):
     assume(valid(actions))
     proc = resource_processor(Signal.LOGS, actions)
-    body = bytearray(request.SerializeToString())
-    for pos, byte, op in edits:
-        if not body:
-            break
-        pos %= len(body)
-        if op == 0:
-            body[pos] = byte
-        elif op == 1:
-            del body[pos:]
-        else:
-            body.insert(pos, byte)
-    body = bytes(body)
-    try:
-        out = _attrs.apply(proc.native.program, _attrs.RESOURCES, body)
-    except ValueError:
-        return
-    try:
-        parsed = ExportLogsServiceRequest.FromString(body)
-    except Exception:  # upb refuses the bytes: the receiver never hands them on, any answer will do
-        return
-    got = parsed if out is None else ExportLogsServiceRequest.FromString(out)
-    assert same(got, reference(proc, parsed))
+    body = mutated(request.SerializeToString(), edits)
+    check_answer_to_mutated(proc, _attrs.RESOURCES, ExportLogsServiceRequest, body)
 
 
 # ---- bytes that are not what the C loop expects --------------------------------------------------
@@ -395,28 +405,8 @@ def test_resource_mutated_bytes_never_crash_and_whatever_is_answered_is_right(re
 def test_mutated_bytes_never_crash_and_whatever_is_answered_is_right(request, edits, actions):
     assume(valid(actions))
     proc = processor(Signal.TRACES, actions)
-    body = bytearray(request.SerializeToString())
-    for pos, byte, op in edits:
-        if not body:
-            break
-        pos %= len(body)
-        if op == 0:
-            body[pos] = byte
-        elif op == 1:
-            del body[pos:]
-        else:
-            body.insert(pos, byte)
-    body = bytes(body)
-    try:
-        out = _attrs.apply(proc.native.program, _attrs.TRACES, body)
-    except ValueError:
-        return
-    try:
-        parsed = ExportTraceServiceRequest.FromString(body)
-    except Exception:  # upb refuses the bytes: the receiver never hands them on, any answer will do
-        return
-    got = parsed if out is None else ExportTraceServiceRequest.FromString(out)
-    assert same(got, reference(proc, parsed))
+    body = mutated(request.SerializeToString(), edits)
+    check_answer_to_mutated(proc, _attrs.TRACES, ExportTraceServiceRequest, body)
 
 
 def test_random_bytes_and_every_truncation():

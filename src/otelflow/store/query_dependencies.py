@@ -67,13 +67,17 @@ def edges_raw(cur, *, start_us: int, end_us: int) -> list[dict]:
     out = []
     for how, sql in (("parent", _BY_PARENT), ("link", _BY_LINK)):
         for parent, child, queue, calls, errors, p95 in cur.execute(sql, parents).fetchall():
-            out.append({
-                "parent": parent, "child": child, "how": how, "queue": bool(queue),
-                "calls": calls, "errors": errors, "error_rate": errors / calls if calls else 0.0,
-                "rate_per_s": calls / seconds, "p95_us": pct_us(p95),
-            })
+            out.append(_edge(parent, child, how, queue, calls, errors, seconds, p95))
     out.sort(key=lambda e: (-e["calls"], e["parent"], e["child"], e["how"]))
     return out
+
+
+def _edge(parent: str, child: str, how: str, queue, calls: int, errors: int, seconds: float, p95) -> dict:
+    return {
+        "parent": parent, "child": child, "how": how, "queue": bool(queue),
+        "calls": calls, "errors": errors, "error_rate": errors / calls if calls else 0.0,
+        "rate_per_s": calls / seconds, "p95_us": pct_us(p95),
+    }
 
 
 def dependencies_raw(cur, *, start_us: int, end_us: int) -> dict:
@@ -95,12 +99,7 @@ def edges(cur, *, start_us: int, end_us: int) -> list[dict]:
                         ("bool_or(queue)", "sum(calls)", "sum(errors)"))
     out = []
     for (parent, child, how), ((p95,), (queue, calls, errors)) in found.items():
-        calls, errors = int(calls), int(errors)
-        out.append({
-            "parent": parent, "child": child, "how": how, "queue": bool(queue),
-            "calls": calls, "errors": errors, "error_rate": errors / calls if calls else 0.0,
-            "rate_per_s": calls / seconds, "p95_us": pct_us(p95),
-        })
+        out.append(_edge(parent, child, how, queue, int(calls), int(errors), seconds, p95))
     out.sort(key=lambda e: (-e["calls"], e["parent"], e["child"], e["how"]))
     return out
 
