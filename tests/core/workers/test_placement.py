@@ -13,6 +13,7 @@ from otelflow.core.consumer import ConsumerError, PermanentError
 from otelflow.core.workers.context import WorkerContext
 from otelflow.core.workers.exchange import Exchange
 from otelflow.core.workers.placement import Forwarder, KeyRouter, split_by_resource, split_by_trace_id
+from otelflow.processors.attraction import native as attraction_native
 
 
 def _traces(rnd: random.Random, traces: int, services: int) -> ExportTraceServiceRequest:
@@ -159,6 +160,7 @@ def test_the_graph_trusts_the_clients_bytes_only_before_any_mutating_processor()
 receivers: {{otlp: {{protocols: {{grpc: {{endpoint: 127.0.0.1:0}}}}}}}}
 processors: {{memory_limiter: {{check_interval: 1s, limit_mib: 100}}, attributes: {{actions: [{{key: a, value: b, action: insert}}]}},
              resource: {{attributes: [{{key: a, value: b, action: insert}}]}},
+             resource/python: {{attributes: [{{pattern: ^a, action: delete}}]}},
              tail_sampling: {{policies: [{{name: all, type: always_sample}}]}}}}
 exporters: {{debug: {{}}}}
 service: {{pipelines: {{traces: {{receivers: [otlp], processors: [{processors}], exporters: [debug]}}}}}}
@@ -168,10 +170,14 @@ service: {{pipelines: {{traces: {{receivers: [otlp], processors: [{processors}],
         return [router.as_received for router in graph.key_routers]
 
     assert routers("memory_limiter, tail_sampling") == [True]
-    assert routers("resource, tail_sampling") == [False]
-    # attributes hands on a new message with the bytes it was parsed from (publishes_encoded)
+    # resource and attributes whose actions the C loop runs hand on their output's bytes
+    # (publishes_encoded); resource on the Python path (a pattern) changes the message in place
+    c_loop = attraction_native._attrs is not None
+    assert routers("resource, tail_sampling") == [c_loop]
+    assert routers("resource/python, tail_sampling") == [False]
     assert routers("attributes, tail_sampling") == [True]
-    assert routers("attributes, resource, tail_sampling") == [False]
+    assert routers("attributes, resource, tail_sampling") == [c_loop]
+    assert routers("attributes, resource/python, tail_sampling") == [False]
     assert routers("tail_sampling, attributes") == [True]
 
 
