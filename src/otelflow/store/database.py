@@ -221,6 +221,10 @@ class Store:
                             listener(list(batches.values()))
                         except Exception:  # a listener's bug must not stop commits
                             log.exception("store commit listener failed")
+            else:  # a flush() that came while the previous commit ran: that commit holds its rows
+                for w in waiters:
+                    if not w.done():
+                        w.set_result(None)
             self._committing_rows = 0
             if self._dirty and not self._closing and \
                     time.monotonic() - self._settled_at >= max(self.rollup_interval, 5 * self._settle_cost):
