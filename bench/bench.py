@@ -391,11 +391,17 @@ def endpoint_sets(cfg: dict, signal: str, grpc_port: int, http_port: int, sink_h
 
 
 def batch_timeout(cfg: dict, signal: str) -> float:
-    """The longest time a batch processor in the pipeline may hold data (0 without one)."""
+    """The longest time a batch processor, or an exporter's ``sending_queue.batch``, in the pipeline
+    may hold data (0 without one)."""
     longest = 0.0
-    for name in cfg["service"]["pipelines"][signal].get("processors", []):
+    pipeline = cfg["service"]["pipelines"][signal]
+    for name in pipeline.get("processors", []):
         if name.split("/")[0] == "batch":
             longest = max(longest, parse_duration((cfg["processors"].get(name) or {}).get("timeout", "200ms")))
+    for name in pipeline.get("exporters", []):
+        queue = (cfg["exporters"].get(name) or {}).get("sending_queue") or {}
+        if "batch" in queue:
+            longest = max(longest, parse_duration((queue["batch"] or {}).get("flush_timeout", "200ms")))
     return longest
 
 
