@@ -4,7 +4,9 @@ timeout, and the otelcol_exporter_* counters. Subclasses implement one attempt: 
 
 With ``sending_queue.storage`` the queue lives on disk (core/persistent_queue.py) and shutdown
 behaves as upstream's: the attempt in progress finishes, nothing more is retried, and whatever is
-left stays on disk for the next start instead of being drained."""
+left stays on disk for the next start instead of being drained.
+
+``sending_queue.batch``: core/batch_sender.py (the reader and sends) and core/queue_batcher.py."""
 
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ from otelflow.core.client import client_metadata, counted_as_received, encoded_a
 from otelflow.core.component import Component, ComponentID, Host, Kind, Settings
 from otelflow.core.consumer import ConsumerError, PermanentError
 from otelflow.core.persistent_queue import PersistentQueue
+from otelflow.core.batch_sender import BatchSending, Interrupted as _Interrupted, settle_waiter as _settle_waiter
+from otelflow.core.queue_batcher import QueueBatcher
 from otelflow.core.telemetry import ITEM_NAMES
 from otelflow.pdata import COUNTERS
 
@@ -59,25 +63,23 @@ class _BoundedQueue:
         self.size = 0
         self.changed = asyncio.Condition()
 
-    def offer(self, data: Message | None, count: int, encoded: bytes | None = None) -> bool:
+    def offer(self, data: Message | None, count: int, encoded: bytes | None = None, waiter=None) -> bool:
         weight = self.sizer(data, count, encoded)
         if self.size + weight > self.capacity:
             return False
-        self.items.append((data, weight, client_metadata.get(), count, encoded))
+        self.items.append((data, weight, client_metadata.get(), count, encoded, waiter))
         self.size += weight
         return True
 
-    def take(self) -> tuple[Message, int, int, bytes | None]:
-        """The oldest request, its weight in the queue, its item count (counted when offered) and
-        the client's bytes of it when it is sent on as received."""
-        data, weight, metadata, count, encoded = self.items.popleft()
-        self.size -= weight
+    def take(self, release: bool = True):
+        """The oldest request, its weight in the queue, its item count (counted when offered), the
+        client's bytes of it when it is sent on as received, and its caller's future
+        (``wait_for_result``). ``release=False``: it keeps its weight until ``release``."""
+        data, weight, metadata, count, encoded, waiter = self.items.popleft()
+        if release:
+            self.size -= weight
         client_metadata.set(metadata)  # in the taking worker's own context
-        return data, weight, count, encoded
-
-
-class _Interrupted(Exception):
-    """A retry given up because the exporter is stopping; the persistent queue keeps the data."""
+        return data, weight, count, encoded, waiter
 
 
 _SIZERS = {
@@ -87,7 +89,7 @@ _SIZERS = {
 }
 
 
-class QueuedRetryExporter(Component):
+class QueuedRetryExporter(BatchSending, Component):
     """``send(data)`` is one attempt. A subclass that can put the client's own bytes on the wire sets
     ``self.as_received = None`` in its constructor and takes ``send(data, encoded)``: the graph then
     sets ``as_received`` when nothing before the exporter may change requests in place, and a request
@@ -113,6 +115,10 @@ class QueuedRetryExporter(Component):
         self._workers: list[asyncio.Task] = []
         self._in_flight = 0
         self._closed = False
+        self.batch_cfg = queue.batch_settings if queue.enabled else None
+        self.batcher: QueueBatcher | None = None  # made in start(): its timers need the running loop
+        self._send_slots: asyncio.Semaphore | None = None
+        self._sending: set[asyncio.Task] = set()
         if type(self).consume is QueuedRetryExporter.consume:  # a subclass's own consume must not be bypassed
             self.consume_counted = self._consume_counted
 
@@ -160,16 +166,19 @@ class QueuedRetryExporter(Component):
             await self._send_with_retry(data, count, raise_errors=True, encoded=encoded)
             return
         q = self.queue
-        if not q.offer(data, count, encoded):
+        waiter = asyncio.get_running_loop().create_future() if self.queue_cfg.wait_for_result else None
+        if not q.offer(data, count, encoded, waiter):
             if not self.queue_cfg.blocks:
                 self.settings.telemetry.add(f"otelcol_exporter_enqueue_failed_{self.item_name}", count, **self.labels)
                 raise ConsumerError("sending queue is full")
             async with q.changed:
-                while not q.offer(data, count, encoded):
+                while not q.offer(data, count, encoded, waiter):
                     await q.changed.wait()
         self._publish_queue_size()
         async with q.changed:
             q.changed.notify_all()
+        if waiter is not None:
+            await asyncio.shield(waiter)  # the request's (or its batch's) result
 
     async def _worker(self) -> None:
         q = self.queue
@@ -177,16 +186,27 @@ class QueuedRetryExporter(Component):
             async with q.changed:
                 while not q.items:
                     await q.changed.wait()
-                data, _, count, encoded = q.take()
+                data, _, count, encoded, waiter = q.take()
                 self._in_flight += 1
                 q.changed.notify_all()
             self._publish_queue_size()
             try:
-                await self._send_with_retry(data, count, raise_errors=False, encoded=encoded)
+                if waiter is None:
+                    await self._send_with_retry(data, count, raise_errors=False, encoded=encoded)
+                else:
+                    _settle_waiter(waiter, await self._attempt(data, count, encoded))
             finally:
                 async with q.changed:
                     self._in_flight -= 1
                     q.changed.notify_all()
+
+    async def _attempt(self, data, count: int, encoded: bytes | None) -> BaseException | None:
+        """_send_with_retry's outcome as a value: None when sent."""
+        try:
+            await self._send_with_retry(data, count, raise_errors=True, encoded=encoded)
+        except (ConsumerError, _Interrupted) as exc:
+            return exc
+        return None
 
     async def _offer_persistent(self, data: Message, count: int) -> None:
         if self.pqueue is None:
@@ -303,14 +323,20 @@ class QueuedRetryExporter(Component):
                 "otelcol_exporter_queue_capacity", self.pqueue.capacity, data_type=self.settings.signal.value, **self.labels
             )
             self._publish_queue_size()
-            self._workers = [asyncio.create_task(self._persistent_worker()) for _ in range(self.queue_cfg.num_consumers)]
+            if self._start_batcher():
+                self._workers = [asyncio.create_task(self._persistent_batch_reader())]
+            else:
+                self._workers = [asyncio.create_task(self._persistent_worker()) for _ in range(self.queue_cfg.num_consumers)]
             return
         await self.start_client(host)
         if self.queue is not None:
             self.settings.telemetry.set(
                 "otelcol_exporter_queue_capacity", self.queue.capacity, data_type=self.settings.signal.value, **self.labels
             )
-            self._workers = [asyncio.create_task(self._worker()) for _ in range(self.queue_cfg.num_consumers)]
+            if self._start_batcher():
+                self._workers = [asyncio.create_task(self._batch_reader())]
+            else:
+                self._workers = [asyncio.create_task(self._worker()) for _ in range(self.queue_cfg.num_consumers)]
 
     async def shutdown(self) -> None:
         """Refuse new data, deliver everything queued (the service bounds how long), then close."""
@@ -327,6 +353,7 @@ class QueuedRetryExporter(Component):
                 task.cancel()
             await asyncio.gather(*self._workers, return_exceptions=True)
             self._workers.clear()
+            await self._flush_batches()
         await self.stop_client()
 
     async def _shutdown_persistent(self) -> None:
@@ -335,6 +362,7 @@ class QueuedRetryExporter(Component):
         await self.pqueue.stop()
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers.clear()
+        await self._flush_batches()  # one attempt each; what fails stays on disk
         await self.pqueue.close()
         self.pqueue = None
         await self.stop_client()

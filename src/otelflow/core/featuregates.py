@@ -70,6 +70,12 @@ REGISTRY = Registry()
 PROFILES_SUPPORT = REGISTRY.register(
     "service.profilesSupport", ALPHA, "Controls whether profiles support can be enabled").id
 
+# exporterhelper: sending_queue.batch is on by default for exporters whose queue defaults are
+# upstream's NewDefaultQueueConfig (config/settings.py QueueSettings.batch_settings)
+QUEUE_BATCH_ENABLED = REGISTRY.register(
+    "pkg.exporterhelper.queueBatchEnabled", ALPHA,
+    "Enables exporterhelper batching by default in NewDefaultQueueConfig, as described in the batching migration RFC.").id
+
 OTTL_LAMBDA = REGISTRY.register(
     "ottl.functions.enableLambda", ALPHA,
     "Allow OTTL functions to take lambda arguments. When disabled, lambda arguments are rejected.").id

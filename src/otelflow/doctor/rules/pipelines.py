@@ -68,7 +68,7 @@ def batch_missing(ctx: LintContext) -> Iterator[Hit]:
         if not network or "batch" in ctx.processor_types(pipe):
             continue
         queued = [cid for cid in network
-                  if getattr(getattr(ctx.cfg.config_of(Kind.EXPORTER, cid), "sending_queue", None), "batch", None) is not None]
+                  if getattr(getattr(ctx.cfg.config_of(Kind.EXPORTER, cid), "sending_queue", None), "batch_settings", None) is not None]
         if len(queued) == len(network):
             continue
         yield Hit(ctx.pipeline_path(pid, "processors"),

@@ -87,7 +87,9 @@ class Resolver(OptionalBlocks):
 class Config(Model):
     timeout: Duration = 0.0  # none at this level unless set (upstream keeps resilience off here)
     retry_on_failure: RetrySettings = RetrySettings(enabled=False)
-    sending_queue: QueueSettings = QueueSettings()
+    # upstream's top-level queue is configoptional.Default: not batched unless sending_queue is written
+    # (then NewDefaultQueueConfig's batch applies, pkg.exporterhelper.queueBatchEnabled included)
+    sending_queue: QueueSettings = QueueSettings.model_construct(batch=None)
     protocol: Protocol = Protocol()
     resolver: Resolver = Resolver()
     routing_key: str = ""

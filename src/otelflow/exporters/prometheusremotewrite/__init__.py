@@ -86,7 +86,8 @@ class PRWExporter(QueuedRetryExporter):
         q = config.remote_write_queue
         consumers = q.num_consumers if featuregates.REGISTRY.is_enabled(GATE_MULTIPLE_WORKERS) else 1
         queue = QueueSettings.model_construct(
-            enabled=q.enabled, queue_size=max(q.queue_size, 1), num_consumers=max(consumers, 1), sizer="requests"
+            enabled=q.enabled, queue_size=max(q.queue_size, 1), num_consumers=max(consumers, 1), sizer="requests",
+            batch=None,  # upstream builds this queue without NewDefaultQueueConfig: never batched
         )
         super().__init__(settings, queue, RetrySettings.model_construct(enabled=False), config.timeout)
         self.config = config
