@@ -224,3 +224,13 @@ service:
         assert all(sorted(v) == sorted(f"span-{n}" for n in range(rounds)) for v in names.values())
     finally:
         await backend.stop()
+
+
+async def test_half_closed_client_still_gets_its_answers(server):
+    reader, writer = await connect(server)
+    writer.write(post("/slow", b"a") + post("/b", b"bb"))
+    writer.write_eof()  # done sending: the server answers both, then closes
+    assert (await read_response(reader))[2].endswith(b"len=1 within=True")
+    assert (await read_response(reader))[2].endswith(b"len=2 within=True")
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()

@@ -128,6 +128,8 @@ class _Protocol(asyncio.Protocol):
         self.in_message = False
         self.in_headers = True  # waiting for a request line: its bytes count toward the header limit
         self.continue_due = False
+        self.eof = False
+        self.writable: asyncio.Future | None = None
         self.last_active = self.loop.time()
         self._timer: asyncio.TimerHandle | None = None
         self._reset()
@@ -150,6 +152,7 @@ class _Protocol(asyncio.Protocol):
         # A handler already running finishes (as aiohttp lets it); its answer has nowhere to go.
         self.closed = True
         self.server.connections.discard(self)
+        self.resume_writing()
         if self._timer is not None:
             self._timer.cancel()
         self.pending.clear()
@@ -174,7 +177,22 @@ class _Protocol(asyncio.Protocol):
             self._fail(431)
 
     def eof_received(self) -> bool | None:
-        return None  # close our side; pending answers are dropped with the connection
+        # The client finished sending (half-close): answer what it sent, then close.
+        if self.busy():
+            self.eof = True
+            return True
+        return None
+
+    def pause_writing(self) -> None:
+        # The client does not read its answers: stop answering (reading stops once requests pile up).
+        if self.writable is None:
+            self.writable = self.loop.create_future()
+
+    def resume_writing(self) -> None:
+        if self.writable is not None:
+            if not self.writable.done():
+                self.writable.set_result(None)
+            self.writable = None
 
     # -- llhttp callbacks
 
@@ -265,6 +283,9 @@ class _Protocol(asyncio.Protocol):
         handler = self.server.handler
         try:
             while self.pending and not self.closed:
+                if self.writable is not None:
+                    await self.writable
+                    continue
                 request = self.pending[0]
                 data = request._fixed
                 if data is None:
@@ -283,7 +304,7 @@ class _Protocol(asyncio.Protocol):
                 if self.pending:
                     self.pending.popleft()
                 self.transport.write(data)
-                if not keep:
+                if not keep or (self.eof and not self.pending):
                     self.closed = True
                     self.transport.close()
                     return
