@@ -383,7 +383,8 @@ class HTTP1Server:
             self._drained.set()
 
     async def close(self, timeout: float = 10.0) -> None:
-        """Stop listening, close idle connections, wait up to ``timeout`` for the busy ones."""
+        """Stop listening, close idle connections, wait up to ``timeout`` for the busy ones to answer,
+        then cancel what is left."""
         self.closing = True
         if self.server is not None:
             self.server.close()
@@ -397,6 +398,8 @@ class HTTP1Server:
             except asyncio.TimeoutError:
                 pass
         for conn in list(self.connections):
+            if conn.task is not None:
+                conn.task.cancel()  # still waiting after the timeout, as aiohttp's cleanup cancels them
             conn.close()
         if self.server is not None:
             try:
