@@ -1,6 +1,6 @@
 """Starting and stopping the collector's aiohttp servers, written once: receivers' confighttp
 endpoints (authenticator lookup, reloading TLS, bind, port discovery, cleanup when a step fails)
-and the small admin apps (health_check, zpages, pprof, self-telemetry)."""
+(aiohttp, or core/http1's lean server for OTLP/HTTP) and the small admin apps (health_check, zpages, pprof, self-telemetry)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any, Callable, Protocol
 from aiohttp import web
 
 from otelflow.core.component import Host
+from otelflow.core.http1 import HTTP1Server, Handler
 from otelflow.core.netaddr import split_host_port
 from otelflow.core.tls import ServerTLS
 from otelflow.core.workers.context import share_ports
@@ -63,10 +64,23 @@ class HTTPEndpoint:
         self.log = logger
         self.auth: Any = None
         self.tls: ServerTLS | None = None
-        self.runner: web.AppRunner | None = None
+        self.runner: web.BaseRunner | HTTP1Server | None = None
         self.port: int | None = None
 
     async def start(self, host: Host, make_app: Callable[[], web.Application]) -> int:
+        """Serve the aiohttp app ``make_app`` builds."""
+        return await self._start(host, lambda h, p, ctx: listen(make_app(), h, p, ctx))
+
+    async def start_http1(self, host: Host, make_handler: Callable[[], Handler], body_limit: int) -> int:
+        """Serve the handler ``make_handler`` builds on the lean HTTP/1.1 server (core/http1)."""
+
+        async def bind(hostname, port, ssl_context):
+            server = HTTP1Server(make_handler(), body_limit)
+            addresses = await server.listen(hostname, port, ssl_context, reuse_port=share_ports())
+            return server, addresses
+        return await self._start(host, bind)
+
+    async def _start(self, host: Host, bind) -> int:
         s = self.settings
         self.auth = lookup_authenticator(host, s)
         hostname, port = split_host_port(s.endpoint)
@@ -76,17 +90,20 @@ class HTTPEndpoint:
                 self.tls = ServerTLS(s.tls, self.log)
                 await self.tls.start()
                 ssl_context = await self.tls.ssl_context()
-            self.runner, addresses = await listen(make_app(), hostname or None, port, ssl_context)
+            self.runner, addresses = await bind(hostname or None, port, ssl_context)
         except BaseException:
             await self.shutdown()
             raise
-        self.port = addresses[0][1]
+        self.port = addresses[0][1] if addresses else port
         return self.port
 
     async def shutdown(self) -> None:
         if self.runner is not None:
-            await self.runner.cleanup()
-            self.runner = None
+            runner, self.runner = self.runner, None
+            if isinstance(runner, HTTP1Server):
+                await runner.close()
+            else:
+                await runner.cleanup()
         if self.tls is not None:
             await self.tls.stop()
             self.tls = None

@@ -1,9 +1,12 @@
 """OTLP/HTTP: POST protobuf or JSON to one path per signal, answered with upstream's status codes.
 
-Authentication runs as a middleware, before routing and before the body is read, as confighttp's
-interceptor wraps the whole mux; only CORS preflights pass without credentials. Decompression is
-the next middleware, as in confighttp: an unknown Content-Encoding, or a decoder that fails on the
-body's first bytes, is answered before the path, method and Content-Type are looked at.
+Served by core/http1 (llhttp on asyncio.Protocol), which hands over a request whose body is already
+read, bounded by the body limit (at most limit + 1 bytes are kept). Authentication therefore runs
+after the body arrived, where upstream's interceptor runs before the handler reads it; the answers
+and their order are the same: authentication first, ahead of routing, as confighttp's interceptor
+wraps the whole mux (only CORS preflights pass without credentials). Decompression is next, as in
+confighttp: an unknown Content-Encoding, or a decoder that fails on the body's first bytes, is
+answered before the path, method and Content-Type are looked at.
 """
 
 from __future__ import annotations
@@ -12,8 +15,6 @@ import asyncio
 import fnmatch
 import logging
 
-from aiohttp import hdrs, web
-from aiohttp.http import HttpVersion11
 from google.protobuf.message import DecodeError
 from google.rpc import status_pb2
 
@@ -21,7 +22,8 @@ from otelflow.core.client import client_metadata, metadata_of, request_metadata
 from otelflow.core.component import Component, Host, Signal
 from otelflow.core.compression import DecompressionError, TooLargeError, decompress
 from otelflow.core.consumer import ConsumerError
-from otelflow.core.httpserver import HTTPEndpoint, read_body
+from otelflow.core.http1 import Request, Response as Reply
+from otelflow.core.httpserver import HTTPEndpoint
 from otelflow.extensions.auth import AuthError, header_map
 from otelflow.pdata import REQUEST_TYPES, success_response, InvalidIDError, check_ids_encoded, otlpjson
 from otelflow.receivers.otlp.config import HTTPProtocol
@@ -57,23 +59,19 @@ def _media_type(header: str) -> str:
     return media_type(header)
 
 
-async def _expect_continue(request: web.BaseRequest) -> None:
-    """What aiohttp's router does for ``Expect``, as Go's server does: 100 Continue before the body."""
-    if request.version == HttpVersion11:
-        if request.headers.get(hdrs.EXPECT, "").lower() != "100-continue":
-            raise web.HTTPExpectationFailed(text="Unknown Expect: %s" % request.headers.get(hdrs.EXPECT, ""))
-        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        request.writer.output_size = 0
-    await request.writer.drain()
+def _reply(status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> Reply:
+    out = {"Content-Type": content_type}
+    if headers:
+        out.update(headers)
+    return status, out, body
 
 
-def _text(status: int, message: str, headers=None) -> web.Response:
+def _text(status: int, message: str, headers=None) -> Reply:
     # Go writes these with Content-Type "text/plain" exactly, no charset.
-    return web.Response(status=status, body=message.encode(), headers={**(headers or {}), "Content-Type": "text/plain"})
+    return _reply(status, message.encode(), "text/plain", headers)
 
 
-_BODY = web.RequestKey("otlp_body", bytes)
-_BODY_ERROR = web.RequestKey("otlp_body_error", DecompressionError)
+_NOT_FOUND = _reply(404, b"404 page not found\n", "text/plain; charset=utf-8", {"X-Content-Type-Options": "nosniff"})
 # A body this large is decompressed in a worker thread, not on the event loop.
 _THREAD_BYTES = 256 * 1024
 
@@ -89,11 +87,10 @@ class HTTPServer(Component):
     def port(self) -> int | None:
         return self.http.port
 
-    def _app(self) -> web.Server:
-        """aiohttp's low-level server with the routing done here: one exact path per signal (as Go's
-        mux matches them), everything else 404; authentication, then decompression, then the handler,
-        as the middlewares of an Application would run them, without its per-request routing and
-        middleware machinery (about a tenth of the CPU a small request costs)."""
+    def _dispatch(self):
+        """The request handler core/http1 calls, with the routing done here: one exact path per
+        signal (as Go's mux matches them), everything else 404; authentication, then decompression,
+        then the signal's handler, in the order confighttp's interceptors wrap upstream's mux."""
         paths = {
             Signal.TRACES: self.settings.traces_url_path,
             Signal.METRICS: self.settings.metrics_url_path,
@@ -108,22 +105,26 @@ class HTTPServer(Component):
         not_found = self._not_found
         decompress = self._decompress
         authenticate = self._authenticate if self.http.auth is not None else None
+        cors = self.settings.cors
+        cors_on = cors is not None and bool(cors.allowed_origins)
 
-        async def dispatch(request: web.BaseRequest) -> web.StreamResponse:
-            handler = routes.get(request.rel_url.path_safe, not_found)
-            if request.headers.get(hdrs.EXPECT):
-                await _expect_continue(request)
+        async def dispatch(request: Request) -> Reply:
+            handler = routes.get(request.path, not_found)
+            if cors_on and request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+                return await handler(request, None, None)  # CORS answers preflights ahead of auth and decoding
             if authenticate is not None:
-                return await authenticate(request, lambda r: decompress(r, handler))
-            return await decompress(request, handler)
+                denied = await authenticate(request)
+                if denied is not None:
+                    return denied
+            body, failure, reply = await decompress(request)
+            if reply is not None:
+                return reply
+            return await handler(request, body, failure)
 
-        # aiohttp's own body limit is replaced by ours, which also bounds the decompressed size.
-        return web.Server(dispatch, access_log=None, max_field_size=65536, auto_decompress=False)
+        return dispatch
 
-    async def _not_found(self, request: web.Request) -> web.Response:
-        # What Go's ServeMux answers for a path no handler is registered on.
-        return web.Response(status=404, body=b"404 page not found\n", headers={
-            "Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff"})
+    async def _not_found(self, request: Request, body, failure) -> Reply:
+        return _NOT_FOUND  # what Go's ServeMux answers for a path no handler is registered on
 
     def _handler(self, signal: Signal):
         request_type = REQUEST_TYPES[signal]
@@ -132,7 +133,7 @@ class HTTPServer(Component):
         deliver = self.receiver.deliver
         include_metadata = self.settings.include_metadata
 
-        async def handle(request: web.Request) -> web.StreamResponse:
+        async def handle(request: Request, body: bytes | None, failure: DecompressionError | None) -> Reply:
             cors = self._cors_headers(request)
             if request.method == "OPTIONS" and cors is not None:
                 return self._preflight(request, cors)
@@ -142,10 +143,8 @@ class HTTPServer(Component):
             if encoding not in (PROTOBUF, JSON):
                 return _text(415, f"415 unsupported media type, supported: [{JSON}, {PROTOBUF}]", cors)
             try:
-                failure = request.get(_BODY_ERROR)
                 if failure is not None:  # what the body reader found, reported after the checks above
                     raise _Reject(400, str(failure))
-                body = request[_BODY]
                 try:
                     if encoding == PROTOBUF:
                         message = request_type.FromString(body)
@@ -156,7 +155,7 @@ class HTTPServer(Component):
                         encoded = None
                 except otlpjson.OTLPJSONError as exc:
                     if exc.unquotable:  # upstream cannot encode its own error message
-                        return web.Response(status=500, body=_FALLBACK, content_type=JSON, headers=cors)
+                        return _reply(500, _FALLBACK, JSON, cors)
                     raise _Reject(400, str(exc)) from None
                 except (DecodeError, InvalidIDError, RuntimeWarning, RecursionError) as exc:
                     raise _Reject(400, str(exc) or "unable to unmarshal request") from None
@@ -171,23 +170,15 @@ class HTTPServer(Component):
                     client_metadata.reset(kept)
                     request_metadata.reset(token)
             except _Reject as exc:
-                return web.Response(
-                    status=exc.status, body=_status_body(encoding, exc.status, str(exc)), content_type=encoding, headers=cors
-                )
+                return _reply(exc.status, _status_body(encoding, exc.status, str(exc)), encoding, cors)
             if encoding == PROTOBUF:
-                return web.Response(status=200, body=response_pb, content_type=PROTOBUF, headers=cors)
-            return web.Response(status=200, body=response_json, content_type=JSON, headers=cors)
+                return _reply(200, response_pb, PROTOBUF, cors)
+            return _reply(200, response_json, JSON, cors)
 
         return handle
 
-    @web.middleware
-    async def _authenticate(self, request: web.Request, handler) -> web.StreamResponse:
-        cors = self.settings.cors
-        if (
-            request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
-            and cors is not None and cors.allowed_origins
-        ):
-            return await handler(request)  # the CORS handler answers preflights ahead of auth upstream
+    async def _authenticate(self, request: Request) -> Reply | None:
+        """The authenticator over the headers (and the configured query parameters), or the 401."""
         sources = header_map(request.headers.items())
         for param in self.settings.auth.request_params:
             if param in request.query:
@@ -195,50 +186,39 @@ class HTTPServer(Component):
         try:
             await self.http.auth.authenticate(sources)
         except AuthError as exc:
-            return self._unauthorized(request, str(exc))
-        return await handler(request)
+            return self._error_handler(request, 401, str(exc))
+        return None
 
-    def _unauthorized(self, request: web.Request, message: str) -> web.Response:
-        return self._error_handler(request, 401, message)
-
-    @web.middleware
-    async def _decompress(self, request: web.Request, handler) -> web.StreamResponse:
-        """confighttp's body limit and decompressor: read at most limit + 1 bytes, decode them, and
-        answer at once only what upstream's decoder refuses as it is created."""
-        cors = self.settings.cors
-        if (request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
-                and cors is not None and cors.allowed_origins):
-            return await handler(request)  # the CORS handler, outside the decompressor, answers it
+    async def _decompress(self, request: Request) -> tuple[bytes | None, DecompressionError | None, Reply | None]:
+        """confighttp's body limit and decompressor over the (at most limit + 1) bytes read: the
+        body, or the error to report after the routing checks, or the answer upstream's decoder
+        gives at once as it is created."""
         limit = self.settings.body_limit
-        raw, within = await read_body(request, limit)
+        raw, within = request.body, request.within
         encoding = request.headers.get("Content-Encoding", "")
         allowed = self.settings.compression_algorithms
         try:
             if not allowed:  # an empty list turns decompression off: the body goes on as it came
                 if not within:
                     raise TooLargeError()
-                body = raw
-            elif len(raw) > _THREAD_BYTES:
-                body = await asyncio.to_thread(decompress, encoding, raw, limit, allowed, within)
-            else:
-                body = decompress(encoding, raw, limit, allowed, within)
-            request[_BODY] = body
+                return raw, None, None
+            if len(raw) > _THREAD_BYTES:
+                return await asyncio.to_thread(decompress, encoding, raw, limit, allowed, within), None, None
+            return decompress(encoding, raw, limit, allowed, within), None, None
         except DecompressionError as exc:
             if exc.eager:
-                return self._error_handler(request, 400, str(exc))
-            request[_BODY_ERROR] = exc
-        return await handler(request)
+                return None, None, self._error_handler(request, 400, str(exc))
+            return None, exc, None
 
-    def _error_handler(self, request: web.Request, status: int, message: str) -> web.Response:
+    def _error_handler(self, request: Request, status: int, message: str) -> Reply:
         """Upstream's errorHandler: a Status in the request's encoding, or its fixed 500 answer."""
         headers = self._cors_headers(request)
         encoding = _media_type(request.headers.get("Content-Type", "") or JSON)
         if encoding not in (PROTOBUF, JSON):
-            return web.Response(status=500, body=_FALLBACK, content_type=JSON, headers=headers)
-        return web.Response(status=status, body=_status_body(encoding, status, message), content_type=encoding,
-                            headers=headers)
+            return _reply(500, _FALLBACK, JSON, headers)
+        return _reply(status, _status_body(encoding, status, message), encoding, headers)
 
-    def _cors_headers(self, request: web.Request) -> dict[str, str] | None:
+    def _cors_headers(self, request: Request) -> dict[str, str] | None:
         cors = self.settings.cors
         origin = request.headers.get("Origin")
         if cors is None or not origin or not any(fnmatch.fnmatchcase(origin, p) for p in cors.allowed_origins):
@@ -246,22 +226,22 @@ class HTTPServer(Component):
         allow = "*" if "*" in cors.allowed_origins else origin
         return {"Access-Control-Allow-Origin": allow, "Vary": "Origin"}
 
-    def _preflight(self, request: web.Request, headers: dict[str, str]) -> web.Response:
+    def _preflight(self, request: Request, headers: dict[str, str]) -> Reply:
         cors = self.settings.cors
         wanted = [h.strip() for h in request.headers.get("Access-Control-Request-Headers", "").split(",") if h.strip()]
         allowed = {h.lower() for h in cors.allowed_headers} | {"content-type", "content-encoding", "x-requested-with"}
         if "*" not in cors.allowed_headers and any(h.lower() not in allowed for h in wanted):
-            return web.Response(status=204)
+            return 204, None, b""
         out = dict(headers)
         out["Access-Control-Allow-Methods"] = "POST"
         if wanted:
             out["Access-Control-Allow-Headers"] = ", ".join(wanted)
         if cors.max_age:
             out["Access-Control-Max-Age"] = str(cors.max_age)
-        return web.Response(status=204, headers=out)
+        return 204, out, b""
 
     async def start(self, host: Host) -> None:
-        await self.http.start(host, self._app)
+        await self.http.start_http1(host, self._dispatch, self.settings.body_limit)
         log.info("Starting HTTP server endpoint=%s", self.settings.endpoint)
 
     async def shutdown(self) -> None:
