@@ -106,6 +106,10 @@ class QueuedRetryExporter(BatchSending, Component):
         self.count = COUNTERS[settings.signal]
         self.item_name = ITEM_NAMES[settings.signal]
         self.labels = {"exporter": str(settings.id)}
+        # the series written per request or per send, keyed once
+        self._queue_size_series = settings.telemetry.series(
+            "otelcol_exporter_queue_size", data_type=settings.signal.value, **self.labels)
+        self._sent_series = settings.telemetry.series(f"otelcol_exporter_sent_{self.item_name}", **self.labels)
         self.persistent = bool(queue.enabled and queue.storage)
         if self.persistent and queue.wait_for_result:
             raise ValueError("`wait_for_result` is not supported with a persistent queue configured with `storage`")
@@ -255,7 +259,7 @@ class QueuedRetryExporter(BatchSending, Component):
                         await self.send(data)
                     else:
                         await self.send(data, encoded)
-                tel.add(f"otelcol_exporter_sent_{self.item_name}", count, **self.labels)
+                tel.add_to(self._sent_series, count)
                 return
             except PermanentError as exc:
                 error: ConsumerError = exc
@@ -278,9 +282,8 @@ class QueuedRetryExporter(BatchSending, Component):
             return
 
     def _publish_queue_size(self) -> None:
-        tel = self.settings.telemetry
         size = self.pqueue.size if self.pqueue is not None else self.queue.size
-        tel.set("otelcol_exporter_queue_size", size, data_type=self.settings.signal.value, **self.labels)
+        self.settings.telemetry.set_to(self._queue_size_series, size)
 
     # -- lifecycle -------------------------------------------------------------------------------
 

@@ -58,8 +58,22 @@ def _param(text: str) -> tuple[str, str, str]:
     return key.lower(), value, after
 
 
+# Clients send the same few Content-Type values; parsing one costs tens of µs per request here.
+_SEEN: dict[str, str] = {}
+_SEEN_MAX = 256
+
+
 def media_type(header: str) -> str:
     """The lower-cased ``type/subtype``, or "" when Go's parser would return an error."""
+    known = _SEEN.get(header)
+    if known is None:
+        known = _parse(header)
+        if len(_SEEN) < _SEEN_MAX:  # a pure function's answers: bounded, shared safely
+            _SEEN[header] = known
+    return known
+
+
+def _parse(header: str) -> str:
     base = header.split(";", 1)[0]
     mediatype = base.lower().strip(_SPACE)
     kind, rest = _token(mediatype)

@@ -7,7 +7,7 @@ from google.protobuf.message import Message
 from otelflow.core.client import received_request
 from otelflow.core.component import Component, Host, Settings, Signal
 from otelflow.core.consumer import Consumer, ConsumerError
-from otelflow.core.telemetry import ITEM_NAMES
+from otelflow.core.telemetry import ITEM_NAMES, Telemetry
 from otelflow.pdata import COUNTERS
 from otelflow.pdata.counting import data_points_encoded
 from otelflow.receivers.otlp.config import Config
@@ -19,10 +19,13 @@ class OTLPReceiver(Component):
         self.config = config
         self.consumers = consumers
         self._servers: list[Component] = []
-        # per signal: (accepted, refused) counter names; per transport: the labels (built once)
-        self._names = {s: (f"otelcol_receiver_accepted_{ITEM_NAMES[s]}", f"otelcol_receiver_refused_{ITEM_NAMES[s]}")
-                       for s in consumers}
-        self._labels = {t: {"receiver": str(settings.id), "transport": t} for t in ("grpc", "http")}
+        # per (signal, transport): the (accepted, refused) series, built once
+        self._series = {
+            (s, t): tuple(
+                Telemetry.series(f"otelcol_receiver_{what}_{ITEM_NAMES[s]}", receiver=str(settings.id), transport=t)
+                for what in ("accepted", "refused"))
+            for s in consumers for t in ("grpc", "http")
+        }
 
     async def deliver(self, signal: Signal, request: Message, transport: str, body: bytes | None = None) -> None:
         """Hand one request to the pipeline; raises the pipeline's ConsumerError for the caller to map.
@@ -32,18 +35,17 @@ class OTLPReceiver(Component):
             count = COUNTERS[signal](request)
         if count == 0:
             return  # upstream answers an empty request without calling the pipeline
-        labels = self._labels.get(transport) or {"receiver": str(self.settings.id), "transport": transport}
-        accepted, refused = self._names[signal]
+        accepted, refused = self._series[(signal, transport)]
         telemetry = self.settings.telemetry
         token = received_request.set((request, body, count))
         try:
             await self.consumers[signal].consume(request)
         except ConsumerError:
-            telemetry.add(refused, count, **labels)
+            telemetry.add_to(refused, count)
             raise
         finally:
             received_request.reset(token)
-        telemetry.add(accepted, count, **labels)
+        telemetry.add_to(accepted, count)
 
     async def start(self, host: Host) -> None:
         from otelflow.receivers.otlp.grpc import GRPCServer
