@@ -11,6 +11,7 @@ import socket
 from dataclasses import dataclass, field
 
 import grpc
+import pytest
 from aiohttp import web
 
 from otelflow.core.compression import decompress
@@ -127,3 +128,12 @@ class GRPCBackend:
 
     def messages(self, signal: Signal) -> list:
         return [r.message for r in self.received if r.signal is signal]
+
+
+@pytest.fixture
+async def backends():
+    """A recording OTLP/HTTP backend and a recording OTLP/gRPC backend, both on loopback."""
+    http, grpc_ = await HTTPBackend().start(), await GRPCBackend().start()
+    yield http, grpc_
+    await http.stop()
+    await grpc_.stop()

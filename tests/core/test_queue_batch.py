@@ -22,7 +22,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
 from otelflow.core import featuregates
-from tests.backends import GRPCBackend, HTTPBackend, free_port
+from tests.backends import GRPCBackend, HTTPBackend, backends, free_port  # noqa: F401 - backends is a fixture
 from tests.conftest import running
 from tests.receivers.test_otlp import wait_for
 
@@ -85,13 +85,6 @@ async def post(port: int, body: bytes, headers: dict | None = None) -> int:
             await resp.read()
             return resp.status
 
-
-@pytest.fixture
-async def backends():
-    http, grpc_ = await HTTPBackend().start(), await GRPCBackend().start()
-    yield http, grpc_
-    await http.stop()
-    await grpc_.stop()
 
 
 async def send_all(port: int, sizes: list[int], go_sized: bool = False) -> list[str]:

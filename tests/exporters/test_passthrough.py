@@ -16,7 +16,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ScopeSpans, Span
 
 from otelflow.core.component import Kind, Signal
-from tests.backends import GRPCBackend, HTTPBackend, free_port
+from tests.backends import GRPCBackend, HTTPBackend, backends, free_port  # noqa: F401 - backends is a fixture
 from tests.conftest import running
 from tests.receivers.test_otlp import wait_for
 
@@ -81,13 +81,6 @@ async def _post(port: int, body: bytes) -> None:
 def _resource_keys(message: ExportTraceServiceRequest) -> set[str]:
     return {kv.key for rs in message.resource_spans for kv in rs.resource.attributes}
 
-
-@pytest.fixture
-async def backends():
-    http, grpc_ = await HTTPBackend().start(), await GRPCBackend().start()
-    yield http, grpc_
-    await http.stop()
-    await grpc_.stop()
 
 
 def _exporters(service) -> list:
