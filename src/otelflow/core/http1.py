@@ -81,11 +81,11 @@ def _date() -> bytes:
     return _date_value
 
 
+_REASONS = {s.value: s.phrase for s in HTTPStatus}
+
+
 def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "status code %d" % status
+    return _REASONS.get(status) or "status code %d" % status
 
 
 def encode_response(status: int, headers: dict[str, str] | None, body: bytes, *, head: bool = False,
