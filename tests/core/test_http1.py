@@ -234,3 +234,69 @@ async def test_half_closed_client_still_gets_its_answers(server):
     assert (await read_response(reader))[2].endswith(b"len=2 within=True")
     assert await asyncio.wait_for(reader.read(), 5) == b""
     writer.close()
+
+
+async def test_read_header_timeout_closes_a_connection_whose_headers_stall():
+    srv = HTTP1Server(echo, LIMIT, idle_timeout=30, read_header_timeout=0.3)
+    (_, port), *_ = await srv.listen("127.0.0.1", 0)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /a HTTP/1.1\r\nHost: x\r\n")  # and nothing more: a slow client
+        assert await asyncio.wait_for(reader.read(), 3) == b""  # closed without an answer, as Go does
+        writer.close()
+        # a request that arrives whole is served, and the timer of a finished header block is gone
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(post("/b", b"x"))
+        status, _, body = await read_response(reader)
+        assert status == 200 and body == b"POST /b q= len=1 within=True"
+        await asyncio.sleep(0.5)
+        writer.write(post("/c", b"yz"))
+        assert (await read_response(reader))[2] == b"POST /c q= len=2 within=True"
+        writer.close()
+    finally:
+        await srv.close(timeout=1)
+
+
+async def test_idle_timeout_and_keep_alives_disabled():
+    srv = HTTP1Server(echo, LIMIT, idle_timeout=0.3)
+    (_, port), *_ = await srv.listen("127.0.0.1", 0)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(post("/a", b""))
+        assert (await read_response(reader))[0] == 200
+        assert await asyncio.wait_for(reader.read(), 3) == b""  # idle keep-alive connection closed
+    finally:
+        await srv.close(timeout=1)
+    srv = HTTP1Server(echo, LIMIT, keep_alive=False)
+    (_, port), *_ = await srv.listen("127.0.0.1", 0)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(post("/a", b""))
+        status, headers, _ = await read_response(reader)
+        assert status == 200 and headers.get("connection") == "close"
+        assert await asyncio.wait_for(reader.read(), 3) == b""
+    finally:
+        await srv.close(timeout=1)
+
+
+async def test_the_receiver_passes_confighttp_timeouts_to_the_server():
+    port = free_port()
+    cfg = f"""
+receivers:
+  otlp:
+    protocols:
+      http: {{endpoint: 127.0.0.1:{port}, read_header_timeout: 300ms, keep_alives_enabled: false}}
+exporters:
+  nop: {{}}
+service:
+  pipelines:
+    traces: {{receivers: [otlp], exporters: [nop]}}
+"""
+    async with running(cfg):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\n")
+        assert await asyncio.wait_for(reader.read(), 3) == b""
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(post("/v1/traces", b"", "Content-Type: application/x-protobuf\r\n"))
+        status, headers, _ = await read_response(reader)
+        assert status == 200 and headers.get("connection") == "close"

@@ -132,6 +132,7 @@ class _Protocol(asyncio.Protocol):
         self.writable: asyncio.Future | None = None
         self.last_active = self.loop.time()
         self._timer: asyncio.TimerHandle | None = None
+        self._header_timer: asyncio.TimerHandle | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -155,6 +156,7 @@ class _Protocol(asyncio.Protocol):
         self.resume_writing()
         if self._timer is not None:
             self._timer.cancel()
+        self._stop_header_timer()
         self.pending.clear()
 
     def data_received(self, data: bytes) -> None:
@@ -175,6 +177,22 @@ class _Protocol(asyncio.Protocol):
             self._fail(refused.status if isinstance(refused, _Refused) else 400)
         if self.in_headers and self.header_bytes > MAX_HEADER_BYTES:
             self._fail(431)
+        elif self.in_headers and self.in_message and self._header_timer is None and not self.closed:
+            # part of a request line or header block came: the rest must follow within
+            # read_header_timeout (Go's ReadHeaderTimeout; a request that arrives whole arms nothing)
+            timeout = self.server.read_header_timeout
+            if timeout > 0:
+                self._header_timer = self.loop.call_later(timeout, self._headers_too_slow)
+
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        if self.in_headers and self.in_message:
+            self.close()  # as Go's server: the read deadline passes and the connection is closed
+
+    def _stop_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
 
     def eof_received(self) -> bool | None:
         # The client finished sending (half-close): answer what it sent, then close.
@@ -211,6 +229,7 @@ class _Protocol(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self.in_headers = False  # the rest of this message is body
+        self._stop_header_timer()
         if self.parser.get_http_version() == "1.1":
             expect = self._header("expect")
             if expect is not None and expect.lower() == "100-continue":
@@ -246,7 +265,7 @@ class _Protocol(asyncio.Protocol):
             CIMultiDictProxy(CIMultiDict(self.headers)),
             self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks),
             self.size <= self.server.body_limit, version,
-            parser.should_keep_alive() and not self.server.closing)
+            parser.should_keep_alive() and self.server.keep_alive and not self.server.closing)
         expect = self._header("expect")
         if version == "1.1" and expect is not None and expect.lower() != "100-continue":
             request._fixed = encode_response(  # what aiohttp answered for an unknown Expect
@@ -362,10 +381,14 @@ class HTTP1Server:
     """Listening sockets plus the live connections, so shutdown can close the idle ones at once and
     let the ones with a request in hand answer it first (as aiohttp's runner cleanup did)."""
 
-    def __init__(self, handler: Handler, body_limit: int, idle_timeout: float = 75.0) -> None:
+    def __init__(self, handler: Handler, body_limit: int, idle_timeout: float = 60.0,
+                 read_header_timeout: float = 60.0, keep_alive: bool = True) -> None:
+        """The timeouts are confighttp's (0: none); ``keep_alive`` False closes after each answer."""
         self.handler = handler
         self.body_limit = body_limit
         self.idle_timeout = idle_timeout
+        self.read_header_timeout = read_header_timeout
+        self.keep_alive = keep_alive
         self.loop = asyncio.get_running_loop()
         self.connections: set[_Protocol] = set()
         self.closing = False

@@ -74,8 +74,14 @@ class HTTPEndpoint:
     async def start_http1(self, host: Host, make_handler: Callable[[], Handler], body_limit: int) -> int:
         """Serve the handler ``make_handler`` builds on the lean HTTP/1.1 server (core/http1)."""
 
+        s = self.settings
+        # confighttp's keys, with Go's rule that an unset IdleTimeout falls back to ReadTimeout
+        idle = getattr(s, "idle_timeout", 60.0) or getattr(s, "read_timeout", 0.0)
+        header = getattr(s, "read_header_timeout", 60.0)
+        keep_alive = getattr(s, "keep_alives_enabled", True)
+
         async def bind(hostname, port, ssl_context):
-            server = HTTP1Server(make_handler(), body_limit)
+            server = HTTP1Server(make_handler(), body_limit, idle, header, keep_alive)
             addresses = await server.listen(hostname, port, ssl_context, reuse_port=share_ports())
             return server, addresses
         return await self._start(host, bind)
