@@ -18,6 +18,7 @@ from otelflow.core.component import Factory, Host, Kind, Settings, Signal
 from otelflow.core.compression import compress
 from otelflow.core.consumer import ConsumerError, PermanentError
 from otelflow.core.exporterhelper import QueuedRetryExporter
+from otelflow.core.http1_client import ClientError, HTTP1Client
 from otelflow.core.tls import CheckedClientTLS, client_ssl_context
 from otelflow.extensions.auth import http_client_authenticator
 from otelflow.pdata import REQUEST_TYPES, RESPONSE_TYPES, otlpjson
@@ -72,7 +73,8 @@ class OTLPHTTPExporter(QueuedRetryExporter):
         super().__init__(settings, config.sending_queue, config.retry_on_failure, config.timeout)
         self.config = config
         self.url = config.signal_url(settings.signal)
-        self.session: aiohttp.ClientSession | None = None
+        self.session: aiohttp.ClientSession | None = None  # only with a proxy_url
+        self.client: HTTP1Client | None = None
         json = config.encoding == "json"
         self.encode = otlpjson.encode if json else REQUEST_TYPES[settings.signal].SerializeToString
         self.response_type = RESPONSE_TYPES[settings.signal]
@@ -95,12 +97,22 @@ class OTLPHTTPExporter(QueuedRetryExporter):
         ssl = await asyncio.to_thread(client_ssl_context, c.tls) if https else None
         if https and c.tls.server_name_override:
             self._server_hostname = c.tls.server_name_override
+        if not c.proxy_url and self.url.startswith(("http://", "https://")):
+            # the lean client: one wakeup per answer instead of aiohttp's machinery (docs/exporters/otlphttp.md)
+            self.client = HTTP1Client(
+                self.url, ssl=ssl, server_hostname=self._server_hostname, connect_timeout=30.0,
+                keep_alive=not c.disable_keep_alives, idle_timeout=c.idle_conn_timeout,
+                max_idle=c.max_idle_conns_per_host or c.max_idle_conns or 100)
+            return
         connector = aiohttp.TCPConnector(
             limit=c.max_conns_per_host or 100, ssl=ssl if ssl is not None else True, force_close=c.disable_keep_alives
         )
         self.session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=c.timeout or None))
 
     async def stop_client(self) -> None:
+        if self.client is not None:
+            await self.client.close()
+            self.client = None
         if self.session is not None:
             await self.session.close()
             self.session = None
@@ -117,26 +129,37 @@ class OTLPHTTPExporter(QueuedRetryExporter):
             auth = self._auth.http_headers()
             names = {k.lower() for k in auth}
             headers = {**{k: v for k, v in headers.items() if k.lower() not in names}, **auth}
+        if self.client is not None:
+            try:
+                resp = await self.client.post(headers, body)
+            except ClientError as exc:
+                raise ConsumerError(f"failed to make an HTTP request: {exc}") from None
+            self._answer(resp, resp.body)
+            return
         extra = {"server_hostname": self._server_hostname} if self._server_hostname else {}
         try:
             async with self.session.post(
                 self.url, data=body, headers=headers, proxy=self.config.proxy_url or None, **extra
             ) as resp:
                 payload = await resp.read()
-                if 200 <= resp.status < 300:
-                    self._check_partial(resp, payload)
-                    return
-                message = f"error exporting items, request to {self.url} responded with HTTP Status Code {resp.status}"
-                detail = self._status_message(resp, payload)
-                if detail:
-                    message += f", Message={detail}"
-                if resp.status in _RETRYABLE:
-                    raise ConsumerError(message, retry_after=_retry_after(resp.headers.get("Retry-After")))
-                raise PermanentError(message)
         except aiohttp.ClientError as exc:
             raise ConsumerError(f"failed to make an HTTP request: {exc}") from None
+        self._answer(resp, payload)
 
-    def _status_message(self, resp: aiohttp.ClientResponse, payload: bytes) -> str:
+    def _answer(self, resp, payload: bytes) -> None:
+        """Map a response (aiohttp's or the lean client's: status, headers, content_type) to success or error."""
+        if 200 <= resp.status < 300:
+            self._check_partial(resp, payload)
+            return
+        message = f"error exporting items, request to {self.url} responded with HTTP Status Code {resp.status}"
+        detail = self._status_message(resp, payload)
+        if detail:
+            message += f", Message={detail}"
+        if resp.status in _RETRYABLE:
+            raise ConsumerError(message, retry_after=_retry_after(resp.headers.get("Retry-After")))
+        raise PermanentError(message)
+
+    def _status_message(self, resp, payload: bytes) -> str:
         try:
             if resp.content_type == "application/x-protobuf":
                 return status_pb2.Status.FromString(payload).message
@@ -146,7 +169,7 @@ class OTLPHTTPExporter(QueuedRetryExporter):
             return ""
         return ""
 
-    def _check_partial(self, resp: aiohttp.ClientResponse, payload: bytes) -> None:
+    def _check_partial(self, resp, payload: bytes) -> None:
         if not payload:
             return
         try:
