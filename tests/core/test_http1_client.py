@@ -75,6 +75,19 @@ async def test_parallel_requests_use_at_most_n_connections():
         await runner.cleanup()
 
 
+async def test_max_conns_makes_requests_wait_for_a_connection():
+    peers = _Peers()
+    runner, port = await _aiohttp_server(peers.handler)
+    client = HTTP1Client(f"http://127.0.0.1:{port}/v1/traces?sleep=0.02", max_conns=2)
+    try:
+        resps = await asyncio.gather(*(client.post({}, b"x") for _ in range(6)))
+        assert [r.status for r in resps] == [200] * 6
+        assert len(peers.peers) == 2 and client.connections == 2
+    finally:
+        await client.close()
+        await runner.cleanup()
+
+
 async def _raw_server(respond):
     """A raw server: ``respond(reader, writer, n)`` handles the n-th request on a connection."""
     conns = []
@@ -129,6 +142,7 @@ async def test_server_closing_an_idle_connection_is_retried_transparently():
 async def test_chunked_and_gzip_response():
     async def respond(reader, writer, n):
         payload = gzip.compress(b"hello world")
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # an interim answer is skipped
         writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Encoding: gzip\r\n"
                      b"Content-Type: application/json; charset=utf-8\r\n\r\n")
         for part in (payload[:5], payload[5:]):

@@ -125,3 +125,39 @@ async def test_full_queue_refuses_with_a_retryable_error():
     for task in exp._workers:
         task.cancel()
     await exp.stop_client()
+
+
+async def test_lean_client_without_proxy_and_aiohttp_through_a_proxy(backend):
+    """No proxy_url: the lean HTTP/1.1 client keeps one connection; with one, the request goes to the proxy."""
+    from aiohttp import web
+
+    exp = await started_exporter("otlphttp", {"endpoint": backend.endpoint}, Signal.LOGS)
+    assert exp.client is not None and exp.session is None
+    for i in range(3):  # one after the other: the idle connection is reused
+        await exp.consume(_logs())
+        await wait_for(lambda: len(backend.received) == i + 1 and exp.client._idle)
+    assert exp.client.connections == 1
+    await exp.shutdown()
+
+    seen = []
+
+    async def proxy(request: web.Request) -> web.Response:
+        seen.append((request.method, str(request.url), request.headers["Host"]))
+        return web.Response(body=b"", content_type="application/x-protobuf")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", proxy)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        exp = await started_exporter("otlphttp", {"endpoint": "http://backend.invalid:4318",
+                                                  "proxy_url": f"http://127.0.0.1:{port}"}, Signal.LOGS)
+        assert exp.client is None and exp.session is not None
+        await exp.consume(_logs())
+        await wait_for(lambda: seen)
+        await exp.shutdown()
+    finally:
+        await runner.cleanup()
+    assert seen[0][0] == "POST" and seen[0][1].endswith("/v1/logs") and seen[0][2] == "backend.invalid:4318"

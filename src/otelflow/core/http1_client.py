@@ -115,6 +115,10 @@ class _Conn(asyncio.Protocol):
         self.chunks.append(body)
 
     def on_message_complete(self) -> None:
+        if 100 <= self.parser.get_status_code() < 200:  # an interim answer (1xx): the final one follows, as Go skips it
+            self.headers = CIMultiDict()
+            self.chunks = []
+            return
         self._until_close = False
         self._finish()
 
@@ -167,7 +171,7 @@ class HTTP1Client:
 
     def __init__(self, url: str, ssl: _ssl.SSLContext | None = None, server_hostname: str | None = None,
                  connect_timeout: float = 30.0, keep_alive: bool = True, idle_timeout: float = 90.0,
-                 max_idle: int = 100) -> None:
+                 max_idle: int = 100, max_conns: int = 0) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"unsupported URL {url!r}")
@@ -189,6 +193,8 @@ class HTTP1Client:
         self.keep_alive = keep_alive
         self.idle_timeout = idle_timeout
         self.max_idle = max_idle
+        # MaxConnsPerHost: requests wait for a connection once this many are open (0: no limit)
+        self._slots = asyncio.Semaphore(max_conns) if max_conns > 0 else None
         self._idle: list[_Conn] = []
         self._all: set[_Conn] = set()
 
@@ -230,6 +236,12 @@ class HTTP1Client:
     async def post(self, headers: dict[str, str], body: bytes) -> Response:
         """POST ``body`` with ``headers`` (Host and Content-Length are added); return the whole response."""
         data = self._encode(headers, body)
+        if self._slots is None:
+            return await self._post(data)
+        async with self._slots:
+            return await self._post(data)
+
+    async def _post(self, data: bytes) -> Response:
         loop = asyncio.get_running_loop()
         conn = self._take_idle()
         for _ in range(2):

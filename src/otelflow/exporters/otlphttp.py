@@ -102,7 +102,7 @@ class OTLPHTTPExporter(QueuedRetryExporter):
             self.client = HTTP1Client(
                 self.url, ssl=ssl, server_hostname=self._server_hostname, connect_timeout=30.0,
                 keep_alive=not c.disable_keep_alives, idle_timeout=c.idle_conn_timeout,
-                max_idle=c.max_idle_conns_per_host or c.max_idle_conns or 100)
+                max_idle=c.max_idle_conns_per_host or c.max_idle_conns or 100, max_conns=c.max_conns_per_host)
             return
         connector = aiohttp.TCPConnector(
             limit=c.max_conns_per_host or 100, ssl=ssl if ssl is not None else True, force_close=c.disable_keep_alives
