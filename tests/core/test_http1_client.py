@@ -226,6 +226,15 @@ async def test_slow_answer_then_reuse_after_timeout_on_same_client():
         server.close()
 
 
+async def test_bad_header_values_are_client_errors():
+    client = HTTP1Client("http://127.0.0.1:9/v1/traces")
+    with pytest.raises(ClientError, match="CR or LF"):
+        await client.post({"X-A": "a\r\nX-Injected: 1"}, b"x")
+    with pytest.raises(ClientError, match="Latin-1"):
+        await client.post({"X-A": "\u2603"}, b"x")
+    assert client.connections == 0
+
+
 async def test_connection_refused_is_a_client_error():
     import socket
 

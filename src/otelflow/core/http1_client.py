@@ -200,10 +200,14 @@ class HTTP1Client:
 
     def _encode(self, headers: dict[str, str], body: bytes) -> bytes:
         block = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        if "\n" in block.replace("\r\n", "") or "\r" in block.replace("\r\n", ""):
-            raise ClientError("invalid header value (CR or LF)")
+        n = len(headers)  # each clean field adds exactly one CR and one LF
+        if block.count("\n") != n or block.count("\r") != n:
+            raise ClientError("invalid header field (CR or LF in a name or value)")
         head = f"{self._head}{block}{self._tail}Content-Length: {len(body)}\r\n\r\n"
-        return head.encode("latin-1") + body
+        try:
+            return head.encode("latin-1") + body
+        except UnicodeEncodeError:
+            raise ClientError("invalid header field (not Latin-1)") from None
 
     async def _connect(self) -> _Conn:
         loop = asyncio.get_running_loop()
