@@ -270,3 +270,20 @@ async def test_tls_with_the_test_ca(tmp_path):
         for c in (client, named, untrusted):
             await c.close()
         await runner.cleanup()
+
+
+async def test_a_configured_host_header_names_the_host_and_content_length_is_ours():
+    peers = _Peers()
+    runner, port = await _aiohttp_server(peers.handler)
+    client = HTTP1Client(f"http://127.0.0.1:{port}/v1/traces")
+    try:
+        resp = await client.post({"host": "tempo.internal", "Content-Length": "999", "X-A": "1"}, b"abc")
+        assert resp.status == 200
+        h = peers.headers[0]
+        assert h.getall("Host") == ["tempo.internal"] and h.getall("Content-Length") == ["3"]
+        assert peers.bodies == [b"abc"] and h["X-A"] == "1"
+        with pytest.raises(ClientError):
+            await client.post({"Host": "a\r\nX-Evil: 1"}, b"")
+    finally:
+        await client.close()
+        await runner.cleanup()

@@ -166,6 +166,10 @@ class _Conn(asyncio.Protocol):
         return self.waiter
 
 
+# header names the client writes itself
+_OWN = frozenset(("host", "content-length"))
+
+
 class HTTP1Client:
     """Keep-alive HTTP/1.1 POSTs to one URL's origin; ``close()`` ends every connection."""
 
@@ -199,11 +203,20 @@ class HTTP1Client:
         self._all: set[_Conn] = set()
 
     def _encode(self, headers: dict[str, str], body: bytes) -> bytes:
+        first = self._head
+        if any(k.lower() in _OWN for k in headers):
+            # as Go's client: a configured Host names the request's host, a Content-Length is not sent
+            host = next((v for k, v in headers.items() if k.lower() == "host"), None)
+            if host is not None:
+                if "\r" in host or "\n" in host:
+                    raise ClientError("invalid header field (CR or LF in a name or value)")
+                first = f"POST {self.path} HTTP/1.1\r\nHost: {host}\r\n"
+            headers = {k: v for k, v in headers.items() if k.lower() not in _OWN}
         block = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         n = len(headers)  # each clean field adds exactly one CR and one LF
         if block.count("\n") != n or block.count("\r") != n:
             raise ClientError("invalid header field (CR or LF in a name or value)")
-        head = f"{self._head}{block}{self._tail}Content-Length: {len(body)}\r\n\r\n"
+        head = f"{first}{block}{self._tail}Content-Length: {len(body)}\r\n\r\n"
         try:
             return head.encode("latin-1") + body
         except UnicodeEncodeError:
