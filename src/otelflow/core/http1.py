@@ -4,8 +4,9 @@ Why not aiohttp: at a steady rate of small requests the CPU per request is domin
 each wakeup, and aiohttp's server machinery (StreamReader, request/response objects, writer, its
 keep-alive timer) roughly doubles it. This server parses with llhttp's callbacks, keeps the body
 in a list of chunks (at most limit + 1 bytes, as confighttp's MaxBytesReader would read), runs one
-handling task per connection while requests are pending (pipelined requests are answered in
-order), and writes each response as one bytes object with the headers Go's server sends.
+handler per connection at a time (pipelined requests are answered in order), started at once and
+made a task only if it has to wait, and writes each response as one bytes object with the headers
+Go's server sends.
 
 A handler takes a :class:`Request` and returns ``(status, headers, body)``; ``headers`` is a dict
 or None and should carry Content-Type.
@@ -17,18 +18,19 @@ import asyncio
 import collections
 import logging
 import re
-import time
-from email.utils import formatdate
-from http import HTTPStatus
 from typing import Awaitable, Callable
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import unquote
 
 import httptools
-from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from otelflow.core.eager import start_eager
+from otelflow.core.http1_message import Request, Response, encode_response, error_response
+
+__all__ = ["HTTP1Server", "Handler", "Request", "Response", "encode_response"]
 
 log = logging.getLogger("otelflow.http1")
 
-Response = tuple[int, "dict[str, str] | None", bytes]
 Handler = Callable[["Request"], Awaitable[Response]]
 
 # aiohttp's limit on one header field (the receiver set max_field_size=65536), and Go's total
@@ -38,79 +40,6 @@ MAX_HEADER_BYTES = (1 << 20) + 4096
 # A connection stops reading once this many parsed requests wait for their answers.
 _MAX_PENDING = 16
 _SLASH = re.compile("%2[fF]")
-
-
-class Request:
-    """What a handler sees: method, path (percent-decoded except %2F, as aiohttp's path_safe),
-    the raw query string, headers (case-insensitive multidict), the body and whether it stayed
-    within the limit (``within`` False: ``body`` holds only the first limit + 1 bytes)."""
-
-    __slots__ = ("method", "path", "query_string", "headers", "body", "within", "version", "keep_alive",
-                 "_query", "_fixed")
-
-    def __init__(self, method: str, path: str, query_string: str, headers: CIMultiDictProxy,
-                 body: bytes, within: bool, version: str, keep_alive: bool) -> None:
-        self.method = method
-        self.path = path
-        self.query_string = query_string
-        self.headers = headers
-        self.body = body
-        self.within = within
-        self.version = version
-        self.keep_alive = keep_alive
-        self._query: MultiDictProxy | None = None
-        self._fixed: bytes | None = None  # a canned answer (parse error, 417) instead of the handler
-
-    @property
-    def query(self) -> MultiDictProxy:
-        if self._query is None:
-            self._query = MultiDictProxy(MultiDict(parse_qsl(self.query_string, keep_blank_values=True)))
-        return self._query
-
-
-_date_second = -1
-_date_value = b""
-
-
-def _date() -> bytes:
-    """The Date header value as Go formats it (RFC 1123 in GMT), formatted once a second."""
-    global _date_second, _date_value
-    now = int(time.time())
-    if now != _date_second:
-        _date_second, _date_value = now, formatdate(now, usegmt=True).encode()
-    return _date_value
-
-
-_REASONS = {s.value: s.phrase for s in HTTPStatus}
-
-
-def _reason(status: int) -> str:
-    return _REASONS.get(status) or "status code %d" % status
-
-
-def encode_response(status: int, headers: dict[str, str] | None, body: bytes, *, head: bool = False,
-                    close: bool = False) -> bytes:
-    """Status line and headers as Go's server writes them, then the body."""
-    parts = ["HTTP/1.1 %d %s\r\n" % (status, _reason(status))]
-    if headers:
-        for name, value in headers.items():
-            parts.append("%s: %s\r\n" % (name, value))
-    parts.append("Date: %s\r\n" % _date().decode())
-    bodyless = status < 200 or status in (204, 304)
-    if not bodyless:
-        parts.append("Content-Length: %d\r\n" % len(body))
-    if close:
-        parts.append("Connection: close\r\n")
-    parts.append("\r\n")
-    out = "".join(parts).encode("latin-1", "replace")
-    return out if bodyless or head else out + body
-
-
-def _error(status: int) -> bytes:
-    """What Go answers to a request it cannot parse, and then closes the connection."""
-    text = "%d %s" % (status, _reason(status))
-    return (("HTTP/1.1 %s\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n%s"
-             % (text, text)).encode())
 
 
 class _Protocol(asyncio.Protocol):
@@ -183,6 +112,10 @@ class _Protocol(asyncio.Protocol):
             timeout = self.server.read_header_timeout
             if timeout > 0:
                 self._header_timer = self.loop.call_later(timeout, self._headers_too_slow)
+        if self.pending and self.task is None:
+            # answered here when the handler need not wait (the usual case: the pipeline only
+            # queues), else by a task that starts where the handler stopped
+            self.task = start_eager(self.loop, self._serve())
 
     def _headers_too_slow(self) -> None:
         self._header_timer = None
@@ -286,8 +219,6 @@ class _Protocol(asyncio.Protocol):
         if len(self.pending) >= _MAX_PENDING and not self.paused:
             self.paused = True
             self.transport.pause_reading()
-        if self.task is None:
-            self.task = self.loop.create_task(self._serve())
 
     def _fail(self, status: int) -> None:
         """A request llhttp refused: answered after the ones ahead of it, then the connection closes."""
@@ -295,7 +226,7 @@ class _Protocol(asyncio.Protocol):
             return
         self.parser = None
         request = Request("", "", "", CIMultiDictProxy(CIMultiDict()), b"", True, "1.1", False)
-        request._fixed = _error(status)
+        request._fixed = error_response(status)
         self._enqueue(request)
 
     async def _serve(self) -> None:

@@ -19,7 +19,7 @@ from typing import Callable, Mapping
 
 from google.protobuf.message import Message
 
-from otelflow.config.settings import QueueBatchSettings
+from otelflow.config.queue_settings import QueueBatchSettings
 from otelflow.core.component import Signal
 from otelflow.pdata import REQUEST_TYPES
 from otelflow.processors.batch.split import Splitter
@@ -194,7 +194,7 @@ class QueueBatcher:
             return Outgoing(None, joined, count, metadata, owners)
         out = self.new()
         for p in parts:
-            self.splitter._join(out, p.data if p.data is not None else self.new.FromString(p.encoded))
+            self.splitter.join(out, p.data if p.data is not None else self.new.FromString(p.encoded))
         return Outgoing(out, None, count, metadata, owners)
 
     def _owned(self, p: Part) -> Message:
@@ -214,6 +214,7 @@ class QueueBatcher:
         if total <= 1:  # nothing to cut between (bytes over the limit in a lone item or in empty resources)
             joined = self._outgoing(parts, ())
             return [Part(joined.data, joined.encoded, total, sum(p.size for p in parts), None, joined.owners)]
+        total_size = sum(p.size for p in parts)
         pending = collections.deque((self._owned(p), p.count) for p in parts)
         # item ranges of the requests, to know which pieces hold items of which request
         ranges, start = [], 0
@@ -224,11 +225,11 @@ class QueueBatcher:
         taken = 0
         while taken < total:
             if self.bytes_sizer:
-                msg, n, size = self._take_bytes(pending, total - taken, limit, sum(p.size for p in parts), total)
+                msg, n, size = self._take_bytes(pending, total - taken, limit, total_size, total)
             else:
                 msg, n = self.splitter.take(pending, total - taken, limit)
                 size = n
-            owners = self._owners(ranges, taken, taken + n, total)
+            owners = self._owners(ranges, taken, taken + n)
             pieces.append(Part(msg, None, n, size, None, owners))
             taken += n
         # requests with no items travel with the first piece
@@ -248,7 +249,7 @@ class QueueBatcher:
         return pieces
 
     @staticmethod
-    def _owners(ranges, lo: int, hi: int, total: int) -> list[Ticket]:
+    def _owners(ranges, lo: int, hi: int) -> list[Ticket]:
         out: list[Ticket] = []
         for a, b, owners in ranges:
             if a < hi and b > lo:
