@@ -75,9 +75,10 @@ def task_ns(pid: int) -> int:
     return total
 
 
-def start(cmd: list[str], port: int, log: Path, core: str) -> subprocess.Popen:
+def start(cmd: list[str], port: int, log: Path, core: str, src: Path = REPO / "src") -> subprocess.Popen:
     with open(log, "wb") as out:
-        proc = subprocess.Popen(["taskset", "-c", core, *cmd], stdout=out, stderr=subprocess.STDOUT, env=ENV)
+        proc = subprocess.Popen(["taskset", "-c", core, *cmd], stdout=out, stderr=subprocess.STDOUT,
+                                env={**ENV, "PYTHONPATH": str(src)})
     wait_port(port, proc, 60)
     return proc
 
@@ -140,11 +141,14 @@ def drive(port: int, body: bytes, rate: float, count: int, pid: int, warmup: int
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", type=Path, default=HERE / "configs" / "passthrough-queue-batch.yaml")
-    ap.add_argument("--peers", default="otelflow,rotel")
+    ap.add_argument("--peers", default="otelflow,rotel",
+                    help='otelflow, rotel, or otelflow=DIR for the otelflow of another checkout')
     ap.add_argument("--rate", type=float, default=100.0)
     ap.add_argument("--requests", type=int, default=1000)
     ap.add_argument("--spans", type=int, default=100)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--py-spy", type=Path, help="profile otelflow's runs (py-spy, collapsed stacks) into this file;"
+                    " the sampling costs CPU, so the figures of such a run are not comparable")
     args = ap.parse_args()
     os.sched_setaffinity(0, {0})
     body = request_body(args.spans)
@@ -162,12 +166,25 @@ def main() -> int:
         try:
             for _ in range(args.repeats):
                 for peer in args.peers.split(","):
-                    cmd, port = collector(peer, args.config, work, sink_port)
-                    proc = start(cmd, port, work / f"{peer}.log", "1")
+                    # "otelflow=DIR": the otelflow of another checkout (DIR/src), to compare two commits
+                    name, _, checkout = peer.partition("=")
+                    cmd, port = collector(name, args.config, work, sink_port)
+                    src = Path(checkout) / "src" if checkout else REPO / "src"
+                    proc = start(cmd, port, work / "collector.log", "1", src)
+                    spy = None
                     try:
                         time.sleep(1.0)
+                        if args.py_spy and name == "otelflow":
+                            spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid",
+                                                    str(proc.pid), "--rate", "1000", "--format", "raw", "--nonblocking",
+                                                    "-o", str(args.py_spy)], stdout=subprocess.DEVNULL,
+                                                   stderr=subprocess.DEVNULL)
+                            time.sleep(1.0)
                         cost = drive(port, body, args.rate, args.requests, proc.pid, warmup=50)
                     finally:
+                        if spy is not None:
+                            spy.send_signal(2)
+                            spy.wait(30)
                         stop(proc)
                     results.setdefault(peer, []).append(cost)
                     print(f"{peer:10s} {cost:7.0f} µs/request", flush=True)

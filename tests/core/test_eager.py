@@ -42,11 +42,35 @@ def test_a_coroutine_that_waits_resumes_in_a_task_with_its_own_context():
             return "done"
 
         task = start_eager(loop, work())
-        assert isinstance(task, asyncio.Task)
+        assert asyncio.isfuture(task) and task in asyncio.all_tasks()
         assert steps == ["before"] and var.get() == "outside"
         gate.set_result(42)
         assert await task == "done"
         assert steps == ["before", (42, "inside")]
+
+    asyncio.run(main())
+
+
+def test_the_first_step_runs_inside_its_task_so_timeouts_work_there():
+    async def main():
+        loop = asyncio.get_running_loop()
+        seen = []
+
+        async def work():
+            seen.append(asyncio.current_task())
+            async with asyncio.timeout(0.05):  # needs a current task, from the first step on
+                await asyncio.sleep(10)
+
+        task = start_eager(loop, work())
+        assert seen == [task]
+        with pytest.raises(TimeoutError):
+            await task
+
+        async def quick():
+            async with asyncio.timeout(5):
+                seen.append(asyncio.current_task())
+
+        assert start_eager(loop, quick()) is None and seen[-1] is not None
 
     asyncio.run(main())
 

@@ -165,7 +165,11 @@ async def test_shutdown_closes_idle_connections_and_answers_the_request_in_hand(
     busy_w.close()
 
 
-async def test_many_keepalive_connections_from_the_sdk_exporter():
+# the request's path runs in the connection's eager task (core/eager.py): sent from the queue's
+# consumers, by the request's own task up to its first wait, inside the request (no queue: the
+# exporter's asyncio.timeout needs that task) or joined to a batch
+@pytest.mark.parametrize("queue", ["{}", "{enabled: false}", "{batch: {flush_timeout: 50ms}}"])
+async def test_many_keepalive_connections_from_the_sdk_exporter(queue):
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
@@ -180,7 +184,7 @@ receivers:
     protocols:
       http: {{endpoint: "127.0.0.1:{port}"}}
 exporters:
-  otlphttp: {{endpoint: "{backend.endpoint}"}}
+  otlphttp: {{endpoint: "{backend.endpoint}", sending_queue: {queue}}}
 service:
   pipelines:
     traces: {{receivers: [otlp], exporters: [otlphttp]}}

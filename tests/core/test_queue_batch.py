@@ -224,6 +224,23 @@ async def test_shutdown_flushes_pending_batches(backends):
         assert_each_once(backend, sent)
 
 
+async def test_requests_waiting_in_a_batch_fill_the_queue_until_it_refuses_more(backends):
+    """Requests join their batch as they arrive (not via the queue's reader), yet still hold their
+    place in the queue: with room for three, the fourth is refused and the three go out once."""
+    http, grpc_ = backends
+    port = free_port()
+    queue = "{queue_size: 3, batch: {min_size: 1000, flush_timeout: 1h}}"
+    async with running(config(port, http.endpoint, grpc_.endpoint, queue)) as service:
+        sent = await send_all(port, [2, 2, 2])
+        assert await post(port, request(100, 2).SerializeToString()) == 503  # the queue is full
+        for e in ("otlp", "otlphttp"):
+            assert service.telemetry.value("otelcol_exporter_queue_size", exporter=e, data_type="traces") == 3
+            assert service.telemetry.value("otelcol_exporter_enqueue_failed_spans", exporter=e) == 2
+    for backend in (http, grpc_):
+        assert counts(backend) == [6]
+        assert_each_once(backend, sent)
+
+
 async def test_the_feature_gate_turns_batching_on_by_default(backends):
     http, grpc_ = backends
     port = free_port()

@@ -58,6 +58,38 @@ class BatchSending:
                     self._in_flight -= 1
                     q.changed.notify_all()
 
+    def _batch_inline(self, data, count: int, encoded: bytes | None, waiter) -> bool:
+        """The reader's step, done by the caller when the reader has nothing in hand and nothing
+        waits in the queue: the request takes its place in the queue's size and joins its batch
+        at once, without waking the reader (a turn of the event loop per request). False: the
+        caller queues it as usual (the queue is full, or requests are ahead of it)."""
+        q = self.queue
+        if self._in_flight:
+            return False
+        weight = q.sizer(data, count, encoded)
+        if q.size + weight > q.capacity:
+            return False
+        q.size += weight
+        self._publish_queue_size()
+        ticket = Ticket(lambda error, w=weight, f=waiter: self._release(w, f, error))
+        ready = self._batch(self.batcher.part(data, encoded, count, client_metadata.get(), ticket), ticket)
+        if ready:
+            self._in_flight += 1  # later requests queue behind these batches
+            task = asyncio.get_running_loop().create_task(self._dispatch_all(ready))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+        return True
+
+    async def _dispatch_all(self, ready: list[Outgoing]) -> None:
+        q = self.queue
+        try:
+            for out in ready:
+                await self._dispatch(out)
+        finally:
+            async with q.changed:
+                self._in_flight -= 1
+                q.changed.notify_all()
+
     async def _persistent_batch_reader(self) -> None:
         pq, batcher = self.pqueue, self.batcher
         while (item := await pq.take()) is not None:

@@ -1,64 +1,62 @@
-"""Start a coroutine at once and make it a task only if it has to wait (Python 3.12's eager tasks,
-for 3.11).
+"""Start a coroutine as a task whose first step runs at once, in the caller's turn of the event loop
+(Python 3.12's eager tasks, for 3.11).
 
 Why: a request whose whole path completes without waiting (receiver -> pipeline -> an exporter's
-queue) would otherwise cost a Task object and an extra turn of the event loop, which at a moderate
-request rate is a visible share of the request's CPU (bench/request_cost.py).
+queue) would otherwise wait for the next turn of the loop to begin, and at a moderate request rate
+that turn is a visible share of the request's CPU (bench/request_cost.py). Unlike driving the
+coroutine by hand, the first step runs inside its task: ``asyncio.current_task()`` is that task,
+so ``asyncio.timeout`` and aiohttp's timeouts work, and the task goes on where the step stopped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Coroutine, Generator
-from typing import Any
+import sys
+from asyncio import futures, tasks
+from collections.abc import Coroutine
 
 
-class _Resume:
-    """Awaitable that goes on driving a coroutine already started by hand: the first value it yields
-    is the future the coroutine stopped on, so the Task that awaits this waits on that future."""
+if sys.version_info >= (3, 12):
+    def _eager_task(loop: asyncio.AbstractEventLoop, coro: Coroutine,
+                    context: contextvars.Context) -> asyncio.Task:
+        return asyncio.eager_task_factory(loop, coro, context=context)
+else:
+    class _EagerTask(tasks._PyTask):  # type: ignore[name-defined,misc]
+        """asyncio's pure-Python Task, set up as its constructor does except that the first step is
+        not scheduled: ``_eager_task`` runs it at once (as 3.12's ``eager_start``)."""
 
-    __slots__ = ("coro", "first")
+        def __init__(self, coro: Coroutine, loop: asyncio.AbstractEventLoop, context: contextvars.Context):
+            futures._PyFuture.__init__(self, loop=loop)
+            self._name = "eager-task"
+            self._num_cancels_requested = 0
+            self._must_cancel = False
+            self._fut_waiter = None
+            self._coro = coro
+            self._context = context
+            tasks._register_task(self)
 
-    def __init__(self, coro: Coroutine, first: Any) -> None:
-        self.coro = coro
-        self.first = first
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        coro, value = self.coro, self.first
-        self.first = None
-        while True:
-            try:
-                sent = yield value
-            except BaseException as exc:  # noqa: BLE001 - cancellation and throws go to the coroutine
-                try:
-                    value = coro.throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-            else:
-                try:
-                    value = coro.send(sent)
-                except StopIteration as stop:
-                    return stop.value
-
-
-async def _finish(resume: _Resume) -> Any:
-    return await resume
+    def _eager_task(loop: asyncio.AbstractEventLoop, coro: Coroutine,
+                    context: contextvars.Context) -> asyncio.Task:
+        task = _EagerTask(coro, loop, context)
+        outer = tasks.current_task(loop)  # started from inside a task: it steps aside meanwhile
+        if outer is not None:
+            tasks._leave_task(loop, outer)
+        try:
+            context.run(task._Task__step)  # what Task.__init__ would have scheduled
+        finally:
+            if outer is not None:
+                tasks._enter_task(loop, outer)
+        return task
 
 
 def start_eager(loop: asyncio.AbstractEventLoop, coro: Coroutine) -> asyncio.Task | None:
-    """Run ``coro`` up to its first wait, in a context of its own (as a task would); None if it
-    finished there, else the Task that runs the rest in that same context. An exception from the
-    first step is reported to the loop's exception handler, as an unawaited task's would be."""
-    context = contextvars.copy_context()
-    try:
-        first = context.run(coro.send, None)
-    except StopIteration:
-        return None
-    except Exception as exc:  # noqa: BLE001 - nobody awaits this coroutine
-        loop.call_exception_handler({"message": "eagerly started coroutine failed", "exception": exc})
-        return None
-    if getattr(first, "_asyncio_future_blocking", None) is not True:
-        # a bare ``yield`` (asyncio.sleep(0)): let a task take over on the next turn
-        first = None
-    return loop.create_task(_finish(_Resume(coro, first)), context=context)
+    """Run ``coro`` as a task up to its first wait, in a context of its own (as a task would); None
+    if it finished there, else the task running the rest. An exception that ends it in that first
+    step goes to the loop's exception handler, as an unawaited task's would."""
+    task = _eager_task(loop, coro, contextvars.copy_context())
+    if not task.done():
+        return task
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        loop.call_exception_handler({"message": "eagerly started task failed", "exception": exc, "task": task})
+    return None
