@@ -241,6 +241,26 @@ async def test_requests_waiting_in_a_batch_fill_the_queue_until_it_refuses_more(
         assert_each_once(backend, sent)
 
 
+async def test_block_on_overflow_waits_for_a_batch_to_make_room(backends):
+    """With the queue full of requests waiting in their batch, the next caller waits (not refused)
+    until the flush timeout sends the batch and frees their places."""
+    http, grpc_ = backends
+    port = free_port()
+    queue = "{queue_size: 2, block_on_overflow: true, batch: {min_size: 1000, flush_timeout: 300ms}}"
+    async with running(config(port, http.endpoint, grpc_.endpoint, queue)):
+        started = time.monotonic()
+        sent = await send_all(port, [2, 2])
+        third = request(4, 2)
+        assert await post(port, third.SerializeToString()) == 200
+        waited = time.monotonic() - started
+        sent += names(third)
+        await wait_for(lambda: sum(counts(http)) == 6 and sum(counts(grpc_)) == 6, timeout=5)
+    assert waited >= 0.25  # held until the first batch went out
+    for backend in (http, grpc_):
+        assert counts(backend) == [4, 2]
+        assert_each_once(backend, sent)
+
+
 async def test_the_feature_gate_turns_batching_on_by_default(backends):
     http, grpc_ = backends
     port = free_port()

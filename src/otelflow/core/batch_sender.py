@@ -110,14 +110,19 @@ class BatchSending:
                 asyncio.ensure_future(done)
             return []
 
-    async def _release(self, weight: int, waiter, error: BaseException | None) -> None:
-        q = self.queue
-        async with q.changed:
-            q.size -= weight
-            q.changed.notify_all()
+    def _release(self, weight: int, waiter, error: BaseException | None):
+        """A request's batches are done: it leaves the queue's size and its caller learns the
+        outcome. Returns a coroutine to await only when callers may be blocked on a full queue."""
+        self.queue.size -= weight
         self._publish_queue_size()
         if waiter is not None:
             settle_waiter(waiter, error)
+        return self._room_made() if self.queue_cfg.blocks else None
+
+    async def _room_made(self) -> None:
+        q = self.queue
+        async with q.changed:
+            q.changed.notify_all()
 
     async def _settle_stored(self, item, error: BaseException | None) -> None:
         if isinstance(error, Interrupted):

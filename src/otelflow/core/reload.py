@@ -40,8 +40,20 @@ class _Lane:
     def __init__(self, target: Consumer):
         self.target = target
         self.inflight = 0
-        self.idle = asyncio.Event()
-        self.idle.set()
+        self._idle: asyncio.Future | None = None  # made only when a reload waits for the lane to empty
+
+    async def drained(self) -> None:
+        if self.inflight:
+            if self._idle is None:
+                self._idle = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._idle)
+
+    def leave(self) -> None:
+        self.inflight -= 1
+        if self.inflight == 0 and self._idle is not None:
+            if not self._idle.done():
+                self._idle.set_result(None)
+            self._idle = None
 
 
 class Gate:
@@ -72,13 +84,10 @@ class Gate:
                     raise ConsumerError(ERR_RELOADING) from None
                 lane = self._lane
         lane.inflight += 1
-        lane.idle.clear()
         try:
             await lane.target.consume(data)
         finally:
-            lane.inflight -= 1
-            if lane.inflight == 0:
-                lane.idle.set()
+            lane.leave()
 
     def switch(self, target: Consumer) -> _Lane | None:
         """Send new requests to ``target`` (releasing held ones); returns the lane left behind."""
@@ -98,7 +107,7 @@ async def drained(lanes: Iterable[_Lane | None]) -> None:
     """Wait until no request is inside any of ``lanes``."""
     for lane in lanes:
         if lane is not None:
-            await lane.idle.wait()
+            await lane.drained()
 
 
 class HandoverRegistry:
