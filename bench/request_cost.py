@@ -32,7 +32,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO / "src"))
 ENV = {**os.environ, "PYTHONPATH": str(REPO / "src")}
 
-from bench import descendants, rotel_binary  # noqa: E402
+from bench import descendants, rotel_binary, stop  # noqa: E402
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
 
@@ -81,15 +81,6 @@ def start(cmd: list[str], port: int, log: Path, core: str, src: Path = REPO / "s
                                 env={**ENV, "PYTHONPATH": str(src)})
     wait_port(port, proc, 60)
     return proc
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def collector(peer: str, config: Path, work: Path, sink_port: int) -> tuple[list[str], int]:
