@@ -204,8 +204,7 @@ class QueuedRetryExporter(BatchSending, Component):
         self._in_flight += 1
         task = start_eager(asyncio.get_running_loop(), self._send_taken(data, count, encoded, waiter))
         if task is not None:
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
+            self._sending.add(task)  # held until its send ends (``_send_taken`` lets go of it)
         return True
 
     async def _send_taken(self, data, count: int, encoded: bytes | None, waiter) -> None:
@@ -217,9 +216,14 @@ class QueuedRetryExporter(BatchSending, Component):
             else:
                 _settle_waiter(waiter, await self._attempt(data, count, encoded))
         finally:
-            async with q.changed:
-                self._in_flight -= 1
-                q.changed.notify_all()
+            self._in_flight -= 1
+            # a done callback would cost a turn of the event loop per request
+            self._sending.discard(asyncio.current_task())
+            # wake the consumers only when one has a request to take (or shutdown waits for the
+            # last send): waking all num_consumers of them after every send was ten task steps
+            if q.items or self._closed:
+                async with q.changed:
+                    q.changed.notify_all()
 
     async def _worker(self) -> None:
         q = self.queue
