@@ -10,7 +10,8 @@ import asyncio
 
 from otelflow.core.client import client_metadata
 from otelflow.core.consumer import ConsumerError, PermanentError
-from otelflow.core.queue_batcher import Outgoing, QueueBatcher, Ticket
+from otelflow.core.eager import start_eager
+from otelflow.core.queue_batcher import Part, QueueBatcher, Ticket
 
 
 class Interrupted(Exception):
@@ -37,6 +38,8 @@ class BatchSending:
             return False
         self.batcher = QueueBatcher(cfg, self.settings.signal, hasattr(self, "as_received"), self._on_batch_timeout)
         self._send_slots = asyncio.Semaphore(self.queue_cfg.num_consumers)
+        # the batches of one request are dispatched together, in order, before the next request's
+        self._dispatch_order = asyncio.Lock()
         return True
 
     async def _batch_reader(self) -> None:
@@ -51,8 +54,11 @@ class BatchSending:
                 self._in_flight += 1
             try:
                 ticket = Ticket(lambda error, w=weight, f=waiter: self._release(w, f, error))
-                for out in self._batch(batcher.part(data, encoded, count, client_metadata.get(), ticket), ticket):
-                    await self._dispatch(out)
+                ready = self._batch(batcher.part(data, encoded, count, client_metadata.get(), ticket), ticket)
+                if ready:
+                    async with self._dispatch_order:  # behind those of a request batched inline
+                        for out in ready:
+                            await self._dispatch(out)
             finally:
                 async with q.changed:
                     self._in_flight -= 1
@@ -75,16 +81,19 @@ class BatchSending:
         ready = self._batch(self.batcher.part(data, encoded, count, client_metadata.get(), ticket), ticket)
         if ready:
             self._in_flight += 1  # later requests queue behind these batches
-            task = asyncio.get_running_loop().create_task(self._dispatch_all(ready))
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
+            # started at once, so it holds the dispatch order before any later request's batches
+            task = start_eager(asyncio.get_running_loop(), self._dispatch_all(ready))
+            if task is not None:
+                self._sending.add(task)
+                task.add_done_callback(self._sending.discard)
         return True
 
-    async def _dispatch_all(self, ready: list[Outgoing]) -> None:
+    async def _dispatch_all(self, ready: list[Part]) -> None:
         q = self.queue
         try:
-            for out in ready:
-                await self._dispatch(out)
+            async with self._dispatch_order:
+                for out in ready:
+                    await self._dispatch(out)
         finally:
             async with q.changed:
                 self._in_flight -= 1
@@ -97,7 +106,7 @@ class BatchSending:
             for out in self._batch(batcher.part(item.data, None, item.count, None, ticket), ticket):
                 await self._dispatch(out)
 
-    def _batch(self, part, ticket: Ticket) -> list[Outgoing]:
+    def _batch(self, part, ticket: Ticket) -> list[Part]:
         """The batches ``part`` completes; a request the batcher cannot take is dropped, not the reader."""
         try:
             return self.batcher.add(part)
@@ -131,12 +140,12 @@ class BatchSending:
             await self.pqueue.done(item)
         self._publish_queue_size()
 
-    def _on_batch_timeout(self, out: Outgoing) -> None:
+    def _on_batch_timeout(self, out: Part) -> None:
         task = asyncio.get_running_loop().create_task(self._dispatch(out))
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
 
-    async def _dispatch(self, out: Outgoing) -> None:
+    async def _dispatch(self, out: Part) -> None:
         """Send a batch once one of the ``num_consumers`` slots is free (the reader waits for it,
         as upstream's worker pool makes its queue consumer wait)."""
         await self._send_slots.acquire()
@@ -144,7 +153,7 @@ class BatchSending:
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
 
-    async def _send_batch(self, out: Outgoing) -> None:
+    async def _send_batch(self, out: Part) -> None:
         try:
             client_metadata.set(out.metadata)
             try:

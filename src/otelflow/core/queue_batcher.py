@@ -46,7 +46,9 @@ class Ticket:
 
 
 class Part:
-    """A request (or a piece of one) waiting in a batch: a message, its bytes, or both."""
+    """A request (or a piece of one) waiting in a batch, or a batch ready to send
+    (``send(data, encoded)`` with ``count`` items under ``metadata``): a message, its bytes, or
+    both, and the tickets of the requests it holds items of."""
 
     __slots__ = ("data", "encoded", "count", "size", "metadata", "owners")
 
@@ -56,19 +58,6 @@ class Part:
         self.encoded = encoded
         self.count = count
         self.size = size
-        self.metadata = metadata
-        self.owners = owners
-
-
-class Outgoing:
-    """A batch ready to send: ``send(data, encoded)`` with ``count`` items under ``metadata``."""
-
-    __slots__ = ("data", "encoded", "count", "metadata", "owners")
-
-    def __init__(self, data, encoded, count, metadata, owners):
-        self.data = data
-        self.encoded = encoded
-        self.count = count
         self.metadata = metadata
         self.owners = owners
 
@@ -87,7 +76,7 @@ class QueueBatcher:
     ``flush_timeout`` passes goes to ``on_timeout``; ``flush_all`` empties everything (shutdown)."""
 
     def __init__(self, cfg: QueueBatchSettings, signal: Signal, sends_bytes: bool,
-                 on_timeout: Callable[[Outgoing], None]):
+                 on_timeout: Callable[[Part], None]):
         self.cfg = cfg
         self.bytes_sizer = cfg.sizer == "bytes"
         self.sends_bytes = sends_bytes
@@ -117,7 +106,7 @@ class QueueBatcher:
 
     # -- batching ----------------------------------------------------------------------------------
 
-    def add(self, part: Part) -> list[Outgoing]:
+    def add(self, part: Part) -> list[Part]:
         cfg = self.cfg
         key = self._key(part.metadata)
         batch = self.batches.get(key)
@@ -146,7 +135,7 @@ class QueueBatcher:
             self._start(key, batch)
         return []
 
-    def flush_all(self) -> list[Outgoing]:
+    def flush_all(self) -> list[Part]:
         out = []
         for key, batch in list(self.batches.items()):
             self._stop_timer(batch)
@@ -182,20 +171,22 @@ class QueueBatcher:
             return first.metadata
         return None
 
-    def _outgoing(self, parts: list[Part], key: tuple) -> Outgoing:
+    def _outgoing(self, parts: list[Part], key: tuple) -> Part:
+        """The parts merged into one batch to send."""
         owners = [t for p in parts for t in p.owners]  # one reference per part that holds it
         count = sum(p.count for p in parts)
+        size = sum(p.size for p in parts)
         metadata = self._metadata(parts, key)
         if len(parts) == 1:
             p = parts[0]
-            return Outgoing(p.data, p.encoded, count, metadata, owners)
+            return Part(p.data, p.encoded, count, size, metadata, owners)
         if self.sends_bytes:
             joined = b"".join(p.encoded if p.encoded is not None else p.data.SerializeToString() for p in parts)
-            return Outgoing(None, joined, count, metadata, owners)
+            return Part(None, joined, count, size, metadata, owners)
         out = self.new()
         for p in parts:
             self.splitter.join(out, p.data if p.data is not None else self.new.FromString(p.encoded))
-        return Outgoing(out, None, count, metadata, owners)
+        return Part(out, None, count, size, metadata, owners)
 
     def _owned(self, p: Part) -> Message:
         """A message the splitter may change: the queue's messages may be shared with other
@@ -213,7 +204,8 @@ class QueueBatcher:
         total = sum(p.count for p in parts)
         if total <= 1:  # nothing to cut between (bytes over the limit in a lone item or in empty resources)
             joined = self._outgoing(parts, ())
-            return [Part(joined.data, joined.encoded, total, sum(p.size for p in parts), None, joined.owners)]
+            joined.metadata = None
+            return [joined]
         total_size = sum(p.size for p in parts)
         pending = collections.deque((self._owned(p), p.count) for p in parts)
         # item ranges of the requests, to know which pieces hold items of which request
