@@ -52,17 +52,12 @@ class BatchSending:
                     await q.changed.wait()
                 data, weight, count, encoded, waiter = q.take(release=False)
                 self._in_flight += 1
+            ready: list[Part] = []
             try:
                 ticket = Ticket(lambda error, w=weight, f=waiter: self._release(w, f, error))
                 ready = self._batch(batcher.part(data, encoded, count, client_metadata.get(), ticket), ticket)
-                if ready:
-                    async with self._dispatch_order:  # behind those of a request batched inline
-                        for out in ready:
-                            await self._dispatch(out)
             finally:
-                async with q.changed:
-                    self._in_flight -= 1
-                    q.changed.notify_all()
+                await self._dispatch_all(ready)  # behind those of a request batched inline
 
     def _batch_inline(self, data, count: int, encoded: bytes | None, waiter) -> bool:
         """The reader's step, done by the caller when the reader has nothing in hand and nothing
@@ -89,11 +84,13 @@ class BatchSending:
         return True
 
     async def _dispatch_all(self, ready: list[Part]) -> None:
+        """One request's batches, dispatched in order; then its place in ``_in_flight`` is freed."""
         q = self.queue
         try:
-            async with self._dispatch_order:
-                for out in ready:
-                    await self._dispatch(out)
+            if ready:
+                async with self._dispatch_order:
+                    for out in ready:
+                        await self._dispatch(out)
         finally:
             async with q.changed:
                 self._in_flight -= 1

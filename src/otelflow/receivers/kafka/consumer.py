@@ -34,7 +34,7 @@ from google.protobuf.message import Message
 from otelflow.core.client import request_metadata
 from otelflow.core.component import Settings, Signal
 from otelflow.core.consumer import Consumer as Next, ConsumerError, PermanentError, is_permanent
-from otelflow.core.exporterhelper import Backoff
+from otelflow.core.sending_queue import Backoff
 from otelflow.core.telemetry import ITEM_NAMES
 from otelflow.pdata import COUNTERS
 from otelflow.receivers.kafka.config import Config
